@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "checker.hpp"
+
+#include "codec.hpp"
+#include "layout.hpp"
+#include "validator.hpp"
+
+#include <dm-remap-format.h>
+
+#include <map>
+#include <set>
+
+namespace dmremap {
+namespace {
+
+std::string num(std::uint64_t v) { return std::to_string(v); }
+
+} // namespace
+
+MemberView Checker::read_superblocks(BlockIo &io, Report &report)
+{
+    MemberView mv;
+    mv.path = io.name();
+    mv.device_sectors = io.size_bytes() >> DMR_SECTOR_SHIFT;
+    std::array<Superblock, 2> sbs;
+    for (unsigned copy = 0; copy < 2; copy++) {
+        std::array<std::uint8_t, kBlock> blk{};
+        if (io.size_bytes() < layout::sb_offset(copy) + kBlock) {
+            report.add(Severity::Error, "sb-device-size", mv.path, "device is too small to hold a superblock");
+            continue;
+        }
+        io.read(layout::sb_offset(copy), blk);
+        Report r = validator::superblock(blk, copy, mv.device_sectors, mv.path);
+        mv.copy_valid[copy] = r.count(Severity::Error) == 0;
+        report.append(r);
+        if (mv.copy_valid[copy])
+            sbs[copy] = codec::unpack_superblock(blk);
+    }
+    if (mv.copy_valid[0] && mv.copy_valid[1]) {
+        Superblock a = sbs[0], b = sbs[1];
+        a.sb_copy = b.sb_copy = 0;
+        a.sb_location = b.sb_location = 0;
+        if (!(a == b))
+            report.add(Severity::Warning, "sb-copies-differ", mv.path,
+                       "superblock copies differ (generation " + num(sbs[0].generation) + " vs " +
+                           num(sbs[1].generation) + "); the newer one is used");
+        mv.sb = sbs[sbs[1].generation > sbs[0].generation ? 1 : 0];
+    } else if (mv.copy_valid[0] || mv.copy_valid[1]) {
+        mv.sb = sbs[mv.copy_valid[0] ? 0 : 1];
+    } else {
+        report.add(Severity::Error, "not-a-member", mv.path, "no valid superblock: not a dm-remap member");
+    }
+    return mv;
+}
+
+SetView Checker::run(const std::vector<BlockIo *> &ios)
+{
+    SetView v;
+    for (BlockIo *io : ios) {
+        MemberView mv = read_superblocks(*io, v.report);
+        if (mv.sb) {
+            MetadataArea area(*io, *mv.sb, mv.path);
+            mv.load = area.load();
+            v.report.append(mv.load->report);
+        }
+        v.members.push_back(std::move(mv));
+    }
+    cross_check(v);
+    return v;
+}
+
+void Checker::cross_check(SetView &v)
+{
+    // Identity: the data member (or the first identifiable one) defines the set.
+    const MemberView *ref = nullptr;
+    for (const auto &m : v.members)
+        if (m.sb && (!ref || (m.sb->role == Role::Data && ref->sb->role != Role::Data)))
+            ref = &m;
+    if (!ref)
+        return;
+    const Superblock &rs = *ref->sb;
+    std::map<std::uint16_t, std::string> by_index;
+    std::set<Uuid> uuids;
+    for (auto &m : v.members) {
+        if (!m.sb)
+            continue;
+        const Superblock &s = *m.sb;
+        if (s.set_uuid != rs.set_uuid) {
+            v.report.add(Severity::Error, "member-wrong-set", m.path,
+                         "belongs to set " + s.set_uuid.str() + " (" + s.name + "), not " + rs.set_uuid.str() + " (" +
+                             rs.name + ")");
+            m.load.reset(); // never let another set's state win
+            continue;
+        }
+        if (!uuids.insert(s.member_uuid).second) {
+            v.report.add(Severity::Error, "member-duplicate", m.path, "the same member is given twice");
+            continue;
+        }
+        auto [it, fresh] = by_index.emplace(s.member_index, m.path);
+        if (!fresh)
+            v.report.add(Severity::Error, "member-duplicate-index", m.path,
+                         "member index " + num(s.member_index) + " is also claimed by " + it->second);
+        if (s.block_size != rs.block_size || s.data_offset != rs.data_offset || s.data_sectors != rs.data_sectors ||
+            s.max_entries != rs.max_entries || s.journal_blocks != rs.journal_blocks || s.name != rs.name)
+            v.report.add(Severity::Error, "member-mismatch", m.path,
+                         "superblock geometry or name disagrees with " + ref->path);
+    }
+    // The newest fully valid state across all members wins.
+    for (std::size_t i = 0; i < v.members.size(); i++) {
+        const auto &m = v.members[i];
+        if (m.load && m.load->state && m.sb->set_uuid == rs.set_uuid &&
+            (!v.state || m.load->state->seq > v.state->seq)) {
+            v.state = m.load->state;
+            v.sb = m.sb;
+            v.source = i;
+        }
+    }
+    if (!v.state) {
+        v.report.add(Severity::Error, "no-metadata", rs.set_uuid.str(), "no member holds a valid remap state");
+        return;
+    }
+    const RemapState &st = *v.state;
+    std::set<std::uint16_t> seen;
+    for (auto &m : v.members) {
+        if (!m.sb || m.sb->set_uuid != rs.set_uuid)
+            continue;
+        const Member *rec = st.member(m.sb->member_index);
+        if (!rec || rec->uuid != m.sb->member_uuid) {
+            v.report.add(Severity::Error, "member-not-in-set", m.path,
+                         "member " + num(m.sb->member_index) + " (" + m.sb->member_uuid.str() +
+                             ") is not in the set's newest member table (removed spare?)");
+            continue;
+        }
+        seen.insert(rec->index);
+        if (m.load && m.load->state && m.load->state->seq < st.seq)
+            v.report.add(Severity::Error, "member-stale", m.path,
+                         "metadata is at commit " + num(m.load->state->seq) + ", the set is at " + num(st.seq) +
+                             "; activation rewrites it");
+        if (m.sb->generation < st.generation)
+            v.report.add(Severity::Warning, "member-generation", m.path,
+                         "superblock generation " + num(m.sb->generation) + " is behind the set's " +
+                             num(st.generation));
+        if (rec->member_sectors != m.sb->member_sectors || rec->spare_offset != m.sb->spare_offset ||
+            rec->spare_sectors != m.sb->spare_sectors)
+            v.report.add(Severity::Error, "member-mismatch", m.path,
+                         "superblock and member table disagree on the member's areas");
+    }
+    for (const auto &rec : st.members)
+        if (!seen.count(rec.index))
+            v.report.add(Severity::Info, "member-not-checked", "member " + num(rec.index),
+                         std::string(role_name(rec.role)) + " member " + rec.uuid.str() + " was not given");
+}
+
+} // namespace dmremap

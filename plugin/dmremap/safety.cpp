@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "safety.hpp"
+
+#include "error.hpp"
+
+#include <blkid/blkid.h>
+#include <libmount/libmount.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <memory>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+namespace dmremap {
+namespace {
+
+std::string read_line(const std::string &path)
+{
+    std::ifstream f(path);
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+struct DirCloser {
+    void operator()(DIR *d) const { closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+std::string real(const std::string &path)
+{
+    char buf[PATH_MAX];
+    return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+void check_mounts(const std::string &path, dev_t devno)
+{
+    std::unique_ptr<libmnt_table, decltype(&mnt_unref_table)> tb(mnt_new_table_from_file("/proc/self/mountinfo"),
+                                                                  mnt_unref_table);
+    if (!tb)
+        return; // no mountinfo (odd container): the exclusive open still guards
+    if (libmnt_fs *fs = mnt_table_find_devno(tb.get(), devno, MNT_ITER_FORWARD))
+        throw Error(Error::Code::Busy, path + ": mounted at " + mnt_fs_get_target(fs));
+}
+
+void check_swaps(const std::string &path)
+{
+    std::ifstream f("/proc/swaps");
+    std::string line;
+    const std::string rp = real(path);
+    std::getline(f, line); // header
+    while (std::getline(f, line)) {
+        const std::string dev = line.substr(0, line.find_first_of(" \t"));
+        if (!dev.empty() && real(dev) == rp)
+            throw Error(Error::Code::Busy, path + ": in use as swap");
+    }
+}
+
+void check_holders(const std::string &path, dev_t devno)
+{
+    const std::string dir = "/sys/dev/block/" + std::to_string(major(devno)) + ":" + std::to_string(minor(devno)) +
+                            "/holders";
+    DirPtr d(opendir(dir.c_str()));
+    if (!d)
+        return;
+    while (dirent *e = readdir(d.get()))
+        if (e->d_name[0] != '.')
+            throw Error(Error::Code::Busy, path + ": in use by /dev/" + e->d_name);
+}
+
+void check_loop_backing(const std::string &path)
+{
+    const std::string rp = real(path);
+    DirPtr d(opendir("/sys/block"));
+    if (!d)
+        return;
+    while (dirent *e = readdir(d.get())) {
+        std::string n = e->d_name;
+        if (n.rfind("loop", 0) != 0)
+            continue;
+        std::string backing = read_line("/sys/block/" + n + "/loop/backing_file");
+        if (!backing.empty() && backing == rp)
+            throw Error(Error::Code::Busy, path + ": backs /dev/" + n);
+    }
+}
+
+struct Probe {
+    explicit Probe(const std::string &path, bool write)
+    {
+        fd = ::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0)
+            throw Error::from_errno(Error::Code::Io, path + ": open for signature probe", errno);
+        pr = blkid_new_probe();
+        if (!pr || blkid_probe_set_device(pr, fd, 0, 0) < 0) {
+            ::close(fd);
+            if (pr)
+                blkid_free_probe(pr);
+            throw Error(Error::Code::Io, path + ": cannot set up signature probe");
+        }
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE | BLKID_SUBLKS_MAGIC |
+                                                  BLKID_SUBLKS_BADCSUM);
+        blkid_probe_enable_partitions(pr, 1);
+        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+    }
+    ~Probe()
+    {
+        blkid_free_probe(pr);
+        ::close(fd);
+    }
+    int fd;
+    blkid_probe pr;
+};
+
+} // namespace
+
+void Safety::check_not_in_use(const std::string &path)
+{
+    struct stat st;
+    if (::stat(path.c_str(), &st) < 0)
+        throw Error::from_errno(errno == ENOENT ? Error::Code::NotFound : Error::Code::Io, path, errno);
+    if (S_ISBLK(st.st_mode)) {
+        check_mounts(path, st.st_rdev);
+        check_swaps(path);
+        check_holders(path, st.st_rdev);
+    } else if (S_ISREG(st.st_mode)) {
+        check_swaps(path);
+        check_loop_backing(path);
+    }
+}
+
+std::vector<std::string> Safety::signatures(const std::string &path)
+{
+    Probe p(path, false);
+    std::vector<std::string> out;
+    // Walk every signature, not just the first (a disk can carry a stale
+    // partition table under a filesystem).
+    while (blkid_do_probe(p.pr) == 0) {
+        const char *v = nullptr;
+        if (blkid_probe_lookup_value(p.pr, "TYPE", &v, nullptr) == 0)
+            out.push_back(std::string(v) + " filesystem");
+        else if (blkid_probe_lookup_value(p.pr, "PTTYPE", &v, nullptr) == 0)
+            out.push_back(std::string(v) + " partition table");
+    }
+    for (auto &s : out)
+        if (s.rfind("dm_remap", 0) == 0)
+            s.clear();
+    std::erase(out, std::string());
+    return out;
+}
+
+void Safety::wipe_signatures(const std::string &path)
+{
+    Probe p(path, true);
+    while (blkid_do_probe(p.pr) == 0)
+        if (blkid_do_wipe(p.pr, 0) < 0)
+            throw Error(Error::Code::Io, path + ": cannot erase an old signature");
+    if (::fsync(p.fd) < 0)
+        throw Error::from_errno(Error::Code::Io, path + ": flush", errno);
+}
+
+} // namespace dmremap

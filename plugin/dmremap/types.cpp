@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "types.hpp"
+
+namespace dmremap {
+
+const char *role_name(Role r) noexcept
+{
+    switch (r) {
+    case Role::None: return "none";
+    case Role::Data: return "data";
+    case Role::Spare: return "spare";
+    }
+    return "unknown";
+}
+
+const char *state_name(EntryState s) noexcept
+{
+    switch (s) {
+    case EntryState::Free: return "free";
+    case EntryState::Remapped: return "remapped";
+    case EntryState::Pending: return "pending";
+    case EntryState::Retired: return "retired";
+    }
+    return "unknown";
+}
+
+} // namespace dmremap
