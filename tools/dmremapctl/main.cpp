@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// dmremapctl: the dm-remap admin tool. Library errors are translated to a
+// message and an exit code here, and only here.
+#include "args.hpp"
+#include "commands.hpp"
+
+#include <error.hpp>
+
+#include <cstring>
+#include <iostream>
+
+using namespace dmremap::cli;
+
+namespace {
+
+struct Command {
+    const char *name;
+    int (*run)(int, char **);
+    const char *summary;
+};
+
+const Command commands[] = {
+    {"format", cmd_format, "write a new remap set onto a data device and optional spares"},
+    {"dump", cmd_dump, "show a member's superblock and remap table"},
+    {"check", cmd_check, "check members for damage (exit 0 clean, 1 damaged, 2 error)"},
+    {"restore", cmd_restore, "write metadata back from a dump"},
+    {"probe", cmd_probe, "print udev KEY=VALUE properties of a member"},
+    {"table", cmd_table, "print the device-mapper table line for a set"},
+};
+
+void usage(std::ostream &out)
+{
+    out << "Usage: dmremapctl COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
+    for (const auto &c : commands)
+        out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+    out << "\nRun 'dmremapctl COMMAND --help' for a command's options; see dmremapctl(8).\n";
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    const std::string name = argv[1];
+    if (name == "-h" || name == "--help" || name == "help") {
+        usage(std::cout);
+        return kExitOk;
+    }
+    if (name == "--version") {
+        std::cout << "dmremapctl " DMREMAP_VERSION "\n";
+        return kExitOk;
+    }
+    for (const auto &c : commands) {
+        if (name != c.name)
+            continue;
+        try {
+            return c.run(argc, argv);
+        } catch (const UsageError &e) {
+            std::cerr << "dmremapctl " << e.what() << "\nTry 'dmremapctl " << name << " --help'.\n";
+            return kExitUsage;
+        } catch (const dmremap::Error &e) {
+            std::cerr << "dmremapctl " << name << ": " << e.what() << "\n";
+            return name == "check" ? kExitUsage : kExitFailed;
+        } catch (const std::exception &e) {
+            std::cerr << "dmremapctl " << name << ": internal error: " << e.what() << "\n";
+            return kExitFailed;
+        }
+    }
+    std::cerr << "dmremapctl: unknown command '" << name << "'\n";
+    usage(std::cerr);
+    return kExitUsage;
+}
