@@ -22,12 +22,14 @@ public:
     void read(std::uint64_t off, std::span<std::uint8_t> out) override
     {
         check(off, out.size(), "read");
-        std::memcpy(out.data(), data_.data() + off, out.size());
+        if (!out.empty())
+            std::memcpy(out.data(), data_.data() + off, out.size());
     }
     void write(std::uint64_t off, std::span<const std::uint8_t> in) override
     {
         check(off, in.size(), "write");
-        std::memcpy(data_.data() + off, in.data(), in.size());
+        if (!in.empty())
+            std::memcpy(data_.data() + off, in.data(), in.size());
     }
     void flush() override {}
 

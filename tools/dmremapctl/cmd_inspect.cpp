@@ -14,6 +14,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <set>
 
 namespace dmremap::cli {
 namespace {
@@ -206,9 +207,13 @@ int cmd_table(int argc, char **argv)
                         f->name() + ": is an image file; the kernel target needs block devices (attach it with "
                                     "'losetup --find --show " + f->name() + "')");
     SetView v = Checker().run(o.ios);
+    // A stale member is normal after a crash (activation brings it up to
+    // date); anything that makes the set ambiguous is not.
+    static const std::set<std::string> fatal = {"not-a-member",       "member-wrong-set",  "member-duplicate",
+                                                "member-duplicate-index", "member-not-in-set", "member-mismatch",
+                                                "no-metadata"};
     for (const auto &p : v.report.problems())
-        if (p.severity == Severity::Error &&
-            (p.code == "not-a-member" || p.code.rfind("member-", 0) == 0 || p.code == "no-metadata"))
+        if (p.severity == Severity::Error && fatal.count(p.code) && (p.code != "no-metadata" || !v.state))
             throw Error(Error::Code::InvalidArgument, p.where + ": " + p.message);
     const MemberView &data = v.members[0];
     if (data.sb->role != Role::Data)

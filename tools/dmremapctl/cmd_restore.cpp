@@ -5,6 +5,7 @@
 #include <error.hpp>
 #include <file_io.hpp>
 #include <restorer.hpp>
+#include <safety.hpp>
 
 #include <fstream>
 #include <iostream>
@@ -41,6 +42,11 @@ int cmd_restore(int argc, char **argv)
     std::vector<std::unique_ptr<FileIo>> files;
     std::vector<BlockIo *> ios;
     for (const auto &p : a.positional()) {
+        // Restoring is writing: the same refusals as format. A wiped member
+        // has no signature at all, which is the normal case here.
+        Safety::check_not_in_use(p);
+        if (auto sigs = Safety::signatures(p); !sigs.empty() && !a.flag("force"))
+            throw Error(Error::Code::Exists, p + ": contains a " + sigs.front() + "; use --force to overwrite");
         files.push_back(std::make_unique<FileIo>(p, FileIo::Mode::Exclusive));
         ios.push_back(files.back().get());
     }

@@ -1,0 +1,747 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Black-box tests of dmremapctl: format, dump, check, restore, probe, table.
+
+Only image files in a private temp dir and loop devices created here are
+touched. Tests that need root, loop devices or mounts skip when unavailable.
+Run: python3 tests/cli/test_cli.py   (binary: $DMREMAPCTL)
+"""
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+BIN = os.environ.get("DMREMAPCTL", "/work/main/build/tools/dmremapctl")
+MiB = 1 << 20
+BLK = 4096                      # metadata block size
+MD_OFFSET = 2 * BLK             # metadata area: slot 0, slot 1, journal
+DEFAULT_MAX = 1048576           # default --max-remaps
+
+# Superblock field offsets (kernel/dm-remap-format.h).
+SB = {"magic": (0, "<Q"), "csum": (8, "<I"), "version": (12, "<I"), "ro_compat": (20, "<I"),
+      "incompat": (24, "<I"), "block_size": (28, "<I"), "sb_copy": (68, "<I"), "sb_location": (72, "<Q"),
+      "generation": (80, "<Q"), "spare_offset": (144, "<Q")}
+SB_RESERVED = 288
+# Snapshot header offsets.
+SNAP_SEQ, SNAP_NR, SNAP_ECSUM = 32, 48, 52
+
+
+def _crc_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_CRC = _crc_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = (c >> 8) ^ _CRC[(c ^ b) & 0xFF]
+    return c ^ 0xFFFFFFFF
+
+
+def with_csum(block):
+    """Block with its crc32c at byte 8 recomputed (field zeroed while summing)."""
+    b = bytearray(block)
+    b[8:12] = b"\0\0\0\0"
+    b[8:12] = struct.pack("<I", crc32c(b))
+    return bytes(b)
+
+
+def read_at(path, off, n):
+    with open(path, "rb") as f:
+        f.seek(off)
+        return f.read(n)
+
+
+def write_at(path, off, data):
+    with open(path, "r+b") as f:
+        f.seek(off)
+        f.write(data)
+
+
+def flip(path, off):
+    write_at(path, off, bytes([read_at(path, off, 1)[0] ^ 0xFF]))
+
+
+def patch_sb(path, copy, **fields):
+    blk = bytearray(read_at(path, copy * BLK, BLK))
+    for name, value in fields.items():
+        off, fmt = SB[name]
+        struct.pack_into(fmt, blk, off, value)
+    write_at(path, copy * BLK, with_csum(blk))
+
+
+def slot_offset(slot, max_entries=DEFAULT_MAX):
+    return MD_OFFSET + slot * (1 + 4 + max_entries // 256) * BLK
+
+
+def journal_offset(block, max_entries=DEFAULT_MAX):
+    return slot_offset(2, max_entries) + block * BLK
+
+
+def newest_slot(path, max_entries=DEFAULT_MAX):
+    seqs = [struct.unpack_from("<Q", read_at(path, slot_offset(s, max_entries), BLK), SNAP_SEQ)[0]
+            for s in (0, 1)]
+    return 0 if seqs[0] >= seqs[1] else 1
+
+
+def run(*args):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120)
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="dmremapctl-test-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    # -- running the tool ------------------------------------------------
+    def ctl(self, *args, rc=0, err=None, out=None):
+        p = run(*args)
+        self.assertEqual(p.returncode, rc, "dmremapctl %s\nstdout: %s\nstderr: %s" %
+                         (" ".join(args), p.stdout, p.stderr))
+        for frag in ([err] if isinstance(err, str) else err or []):
+            self.assertIn(frag, p.stderr)
+        for frag in ([out] if isinstance(out, str) else out or []):
+            self.assertIn(frag, p.stdout)
+        return p
+
+    def jctl(self, *args, rc=0):
+        return json.loads(self.ctl(*args, rc=rc).stdout)
+
+    def check(self, *paths, rc):
+        return self.jctl("check", "--json", *paths, rc=rc)
+
+    def codes(self, *paths, rc=1):
+        return {p["code"] for p in self.check(*paths, rc=rc)["problems"]}
+
+    def problem(self, report, code):
+        found = [p for p in report["problems"] if p["code"] == code]
+        self.assertTrue(found, "no %s in %s" % (code, report["problems"]))
+        return found[0]
+
+    # -- images ----------------------------------------------------------
+    def img(self, name, size):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.truncate(size)
+        return path
+
+    def new_set(self, spares=1, data_size=128 * MiB, spare_size=64 * MiB, opts=(), prefix=""):
+        paths = [self.img(prefix + "data.img", data_size)]
+        paths += [self.img("%sspare%d.img" % (prefix, i + 1), spare_size) for i in range(spares)]
+        fmt = self.jctl("format", "--json", *opts, *paths)
+        return paths, fmt
+
+    def mkfs_ext4(self, path):
+        if not shutil.which("mkfs.ext4"):
+            self.skipTest("mkfs.ext4 not installed")
+        subprocess.run(["mkfs.ext4", "-q", "-F", path], check=True, capture_output=True)
+
+    def write_dump(self, member, edit=None, name="dump.json"):
+        d = self.jctl("dump", "--json", member)
+        if edit:
+            edit(d)
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            json.dump(d, f)
+        return path
+
+    REMAPS = [{"block": 5, "state": "remapped", "spare_member": 1, "spare_block": 3},
+              {"block": 9, "state": "pending", "spare_member": None, "spare_block": None}]
+    RETIRED = [{"spare_member": 0, "spare_block": 7}]
+
+    def add_remaps(self, d):
+        d["remaps"] = [dict(r) for r in self.REMAPS]
+        d["retired"] = [dict(r) for r in self.RETIRED]
+
+    def restore_remaps(self, paths, targets=None):
+        dump = self.write_dump(paths[0], self.add_remaps, "remaps.json")
+        return self.jctl("restore", "--json", "--from", dump, *(targets or paths))
+
+    # -- root-only helpers -------------------------------------------------
+    def need_root(self):
+        if not is_root():
+            self.skipTest("needs root for loop devices and mounts")
+        if not shutil.which("losetup"):
+            self.skipTest("losetup not installed")
+
+    def loop(self, path):
+        self.need_root()
+        p = subprocess.run(["losetup", "--find", "--show", path], capture_output=True, text=True)
+        if p.returncode != 0 or not p.stdout.startswith("/dev/loop"):
+            self.skipTest("losetup failed: " + p.stderr.strip())
+        dev = p.stdout.strip()
+        self.addCleanup(subprocess.run, ["losetup", "-d", dev], capture_output=True)
+        return dev
+
+    def mount(self, dev):
+        mnt = os.path.realpath(os.path.join(self.dir, "mnt"))
+        os.mkdir(mnt)
+        p = subprocess.run(["mount", dev, mnt], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest("mount failed: " + p.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", mnt], capture_output=True)
+        return mnt
+
+
+class TestMain(Base):
+    def test_no_command(self):
+        self.ctl(rc=2, err="Usage: dmremapctl COMMAND")
+
+    def test_unknown_command(self):
+        self.ctl("frobnicate", rc=2, err="dmremapctl: unknown command 'frobnicate'")
+
+    def test_help(self):
+        p = self.ctl("--help", out="Usage: dmremapctl COMMAND")
+        for cmd in ("format", "dump", "check", "restore", "probe", "table"):
+            self.assertIn("  " + cmd, p.stdout)
+        self.ctl("format", "--help", out="--internal-spare SIZE")
+
+
+class TestFormat(Base):
+    def test_text_output(self):
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 64 * MiB)
+        p = self.ctl("format", "--name", "vol1", d, s)
+        self.assertRegex(p.stdout, r"^Formatted remap set 'vol1' \([0-9a-f-]{36}\), block size 4096\n")
+        self.assertIn("  data member 0: %s (128.0 MiB)\n" % d, p.stdout)
+        self.assertIn("  spare member 1: %s (64.0 MiB)\n" % s, p.stdout)
+        self.assertIn("    data area:     90.0 MiB at sector 69632\n", p.stdout)
+        self.assertIn("room for 1048576 remaps", p.stdout)
+        self.assertIn("Device-mapper table: 0 184320 remap %s 1 %s\n" % (d, s), p.stdout)
+
+    def test_json_matches_dump(self):
+        uuid = "0123abcd-4567-489a-8bcd-ef0123456789"
+        (d, s), f = self.new_set(opts=("--name", "db-1", "--uuid", uuid.upper()))
+        self.assertEqual(f["set_uuid"], uuid)
+        self.assertEqual(f["name"], "db-1")
+        self.assertEqual(f["block_size"], 4096)
+        self.assertEqual(f["data_offset_sectors"] % 2048, 0)
+        self.assertEqual([m["path"] for m in f["members"]], [d, s])
+        self.assertEqual([(m["index"], m["role"]) for m in f["members"]], [(0, "data"), (1, "spare")])
+        data = f["members"][0]
+        self.assertEqual(data["member_sectors"], 128 * MiB // 512)
+        self.assertEqual(data["spare_offset_sectors"] + data["spare_sectors"], data["member_sectors"])
+        self.assertEqual(f["data_offset_sectors"] + f["data_sectors"], data["spare_offset_sectors"])
+        for path, fm in zip((d, s), f["members"]):
+            j = self.jctl("dump", "--json", path)
+            for key in ("set_uuid", "name", "block_size", "data_offset_sectors", "data_sectors"):
+                self.assertEqual(j[key], f[key], key)
+            self.assertEqual(j["remaps"], [])
+            self.assertEqual(j["seq"], 1)
+            self.assertEqual(j["member"]["uuid"], fm["uuid"])
+            self.assertEqual(j["member"]["superblock_copies_valid"], [True, True])
+            for jm, fmm in zip(j["members"], f["members"]):
+                for key in ("index", "role", "uuid", "member_sectors", "spare_offset_sectors", "spare_sectors",
+                            "spare_blocks"):
+                    self.assertEqual(jm[key], fmm[key], key)
+            self.assertEqual(len(j["members"]), 2)
+
+    def test_options(self):
+        d = self.img("d.img", 256 * MiB)
+        cases = [(("--block-size", "512"), lambda f: f["block_size"] == 512 and f["members"][0]["spare_blocks"]
+                  == f["members"][0]["spare_sectors"]),
+                 (("--block-size", "64K"), lambda f: f["block_size"] == 65536 and f["data_sectors"] % 128 == 0),
+                 (("--internal-spare", "8M"), lambda f: f["members"][0]["spare_sectors"] == 16384),
+                 # 10% of 256 MiB = 26843545 bytes, rounded up to 1 MiB: 26 MiB
+                 (("--internal-spare", "10%"), lambda f: f["members"][0]["spare_sectors"] == 26 * 2048),
+                 (("--internal-spare", "0"), lambda f: f["members"][0]["spare_sectors"] == 0 and
+                  f["data_offset_sectors"] + f["data_sectors"] == 256 * 2048),
+                 (("--max-remaps", "300"), lambda f: f["max_entries"] == 512),
+                 (("--max-remaps", "256"), lambda f: f["max_entries"] == 256 and f["data_offset_sectors"] == 4096)]
+        for opts, ok in cases:
+            with self.subTest(opts=opts):
+                f = self.jctl("format", "--force", "--json", *opts, d)
+                self.assertTrue(ok(f), f)
+                self.assertEqual(f["data_offset_sectors"] % 2048, 0)
+                j = self.jctl("dump", "--json", d)
+                self.assertEqual((j["block_size"], j["max_entries"], j["data_sectors"]),
+                                 (f["block_size"], f["max_entries"], f["data_sectors"]))
+                self.ctl("check", d, out="clean: 0 errors")
+
+    def test_default_name(self):
+        (d, _), f = self.new_set()
+        self.assertEqual(f["name"], "remap-" + f["set_uuid"][:8])
+
+    def test_usage_errors(self):
+        d = self.img("d.img", 128 * MiB)
+        cases = [((), "format: missing DATA_DEV"),
+                 (("--bogus", d), "format: unknown option '--bogus'"),
+                 (("--name",), "format: option '--name' needs a value"),
+                 (("--name", "x", "--name", "y", d), "format: option '--name' given twice"),
+                 (("--json=yes", d), "format: option '--json' takes no value"),
+                 (("--block-size", "128K", d), "format: --block-size '128K' is not a size between 512 and 65536"),
+                 (("--block-size", "abc", d), "--block-size 'abc' is not a size"),
+                 (("--uuid", "not-a-uuid", d), "format: --uuid 'not-a-uuid' is not a UUID"),
+                 (("--uuid", "00000000-0000-0000-0000-000000000000", d), "is not a UUID"),
+                 (("--internal-spare", "51%", d), "--internal-spare '51%' must be 0% to 50%"),
+                 (("--internal-spare", "lots", d), "--internal-spare 'lots' is not a size (e.g. 64M, 1G, 2%)"),
+                 (("--max-remaps", "100", d), "--max-remaps '100' must be a number from 256 to 16777216")]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                self.ctl("format", *args, rc=2, err=[msg, "Try 'dmremapctl format --help'."])
+        self.assertEqual(self.ctl("probe", d).stdout, "")
+
+    def test_invalid_values_are_usage_errors(self):
+        # Bad option values are bad command lines: exit 2 like --block-size 128K.
+        d = self.img("d.img", 128 * MiB)
+        for args, msg in [(("--block-size", "3000"), "3000"), (("--block-size", "256"), "256"),
+                          (("--name", "a/b"), "'a/b' is not a valid device name")]:
+            with self.subTest(args=args):
+                p = self.ctl("format", *args, d, rc=2, err=msg)
+                if args[0] == "--block-size":
+                    self.assertIn("512 and 65536", p.stderr)
+        self.assertEqual(self.ctl("probe", d).stdout, "")
+
+    def test_missing_device(self):
+        missing = os.path.join(self.dir, "nope.img")
+        self.ctl("format", missing, rc=1, err="dmremapctl format: %s: No such file or directory" % missing)
+
+    def test_too_small(self):
+        for size in (0, 4096, 32 * MiB):
+            with self.subTest(size=size):
+                d = self.img("small.img", size)
+                self.ctl("format", d, rc=1, err="dmremapctl format: %s: too small" % d)
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 16 * MiB)
+        self.ctl("format", d, s, rc=1, err="%s: too small for a spare" % s)
+        self.assertEqual(self.ctl("probe", d).stdout, "")  # nothing written on the data device
+
+    def test_given_twice(self):
+        d = self.img("d.img", 128 * MiB)
+        self.ctl("format", d, d, rc=1, err="%s: given twice" % d)
+        alias = os.path.join(self.dir, ".", "d.img")
+        self.ctl("format", d, alias, rc=1, err="%s: given twice" % alias)
+
+    def test_already_member(self):
+        (d, s), f = self.new_set(opts=("--name", "first"))
+        self.ctl("format", d, rc=1, err="%s: already data member 0 of remap set 'first' (%s); use --force to "
+                 "overwrite" % (d, f["set_uuid"]))
+        self.ctl("format", self.img("x.img", 128 * MiB), s, rc=1,
+                 err="%s: already spare member 1 of remap set 'first'" % s)
+        g = self.jctl("format", "--force", "--json", "--name", "second", d)
+        self.assertNotEqual(g["set_uuid"], f["set_uuid"])
+        self.ctl("probe", d, out="DM_REMAP_NAME=second\n")
+
+    def test_foreign_signature(self):
+        d = self.img("d.img", 128 * MiB)
+        self.mkfs_ext4(d)
+        blkid = lambda: subprocess.run(["blkid", "-p", "-o", "export", d], capture_output=True, text=True).stdout
+        self.assertIn("TYPE=ext4", blkid())
+        self.ctl("format", d, rc=1, err=["%s: contains a" % d, "ext4 filesystem", "use --force"])
+        self.assertIn("TYPE=ext4", blkid())  # refused means untouched
+        self.ctl("format", "--force", d)
+        self.assertNotIn("ext4", blkid())
+        self.ctl("probe", d, out=["ID_FS_TYPE=dm_remap_member\n", "DM_REMAP_ROLE=data\n"])
+        self.ctl("check", d, out="clean:")
+
+    def test_mounted_device(self):
+        self.need_root()
+        img = self.img("fs.img", 128 * MiB)
+        self.mkfs_ext4(img)
+        dev = self.loop(img)
+        mnt = self.mount(dev)
+        for force in ((), ("--force",)):
+            with self.subTest(force=force):
+                self.ctl("format", *force, dev, rc=1, err="%s: mounted at %s" % (dev, mnt))
+        self.assertTrue(os.path.ismount(mnt))
+        self.assertIn("TYPE=ext4", subprocess.run(["blkid", "-p", "-o", "export", dev],
+                                                  capture_output=True, text=True).stdout)
+
+    def test_loop_backing_file(self):
+        d = self.img("d.img", 128 * MiB)
+        dev = self.loop(d)
+        for force in ((), ("--force",)):
+            with self.subTest(force=force):
+                self.ctl("format", *force, d, rc=1, err="%s: backs %s" % (d, dev))
+        self.assertEqual(self.ctl("probe", dev).stdout, "")
+
+    def test_format_loop_devices(self):
+        self.need_root()
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 64 * MiB)
+        ld, ls = self.loop(d), self.loop(s)
+        p = self.ctl("format", "--name", "loopset", ld, ls)
+        table = self.ctl("table", ld, ls).stdout
+        self.assertIn("Device-mapper table: " + table, p.stdout)
+        self.ctl("probe", s, out="DM_REMAP_NAME=loopset\n")  # same bytes through the image file
+
+
+class TestProbe(Base):
+    def props(self, path):
+        p = self.ctl("probe", path)
+        return dict(line.split("=", 1) for line in p.stdout.splitlines())
+
+    def test_members(self):
+        (d, s), f = self.new_set(opts=("--name", "probed"))
+        for path, m in zip((d, s), f["members"]):
+            props = self.props(path)
+            self.assertEqual(props["ID_FS_TYPE"], "dm_remap_member")
+            self.assertEqual(props["ID_FS_USAGE"], "raid")
+            self.assertEqual(props["DM_REMAP_SET_UUID"], f["set_uuid"])
+            self.assertEqual(props["ID_FS_UUID"], f["set_uuid"])
+            self.assertEqual(props["DM_REMAP_MEMBER_UUID"], m["uuid"])
+            self.assertEqual(props["DM_REMAP_NAME"], "probed")
+            self.assertEqual(props["DM_REMAP_ROLE"], m["role"])
+            self.assertEqual(props["DM_REMAP_INDEX"], str(m["index"]))
+            self.assertEqual(props["DM_REMAP_DATA_SECTORS"], str(f["data_sectors"]))
+
+    def test_non_members(self):
+        zero = self.img("zero.img", 16 * MiB)
+        tiny = self.img("tiny.img", 100)
+        ext4 = self.img("ext4.img", 64 * MiB)
+        self.mkfs_ext4(ext4)
+        for path in (zero, tiny, ext4):
+            with self.subTest(path=path):
+                p = self.ctl("probe", path)
+                self.assertEqual((p.stdout, p.stderr), ("", ""))
+
+    def test_one_copy_left(self):
+        (d, _), f = self.new_set()
+        for copy in (0, 1):
+            with self.subTest(copy=copy):
+                saved = read_at(d, copy * BLK, BLK)
+                write_at(d, copy * BLK, bytes(BLK))
+                self.ctl("probe", d, out=["ID_FS_TYPE=dm_remap_member\n",
+                                          "DM_REMAP_SET_UUID=%s\n" % f["set_uuid"]])
+                write_at(d, copy * BLK, saved)
+        write_at(d, 0, bytes(2 * BLK))
+        self.assertEqual(self.ctl("probe", d).stdout, "")
+
+    def test_errors(self):
+        self.ctl("probe", rc=2, err="probe: missing DEV")
+        self.ctl("probe", os.path.join(self.dir, "nope"), rc=1, err="No such file or directory")
+
+
+class TestDump(Base):
+    def test_text(self):
+        (d, s), f = self.new_set(opts=("--name", "dumped"))
+        self.restore_remaps([d, s])
+        p = self.ctl("dump", s)
+        self.assertIn("Member %s: spare member 1 of set 'dumped'\n" % s, p.stdout)
+        self.assertIn("  superblock copies: 0 valid, 1 valid\n", p.stdout)
+        self.assertIn("Remap state: commit 2, generation 1\n", p.stdout)
+        self.assertIn("Remaps: 1 remapped, 1 pending, 1 retired spare blocks\n", p.stdout)
+        self.assertRegex(p.stdout, r"\n  5 +remapped +1:3\n  9 +pending +-\n  - +retired +0:7\n")
+        self.assertEqual(p.stderr, "")
+
+    def test_non_member(self):
+        z = self.img("zero.img", 64 * MiB)
+        self.ctl("dump", z, rc=1, err="dmremapctl dump: %s: not a dm-remap member (no valid superblock)" % z)
+        self.ctl("dump", "--json", z, rc=1, err="not a dm-remap member")
+        self.ctl("dump", rc=2, err="dump: missing MEMBER")
+        self.ctl("dump", z, z, rc=2, err="dump: unexpected argument '%s'" % z)
+
+    def test_copy0_destroyed(self):
+        (d, s), f = self.new_set()
+        write_at(d, 0, bytes(BLK))
+        p = self.ctl("dump", d, out="  superblock copies: 0 DAMAGED, 1 valid\n",
+                     err="dmremapctl dump: %s: 1 errors, 0 warnings; run 'dmremapctl check'" % d)
+        self.assertIn("Remap state: commit 1", p.stdout)
+        j = self.jctl("dump", "--json", d)
+        self.assertEqual(j["member"]["superblock_copies_valid"], [False, True])
+        self.assertEqual(j["set_uuid"], f["set_uuid"])
+        r = self.check(d, s, rc=1)
+        self.assertEqual(self.problem(r, "sb-magic")["message"], "superblock copy 0 is empty")
+
+
+class TestCheck(Base):
+    def test_clean(self):
+        (d, s), _ = self.new_set()
+        self.assertEqual(self.ctl("check", d, s).stdout,
+                         "clean: 0 errors, 0 warnings; newest state is commit 1 with 0 entries\n")
+        self.assertEqual(self.check(d, s, rc=0), {"clean": True, "errors": 0, "warnings": 0, "problems": [],
+                                                  "seq": 1})
+        # Only info when a member is missing: still clean, shown with --verbose.
+        self.ctl("check", d, out="clean:")
+        self.ctl("check", "--verbose", d, out="info: member 1: spare member %s was not given [member-not-checked]"
+                 % self.jctl("dump", "--json", s)["member"]["uuid"])
+
+    def test_cannot_open(self):
+        self.ctl("check", os.path.join(self.dir, "nope"), rc=2, err="No such file or directory")
+        self.ctl("check", self.dir, rc=2, err="not a block device or regular file")
+        self.ctl("check", rc=2, err="check: missing MEMBER")
+
+    def test_not_a_member(self):
+        z = self.img("zero.img", 64 * MiB)
+        self.assertEqual(self.codes(z), {"sb-magic", "not-a-member"})
+        self.ctl("check", z, rc=1, out=["[not-a-member]", "damaged: 3 errors"])
+
+    def test_sb_magic_and_checksum(self):
+        (d, s), _ = self.new_set()
+        flip(d, 0)
+        self.assertIn("has bad magic", self.problem(self.check(d, s, rc=1), "sb-magic")["message"])
+        flip(d, 0)
+        flip(d, SB_RESERVED + 1000)
+        r = self.check(d, s, rc=1)
+        self.assertIn("superblock copy 0 checksum", self.problem(r, "sb-checksum")["message"])
+        self.assertEqual(r["seq"], 1)  # copy 1 still carries the member
+        self.ctl("check", d, s, rc=1, out=["error: %s: superblock copy 0 checksum" % d, "[sb-checksum]"])
+
+    def test_sb_fields(self):
+        (d, s), _ = self.new_set()
+        cases = [({"version": 99}, "sb-version", "format version 99 is not supported"),
+                 ({"incompat": 1}, "sb-feature", "unknown incompatible features 0x1"),
+                 ({"ro_compat": 4}, "sb-feature", "read-only use only"),
+                 ({"sb_copy": 1}, "sb-location", "superblock copy 0 claims to be copy 1"),
+                 ({"block_size": 3000}, "sb-geometry", "block size 3000 is not a power of two"),
+                 ({"spare_offset": 16}, "sb-overlap", "spare area overlaps the superblocks or metadata")]
+        saved = read_at(d, 0, BLK)
+        for fields, code, msg in cases:
+            with self.subTest(fields=fields):
+                patch_sb(d, 0, **fields)
+                r = self.check(d, s, rc=1)
+                self.assertIn(msg, self.problem(r, code)["message"])
+                self.assertNotIn("sb-checksum", {p["code"] for p in r["problems"]})
+                write_at(d, 0, saved)
+        self.check(d, s, rc=0)
+
+    def test_sb_location_swapped(self):
+        (d, s), _ = self.new_set()
+        c0, c1 = read_at(d, 0, BLK), read_at(d, BLK, BLK)
+        write_at(d, 0, c1)
+        write_at(d, BLK, c0)
+        r = self.check(d, s, rc=1)
+        wheres = [p["message"] for p in r["problems"] if p["code"] == "sb-location"]
+        self.assertEqual(len(wheres), 2)
+        self.assertIn("superblock copy 0 claims to be copy 1 at sector 8", wheres)
+        self.assertIn("not-a-member", {p["code"] for p in r["problems"]})
+
+    def test_sb_copies_differ(self):
+        (d, s), _ = self.new_set()
+        patch_sb(d, 1, generation=2)
+        r = self.check(d, s, rc=1)
+        self.assertEqual(self.problem(r, "sb-copies-differ")["severity"], "warning")
+        self.assertEqual(self.jctl("dump", "--json", d)["member"]["generation"], 2)
+
+    def test_slot_header_checksum(self):
+        (d, s), _ = self.new_set()
+        flip(d, slot_offset(0) + 100)
+        r = self.check(d, s, rc=1)
+        self.assertEqual(self.problem(r, "slot-checksum")["where"], d + " slot 0")
+        self.assertEqual(self.problem(r, "no-metadata")["where"], d)
+        self.assertEqual(r["seq"], 1)  # the spare still holds the state
+
+    def test_entries(self):
+        (d, s), _ = self.new_set()
+        self.restore_remaps([d, s])
+        slot = newest_slot(d)
+        self.assertEqual(slot, 1)
+        hdr_off, ent_off = slot_offset(slot), slot_offset(slot) + 5 * BLK
+        hdr, ents = read_at(d, hdr_off, BLK), read_at(d, ent_off, BLK)
+        self.assertEqual(struct.unpack_from("<I", hdr, SNAP_NR)[0], 3)
+        flip(d, ent_off + 20)
+        r = self.check(d, rc=1)
+        self.assertEqual(self.problem(r, "slot-entries-checksum")["where"], d + " slot 1")
+        self.assertEqual(r["seq"], 1)  # fell back to the older slot
+        self.assertIn("member-stale", self.codes(d, s))
+        # Entries that checksum fine but make no sense: validator codes.
+        for block, code, msg in [(10 ** 9, "entry-range", "is beyond the data area"),
+                                 (5, "entry-duplicate", "block 5 is listed twice")]:
+            with self.subTest(code=code):
+                e = bytearray(ents)
+                struct.pack_into("<Q", e, 16, block)   # entry 1: the pending block 9
+                h = bytearray(hdr)
+                struct.pack_into("<I", h, SNAP_ECSUM, crc32c(e[:3 * 16]))
+                write_at(d, ent_off, bytes(e))
+                write_at(d, hdr_off, with_csum(h))
+                self.assertIn(msg, self.problem(self.check(d, rc=1), code)["message"])
+        write_at(d, ent_off, ents)
+        write_at(d, hdr_off, hdr)
+        self.assertEqual(self.check(d, s, rc=0)["seq"], 2)
+
+    def test_journal_garbage(self):
+        (d, s), _ = self.new_set()
+        write_at(d, journal_offset(5), random.Random(5).randbytes(BLK))
+        r = self.check(d, s, rc=1)
+        self.assertEqual(self.problem(r, "journal-corrupt")["where"], d + " journal block 5")
+
+    def test_stale_member(self):
+        (d, s), _ = self.new_set()
+        self.restore_remaps([d, s], targets=[d])
+        r = self.check(d, s, rc=1)
+        stale = self.problem(r, "member-stale")
+        self.assertEqual(stale["where"], s)
+        self.assertIn("metadata is at commit 1, the set is at 2", stale["message"])
+        self.assertEqual(r["seq"], 2)
+
+    def test_wrong_set_and_duplicate(self):
+        (d1, _), f1 = self.new_set(prefix="a-")
+        (_, s2), f2 = self.new_set(prefix="b-")
+        r = self.check(d1, s2, rc=1)
+        wrong = self.problem(r, "member-wrong-set")
+        self.assertEqual(wrong["where"], s2)
+        self.assertIn("belongs to set %s" % f2["set_uuid"], wrong["message"])
+        self.assertIn("not %s" % f1["set_uuid"], wrong["message"])
+        self.assertEqual(self.problem(self.check(d1, d1, rc=1), "member-duplicate")["where"], d1)
+
+    def test_random_flips_detected(self):
+        (d, s), _ = self.new_set()
+        rng = random.Random(1234)
+        areas = [("superblock 0", 0, BLK, {"sb-magic", "sb-checksum"}),
+                 ("superblock 1", BLK, BLK, {"sb-magic", "sb-checksum"}),
+                 ("snapshot header", slot_offset(0), BLK, {"slot-magic", "slot-checksum"}),
+                 ("member table", slot_offset(0) + BLK, 2 * 256, {"slot-members-checksum"})]
+        for name, base, size, expected in areas:
+            for off in sorted({0, 8, size - 1, *rng.sample(range(size), 6)}):
+                with self.subTest(area=name, offset=off):
+                    flip(d, base + off)
+                    try:
+                        got = self.codes(d, s)
+                        self.assertTrue(got & expected, "%s not in %s" % (expected, got))
+                    finally:
+                        flip(d, base + off)
+        self.check(d, s, rc=0)
+
+    def test_slot_destroyed_state_from_spare(self):
+        (d, s), _ = self.new_set()
+        self.restore_remaps([d, s])                  # seq 2 in slot 1
+        self.assertEqual(self.restore_remaps([d, s])["seq"], 3)  # seq 3 in slot 0
+        write_at(d, slot_offset(0), bytes(5 * BLK))  # header and member table of slot 0
+        r = self.check(d, s, rc=1)
+        self.assertEqual(r["seq"], 3)
+        self.assertEqual(self.problem(r, "member-stale")["where"], d)
+        j = self.jctl("dump", "--json", s)
+        self.assertEqual((j["seq"], j["remaps"], j["retired"]), (3, self.REMAPS, self.RETIRED))
+
+
+class TestRestore(Base):
+    def test_roundtrip(self):
+        (d, s), f = self.new_set()
+        out = self.restore_remaps([d, s])
+        self.assertEqual(out, {"seq": 2, "members": [{"path": d, "index": 0}, {"path": s, "index": 1}]})
+        for path in (d, s):
+            j = self.jctl("dump", "--json", path)
+            self.assertEqual(j["remaps"], self.REMAPS)
+            self.assertEqual(j["retired"], self.RETIRED)
+            self.assertEqual(j["counts"], {"remapped": 1, "pending": 1, "retired": 1})
+            self.assertEqual((j["seq"], j["set_uuid"]), (2, f["set_uuid"]))
+        self.ctl("check", d, s, out="clean: 0 errors, 0 warnings; newest state is commit 2 with 3 entries\n")
+        # Restoring the same dump again moves on, and an empty table clears the remaps.
+        dump = self.write_dump(d, lambda j: j.update(remaps=[], retired=[]), "empty.json")
+        p = self.ctl("restore", "--from", dump, d, s)
+        self.assertIn("as commit 3: 0 entries\n", p.stdout)
+        self.assertIn("  member 1: %s\n" % s, p.stdout)
+        self.assertEqual(self.jctl("dump", "--json", s)["remaps"], [])
+        self.check(d, s, rc=0)
+
+    def test_malformed(self):
+        (d, s), _ = self.new_set()
+
+        def remaps(*rs):
+            return lambda j: j.update(remaps=list(rs))
+        big = self.jctl("dump", "--json", d)["data_sectors"] // 8
+        cases = [(remaps({"block": 5, "state": "bogus"}), "remaps[0].state: must be \"remapped\" or \"pending\""),
+                 (remaps({"block": big, "state": "pending"}), "block %d is beyond the data area" % big),
+                 (remaps({"block": 5, "state": "pending"}, {"block": 5, "state": "remapped", "spare_member": 1,
+                                                           "spare_block": 0}), "block 5 is listed twice"),
+                 (remaps({"block": -1, "state": "pending"}), "remaps[0].block: must be a non-negative integer"),
+                 (remaps({"block": 1, "state": "remapped", "spare_member": 5, "spare_block": 0}),
+                  "spare member 5 does not exist"),
+                 (lambda j: j.pop("set_uuid"), "set_uuid: missing"),
+                 (lambda j: j.update(members=[]), "members: must be a non-empty array"),
+                 (lambda j: j.update(name="a/b"), "name: is not a valid device name")]
+        for edit, msg in cases:
+            with self.subTest(msg=msg):
+                dump = self.write_dump(d, edit, "bad.json")
+                self.ctl("restore", "--from", dump, d, s, rc=1, err=["dmremapctl restore: %s: dump: " % dump, msg])
+        junk = os.path.join(self.dir, "junk.json")
+        with open(junk, "w") as fh:
+            fh.write("{not json")
+        self.ctl("restore", "--from", junk, d, rc=1, err="%s: not valid JSON" % junk)
+        self.ctl("restore", "--from", os.path.join(self.dir, "none.json"), d, rc=1, err="none.json: cannot open")
+        self.ctl("restore", d, rc=2, err="restore: missing --from DUMP.json")
+        good = self.write_dump(d)
+        self.ctl("restore", "--from", good, d, s, self.img("x.img", 64 * MiB), rc=1,
+                 err="the dump lists 2 members but 3 devices were given")
+        self.assertEqual(self.check(d, s, rc=0)["seq"], 1)  # nothing was written
+
+    def test_zeroed_device(self):
+        (d, s), f = self.new_set()
+        dump = self.write_dump(d, self.add_remaps)
+        write_at(s, 0, bytes(2 * BLK))
+        self.assertEqual(self.ctl("probe", s).stdout, "")
+        out = self.jctl("restore", "--json", "--from", dump, d, s)
+        self.assertEqual([m["index"] for m in out["members"]], [0, 1])
+        self.ctl("probe", s, out=["DM_REMAP_MEMBER_UUID=%s\n" % f["members"][1]["uuid"], "DM_REMAP_INDEX=1\n"])
+        self.assertEqual(self.jctl("dump", "--json", s)["remaps"], self.REMAPS)
+        self.check(d, s, rc=0)
+        # Both wiped: taken in member order, data device first.
+        write_at(d, 0, bytes(2 * BLK))
+        write_at(s, 0, bytes(2 * BLK))
+        out = self.jctl("restore", "--json", "--from", dump, s, d)
+        self.assertEqual(out["members"], [{"path": s, "index": 0}, {"path": d, "index": 1}])
+
+    def test_other_set(self):
+        (d1, s1), f1 = self.new_set(prefix="a-", opts=("--name", "seta"))
+        (d2, _), f2 = self.new_set(prefix="b-", opts=("--name", "setb"))
+        dump = self.write_dump(d1)
+        self.ctl("restore", "--from", dump, d2, rc=1,
+                 err="%s: belongs to another set, setb (%s); use --force to overwrite it" % (d2, f2["set_uuid"]))
+        self.ctl("probe", d2, out="DM_REMAP_SET_UUID=%s\n" % f2["set_uuid"])
+        self.ctl("restore", "--force", "--from", dump, d2)
+        self.ctl("probe", d2, out=["DM_REMAP_SET_UUID=%s\n" % f1["set_uuid"], "DM_REMAP_NAME=seta\n"])
+
+
+class TestTable(Base):
+    def setUp(self):
+        super().setUp()
+        self.need_root()
+
+    def test_table_line(self):
+        (d, s), f = self.new_set()
+        ld, ls = self.loop(d), self.loop(s)
+        p = self.ctl("table", ld, ls)
+        self.assertEqual(p.stdout, "0 %d remap %s 1 %s\n" % (f["data_sectors"], ld, ls))
+        (d0,), f0 = self.new_set(spares=0, prefix="solo-")
+        l0 = self.loop(d0)
+        self.assertEqual(self.ctl("table", l0).stdout, "0 %d remap %s 0\n" % (f0["data_sectors"], l0))
+
+    def test_errors(self):
+        (d, s), f = self.new_set(opts=("--name", "tbl"))
+        ld, ls = self.loop(d), self.loop(s)
+        self.ctl("table", ld, rc=1, err="dmremapctl table: spare member 1 (%s) of set 'tbl' was not given"
+                 % f["members"][1]["uuid"])
+        self.ctl("table", ls, ld, rc=1, err="%s: is spare member 1; give the data device first" % ls)
+        self.ctl("table", d, s, rc=1, err="%s: is an image file; the kernel target needs block devices "
+                 "(attach it with 'losetup --find --show %s')" % (d, d))
+        (_, s2), f2 = self.new_set(prefix="other-")
+        l2 = self.loop(s2)
+        self.ctl("table", ld, l2, rc=1, err="%s: belongs to set %s" % (l2, f2["set_uuid"]))
+        lz = self.loop(self.img("zero.img", 64 * MiB))
+        self.ctl("table", lz, rc=1, err="%s: no valid superblock: not a dm-remap member" % lz)
+        self.ctl("table", rc=2, err="table: missing DATA_DEV")
+
+
+def main():
+    if not os.access(BIN, os.X_OK):
+        print("dmremapctl binary not found: %s (set DMREMAPCTL)" % BIN, file=sys.stderr)
+        return 2
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    failed = set()
+    for test, _ in result.failures + result.errors:
+        failed.add(getattr(test, "test_case", test).id())  # subtests count once per test
+    failed |= {t.id() for t in result.unexpectedSuccesses}
+    skipped = len(result.skipped)
+    passed = result.testsRun - len(failed) - skipped
+    line = "%d passed, %d failed" % (passed, len(failed))
+    print(line + (", %d skipped" % skipped if skipped else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
