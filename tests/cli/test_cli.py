@@ -23,7 +23,7 @@ MD_OFFSET = 2 * BLK             # metadata area: slot 0, slot 1, journal
 DEFAULT_MAX = 1048576           # default --max-remaps
 
 # Superblock field offsets (kernel/dm-remap-format.h).
-SB = {"magic": (0, "<Q"), "csum": (8, "<I"), "version": (12, "<I"), "ro_compat": (20, "<I"),
+SB = {"version": (12, "<I"), "ro_compat": (20, "<I"),
       "incompat": (24, "<I"), "block_size": (28, "<I"), "sb_copy": (68, "<I"), "sb_location": (72, "<Q"),
       "generation": (80, "<Q"), "spare_offset": (144, "<Q")}
 SB_RESERVED = 288
@@ -31,17 +31,13 @@ SB_RESERVED = 288
 SNAP_SEQ, SNAP_NR, SNAP_ECSUM = 32, 48, 52
 
 
-def _crc_table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        t.append(c)
-    return t
+def _crc_entry(c):
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    return c
 
 
-_CRC = _crc_table()
+_CRC = [_crc_entry(i) for i in range(256)]
 
 
 def crc32c(data):
@@ -101,16 +97,11 @@ def run(*args):
     return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120)
 
 
-def is_root():
-    return os.geteuid() == 0
-
-
 class Base(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="dmremapctl-test-")
         self.addCleanup(shutil.rmtree, self.dir, True)
 
-    # -- running the tool ------------------------------------------------
     def ctl(self, *args, rc=0, err=None, out=None):
         p = run(*args)
         self.assertEqual(p.returncode, rc, "dmremapctl %s\nstdout: %s\nstderr: %s" %
@@ -135,7 +126,6 @@ class Base(unittest.TestCase):
         self.assertTrue(found, "no %s in %s" % (code, report["problems"]))
         return found[0]
 
-    # -- images ----------------------------------------------------------
     def img(self, name, size):
         path = os.path.join(self.dir, name)
         with open(path, "wb") as f:
@@ -174,9 +164,8 @@ class Base(unittest.TestCase):
         dump = self.write_dump(paths[0], self.add_remaps, "remaps.json")
         return self.jctl("restore", "--json", "--from", dump, *(targets or paths))
 
-    # -- root-only helpers -------------------------------------------------
     def need_root(self):
-        if not is_root():
+        if os.geteuid() != 0:
             self.skipTest("needs root for loop devices and mounts")
         if not shutil.which("losetup"):
             self.skipTest("losetup not installed")
@@ -262,6 +251,7 @@ class TestFormat(Base):
                  (("--internal-spare", "10%"), lambda f: f["members"][0]["spare_sectors"] == 26 * 2048),
                  (("--internal-spare", "0"), lambda f: f["members"][0]["spare_sectors"] == 0 and
                   f["data_offset_sectors"] + f["data_sectors"] == 256 * 2048),
+                 (("--internal-spare", "0%"), lambda f: f["members"][0]["spare_sectors"] == 0),
                  (("--max-remaps", "300"), lambda f: f["max_entries"] == 512),
                  (("--max-remaps", "256"), lambda f: f["max_entries"] == 256 and f["data_offset_sectors"] == 4096)]
         for opts, ok in cases:
@@ -463,8 +453,9 @@ class TestCheck(Base):
         (d, s), _ = self.new_set()
         self.assertEqual(self.ctl("check", d, s).stdout,
                          "clean: 0 errors, 0 warnings; newest state is commit 1 with 0 entries\n")
-        self.assertEqual(self.check(d, s, rc=0), {"clean": True, "errors": 0, "warnings": 0, "problems": [],
-                                                  "seq": 1})
+        r = self.check(d, s, rc=0)
+        self.assertEqual((r["clean"], r["errors"], r["warnings"], r["seq"]), (True, 0, 0, 1))
+        self.assertEqual({(p["severity"], p["code"]) for p in r["problems"]}, {("info", "slot-empty")})
         # Only info when a member is missing: still clean, shown with --verbose.
         self.ctl("check", d, out="clean:")
         self.ctl("check", "--verbose", d, out="info: member 1: spare member %s was not given [member-not-checked]"
@@ -515,9 +506,9 @@ class TestCheck(Base):
         write_at(d, 0, c1)
         write_at(d, BLK, c0)
         r = self.check(d, s, rc=1)
-        wheres = [p["message"] for p in r["problems"] if p["code"] == "sb-location"]
-        self.assertEqual(len(wheres), 2)
-        self.assertIn("superblock copy 0 claims to be copy 1 at sector 8", wheres)
+        msgs = [p["message"] for p in r["problems"] if p["code"] == "sb-location"]
+        self.assertEqual(len(msgs), 2)
+        self.assertIn("superblock copy 0 claims to be copy 1 at sector 8", msgs)
         self.assertIn("not-a-member", {p["code"] for p in r["problems"]})
 
     def test_sb_copies_differ(self):
@@ -679,11 +670,16 @@ class TestRestore(Base):
         self.ctl("probe", s, out=["DM_REMAP_MEMBER_UUID=%s\n" % f["members"][1]["uuid"], "DM_REMAP_INDEX=1\n"])
         self.assertEqual(self.jctl("dump", "--json", s)["remaps"], self.REMAPS)
         self.check(d, s, rc=0)
-        # Both wiped: taken in member order, data device first.
+        # Both wiped: taken in argument order, so the (small) spare would become the data member.
         write_at(d, 0, bytes(2 * BLK))
         write_at(s, 0, bytes(2 * BLK))
-        out = self.jctl("restore", "--json", "--from", dump, s, d)
-        self.assertEqual(out["members"], [{"path": s, "index": 0}, {"path": d, "index": 1}])
+        self.ctl("restore", "--from", dump, s, d, rc=1,
+                 err="%s: device has 131072 sectors, member 0 needs 262144" % s)
+        self.assertEqual(self.ctl("probe", s).stdout + self.ctl("probe", d).stdout, "")
+        out = self.jctl("restore", "--json", "--from", dump, d, s)
+        self.assertEqual(out["members"], [{"path": d, "index": 0}, {"path": s, "index": 1}])
+        self.ctl("probe", d, out="DM_REMAP_MEMBER_UUID=%s\n" % f["members"][0]["uuid"])
+        self.check(d, s, rc=0)
 
     def test_other_set(self):
         (d1, s1), f1 = self.new_set(prefix="a-", opts=("--name", "seta"))

@@ -159,7 +159,14 @@ int cmd_format(int argc, char **argv)
         std::cout << "    metadata:      " << human_size((s.md_offset + s.md_sectors) << 9) << ", room for "
                   << s.max_entries << " remaps\n";
     }
-    std::cout << "Device-mapper table: " << table << "\n";
+    bool files = false;
+    for (const auto &dev : devs)
+        files |= !dev->is_block_device();
+    if (files)
+        std::cout << "Image files: attach them with 'losetup --find --show FILE', then\n"
+                     "  dmsetup create " << d.name << " --table \"$(dmremapctl table LOOP_DEV...)\"\n";
+    else
+        std::cout << "Device-mapper table: " << table << "\n";
     return kExitOk;
 }
 
