@@ -199,3 +199,44 @@ TEST(Validator, MemberTableDamage)
     EXPECT_TRUE(v.report.has("slot-members-checksum"));
     EXPECT_TRUE(v.report.has("member-stale") || v.report.has("no-metadata"));
 }
+
+// The promise of the format: no single flipped byte anywhere in a live
+// structure (either superblock copy, snapshot header, member table, live
+// entries, any journal record) goes unnoticed by check.
+TEST(Validator, EveryByteFlipIsDetected)
+{
+    MemSet s = make_set({16 * MiB}, 256, 16);
+    {
+        std::vector<WriterMember> ms = {{s.devs[0].get(), s.sb(0)}};
+        SetWriter w(ms, s.plan.state, 0, 1);
+        w.commit({remapped(3, 0, 0), pending(4), retired(0, 9)});
+        w.compact(); // slot 1 now holds 3 live entries
+        w.commit({remapped(5, 0, 1)});
+    }
+    ASSERT_FALSE(s.check().report.damaged());
+    const Superblock &sb = s.sb(0);
+    struct Region {
+        const char *name;
+        std::uint64_t off, len;
+    } regions[] = {
+        {"superblock copy 0", layout::sb_offset(0), kBlock},
+        {"superblock copy 1", layout::sb_offset(1), kBlock},
+        {"slot 1 header", layout::slot_offset(sb, 1), kBlock},
+        {"slot 1 member table", layout::members_offset(sb, 1), DMR_MEMBER_TABLE_BLOCKS * kBlock},
+        {"slot 1 entries", layout::entries_offset(sb, 1), 3 * sizeof(dmr_entry_disk)},
+        {"journal record 2", layout::journal_offset(sb, 2), kBlock},
+        {"journal record 3", layout::journal_offset(sb, 3), kBlock},
+        {"empty journal block", layout::journal_offset(sb, 9), kBlock},
+    };
+    auto &bytes = s.devs[0]->bytes();
+    for (const auto &r : regions) {
+        for (std::uint64_t i = 0; i < r.len; i++) {
+            for (std::uint8_t mask : {std::uint8_t{0x01}, std::uint8_t{0x80}}) {
+                bytes[r.off + i] ^= mask;
+                const bool damaged = s.check().report.damaged();
+                bytes[r.off + i] ^= mask;
+                ASSERT_TRUE(damaged) << r.name << " byte " << i << " mask " << int(mask);
+            }
+        }
+    }
+}

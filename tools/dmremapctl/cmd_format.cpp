@@ -9,6 +9,7 @@
 #include <formatter.hpp>
 #include <layout.hpp>
 #include <safety.hpp>
+#include <validator.hpp>
 
 #include <iostream>
 #include <memory>
@@ -39,7 +40,6 @@ Options:
 // Everything that must hold before a single byte is written.
 void check_device(const std::string &path, bool force, BlockIo &io)
 {
-    Safety::check_not_in_use(path);
     Report ignore;
     const MemberView mv = Checker::read_superblocks(io, ignore);
     if (mv.sb && !force)
@@ -64,12 +64,16 @@ int cmd_format(int argc, char **argv)
     }
     a.need(1, 64, "DATA_DEV");
     FormatOptions o;
-    if (auto v = a.value("name"))
+    if (auto v = a.value("name")) {
+        if (!validator::valid_name(*v))
+            throw UsageError("format: --name '" + *v +
+                             "' is not a valid device name (1-127 of A-Z a-z 0-9 _ - . + : @, not starting with . or -)");
         o.name = *v;
+    }
     if (auto v = a.value("block-size")) {
         auto n = parse_size(*v);
-        if (!n || *n > 65536)
-            throw UsageError("format: --block-size '" + *v + "' is not a size between 512 and 65536");
+        if (!n || *n < 512 || *n > 65536 || (*n & (*n - 1)))
+            throw UsageError("format: --block-size '" + *v + "' is not a power of two from 512 to 65536");
         o.block_size = static_cast<std::uint32_t>(*n);
     }
     if (auto v = a.value("internal-spare")) {
@@ -108,6 +112,9 @@ int cmd_format(int argc, char **argv)
                                                              S_ISBLK(st.st_mode) ? 0 : st.st_ino})
                                                    .second)
             throw Error(Error::Code::InvalidArgument, path + ": given twice");
+        // Before the exclusive open, which would only say "busy": this names
+        // the mountpoint or holder.
+        Safety::check_not_in_use(path);
         devs.push_back(std::make_unique<FileIo>(path, FileIo::Mode::Exclusive));
         check_device(path, force, *devs.back());
         ios.push_back(devs.back().get());
