@@ -3,6 +3,8 @@
 
 #include "checker.hpp"
 #include "error.hpp"
+#include "codec.hpp"
+#include "layout.hpp"
 #include "metadata_area.hpp"
 
 #include <algorithm>
@@ -19,9 +21,7 @@ RestoreResult Restorer::restore(const SetDescription &d, const std::vector<Block
                                             std::to_string(devices.size()) + " devices were given");
     RestoreResult res;
     std::set<std::uint16_t> used;
-    std::uint64_t max_seq = d.state.seq;
     std::vector<const Member *> target(devices.size(), nullptr);
-    std::vector<int> old_slot(devices.size(), -1);
     for (std::size_t i = 0; i < devices.size(); i++) {
         Report ignore;
         MemberView mv = Checker::read_superblocks(*devices[i], ignore);
@@ -32,16 +32,9 @@ RestoreResult Restorer::restore(const SetDescription &d, const std::vector<Block
             if (!target[i] && !force)
                 throw Error(E::Exists, devices[i]->name() + ": member " + mv.sb->member_uuid.str() +
                                            " of this set is not in the dump (use --force)");
-            MetadataArea area(*devices[i], *mv.sb, devices[i]->name());
-            MemberLoad load = area.load();
-            max_seq = std::max(max_seq, load.max_seq_seen);
-            old_slot[i] = load.slot;
         } else if (mv.sb && !force) {
             throw Error(E::Exists, devices[i]->name() + ": belongs to another set, " + mv.sb->name + " (" +
                                        mv.sb->set_uuid.str() + "); use --force to overwrite it");
-        } else if (mv.sb) {
-            MetadataArea area(*devices[i], *mv.sb, devices[i]->name());
-            max_seq = std::max(max_seq, area.load().max_seq_seen);
         }
         if (target[i] && !used.insert(target[i]->index).second)
             throw Error(E::InvalidArgument, devices[i]->name() + ": member " + std::to_string(target[i]->index) +
@@ -59,21 +52,39 @@ RestoreResult Restorer::restore(const SetDescription &d, const std::vector<Block
         target[i] = &*next;
         used.insert(next->index);
     }
-    RemapState st = d.state;
-    st.seq = max_seq + 1;
+    // Read each device with the geometry it is about to get: even with its
+    // superblocks wiped, any snapshot or journal record of this set counts
+    // towards the seq the restored state must exceed.
+    std::uint64_t max_seq = d.state.seq;
+    std::vector<int> old_slot(devices.size(), -1);
     for (std::size_t i = 0; i < devices.size(); i++) {
         const Member &m = *target[i];
         if ((devices[i]->size_bytes() >> 9) < m.member_sectors)
             throw Error(E::NoSpace, devices[i]->name() + ": device has " +
                                         std::to_string(devices[i]->size_bytes() >> 9) + " sectors, member " +
                                         std::to_string(m.index) + " needs " + std::to_string(m.member_sectors));
+        MetadataArea area(*devices[i], SetJson::superblock_for(d, m), devices[i]->name());
+        MemberLoad load = area.load();
+        max_seq = std::max(max_seq, load.max_seq_seen);
+        old_slot[i] = load.slot;
     }
+    RemapState st = d.state;
+    st.seq = max_seq + 1;
+    const std::vector<std::uint8_t> zero(kBlock, 0);
     for (std::size_t i = 0; i < devices.size(); i++) {
         const Superblock sb = SetJson::superblock_for(d, *target[i]);
         MetadataArea area(*devices[i], sb, devices[i]->name());
         area.write_superblocks(sb);
-        // Never overwrite the slot holding the newest valid snapshot.
-        area.write_snapshot(st, old_slot[i] == 0 ? 1 : 0);
+        // Never overwrite the slot holding the newest valid snapshot; once
+        // the new one is durable, clear what does not belong to this set
+        // (foreign snapshots, any journal records), so check sees a clean member.
+        const unsigned slot = old_slot[i] == 0 ? 1 : 0;
+        area.write_snapshot(st, slot);
+        area.clear_journal();
+        if (old_slot[i] != static_cast<int>(slot ^ 1)) { // keep an older snapshot of this set
+            devices[i]->write(layout::slot_offset(sb, slot ^ 1), zero);
+            devices[i]->flush();
+        }
         res.indexes.push_back(target[i]->index);
     }
     res.seq = st.seq;

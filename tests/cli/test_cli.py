@@ -26,7 +26,6 @@ DEFAULT_MAX = 1048576           # default --max-remaps
 SB = {"version": (12, "<I"), "ro_compat": (20, "<I"),
       "incompat": (24, "<I"), "block_size": (28, "<I"), "sb_copy": (68, "<I"), "sb_location": (72, "<Q"),
       "generation": (80, "<Q"), "spare_offset": (144, "<Q")}
-SB_RESERVED = 288
 SNAP_ECSUM = 52                 # snapshot header: entries_csum
 
 
@@ -79,7 +78,18 @@ def patch_sb(path, copy, **fields):
 
 
 def slot_offset(slot, max_entries=DEFAULT_MAX):
+    """Slot 0, slot 1; slot 2 is where the journal ring starts."""
     return MD_OFFSET + slot * (1 + 4 + max_entries // 256) * BLK
+
+
+def journal_record(set_uuid, seq, updates, generation=1):
+    """A valid commit record; updates are (data_block, spare_block, spare_index, state) tuples."""
+    b = bytearray(BLK)
+    struct.pack_into("<QII16sQQ", b, 0, 0x4C4E524A2D524D44, 0, len(updates),
+                     bytes.fromhex(set_uuid.replace("-", "")), seq, generation)
+    for i, u in enumerate(updates):
+        struct.pack_into("<QIHH", b, 64 + 16 * i, *u)
+    return with_csum(b)
 
 
 class Base(unittest.TestCase):
@@ -149,6 +159,12 @@ class Base(unittest.TestCase):
         dump = self.write_dump(paths[0], self.add_remaps, "remaps.json")
         return self.jctl("restore", "--json", "--from", dump, *(targets or paths))
 
+    def commit(self, paths, set_uuid, seq, updates, block=None):
+        """Append a journal record as the kernel would (block: misplace it on purpose)."""
+        for p in paths:
+            write_at(p, slot_offset(2) + (seq % 256 if block is None else block) * BLK,
+                     journal_record(set_uuid, seq, updates))
+
     def need_root(self):
         if os.geteuid() != 0:
             self.skipTest("needs root for loop devices and mounts")
@@ -206,20 +222,17 @@ class TestFormat(Base):
         self.assertEqual([m["path"] for m in f["members"]], [d, s])
         self.assertEqual([(m["index"], m["role"]) for m in f["members"]], [(0, "data"), (1, "spare")])
         data = f["members"][0]
-        self.assertEqual(data["member_sectors"], 128 * MiB // 512)
-        self.assertEqual(data["spare_offset_sectors"] + data["spare_sectors"], data["member_sectors"])
-        self.assertEqual(f["data_offset_sectors"] + f["data_sectors"], data["spare_offset_sectors"])
+        self.assertEqual((data["member_sectors"], data["spare_offset_sectors"] + data["spare_sectors"],
+                          f["data_offset_sectors"] + f["data_sectors"]),
+                         (128 * MiB // 512, 128 * MiB // 512, data["spare_offset_sectors"]))
+        same = ("set_uuid", "name", "block_size", "data_offset_sectors", "data_sectors", "max_entries")
+        fmembers = [{k: v for k, v in m.items() if k != "path"} for m in f["members"]]
         for path, fm in zip((d, s), f["members"]):
             j = self.jctl("dump", "--json", path)
-            for key in ("set_uuid", "name", "block_size", "data_offset_sectors", "data_sectors"):
-                self.assertEqual(j[key], f[key], key)
+            self.assertEqual({k: j[k] for k in same}, {k: f[k] for k in same})
             self.assertEqual((j["remaps"], j["seq"], j["member"]["uuid"]), ([], 1, fm["uuid"]))
             self.assertEqual(j["member"]["superblock_copies_valid"], [True, True])
-            self.assertEqual(len(j["members"]), 2)
-            for jm, fmm in zip(j["members"], f["members"]):
-                for key in ("index", "role", "uuid", "member_sectors", "spare_offset_sectors", "spare_sectors",
-                            "spare_blocks"):
-                    self.assertEqual(jm[key], fmm[key], key)
+            self.assertEqual([{k: m[k] for k in fmembers[0]} for m in j["members"]], fmembers)
 
     def test_options(self):
         d = self.img("d.img", 256 * MiB)
@@ -268,11 +281,9 @@ class TestFormat(Base):
                     self.assertRegex(p.stderr, r"512 (and|to) 65536")
         self.assertEqual(self.ctl("probe", d).stdout, "")
 
-    def test_missing_device(self):
+    def test_missing_or_too_small(self):
         missing = os.path.join(self.dir, "nope.img")
         self.ctl("format", missing, rc=1, err="dmremapctl format: %s: No such file or directory" % missing)
-
-    def test_too_small(self):
         for size in (0, 4096, 32 * MiB):
             with self.subTest(size=size):
                 d = self.img("small.img", size)
@@ -362,6 +373,8 @@ class TestProbe(Base):
             with self.subTest(path=path):
                 p = self.ctl("probe", path)
                 self.assertEqual((p.stdout, p.stderr), ("", ""))
+        self.ctl("probe", rc=2, err="probe: missing DEV")
+        self.ctl("probe", os.path.join(self.dir, "nope"), rc=1, err="No such file or directory")
 
     def test_one_copy_left(self):
         (d, _), f = self.new_set()
@@ -374,10 +387,6 @@ class TestProbe(Base):
                 write_at(d, copy * BLK, saved)
         write_at(d, 0, bytes(2 * BLK))
         self.assertEqual(self.ctl("probe", d).stdout, "")
-
-    def test_errors(self):
-        self.ctl("probe", rc=2, err="probe: missing DEV")
-        self.ctl("probe", os.path.join(self.dir, "nope"), rc=1, err="No such file or directory")
 
 
 class TestDump(Base):
@@ -450,7 +459,7 @@ class TestCheck(Base):
         flip(d, 0)
         self.assertIn("has bad magic", self.problem(self.check(d, s, rc=1), "sb-magic")["message"])
         flip(d, 0)
-        flip(d, SB_RESERVED + 1000)
+        flip(d, 288 + 1000)  # reserved area
         r = self.check(d, s, rc=1)
         self.assertIn("superblock copy 0 checksum", self.problem(r, "sb-checksum")["message"])
         self.assertEqual(r["seq"], 1)  # copy 1 still carries the member
@@ -526,11 +535,26 @@ class TestCheck(Base):
         write_at(d, hdr_off, hdr)
         self.assertEqual(self.check(d, s, rc=0)["seq"], 2)
 
-    def test_journal_garbage(self):
-        (d, s), _ = self.new_set()
+    def test_journal(self):
+        (d, s), f = self.new_set()
         write_at(d, slot_offset(2) + 5 * BLK, random.Random(5).randbytes(BLK))  # journal block 5
-        r = self.check(d, s, rc=1)
-        self.assertEqual(self.problem(r, "journal-corrupt")["where"], d + " journal block 5")
+        self.assertEqual(self.problem(self.check(d, s, rc=1), "journal-corrupt")["where"], d + " journal block 5")
+        write_at(d, slot_offset(2) + 5 * BLK, bytes(BLK))
+        u = f["set_uuid"]
+        self.commit([d, s], u, 2, [(7, 0, 1, 1)])       # block 7 remapped to spare 1:0
+        self.commit([d, s], u, 3, [(8, 0, 0xFFFF, 2)])  # block 8 pending
+        self.ctl("check", d, s, out="clean: 0 errors, 0 warnings; newest state is commit 3 with 2 entries\n")
+        remaps = self.jctl("dump", "--json", s)["remaps"]
+        self.assertEqual([(r["block"], r["state"], r["spare_member"]) for r in remaps],
+                         [(7, "remapped", 1), (8, "pending", None)])
+        self.commit([d], u, 9, [(9, 1, 1, 1)], block=10)  # at the wrong ring position
+        self.commit([d], u, 12, [(9, 1, 1, 1)])           # beyond the end of the chain
+        self.commit([d], u, 4, [(99, 0, 0xFFFF, 0)])      # frees a block that has no entry
+        r = self.check(d, rc=1)
+        self.assertEqual(self.problem(r, "journal-location")["where"], d + " journal block 10")
+        self.assertEqual(self.problem(r, "journal-orphan")["where"], d + " journal seq 12")
+        self.assertEqual(self.problem(r, "journal-update")["where"], d + " journal seq 4")
+        self.assertEqual(r["seq"], 3)
 
     def test_stale_member(self):
         (d, s), _ = self.new_set()
@@ -653,8 +677,30 @@ class TestRestore(Base):
         self.ctl("probe", d, out="DM_REMAP_MEMBER_UUID=%s\n" % f["members"][0]["uuid"])
         self.check(d, s, rc=0)
 
+    def test_wiped_members_ignore_old_journal(self):
+        # FORMAT.md 9: no stale journal record can ever be replayed on top of a restore.
+        (d, s), f = self.new_set()
+        dump = self.write_dump(d)  # seq 1, no remaps
+        self.commit([d, s], f["set_uuid"], 2, [(7, 0, 1, 1)])
+        self.commit([d, s], f["set_uuid"], 3, [(8, 0, 0xFFFF, 2)])
+        for p in (d, s):
+            write_at(p, 0, bytes(2 * BLK))
+        out = self.jctl("restore", "--json", "--from", dump, d, s)
+        for p in (d, s):
+            j = self.jctl("dump", "--json", p)
+            self.assertEqual((j["seq"], j["remaps"]), (out["seq"], []))
+
+    def test_force_leaves_no_foreign_metadata(self):
+        (d1,), _ = self.new_set(spares=0, prefix="a-")
+        (d2, s2), f2 = self.new_set(prefix="b-")
+        self.restore_remaps([d2, s2])                             # set B's snapshots in both slots
+        self.commit([d2, s2], f2["set_uuid"], 3, [(7, 0, 1, 1)])  # and a journal record of set B
+        self.ctl("restore", "--force", "--from", self.write_dump(d1), d2)
+        # Set B's seqs do not count: the restored state is the dump's seq + 1.
+        self.ctl("check", d2, out="clean: 0 errors, 0 warnings; newest state is commit 2 with 0 entries")
+
     def test_other_set(self):
-        (d1, s1), f1 = self.new_set(prefix="a-", opts=("--name", "seta"))
+        (d1, _), f1 = self.new_set(prefix="a-", opts=("--name", "seta"))
         (d2, _), f2 = self.new_set(prefix="b-", opts=("--name", "setb"))
         dump = self.write_dump(d1)
         self.ctl("restore", "--from", dump, d2, rc=1,
