@@ -1,0 +1,94 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# /init of the test initramfs (busybox). Mounts the host root read-only over
+# 9p, lays a tmpfs over it, then either chroots and runs the test (fast
+# mode) or switch_roots into systemd, which runs it from a unit (full mode).
+# The test's output and "VMTEST-EXIT:<status>" go to ttyS1; the kernel log
+# goes to ttyS0. Configuration comes as dmremap.* kernel arguments.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	dmremap.*=*) key=${arg%%=*}; key=${key#dmremap.}; eval "DM_$key=\${arg#*=}" ;;
+	esac
+done
+
+fail() {
+	echo "vmtest init: $*" > /dev/ttyS1
+	echo "VMTEST-EXIT:125" > /dev/ttyS1
+	poweroff -f
+}
+
+if [ "$DM_mode" = probe ]; then
+	echo VMTEST-PROBE-OK > /dev/ttyS1
+	poweroff -f
+fi
+
+for m in $(cat /modules.list); do
+	insmod "/modules/$m" || fail "insmod $m failed"
+done
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host ||
+	fail "cannot mount the host root over 9p"
+mount -t tmpfs -o mode=0755,size=60% tmpfs /rw
+mkdir -p /rw/upper /rw/work
+lower=/host
+[ -n "$DM_destdir" ] && lower="/host$DM_destdir:/host"
+mount -t overlay -o "lowerdir=$lower,upperdir=/rw/upper,workdir=/rw/work" overlay /newroot ||
+	fail "cannot mount the overlay root"
+
+# The guest loads modules from the unpacked kernel, not the host's /lib/modules.
+mkdir -p /newroot/lib/modules
+mount --bind "/host$DM_modroot/lib/modules" /newroot/lib/modules
+# Host state that must not leak into the guest.
+: > /newroot/etc/fstab
+rm -f /newroot/etc/machine-id
+: > /newroot/etc/machine-id
+
+if [ "$DM_mode" = full ]; then
+	unit=/newroot/etc/systemd/system/vmtest.service
+	cat > "$unit" <<EOF
+[Unit]
+Description=dm-remap VM test
+After=multi-user.target
+[Service]
+Type=oneshot
+StandardInput=null
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS1
+ExecStart=/bin/sh -c '$DM_run; echo VMTEST-EXIT:\$? > /dev/ttyS1'
+ExecStopPost=/bin/systemctl poweroff --no-block
+EOF
+	mkdir -p /newroot/etc/systemd/system/multi-user.target.wants
+	ln -sf ../vmtest.service /newroot/etc/systemd/system/multi-user.target.wants/vmtest.service
+	# Units of the host that make no sense in a throwaway guest.
+	for u in getty@tty1 serial-getty@ttyS0 serial-getty@ttyS1 systemd-networkd-wait-online \
+		networking ssh cron apt-daily apt-daily-upgrade e2scrub_all e2scrub_reap; do
+		ln -sf /dev/null "/newroot/etc/systemd/system/$u.service"
+	done
+	umount /proc /sys
+	mount --move /dev /newroot/dev
+	exec switch_root /newroot /lib/systemd/systemd
+fi
+
+mount -t proc proc /newroot/proc
+mount -t sysfs sys /newroot/sys
+mount -t devtmpfs dev /newroot/dev
+mkdir -p /newroot/dev/pts /newroot/dev/shm
+mount -t devpts devpts /newroot/dev/pts
+mount -t tmpfs tmpfs /newroot/dev/shm
+mount -t tmpfs tmpfs /newroot/tmp
+mount -t tmpfs tmpfs /newroot/run
+if [ -n "$DM_interactive" ]; then
+	chroot /newroot /bin/sh -c "exec setsid -c $DM_run" < /dev/ttyS1 > /dev/ttyS1 2>&1
+else
+	chroot /newroot "$DM_run" < /dev/null > /dev/ttyS1 2>&1
+fi
+rc=$?
+echo "VMTEST-EXIT:$rc" > /dev/ttyS1
+sync
+poweroff -f

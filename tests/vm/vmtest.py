@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Run a test script inside a real Debian kernel under QEMU.
+
+  vmtest.py run [--kernel 6.1|6.12] [--mode fast|full] [--bench] [--disk PATH[:SIZE]]...
+                [--timeout S] [--build DIR] SCRIPT [ARGS...]
+  vmtest.py shell [--kernel ...] [--mode ...] [--disk ...]   (interactive guest shell)
+  vmtest.py prepare [--kernel ...]                           (download, unpack, build the module)
+
+The newest kernel of each series that the package index offers is
+downloaded with apt, unpacked into a cache outside the tree
+($DMREMAP_VM_CACHE, default /var/cache/dm-remap-vm) and booted with a
+busybox initramfs that mounts the host root read-only over 9p with a tmpfs
+overlay on top. fast mode chroots into it and runs SCRIPT; full mode
+switch_roots into systemd as PID 1 and runs SCRIPT from a unit.
+
+Exit status: SCRIPT's (77 = skipped), or 1 when the guest kernel logged a
+WARNING, BUG, Oops, hung task, refcount or sanitizer report, or the guest
+did not finish in time. On failure the guest kernel log is printed.
+"""
+import argparse
+import fcntl
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("DMREMAP_VM_CACHE", "/var/cache/dm-remap-vm"))
+SKIP = 77
+HOST_TOOLS = ["qemu-system-x86_64", "busybox", "cpio", "modprobe", "depmod", "make", "apt-get", "dpkg-deb"]
+BAD_LOG = re.compile(r"WARNING:|BUG:|Oops|INFO: task .* blocked for more than|refcount_t:|UBSAN:|KASAN:"
+                     r"|general protection fault|Kernel panic|kernel BUG|list_add corruption|list_del corruption")
+EXIT_MARK = re.compile(r"VMTEST-EXIT:(\d+)")
+
+
+def log(msg):
+    print(f"vmtest: {msg}", file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+class Kernel:
+    """One kernel series resolved to the newest ABI the package index has."""
+
+    def __init__(self, series):
+        self.series = series
+        self.abi = self._resolve()
+        self.root = CACHE / self.abi
+        self.vmlinuz = self.root / "boot" / f"vmlinuz-{self.abi}"
+        self.headers = self.root / "usr/src" / f"linux-headers-{self.abi}"
+        self.modules = self.root / "lib/modules" / self.abi
+
+    def _resolve(self):
+        if self.series == "6.1":
+            abi = self._depends("linux-image-amd64", r"linux-image-(6\.1\.\d+-\d+-amd64)$")
+        elif self.series == "6.12":
+            names = sh(["apt-cache", "pkgnames", "linux-image-6.12."]).split()
+            found = [m.group(1) for n in names if (m := re.fullmatch(r"linux-image-(6\.12\.\d+\+deb12-amd64)-unsigned", n))]
+            abi = max(found, key=lambda a: int(re.match(r"6\.12\.(\d+)", a).group(1))) if found else None
+        else:
+            raise SystemExit(f"vmtest: unknown kernel series {self.series!r} (6.1 or 6.12)")
+        if not abi:
+            raise LookupError(f"no {self.series} kernel in the package index (apt-get update?)")
+        return abi
+
+    @staticmethod
+    def _depends(pkg, pattern):
+        for line in sh(["apt-cache", "depends", pkg]).splitlines():
+            m = re.match(r"\s*\|?Depends:\s*(\S+)", line)
+            if m and (mm := re.match(pattern, m.group(1))):
+                return mm.group(1)
+        return None
+
+    def packages(self):
+        pkgs = [f"linux-image-{self.abi}-unsigned", f"linux-headers-{self.abi}"]
+        for line in sh(["apt-cache", "depends", f"linux-headers-{self.abi}"]).splitlines():
+            m = re.match(r"\s*\|?Depends:\s*(linux-(?:headers|kbuild)-\S+)", line)
+            if m and not m.group(1).startswith("linux-headers-" + self.abi):
+                pkgs.append(m.group(1))
+        return pkgs
+
+    def prepare(self):
+        """Download and unpack once; the cache survives between runs."""
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with open(CACHE / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (self.root / ".ready").exists():
+                return
+            log(f"fetching kernel {self.abi}")
+            debs = CACHE / "deb"
+            debs.mkdir(exist_ok=True)
+            pkgs = self.packages()
+            subprocess.run(["apt-get", "download", "-q", *pkgs], cwd=debs, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            tmp = Path(tempfile.mkdtemp(dir=CACHE))
+            for deb in debs.glob("*.deb"):
+                if any(deb.name.startswith(p + "_") for p in pkgs):
+                    sh(["dpkg-deb", "-x", str(deb), str(tmp)])
+            # The headers package points at /usr/src by absolute path; this
+            # copy lives in the cache, so point it at itself. Installing the
+            # headers package instead would drag a kernel into the host's /boot.
+            mk = tmp / "usr/src" / f"linux-headers-{self.abi}" / "Makefile"
+            mk.write_text(mk.read_text().replace("include /usr/src/", f"include {self.root}/usr/src/"))
+            sh(["depmod", "-b", str(tmp), self.abi])
+            shutil.rmtree(self.root, ignore_errors=True)
+            tmp.rename(self.root)
+            (self.root / ".ready").touch()
+
+    def module_chain(self, names):
+        """insmod order for modules and their dependencies, from modprobe itself."""
+        paths = []
+        for n in names:
+            out = sh(["modprobe", "-d", str(self.root), "-S", self.abi, "--show-depends", n])
+            for line in out.splitlines():
+                if line.startswith("insmod "):
+                    p = line.split()[1]
+                    if p not in paths:
+                        paths.append(p)
+        return paths
+
+    def build_kbuild(self, src, out):
+        """Builds an out-of-tree Kbuild directory against this kernel into out."""
+        out.mkdir(parents=True, exist_ok=True)
+        for f in src.iterdir():
+            if f.is_file() and f.suffix in (".c", ".h") or f.name in ("Kbuild", "Makefile"):
+                dst = out / f.name
+                if not dst.exists() or dst.read_bytes() != f.read_bytes():
+                    shutil.copy2(f, dst)
+        r = subprocess.run(["make", "-C", str(self.headers), f"M={out}", "modules"], text=True,
+                           capture_output=True)
+        if r.returncode:
+            sys.stderr.write(r.stdout + r.stderr)
+            raise SystemExit(f"vmtest: building {src} against {self.abi} failed")
+
+
+def initramfs(k: Kernel, out: Path):
+    """busybox + the 9p/overlay modules + init.sh, as a newc cpio."""
+    if out.exists() and out.stat().st_mtime > (SRC / "tests/vm/init.sh").stat().st_mtime:
+        return out
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        for sub in ("bin", "dev", "proc", "sys", "modules", "host", "rw", "newroot"):
+            (d / sub).mkdir()
+        shutil.copy(shutil.which("busybox"), d / "bin/busybox")
+        os.symlink("busybox", d / "bin/sh")
+        shutil.copy(SRC / "tests/vm/init.sh", d / "init")
+        os.chmod(d / "init", 0o755)
+        order = []
+        for i, p in enumerate(k.module_chain(["9pnet_virtio", "9p", "overlay"])):
+            name = f"{i:02d}-{Path(p).name.removesuffix('.xz')}"
+            if p.endswith(".xz"):
+                with open(d / "modules" / name, "wb") as f:
+                    subprocess.run(["xz", "-dc", p], stdout=f, check=True)
+            else:
+                shutil.copy(p, d / "modules" / name)
+            order.append(name)
+        (d / "modules.list").write_text("\n".join(order) + "\n")
+        files = sh(["find", ".", "-print0"], cwd=d)
+        with open(out, "wb") as f:
+            subprocess.run(["cpio", "-o", "-H", "newc", "-0", "--quiet"], input=files.encode(), cwd=d,
+                           stdout=f, check=True)
+    return out
+
+
+def accel(k: Kernel, build: Path, initrd: Path):
+    """KVM if a short bounded boot works (it hangs on some hosts), else TCG."""
+    forced = os.environ.get("DMREMAP_VM_ACCEL")
+    if forced:
+        return forced
+    cached = build / f"accel-{k.abi}"
+    if cached.exists():
+        return cached.read_text().strip()
+    result = "tcg"
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "out"
+            cmd = qemu_cmd(k, initrd, "kvm", "dmremap.mode=probe", Path(d) / "kern", out, [], mem=256)
+            try:
+                subprocess.run(cmd, timeout=20, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+                if "VMTEST-PROBE-OK" in out.read_text(errors="replace"):
+                    result = "kvm"
+            except (subprocess.TimeoutExpired, FileNotFoundError):
+                pass
+    log(f"accelerator for {k.abi}: {result}")
+    cached.write_text(result)
+    return result
+
+
+def qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks, mem=1024, bench=False, interactive=False):
+    cmd = ["qemu-system-x86_64", "-nodefaults", "-no-reboot", "-display", "none", "-m", str(mem),
+           "-kernel", str(k.vmlinuz), "-initrd", str(initrd),
+           "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+           "-device", "virtio-rng-pci"]
+    if bench:
+        # Guest time counts instructions: costs compare within 0.25% run to run.
+        cmd += ["-accel", "tcg,thread=single", "-smp", "1", "-icount", "shift=2,sleep=off", "-cpu", "max"]
+    elif acc == "kvm":
+        cmd += ["-accel", "kvm", "-cpu", "host", "-smp", "2"]
+    else:
+        cmd += ["-accel", "tcg", "-cpu", "max", "-smp", "2"]
+    # ttyS0: the kernel console; ttyS1: the test's own output and exit mark.
+    if interactive:
+        cmd += ["-serial", f"file:{kern_log}", "-serial", "mon:stdio"]
+    else:
+        cmd += ["-serial", f"file:{kern_log}", "-serial", f"file:{out_log}"]
+    for i, (path, fmt) in enumerate(disks):
+        cmd += ["-drive", f"file={path},if=none,id=d{i},format={fmt},cache=none,aio=threads",
+                "-device", f"virtio-blk-pci,drive=d{i},serial=dmr{i}"]
+    cmd += ["-append", f"console=ttyS0 loglevel=7 panic=-1 oops=panic softlockup_panic=1 "
+                       f"sysctl.kernel.hung_task_timeout_secs=60 rdinit=/init {cmdline}"]
+    return cmd
+
+
+def parse_disks(specs, rundir):
+    disks = []
+    for spec in specs:
+        path, _, size = spec.partition(":")
+        p = Path(path)
+        if not p.is_absolute():
+            p = rundir / p
+        if not p.exists():
+            if not size:
+                raise SystemExit(f"vmtest: disk {p} does not exist and no size was given (PATH:SIZE)")
+            subprocess.run(["truncate", "-s", size, str(p)], check=True)
+        fmt = "qcow2" if p.suffix == ".qcow2" else "raw"
+        disks.append((p, fmt))
+    return disks
+
+
+def run(args):
+    for tool in HOST_TOOLS:
+        if not shutil.which(tool):
+            log(f"SKIP: {tool} is not installed (scripts/install-deps installs it)")
+            return SKIP
+    build = Path(args.build).resolve()
+    vmdir = build / "vm"
+    vmdir.mkdir(parents=True, exist_ok=True)
+    try:
+        k = Kernel(args.kernel)
+    except LookupError as e:
+        log(f"SKIP: {e}")
+        return SKIP
+    k.prepare()
+    kmod_dir = vmdir / k.abi / "kmod"
+    if (SRC / "kernel" / "Kbuild").exists():
+        k.build_kbuild(SRC / "kernel", kmod_dir)
+    if (SRC / "tests/vm/selftest/Kbuild").exists():
+        k.build_kbuild(SRC / "tests/vm/selftest", vmdir / k.abi / "selftest")
+    initrd = initramfs(k, vmdir / f"initramfs-{k.abi}.cpio")
+    acc = accel(k, vmdir, initrd)
+
+    rundir = Path(tempfile.mkdtemp(prefix="run-", dir=vmdir))
+    disks = parse_disks(args.disk, Path.cwd())
+    runner = rundir / "run.sh"
+    script = [str(Path(args.script).resolve())] + args.args if args.script else ["/bin/sh", "-i"]
+    env = {"DMREMAP_SRC": SRC, "DMREMAP_BUILD": build, "DMREMAP_KMOD_DIR": kmod_dir,
+           "DMREMAP_SELFTEST_DIR": vmdir / k.abi / "selftest", "DMREMAP_ABI": k.abi,
+           "DMREMAP_KERNEL_SERIES": k.series, "DMREMAP_VM_MODE": args.mode, "VMTEST_LIB": SRC / "tests/vm/lib.sh",
+           "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+           "TERM": "vt100" if args.shell else "dumb"}
+    runner.write_text("#!/bin/sh\n" + "".join(f"export {n}={shlex.quote(str(v))}\n" for n, v in env.items()) +
+                      f"cd {shlex.quote(str(Path.cwd()))}\n" + shlex.join(script) + "\n")
+    runner.chmod(0o755)
+    cmdline = f"dmremap.mode={args.mode} dmremap.run={runner} dmremap.modroot={k.root}"
+    if args.shell:
+        cmdline += " dmremap.interactive=1"
+    if args.destdir:
+        cmdline += f" dmremap.destdir={Path(args.destdir).resolve()}"
+    kern_log, out_log = rundir / "kernel.log", rundir / "output.log"
+    cmd = qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks,
+                   mem=2048 if args.mode == "full" else 1024, bench=args.bench, interactive=args.shell)
+    name = f"{Path(args.script).name if args.script else 'shell'} on {k.abi} ({args.mode}, {acc}{', bench' if args.bench else ''})"
+    start = time.monotonic()
+    if args.shell:
+        subprocess.run(cmd)
+        return 0
+    try:
+        subprocess.run(cmd, timeout=args.timeout, stdin=subprocess.DEVNULL, check=False)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    took = time.monotonic() - start
+    out = out_log.read_text(errors="replace") if out_log.exists() else ""
+    kern = kern_log.read_text(errors="replace") if kern_log.exists() else ""
+    marks = EXIT_MARK.findall(out)
+    bad = [line for line in kern.splitlines() if BAD_LOG.search(line)]
+    rc = int(marks[-1]) if marks else None
+    sys.stdout.write(EXIT_MARK.sub("", out))
+    if timed_out:
+        verdict, status = f"FAIL: no result within {args.timeout} s", 1
+    elif rc is None:
+        verdict, status = "FAIL: the guest stopped without reporting an exit status", 1
+    elif bad:
+        verdict, status = "FAIL: the guest kernel reported: " + bad[0].strip(), 1
+    elif rc == SKIP:
+        verdict, status = "SKIP", SKIP
+    elif rc:
+        verdict, status = f"FAIL: exit status {rc}", 1
+    else:
+        verdict, status = "PASS", 0
+    if status not in (0, SKIP):
+        print(f"----- guest kernel log ({kern_log}) -----\n{kern}\n----- end of guest kernel log -----")
+    log(f"{verdict}: {name} in {took:.1f} s")
+    if status in (0, SKIP) and not os.environ.get("DMREMAP_VM_KEEP"):
+        shutil.rmtree(rundir, ignore_errors=True)
+    return status
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("run", "shell", "prepare"):
+        s = sub.add_parser(name)
+        s.add_argument("--kernel", default=os.environ.get("DMREMAP_VM_KERNEL", "6.1"), choices=["6.1", "6.12"])
+        s.add_argument("--build", default=os.environ.get("DMREMAP_BUILD", str(SRC / "build")))
+        if name == "prepare":
+            continue
+        s.add_argument("--mode", default="fast", choices=["fast", "full"])
+        s.add_argument("--bench", action="store_true", help="instruction-counting TCG for cost comparisons")
+        s.add_argument("--disk", action="append", default=[], help="PATH[:SIZE]; .qcow2 or raw, persists")
+        s.add_argument("--destdir", help="meson install --destdir tree to lay over the host root (full mode)")
+        s.add_argument("--timeout", type=int, default=300)
+        if name == "run":
+            s.add_argument("script")
+            s.add_argument("args", nargs=argparse.REMAINDER)
+    a = p.parse_args()
+    if a.cmd == "prepare":
+        k = Kernel(a.kernel)
+        k.prepare()
+        print(k.abi)
+        return 0
+    a.shell = a.cmd == "shell"
+    if a.shell:
+        a.script, a.args = None, []
+    return run(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
