@@ -143,7 +143,8 @@ class Kernel:
 
 def initramfs(k: Kernel, out: Path):
     """busybox + the 9p/overlay modules + init.sh, as a newc cpio."""
-    if out.exists() and out.stat().st_mtime > (SRC / "tests/vm/init.sh").stat().st_mtime:
+    inputs = [SRC / "tests/vm/init.sh", Path(__file__)]
+    if out.exists() and all(out.stat().st_mtime > p.stat().st_mtime for p in inputs):
         return out
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
@@ -154,7 +155,7 @@ def initramfs(k: Kernel, out: Path):
         shutil.copy(SRC / "tests/vm/init.sh", d / "init")
         os.chmod(d / "init", 0o755)
         order = []
-        for i, p in enumerate(k.module_chain(["9pnet_virtio", "9p", "overlay"])):
+        for i, p in enumerate(k.module_chain(["virtio_pci", "9pnet_virtio", "9p", "overlay"])):
             name = f"{i:02d}-{Path(p).name.removesuffix('.xz')}"
             if p.endswith(".xz"):
                 with open(d / "modules" / name, "wb") as f:

@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Helpers for guest test scripts: . "$VMTEST_LIB"
+# Fault injection with what Debian's kernels ship: null_blk (memory-backed,
+# bad ranges added and removed live), scsi_debug (medium errors), dm-flakey,
+# dm-delay, dm-log-writes (+ tests/vm/log-writes-replay.py).
+set -eu
+
+SKIP=77
+die() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit $SKIP; }
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() { [ "$2" = "$3" ] || die "$1: expected '$2', got '$3'"; }
+
+vm_configfs() {
+	modprobe configfs
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+}
+
+wait_for_dev() {
+	for _ in $(seq 100); do [ -b "$1" ] && return 0; sleep 0.05; done
+	die "$1 did not appear"
+}
+
+# nullb_create NAME SIZE_MB [BLOCK_SIZE] -> prints /dev/NAME
+nullb_create() {
+	modprobe null_blk nr_devices=0
+	vm_configfs
+	local d=/sys/kernel/config/nullb/$1
+	mkdir "$d"
+	echo "$2" > "$d/size"
+	echo "${3:-512}" > "$d/blocksize"
+	echo 1 > "$d/memory_backed"
+	echo 1 > "$d/power"
+	wait_for_dev "/dev/$1"
+	echo "/dev/$1"
+}
+# nullb_bad NAME FIRST LAST: sectors FIRST..LAST (inclusive) fail reads and writes
+nullb_bad() { echo "+$2-$3" > "/sys/kernel/config/nullb/$1/badblocks"; }
+nullb_good() { echo "-$2-$3" > "/sys/kernel/config/nullb/$1/badblocks"; }
+nullb_remove() {
+	echo 0 > "/sys/kernel/config/nullb/$1/power"
+	rmdir "/sys/kernel/config/nullb/$1"
+}
+
+# scsi_debug_create SIZE_MB ERR_SECTOR ERR_COUNT -> prints /dev/sdX whose
+# reads of ERR_SECTOR..+ERR_COUNT fail with a medium error.
+scsi_debug_create() {
+	modprobe scsi_debug dev_size_mb="$1" opts=2 medium_error_start="$2" medium_error_count="$3"
+	local b
+	for _ in $(seq 100); do
+		b=$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block 2>/dev/null | head -n1)
+		[ -n "$b" ] && break
+		sleep 0.05
+	done
+	[ -n "$b" ] || die "scsi_debug created no disk"
+	wait_for_dev "/dev/$b"
+	echo "/dev/$b"
+}
+
+# flakey_create NAME DEV UP_SECONDS DOWN_SECONDS [FEATURE...]
+flakey_create() {
+	local n=$1 dev=$2 up=$3 down=$4
+	shift 4
+	modprobe dm-flakey
+	dmsetup create "$n" --table "0 $(blockdev --getsz "$dev") flakey $dev 0 $up $down${1:+ $# $*}"
+	echo "/dev/mapper/$n"
+}
+# delay_create NAME DEV READ_MS [WRITE_MS]
+delay_create() {
+	modprobe dm-delay
+	dmsetup create "$1" --table "0 $(blockdev --getsz "$2") delay $2 0 $3${4:+ $2 0 $4}"
+	echo "/dev/mapper/$1"
+}
+# logwrites_create NAME DEV LOGDEV; logwrites_mark NAME MARK
+logwrites_create() {
+	modprobe dm-log-writes
+	dmsetup create "$1" --table "0 $(blockdev --getsz "$2") log-writes $2 $3"
+	echo "/dev/mapper/$1"
+}
+logwrites_mark() { dmsetup message "$1" 0 mark "$2"; }
+# logwrites_replay LOGDEV DEV [MARK]
+logwrites_replay() {
+	python3 "$DMREMAP_SRC/tests/vm/log-writes-replay.py" --log "$1" --replay "$2" ${3:+--end-mark "$3"}
+}
+
+# The project's module, built for this kernel by the harness.
+dmremap_load() { insmod "$DMREMAP_KMOD_DIR/dm-remap.ko"; }
+dmremap_unload() { rmmod dm_remap; }
+
+# Full mode: end the boot now, without shutdown (as a power cut would).
+vm_power_cut() {
+	echo "VMTEST-EXIT:0" > /dev/ttyS1
+	echo o > /proc/sysrq-trigger
+	sleep 30
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Replay a dm-log-writes log onto a device, up to a mark.
+
+  log-writes-replay.py --log LOGDEV [--list]
+  log-writes-replay.py --log LOGDEV --replay DEV [--end-mark MARK] [--zero]
+
+Debian ships no replay tool, so this follows the log format of
+drivers/md/dm-log-writes.c: a super block (magic, version, nr_entries,
+sectorsize) at sector 0, then per entry one sectorsize block holding
+{sector, nr_sectors, flags, data_len} (for a mark, followed by the mark
+text) and, for a write, nr_sectors blocks of data. Sectors in entries are
+in units of sectorsize. Writes are logged once a flush (or FUA) made them
+durable, so replaying up to a mark reproduces the device as a crash right
+after that mark would have left it at worst.
+"""
+import argparse
+import os
+import struct
+import sys
+
+MAGIC = 0x6A736677736872
+FLUSH, FUA, DISCARD, MARK = 1, 2, 4, 8
+
+
+def entries(log):
+    sb = os.pread(log, 28, 0)
+    magic, version, nr, ss = struct.unpack("<QQQI", sb)
+    if magic != MAGIC or version != 1:
+        raise SystemExit(f"log-writes-replay: not a dm-log-writes log (magic {magic:#x}, version {version})")
+    pos = ss
+    for i in range(nr):
+        hdr = os.pread(log, ss, pos)
+        sector, nr_sectors, flags, data_len = struct.unpack_from("<QQQQ", hdr)
+        mark = hdr[32:32 + data_len].decode(errors="replace") if flags & MARK else None
+        data_pos = pos + ss
+        pos += ss
+        if not flags & (DISCARD | MARK):
+            pos += nr_sectors * ss
+        yield i, ss, sector, nr_sectors, flags, mark, data_pos
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--log", required=True)
+    p.add_argument("--replay")
+    p.add_argument("--end-mark")
+    p.add_argument("--list", action="store_true", help="print the marks in log order")
+    p.add_argument("--zero", action="store_true", help="zero the replay device first")
+    a = p.parse_args()
+    log = os.open(a.log, os.O_RDONLY)
+    if a.list:
+        for i, _, _, _, _, mark, _ in entries(log):
+            if mark is not None:
+                print(f"{i} {mark}")
+        return 0
+    if not a.replay:
+        p.error("--replay or --list is required")
+    dev = os.open(a.replay, os.O_RDWR)
+    if a.zero:
+        size = os.lseek(dev, 0, os.SEEK_END)
+        chunk = bytes(1 << 20)
+        for off in range(0, size, len(chunk)):
+            os.pwrite(dev, chunk[:min(len(chunk), size - off)], off)
+    found = a.end_mark is None
+    applied = 0
+    for i, ss, sector, nr, flags, mark, data_pos in entries(log):
+        if mark is not None:
+            if mark == a.end_mark:
+                found = True
+                break
+            continue
+        if flags & DISCARD:
+            os.pwrite(dev, bytes(nr * ss), sector * ss)
+        elif nr:
+            os.pwrite(dev, os.pread(log, nr * ss, data_pos), sector * ss)
+        if flags & (FLUSH | FUA):
+            os.fsync(dev)
+        applied += 1
+    os.fsync(dev)
+    if not found:
+        print(f"log-writes-replay: mark {a.end_mark!r} not in the log", file=sys.stderr)
+        return 1
+    print(f"replayed {applied} entries")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
