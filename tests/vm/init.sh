@@ -36,7 +36,12 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroo
 mount -t tmpfs -o mode=0755,size=60% tmpfs /rw
 mkdir -p /rw/upper /rw/work
 lower=/host
-[ -n "$DM_destdir" ] && lower="/host$DM_destdir:/host"
+if [ -n "$DM_destdir" ]; then
+	# overlayfs refuses a layer nested inside another: copy the (small)
+	# installed tree out of the host root first.
+	cp -a "/host$DM_destdir" /rw/dest || fail "cannot copy $DM_destdir"
+	lower="/rw/dest:/host"
+fi
 mount -t overlay -o "lowerdir=$lower,upperdir=/rw/upper,workdir=/rw/work" overlay /newroot ||
 	fail "cannot mount the overlay root"
 

@@ -45,6 +45,7 @@ nullb_remove() {
 # scsi_debug_create SIZE_MB ERR_SECTOR ERR_COUNT -> prints /dev/sdX whose
 # reads of ERR_SECTOR..+ERR_COUNT fail with a medium error.
 scsi_debug_create() {
+	modprobe sd_mod # no udev in fast mode to load it on demand
 	modprobe scsi_debug dev_size_mb="$1" opts=2 medium_error_start="$2" medium_error_count="$3"
 	local b
 	for _ in $(seq 100); do
@@ -84,7 +85,12 @@ logwrites_replay() {
 }
 
 # The project's module, built for this kernel by the harness.
-dmremap_load() { insmod "$DMREMAP_KMOD_DIR/dm-remap.ko"; }
+# insmod loads no dependencies; modprobe them from the module's own list.
+dmremap_load() {
+	local ko="$DMREMAP_KMOD_DIR/dm-remap.ko" dep
+	for dep in $(modinfo -F depends "$ko" | tr , ' '); do modprobe "$dep"; done
+	insmod "$ko"
+}
 dmremap_unload() { rmmod dm_remap; }
 
 # Full mode: end the boot now, without shutdown (as a power cut would).

@@ -259,6 +259,12 @@ def run(args):
     initrd = initramfs(k, vmdir / f"initramfs-{k.abi}.cpio")
     acc = accel(k, vmdir, initrd)
 
+    if args.install:
+        # The project as a package would lay it out, over the host root.
+        args.destdir = str(vmdir / "destdir")
+        shutil.rmtree(args.destdir, ignore_errors=True)
+        subprocess.run(["meson", "install", "-C", str(build), "--destdir", args.destdir, "--no-rebuild", "--quiet"],
+                       check=True, stdout=subprocess.DEVNULL)
     rundir = Path(tempfile.mkdtemp(prefix="run-", dir=vmdir))
     disks = parse_disks(args.disk, Path.cwd())
     runner = rundir / "run.sh"
@@ -268,6 +274,9 @@ def run(args):
            "DMREMAP_KERNEL_SERIES": k.series, "DMREMAP_VM_MODE": args.mode, "VMTEST_LIB": SRC / "tests/vm/lib.sh",
            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
            "TERM": "vt100" if args.shell else "dumb"}
+    if args.mode == "fast":
+        # No udev in fast mode: libdevmapper must make /dev/mapper nodes itself.
+        env["DM_DISABLE_UDEV"] = 1
     runner.write_text("#!/bin/sh\n" + "".join(f"export {n}={shlex.quote(str(v))}\n" for n, v in env.items()) +
                       f"cd {shlex.quote(str(Path.cwd()))}\n" + shlex.join(script) + "\n")
     runner.chmod(0o755)
@@ -329,6 +338,7 @@ def main():
         s.add_argument("--bench", action="store_true", help="instruction-counting TCG for cost comparisons")
         s.add_argument("--disk", action="append", default=[], help="PATH[:SIZE]; .qcow2 or raw, persists")
         s.add_argument("--destdir", help="meson install --destdir tree to lay over the host root (full mode)")
+        s.add_argument("--install", action="store_true", help="meson install the build into build/vm/destdir and use it")
         s.add_argument("--timeout", type=int, default=300)
         if name == "run":
             s.add_argument("script")
