@@ -86,7 +86,8 @@ mount -t devtmpfs dev /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm
-mount -t tmpfs tmpfs /newroot/tmp
+# /tmp stays the host's, seen through the overlay: a checkout or build
+# tree under /tmp must be reachable. Writes land in the tmpfs upper layer.
 mount -t tmpfs tmpfs /newroot/run
 if [ -n "$DM_interactive" ]; then
 	chroot /newroot /bin/sh -c "exec setsid -c $DM_run" < /dev/ttyS1 > /dev/ttyS1 2>&1
