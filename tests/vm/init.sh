@@ -68,6 +68,9 @@ TTYPath=/dev/ttyS1
 ExecStart=/bin/sh -c '$DM_run; echo VMTEST-EXIT:\$? > /dev/ttyS1'
 ExecStopPost=/bin/systemctl poweroff --no-block
 EOF
+	# tmpfiles would empty /tmp at boot, and with it a tree checked out there.
+	mkdir -p /newroot/etc/tmpfiles.d
+	: > /newroot/etc/tmpfiles.d/tmp.conf
 	mkdir -p /newroot/etc/systemd/system/multi-user.target.wants
 	ln -sf ../vmtest.service /newroot/etc/systemd/system/multi-user.target.wants/vmtest.service
 	# Units of the host that make no sense in a throwaway guest.
