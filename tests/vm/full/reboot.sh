@@ -12,6 +12,7 @@ set -eu
 if [ -z "${DMREMAP_VM_MODE:-}" ]; then
 	here=$(cd "$(dirname "$0")" && pwd)
 	build=${DMREMAP_BUILD:-$here/../../../build}
+	mkdir -p "$build/vm"
 	work=$(mktemp -d "$build/vm/reboot-XXXXXX")
 	trap 'rm -rf "$work"' EXIT
 	for step in write verify-then-cut verify; do
