@@ -39,6 +39,9 @@ FileIo::FileIo(std::string path, Mode mode) : path_(std::move(path))
             throw Error::from_errno(Error::Code::Io, path_ + ": cannot read device size", err);
         }
         lbs_ = static_cast<unsigned>(lbs);
+        // An active target writes metadata with bios that bypass the page
+        // cache: drop what an earlier reader left there, or we read stale copies.
+        ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
     } else {
         size_ = static_cast<std::uint64_t>(st.st_size);
     }

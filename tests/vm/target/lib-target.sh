@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared setup for dm-remap target tests: . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+. "$VMTEST_LIB"
+ctl=$DMREMAP_BUILD/tools/dmremapctl
+blocks() { python3 "$DMREMAP_SRC/tests/vm/target/blocks.py" "$@"; }
+modprobe dm-mod
+dmremap_load
+
+# status_field NAME KEY: one key=value token of the target's status line.
+status_field() { dmsetup status "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# data_sector DEV BLOCK: sector on the member where data block BLOCK lives.
+data_sector() {
+	local off
+	off=$("$ctl" dump --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data_offset_sectors"])')
+	echo $((off + $2 * 8))
+}
+# bad_block NULLB DEV BLOCK: make data block BLOCK of the set fail on the device.
+bad_block() { local s; s=$(data_sector "$2" "$3"); nullb_bad "$1" "$s" $((s + 7)); }
+good_block() { local s; s=$(data_sector "$2" "$3"); nullb_good "$1" "$s" $((s + 7)); }
