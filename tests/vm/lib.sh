@@ -58,6 +58,20 @@ scsi_debug_create() {
 	echo "/dev/$b"
 }
 
+# error_range_create NAME DEV FIRST LAST: DEV with sectors FIRST..LAST
+# (inclusive) failing every read and write, from dm-linear and dm-error
+# segments: a bad range on a disk that persists across boots.
+error_range_create() {
+	local n=$1 dev=$2 first=$3 last=$4 size
+	size=$(blockdev --getsz "$dev")
+	dmsetup create "$n" <<-TABLE
+	0 $first linear $dev 0
+	$first $((last - first + 1)) error
+	$((last + 1)) $((size - last - 1)) linear $dev $((last + 1))
+	TABLE
+	echo "/dev/mapper/$n"
+}
+
 # flakey_create NAME DEV UP_SECONDS DOWN_SECONDS [FEATURE...]
 flakey_create() {
 	local n=$1 dev=$2 up=$3 down=$4
