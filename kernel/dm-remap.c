@@ -79,9 +79,10 @@ struct remap_c {
 	u64 seq;
 	u64 snapshot_seq;
 
-	/* lock protects deferred. */
+	/* lock protects deferred and requests. */
 	spinlock_t lock;
 	struct bio_list deferred;
+	struct list_head requests;	/* from messages, for the worker */
 	struct workqueue_struct *wq;
 	struct work_struct worker;
 
@@ -94,6 +95,15 @@ struct remap_c {
 	atomic64_t healed;
 	bool exhausted;
 	bool md_degraded;
+	unsigned int spare_level;	/* worker only: last usage threshold crossed */
+};
+
+/* A message that changes state, carried out by the worker. */
+struct remap_req {
+	struct list_head list;
+	u64 block;
+	int result;
+	struct completion done;
 };
 
 /* Per-bio data: where the bio went, to reprocess it after an error. */
@@ -253,6 +263,29 @@ static void spare_release(struct remap_c *rc, u16 idx, u32 blk)
 		m->spare_used--;
 }
 
+static void spare_totals(struct remap_c *rc, u64 *used, u64 *total);
+
+/* An event when spare use crosses 80% and 95%, so monitoring hears it early. */
+static void spare_threshold(struct remap_c *rc)
+{
+	static const unsigned int levels[] = { 95, 80 };
+	u64 used, total;
+	unsigned int i;
+
+	spare_totals(rc, &used, &total);
+	for (i = 0; i < ARRAY_SIZE(levels); i++) {
+		if (used * 100 >= total * levels[i]) {
+			if (rc->spare_level < levels[i]) {
+				rc->spare_level = levels[i];
+				DMWARN("%s: %u%% of spare blocks in use", dm_device_name(dm_table_get_md(rc->ti->table)),
+				       levels[i]);
+				dm_table_event(rc->ti->table);
+			}
+			return;
+		}
+	}
+}
+
 /* First fit: the internal spare area first, then spare devices by index. */
 static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk)
 {
@@ -271,6 +304,7 @@ static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk)
 		m->spare_used++;
 		*idx = i;
 		*blk = b;
+		spare_threshold(rc);
 		return 0;
 	}
 	return -ENOSPC;
@@ -774,6 +808,23 @@ static int block_io(struct remap_c *rc, struct block_device *bdev, sector_t sect
 	return sync_io(bdev, sector, buf, rc->block_size, opf);
 }
 
+/* Whether @extra more entries (beyond those queued in @up) fit in a snapshot. */
+static bool md_room(struct remap_c *rc, struct updates *up, unsigned int extra)
+{
+	u64 n = (u64)atomic_read(&rc->nr_remapped) + atomic_read(&rc->nr_pending) + atomic_read(&rc->nr_retired);
+
+	return n + up->nr + extra <= rc->max_entries;
+}
+
+static void set_exhausted(struct remap_c *rc, const char *what)
+{
+	if (rc->exhausted)
+		return;
+	rc->exhausted = true;
+	DMERR("%s: %s", dm_device_name(dm_table_get_md(rc->ti->table)), what);
+	dm_table_event(rc->ti->table);
+}
+
 /*
  * Puts the data of block @blk (in @buf) on a fresh spare block. The old
  * spare location, if any, is retired. Updates are queued in @up.
@@ -786,12 +837,13 @@ static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct
 	if (old && entry_state(old) == DMR_ENTRY_REMAPPED)
 		upd_add(up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(old), entry_block(old));
 	for (;;) {
+		/* The new entry and a retired one, should this spare block fail. */
+		if (!md_room(rc, up, 2)) {
+			set_exhausted(rc, "metadata is full");
+			return -ENOSPC;
+		}
 		if (spare_alloc(rc, &idx, &sblk)) {
-			if (!rc->exhausted) {
-				rc->exhausted = true;
-				DMERR("%s: spare blocks exhausted", dm_device_name(dm_table_get_md(rc->ti->table)));
-				dm_table_event(rc->ti->table);
-			}
+			set_exhausted(rc, "spare blocks exhausted");
 			return -ENOSPC;
 		}
 		if (!spare_io(rc, idx, sblk, buf, REQ_OP_WRITE))
@@ -841,7 +893,7 @@ static int read_block(struct remap_c *rc, u64 blk, void *buf, struct updates *up
 		if (!(e ? spare_io(rc, entry_index(e), entry_block(e), buf, REQ_OP_READ) :
 			  block_io(rc, rc->members[0].dev->bdev, data_sector(rc, blk), buf, REQ_OP_READ)))
 			return 0;
-	if (!rc->no_auto_remap) {
+	if (!rc->no_auto_remap && md_room(rc, up, 2)) {
 		/* A lost spare block: retire it, the data is gone. */
 		if (e)
 			upd_add(up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(e), entry_block(e));
@@ -895,6 +947,33 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 	bio_endio(bio);
 }
 
+/*
+ * Proactive remap of one block (message "remap"): its current data goes to
+ * a new spare block if it can be read, else it becomes pending.
+ */
+static int remap_now(struct remap_c *rc, u64 blk)
+{
+	void *buf = page_address(rc->bounce), *e = xa_load(&rc->table, blk);
+	struct updates *up;
+	int r;
+
+	if (e)
+		return 0;	/* already off the data device */
+	up = kmalloc(sizeof(*up), GFP_NOIO);
+	if (!up)
+		return -ENOMEM;
+	up->nr = 0;
+	r = read_block(rc, blk, buf, up);
+	if (!r)
+		r = remap_block(rc, blk, e, buf, up);
+	else if (up->nr)
+		r = 0;	/* unreadable: recorded as pending */
+	if (upd_flush(rc, up) && !r)
+		r = -EIO;
+	kfree(up);
+	return r;
+}
+
 static void remap_worker(struct work_struct *w)
 {
 	struct remap_c *rc = container_of(w, struct remap_c, worker);
@@ -908,6 +987,19 @@ static void remap_worker(struct work_struct *w)
 	spin_unlock_irq(&rc->lock);
 	while ((bio = bio_list_pop(&bios)))
 		process_bio(rc, bio);
+	for (;;) {
+		struct remap_req *req;
+
+		spin_lock_irq(&rc->lock);
+		req = list_first_entry_or_null(&rc->requests, struct remap_req, list);
+		if (req)
+			list_del(&req->list);
+		spin_unlock_irq(&rc->lock);
+		if (!req)
+			break;
+		req->result = remap_now(rc, req->block);
+		complete(&req->done);
+	}
 }
 
 static void defer_bio(struct remap_c *rc, struct bio *bio)
@@ -1100,6 +1192,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	xa_init(&rc->retired);
 	spin_lock_init(&rc->lock);
 	bio_list_init(&rc->deferred);
+	INIT_LIST_HEAD(&rc->requests);
 	INIT_WORK(&rc->worker, remap_worker);
 	rc->members = kcalloc(nr_spares + 1, sizeof(*rc->members), GFP_KERNEL);
 	sbs = kvmalloc_array(nr_spares + 1, sizeof(*sbs), GFP_KERNEL);
@@ -1408,7 +1501,7 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, c
 	if (!argc)
 		return -EINVAL;
 	if (!strcasecmp(argv[0], "help") && argc == 1) {
-		DMEMIT("stats\nclear_stats\nspare_stats\nlist_remaps [<first> [<count>]]\nhelp\n");
+		DMEMIT("stats\nclear_stats\nspare_stats\nlist_remaps [<first> [<count>]]\nremap <block>\nhelp\n");
 		return 1;
 	}
 	if (!strcasecmp(argv[0], "stats") && argc == 1) {
@@ -1434,6 +1527,29 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, c
 	}
 	if (!strcasecmp(argv[0], "list_remaps"))
 		return msg_list(rc, argc, argv, result, maxlen);
+	if (!strcasecmp(argv[0], "remap") && argc == 2) {
+		struct remap_req req = { .result = 0 };
+		unsigned long long blk;
+
+		if (kstrtoull(argv[1], 10, &blk) || blk >= rc->data_blocks) {
+			DMWARN("remap: invalid block '%s': the data area has %llu blocks", argv[1], rc->data_blocks);
+			return -EINVAL;
+		}
+		if (dm_suspended(ti))
+			return -EBUSY;
+		req.block = blk;
+		init_completion(&req.done);
+		spin_lock_irq(&rc->lock);
+		list_add_tail(&req.list, &rc->requests);
+		spin_unlock_irq(&rc->lock);
+		queue_work(rc->wq, &rc->worker);
+		wait_for_completion(&req.done);
+		if (req.result)
+			return req.result;
+		DMEMIT("%llu %s", blk, xa_load(&rc->table, blk) &&
+		       entry_state(xa_load(&rc->table, blk)) == DMR_ENTRY_REMAPPED ? "remapped" : "pending");
+		return 1;
+	}
 	DMWARN("unrecognised message '%s'", argv[0]);
 	return -EINVAL;
 }

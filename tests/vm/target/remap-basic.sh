@@ -35,19 +35,27 @@ expect_eq "pending after healing" 0 "$(status_field t pending)"
 expect_eq "remapped after healing" 5 "$(status_field t remapped)"
 blocks verify /dev/mapper/t 50 2 three || die "healed blocks do not verify"
 
-# 3. The kernel's metadata is what userspace reads.
+# 3. Proactive remap: a readable block moves with its data; nonsense is refused.
+expect_eq "remap message" "200 remapped" "$(dmsetup message t 0 remap 200)"
+expect_eq "remapped after remap message" 6 "$(status_field t remapped)"
+blocks verify /dev/mapper/t 200 1 two || die "proactively remapped block lost its data"
+for arg in 999999999 -1 x; do
+	if dmsetup message t 0 remap "$arg" 2>/dev/null; then die "remap $arg accepted"; fi
+done
+
+# 4. The kernel's metadata is what userspace reads.
 list=$(dmsetup message t 0 list_remaps | awk '{print $1}' | tr '\n' ' ')
-expect_eq "list_remaps" "10 11 12 51 100 " "$list"
+expect_eq "list_remaps" "10 11 12 51 100 200 " "$list"
 dmsetup suspend t
 "$ctl" check "$dev" > /tmp/check.out || { cat /tmp/check.out; die "dmremapctl check found damage"; }
 dumped=$("$ctl" dump --json "$dev" | python3 -c 'import json,sys; print(" ".join(str(r["block"]) for r in json.load(sys.stdin)["remaps"]))')
-expect_eq "remaps on disk" "10 11 12 51 100" "$dumped"
+expect_eq "remaps on disk" "10 11 12 51 100 200" "$dumped"
 dmsetup resume t
 
-# 4. Persistence: table reload, then module reload.
+# 5. Persistence: table reload, then module reload.
 dmsetup remove t
 dmsetup create t --table "$table"
-expect_eq "remapped after reload" 5 "$(status_field t remapped)"
+expect_eq "remapped after reload" 6 "$(status_field t remapped)"
 blocks verify /dev/mapper/t 0 50 two || die "data after reload"
 blocks verify /dev/mapper/t 50 2 three || die "healed data after reload"
 blocks verify /dev/mapper/t 52 204 two || die "data after reload (2)"
@@ -55,7 +63,7 @@ dmsetup remove t
 dmremap_unload
 dmremap_load
 dmsetup create t --table "$table"
-expect_eq "remapped after module reload" 5 "$(status_field t remapped)"
+expect_eq "remapped after module reload" 6 "$(status_field t remapped)"
 blocks verify /dev/mapper/t 52 204 two || die "data after module reload"
 dmsetup remove t
 echo "remap, pending, heal and persistence work"
