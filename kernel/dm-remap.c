@@ -28,6 +28,13 @@
 
 #define DM_MSG_PREFIX "remap"
 
+/* The table's open mode lost fmode_t for blk_mode_t in 6.5; the bit is the same. */
+#ifdef BLK_OPEN_WRITE
+#define REMAP_MODE_WRITE BLK_OPEN_WRITE
+#else
+#define REMAP_MODE_WRITE FMODE_WRITE
+#endif
+
 #define REMAP_READ_RETRIES_DEFAULT 3
 #define REMAP_READ_RETRIES_MAX 100
 /* Spare blocks a member can hand out; bounds the allocation bitmap. */
@@ -62,6 +69,7 @@ struct remap_c {
 	u64 generation;
 	unsigned int read_retries;
 	bool no_auto_remap;
+	bool read_only;			/* table loaded read-only: never write metadata */
 
 	unsigned int nr_members;	/* as given in the table line; [0] is data */
 	struct remap_member *members;
@@ -331,16 +339,30 @@ struct md_candidate {
 	u64 end_seq;
 };
 
+/* An on-disk entry in host order. */
+struct entry_fields {
+	unsigned int state;
+	u64 blk;
+	u16 idx;
+	u32 sblk;
+};
+
+static struct entry_fields entry_decode(const struct dmr_entry_disk *d)
+{
+	return (struct entry_fields){ le16_to_cpu(d->state), le64_to_cpu(d->data_block),
+				      le16_to_cpu(d->spare_index), le32_to_cpu(d->spare_block) };
+}
+
 /* Checks an entry of a snapshot or journal against the set's geometry. */
 static bool entry_valid(struct remap_c *rc, const struct dmr_entry_disk *d, bool journal)
 {
-	unsigned int state = le16_to_cpu(d->state);
-	u64 blk = le64_to_cpu(d->data_block);
-	u16 idx = le16_to_cpu(d->spare_index);
-	u32 sblk = le32_to_cpu(d->spare_block);
+	struct entry_fields f = entry_decode(d);
+	u64 blk = f.blk;
+	u16 idx = f.idx;
+	u32 sblk = f.sblk;
 	struct remap_member *m = idx < DMR_MAX_MEMBERS ? rc->by_index[idx] : NULL;
 
-	switch (state) {
+	switch (f.state) {
 	case DMR_ENTRY_FREE:
 		return journal && blk < rc->data_blocks;
 	case DMR_ENTRY_PENDING:
@@ -412,10 +434,11 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 		goto out;
 	memcpy(rc->member_table, table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE);
 	for (i = 0; i < nr && !*err; i++) {
-		unsigned int state = le16_to_cpu(ents[i].state);
-		u16 idx = le16_to_cpu(ents[i].spare_index);
-		u32 sblk = le32_to_cpu(ents[i].spare_block);
-		u64 blk = le64_to_cpu(ents[i].data_block);
+		struct entry_fields f = entry_decode(&ents[i]);
+		unsigned int state = f.state;
+		u16 idx = f.idx;
+		u32 sblk = f.sblk;
+		u64 blk = f.blk;
 
 		if (state != DMR_ENTRY_PENDING && !spare_mark(rc, idx, sblk)) {
 			*err = -EUCLEAN;	/* a spare block used twice */
@@ -473,10 +496,11 @@ static bool entry_uses(struct remap_c *rc, u16 idx, u32 sblk)
  */
 static int apply_update(struct remap_c *rc, const struct dmr_entry_disk *u, bool reserved)
 {
-	unsigned int state = le16_to_cpu(u->state);
-	u64 blk = le64_to_cpu(u->data_block);
-	u16 idx = le16_to_cpu(u->spare_index);
-	u32 sblk = le32_to_cpu(u->spare_block);
+	struct entry_fields f = entry_decode(u);
+	unsigned int state = f.state;
+	u64 blk = f.blk;
+	u16 idx = f.idx;
+	u32 sblk = f.sblk;
 	void *old;
 
 	if (!entry_valid(rc, u, true))
@@ -705,6 +729,8 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 
 	if (!nr)
 		return 0;
+	if (rc->read_only)
+		return -EROFS;
 	if (seq - rc->snapshot_seq > rc->journal_blocks) {
 		r = md_compact(rc);
 		if (r)
@@ -1188,6 +1214,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	rc->ti = ti;
 	rc->read_retries = REMAP_READ_RETRIES_DEFAULT;
+	rc->read_only = !(dm_table_get_mode(ti->table) & REMAP_MODE_WRITE);
 	xa_init(&rc->table);
 	xa_init(&rc->retired);
 	spin_lock_init(&rc->lock);
@@ -1415,7 +1442,7 @@ static int remap_preresume(struct dm_target *ti)
 	 * and bring members that are behind up to date.
 	 */
 	flush_workqueue(rc->wq);
-	r = md_load(rc, true, &error);
+	r = md_load(rc, !rc->read_only, &error);
 	if (r)
 		DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
 	return r;

@@ -71,9 +71,9 @@ std::vector<std::vector<Entry>> workload()
     return w;
 }
 
-// Runs the workload on fresh images with a write budget; returns the seq of
-// the last acknowledged commit.
-std::uint64_t run(MemSet &s, long budget, std::size_t torn, std::map<std::uint64_t, RemapState> *states)
+// Runs the workload on fresh images until @budget writes are used up;
+// returns the seq of the last acknowledged commit.
+std::uint64_t run(MemSet &s, long &budget, std::size_t torn, std::map<std::uint64_t, RemapState> *states)
 {
     std::vector<std::unique_ptr<CrashIo>> wrapped;
     std::vector<WriterMember> ms;
@@ -98,30 +98,19 @@ std::uint64_t run(MemSet &s, long budget, std::size_t torn, std::map<std::uint64
 
 void crash_everywhere(std::size_t torn)
 {
+    // One run without a cut records every state and counts the writes.
     std::map<std::uint64_t, RemapState> states;
+    long unlimited = 1L << 40;
     {
         MemSet s = make_set({16 * MiB, 8 * MiB}, 256, 16);
-        run(s, 1L << 40, torn, &states);
+        run(s, unlimited, torn, &states);
     }
-    long total_writes = 0;
-    {
-        MemSet s = make_set({16 * MiB, 8 * MiB}, 256, 16);
-        long budget = 1L << 40;
-        std::vector<std::unique_ptr<CrashIo>> wrapped;
-        std::vector<WriterMember> ms;
-        for (std::size_t i = 0; i < s.devs.size(); i++) {
-            wrapped.push_back(std::make_unique<CrashIo>(*s.devs[i], budget, torn));
-            ms.push_back({wrapped.back().get(), s.sb(i)});
-        }
-        SetWriter w(ms, s.plan.state, 0, 1);
-        for (const auto &c : workload())
-            w.commit(c);
-        total_writes = (1L << 40) - budget;
-    }
+    const long total_writes = (1L << 40) - unlimited;
     ASSERT_GT(total_writes, 80);
     for (long cut = 1; cut <= total_writes; cut++) {
         MemSet s = make_set({16 * MiB, 8 * MiB}, 256, 16);
-        const std::uint64_t acked = run(s, cut, torn, nullptr);
+        long budget = cut;
+        const std::uint64_t acked = run(s, budget, torn, nullptr);
         SetView v = s.check();
         ASSERT_TRUE(v.state) << "no state after cut " << cut;
         ASSERT_GE(v.state->seq, acked) << "lost an acknowledged commit at cut " << cut;

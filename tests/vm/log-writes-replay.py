@@ -3,7 +3,7 @@
 """Replay a dm-log-writes log onto a device, up to a mark.
 
   log-writes-replay.py --log LOGDEV [--list]
-  log-writes-replay.py --log LOGDEV --replay DEV [--end-mark MARK] [--zero]
+  log-writes-replay.py --log LOGDEV --replay DEV [--end-mark MARK | [--start K] --limit N] [--zero]
 
 Debian ships no replay tool, so this follows the log format of
 drivers/md/dm-log-writes.c: a super block (magic, version, nr_entries,
@@ -45,10 +45,16 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--replay")
     p.add_argument("--end-mark")
+    p.add_argument("--limit", type=int, help="apply only entries before N (a crash at any point)")
+    p.add_argument("--start", type=int, default=0, help="skip entries before N (already replayed)")
     p.add_argument("--list", action="store_true", help="print the marks in log order")
+    p.add_argument("--count", action="store_true", help="print the number of entries")
     p.add_argument("--zero", action="store_true", help="zero the replay device first")
     a = p.parse_args()
     log = os.open(a.log, os.O_RDONLY)
+    if a.count:
+        print(struct.unpack("<QQQI", os.pread(log, 28, 0))[2])
+        return 0
     if a.list:
         for i, _, _, _, _, mark, _ in entries(log):
             if mark is not None:
@@ -65,6 +71,10 @@ def main():
     found = a.end_mark is None
     applied = 0
     for i, ss, sector, nr, flags, mark, data_pos in entries(log):
+        if a.limit is not None and i >= a.limit:
+            break
+        if i < a.start:
+            continue
         if mark is not None:
             if mark == a.end_mark:
                 found = True

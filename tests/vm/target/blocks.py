@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Write or verify a deterministic pattern, block by block, with O_DIRECT.
 
-  blocks.py write  DEV FIRST COUNT SEED [--bs 4096]
+  blocks.py write  DEV FIRST COUNT SEED [--bs 4096] [--sync]
   blocks.py verify DEV FIRST COUNT SEED [--bs 4096]
+  blocks.py expect DEV BLOCK:SEED...        (one call for many single blocks)
 
 verify prints "eio B1 B2 ..." for blocks that failed to read and exits 2
 if any block read back different data (silent corruption: never allowed),
@@ -21,7 +22,29 @@ def pattern(block, seed, bs):
     return (head * (bs // len(head) + 1))[:bs]
 
 
+def expect(argv, bs=4096):
+    """Items BLOCK:SEED (must read back) or BLOCK:SEED:OLD (in flight: the
+    new data, the OLD seed's data or EIO; anything else is corruption)."""
+    fd = os.open(argv[0], os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, bs)
+    failed = []
+    for item in argv[1:]:
+        block, seed, *old = item.split(":")
+        try:
+            os.preadv(fd, [buf], int(block) * bs)
+            if buf[:] != pattern(int(block), seed, bs) and not (old and buf[:] == pattern(int(block), old[0], bs)):
+                failed.append(f"{block}:mismatch")
+        except OSError:
+            if not old:
+                failed.append(f"{block}:eio")
+    if failed:
+        print(" ".join(failed))
+    return 1 if failed else 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "expect":
+        return expect(sys.argv[2:])
     p = argparse.ArgumentParser()
     p.add_argument("op", choices=["write", "verify"])
     p.add_argument("dev")
@@ -29,6 +52,8 @@ def main():
     p.add_argument("count", type=int)
     p.add_argument("seed")
     p.add_argument("--bs", type=int, default=4096)
+    p.add_argument("--sync", action="store_true", help="flush the device after every write")
+    p.add_argument("--offset", type=int, default=0, help="sectors to add to every block's position")
     a = p.parse_args()
     fd = os.open(a.dev, (os.O_WRONLY if a.op == "write" else os.O_RDONLY) | os.O_DIRECT)
     buf = mmap.mmap(-1, a.bs)
@@ -38,9 +63,11 @@ def main():
         try:
             if a.op == "write":
                 buf[:] = want
-                os.pwritev(fd, [buf], b * a.bs)
+                os.pwritev(fd, [buf], b * a.bs + a.offset * 512)
+                if a.sync:
+                    os.fsync(fd)
             else:
-                os.preadv(fd, [buf], b * a.bs)
+                os.preadv(fd, [buf], b * a.bs + a.offset * 512)
                 if buf[:] != want:
                     bad.append(b)
         except OSError:
