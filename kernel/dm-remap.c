@@ -21,6 +21,7 @@
 #include <linux/crc32c.h>
 #include <linux/device-mapper.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
@@ -39,6 +40,8 @@
 #define REMAP_READ_RETRIES_MAX 100
 /* Spare blocks a member can hand out; bounds the allocation bitmap. */
 #define REMAP_SPARE_BLOCKS_MAX DMR_MAX_ENTRIES_LIMIT
+/* Failed spare writes in a row before one block's remap gives up. */
+#define REMAP_SPARE_TRIES 8
 
 struct remap_member {
 	struct dm_dev *dev;
@@ -48,6 +51,7 @@ struct remap_member {
 	u32 spare_used;			/* worker only; read racily by status */
 	unsigned long *spare_map;	/* worker only: used or retired blocks */
 	int newest_slot;		/* worker only: slot of its newest snapshot */
+	u64 snap_seq;			/* seq of its newest snapshot at load */
 	u64 end_seq;			/* last commit found on it at load */
 	bool md_failed;			/* a metadata write to it failed */
 };
@@ -103,6 +107,7 @@ struct remap_c {
 	atomic64_t healed;
 	bool exhausted;
 	bool md_degraded;
+	bool suspended;			/* under lock: no new requests for the worker */
 	unsigned int spare_level;	/* worker only: last usage threshold crossed */
 };
 
@@ -587,6 +592,7 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 			}
 		}
 		m->newest_slot = c.slot;
+		m->snap_seq = c.snap_seq;
 		m->end_seq = c.slot < 0 ? 0 : md_chain_end(rc, m, c.snap_seq);
 		if (c.slot >= 0 && (!src || m->end_seq > best.end_seq)) {
 			c.end_seq = m->end_seq;
@@ -598,8 +604,14 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 		*error = "No valid metadata on any member";
 		return -EUCLEAN;
 	}
+	/*
+	 * Behind: a shorter chain, or the same chain from an older snapshot (a
+	 * crash during compaction). The latter's ring still needs records the
+	 * next commits would overwrite, so it is rewritten too.
+	 */
 	for (i = 0; i < rc->nr_members; i++)
-		stale |= rc->members[i].newest_slot < 0 || rc->members[i].end_seq < best.end_seq;
+		stale |= rc->members[i].newest_slot < 0 || rc->members[i].end_seq < best.end_seq ||
+			 rc->members[i].snap_seq != best.snap_seq;
 
 	if (!md_read_slot(rc, src, best.slot, true, &r)) {
 		*error = r == -ENOMEM ? "Cannot allocate the remap table" : "Metadata changed while loading";
@@ -611,6 +623,12 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 		if (sync_io(src->dev->bdev, journal_sector(rc, seq), j, DMR_MD_BLOCK_SIZE, REQ_OP_READ | REQ_META)) {
 			*error = "Cannot read the metadata journal";
 			return -EIO;
+		}
+		/* Read again: check again, it is what gets trusted. */
+		if (le64_to_cpu(j->magic) != DMR_JOURNAL_MAGIC || block_csum(j) != le32_to_cpu(j->csum) ||
+		    le64_to_cpu(j->seq) != seq || le32_to_cpu(j->nr_updates) > DMR_JOURNAL_UPDATES) {
+			*error = "Metadata journal changed while loading";
+			return -EUCLEAN;
 		}
 		for (i = 0; i < le32_to_cpu(j->nr_updates); i++) {
 			r = apply_update(rc, &j->updates[i], false);
@@ -715,6 +733,14 @@ static int md_compact(struct remap_c *rc)
 	return 0;
 }
 
+static void flush_members(struct remap_c *rc)
+{
+	unsigned int i;
+
+	for (i = 0; i < rc->nr_members; i++)
+		blkdev_issue_flush(rc->members[i].dev->bdev);
+}
+
 /*
  * One durable commit of up to 252 updates: the record goes to every member
  * with a preflush (so spare data written before it is stable first) and
@@ -736,6 +762,12 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 		if (r)
 			return r;
 	}
+	/*
+	 * A preflush reaches only the member it is sent to: make the spare
+	 * data of this commit stable on every member before any record can
+	 * point at it.
+	 */
+	flush_members(rc);
 	memset(j, 0, sizeof(*j));
 	j->magic = cpu_to_le64(DMR_JOURNAL_MAGIC);
 	j->nr_updates = cpu_to_le32(nr);
@@ -857,14 +889,13 @@ static void set_exhausted(struct remap_c *rc, const char *what)
  */
 static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct updates *up)
 {
+	unsigned int failed = 0;
 	u16 idx;
 	u32 sblk;
 
-	if (old && entry_state(old) == DMR_ENTRY_REMAPPED)
-		upd_add(up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(old), entry_block(old));
 	for (;;) {
-		/* The new entry and a retired one, should this spare block fail. */
-		if (!md_room(rc, up, 2)) {
+		/* The new entry, the old location retired, and a failed spare block. */
+		if (!md_room(rc, up, 3)) {
 			set_exhausted(rc, "metadata is full");
 			return -ENOSPC;
 		}
@@ -876,9 +907,14 @@ static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct
 			break;
 		/* This spare block is bad too: retire it (it stays taken), try the next. */
 		upd_add(up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, idx, sblk);
-		if (up->nr >= DMR_JOURNAL_UPDATES - 2 && upd_flush(rc, up))
+		if (++failed == REMAP_SPARE_TRIES)
+			return -EIO;	/* a spare device that fails everything */
+		if (up->nr >= DMR_JOURNAL_UPDATES - 4 && upd_flush(rc, up))
 			return -EIO;
 	}
+	/* The old location is retired in the same record that replaces it. */
+	if (old && entry_state(old) == DMR_ENTRY_REMAPPED)
+		upd_add(up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(old), entry_block(old));
 	upd_add(up, blk, DMR_ENTRY_REMAPPED, idx, sblk);
 	atomic64_inc(&rc->remap_events);
 	return 0;
@@ -968,6 +1004,9 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 	/* The write is acknowledged only once its remaps are durable. */
 	if (upd_flush(rc, up))
 		status = BLK_STS_IOERR;
+	/* The worker's own writes carry no FUA: honour the caller's now. */
+	if (write && (bio->bi_opf & REQ_FUA) && status == BLK_STS_OK)
+		flush_members(rc);
 	kfree(up);
 	bio->bi_status = status;
 	bio_endio(bio);
@@ -1126,9 +1165,19 @@ static int add_member(struct remap_c *rc, struct remap_member *m, struct dmr_sup
 	m->index = idx;
 	m->spare_offset = le64_to_cpu(sb->spare_offset);
 	m->spare_blocks = min_t(u64, spare_sectors >> rc->block_shift, REMAP_SPARE_BLOCKS_MAX);
-	if (m->spare_offset + spare_sectors > le64_to_cpu(sb->member_sectors)) {
-		*error = "Member's spare area lies outside the member";
-		return -EINVAL;
+	{
+		/* Untrusted 64-bit fields: bound them before any arithmetic. */
+		u64 md_end = rc->md_offset + le64_to_cpu(sb->md_sectors), size = le64_to_cpu(sb->member_sectors);
+		const u64 limit = 1ULL << 56;
+
+		if (size >= limit || m->spare_offset >= limit || spare_sectors >= limit ||
+		    rc->data_offset >= limit || rc->data_sectors >= limit ||
+		    (spare_sectors && m->spare_offset < md_end) || m->spare_offset + spare_sectors > size ||
+		    (data && (rc->data_offset < md_end ||
+			      (spare_sectors && m->spare_offset < rc->data_offset + rc->data_sectors)))) {
+			*error = "Member's areas overlap or lie outside the member";
+			return -EINVAL;
+		}
 	}
 	if (m->spare_blocks) {
 		m->spare_map = kvzalloc(BITS_TO_LONGS(m->spare_blocks) * sizeof(long), GFP_KERNEL);
@@ -1407,7 +1456,14 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
 	enum req_op op = bio_op(bio);
 
 	if (likely(!*error) || (pb->flags & PB_HANDLED) || (op != REQ_OP_READ && op != REQ_OP_WRITE) ||
-	    *error == BLK_STS_NOTSUPP || !pb->iter.bi_size)
+	    !pb->iter.bi_size)
+		return DM_ENDIO_DONE;
+	/*
+	 * Only media errors mean a bad block. A timeout, a lost path or an
+	 * offline device must not burn spares or mark readable blocks pending;
+	 * readahead may fail at will.
+	 */
+	if ((*error != BLK_STS_IOERR && *error != BLK_STS_MEDIUM) || (bio->bi_opf & REQ_RAHEAD))
 		return DM_ENDIO_DONE;
 	atomic64_inc(op == REQ_OP_READ ? &rc->read_errors : &rc->write_errors);
 	if (rc->no_auto_remap && !(pb->flags & PB_SPARE))
@@ -1422,6 +1478,24 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
  * Suspend and resume
  */
 
+static void remap_presuspend(struct dm_target *ti)
+{
+	struct remap_c *rc = ti->private;
+
+	spin_lock_irq(&rc->lock);
+	rc->suspended = true;
+	spin_unlock_irq(&rc->lock);
+}
+
+static void remap_resume(struct dm_target *ti)
+{
+	struct remap_c *rc = ti->private;
+
+	spin_lock_irq(&rc->lock);
+	rc->suspended = false;
+	spin_unlock_irq(&rc->lock);
+}
+
 static void remap_postsuspend(struct dm_target *ti)
 {
 	struct remap_c *rc = ti->private;
@@ -1434,6 +1508,7 @@ static int remap_preresume(struct dm_target *ti)
 {
 	struct remap_c *rc = ti->private;
 	char *error = NULL;
+	unsigned int noio;
 	int r;
 
 	/*
@@ -1442,7 +1517,10 @@ static int remap_preresume(struct dm_target *ti)
 	 * and bring members that are behind up to date.
 	 */
 	flush_workqueue(rc->wq);
+	/* Suspended: reclaim must not write back through this device. */
+	noio = memalloc_noio_save();
 	r = md_load(rc, !rc->read_only, &error);
+	memalloc_noio_restore(noio);
 	if (r)
 		DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
 	return r;
@@ -1562,11 +1640,13 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, c
 			DMWARN("remap: invalid block '%s': the data area has %llu blocks", argv[1], rc->data_blocks);
 			return -EINVAL;
 		}
-		if (dm_suspended(ti))
-			return -EBUSY;
 		req.block = blk;
 		init_completion(&req.done);
 		spin_lock_irq(&rc->lock);
+		if (rc->suspended) {
+			spin_unlock_irq(&rc->lock);
+			return -EBUSY;
+		}
 		list_add_tail(&req.list, &rc->requests);
 		spin_unlock_irq(&rc->lock);
 		queue_work(rc->wq, &rc->worker);
@@ -1612,8 +1692,10 @@ static struct target_type remap_target = {
 	.dtr = remap_dtr,
 	.map = remap_map,
 	.end_io = remap_end_io,
+	.presuspend = remap_presuspend,
 	.postsuspend = remap_postsuspend,
 	.preresume = remap_preresume,
+	.resume = remap_resume,
 	.status = remap_status,
 	.message = remap_message,
 	.iterate_devices = remap_iterate_devices,
