@@ -16,7 +16,9 @@ for s in 2048 2051 2055; do
 	if rd $s; then die "read of bad sector $s succeeded"; fi
 	if wr $s; then die "write of bad sector $s succeeded"; fi
 done
-err=$(dd if="$dev" of=/dev/null bs=512 count=1 skip=2050 iflag=direct 2>&1 || true)
+if err=$(dd if="$dev" of=/dev/null bs=512 count=1 skip=2050 iflag=direct 2>&1); then
+	die "bad sector 2050 read fine"
+fi
 case "$err" in *"Input/output error"*) ;; *) die "bad sector read gave: $err" ;; esac
 nullb_good bad0 2048 2055
 rd 2050 || die "sector 2050 still failing after removing the range"

@@ -27,7 +27,9 @@ expect_eq "unreadable blocks" "eio 50 51" "$out"
 expect_eq "pending" 2 "$(status_field t pending)"
 # A pending block stays EIO even once the device could read it again.
 good_block d0 "$dev" 50
-out=$(blocks verify /dev/mapper/t 50 1 two) || true # exit status 1: read error, checked by its output
+rc=0
+out=$(blocks verify /dev/mapper/t 50 1 two) || rc=$?
+expect_eq "verify status of a pending block" 1 "$rc"
 expect_eq "pending block read" "eio 50" "$out"
 # Writing heals: block 50 in place (readable again), block 51 onto a spare.
 blocks write /dev/mapper/t 50 2 three || die "healing writes failed"

@@ -22,7 +22,9 @@ blocks verify /dev/mapper/x 5 1 two || die "block 5 does not verify"
 
 # The spare block under block 5 stops reading: EIO and pending, then a write moves it.
 nullb_bad s0 $((soff + 8)) $((soff + 15))
-out=$(blocks verify /dev/mapper/x 5 1 two) || true # EIO expected, checked by the output
+rc=0
+out=$(blocks verify /dev/mapper/x 5 1 two) || rc=$?
+expect_eq "verify status of a lost spare block" 1 "$rc"
 expect_eq "read of a lost spare block" "eio 5" "$out"
 expect_eq "pending" 1 "$(status_field x pending)"
 blocks write /dev/mapper/x 5 1 three || die "write to the pending block failed"
