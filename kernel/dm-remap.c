@@ -1478,22 +1478,23 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
  * Suspend and resume
  */
 
-static void remap_presuspend(struct dm_target *ti)
+static void set_suspended(struct dm_target *ti, bool suspended)
 {
 	struct remap_c *rc = ti->private;
 
 	spin_lock_irq(&rc->lock);
-	rc->suspended = true;
+	rc->suspended = suspended;
 	spin_unlock_irq(&rc->lock);
+}
+
+static void remap_presuspend(struct dm_target *ti)
+{
+	set_suspended(ti, true);
 }
 
 static void remap_resume(struct dm_target *ti)
 {
-	struct remap_c *rc = ti->private;
-
-	spin_lock_irq(&rc->lock);
-	rc->suspended = false;
-	spin_unlock_irq(&rc->lock);
+	set_suspended(ti, false);
 }
 
 static void remap_postsuspend(struct dm_target *ti)
