@@ -362,20 +362,17 @@ static struct entry_fields entry_decode(const struct dmr_entry_disk *d)
 static bool entry_valid(struct remap_c *rc, const struct dmr_entry_disk *d, bool journal)
 {
 	struct entry_fields f = entry_decode(d);
-	u64 blk = f.blk;
-	u16 idx = f.idx;
-	u32 sblk = f.sblk;
-	struct remap_member *m = idx < DMR_MAX_MEMBERS ? rc->by_index[idx] : NULL;
+	struct remap_member *m = f.idx < DMR_MAX_MEMBERS ? rc->by_index[f.idx] : NULL;
 
 	switch (f.state) {
 	case DMR_ENTRY_FREE:
-		return journal && blk < rc->data_blocks;
+		return journal && f.blk < rc->data_blocks;
 	case DMR_ENTRY_PENDING:
-		return blk < rc->data_blocks && idx == DMR_NO_MEMBER && !sblk;
+		return f.blk < rc->data_blocks && f.idx == DMR_NO_MEMBER && !f.sblk;
 	case DMR_ENTRY_REMAPPED:
-		return blk < rc->data_blocks && m && sblk < m->spare_blocks;
+		return f.blk < rc->data_blocks && m && f.sblk < m->spare_blocks;
 	case DMR_ENTRY_RETIRED:
-		return blk == DMR_NO_BLOCK && m && sblk < m->spare_blocks;
+		return f.blk == DMR_NO_BLOCK && m && f.sblk < m->spare_blocks;
 	}
 	return false;
 }
