@@ -12,7 +12,10 @@
  * Bios that touch no remapped or pending block go straight to the data
  * device: no lock, no allocation, and no lookup at all while the table is
  * empty. Lookups are lockless (xarray under RCU). The table, the spare
- * allocator and the on-disk metadata are changed only by the worker.
+ * allocator, the member list and the on-disk metadata are changed only by
+ * the worker. Before it changes a block that bios may be reading or
+ * writing, the worker marks it busy (new bios for it come to the worker)
+ * and waits for the bios already sent down (io_barrier).
  */
 #include "dm-remap-format.h"
 
@@ -21,8 +24,13 @@
 #include <linux/crc32c.h>
 #include <linux/device-mapper.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/percpu-refcount.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/uuid.h>
+#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -42,18 +50,41 @@
 #define REMAP_SPARE_BLOCKS_MAX DMR_MAX_ENTRIES_LIMIT
 /* Failed spare writes in a row before one block's remap gives up. */
 #define REMAP_SPARE_TRIES 8
+/* Blocks an evacuation moves per barrier and commit. */
+#define REMAP_EVACUATE_BATCH 64
+/* Snapshots are streamed to disk through a buffer of this size. */
+#define REMAP_MD_CHUNK (16 * DMR_MD_BLOCK_SIZE)
 
+/* A reference held by every bio sent down; io_barrier() waits for the old ones. */
+struct io_gate {
+	struct percpu_ref ref;
+	struct completion drained;
+};
+
+/* A member, by member index; index 0 is the data member. */
 struct remap_member {
-	struct dm_dev *dev;
-	u16 index;
+	struct dm_dev *dev;		/* NULL: no such member, or missing */
+	bool missing;			/* in the member table, not in the table line (degraded) */
+	bool draining;			/* worker only: being removed, allocate nothing on it */
+	bool md_failed;			/* a metadata write to it failed */
+	u8 uuid[16];
+	u64 sb_generation;		/* of its superblock */
 	sector_t spare_offset;
 	u32 spare_blocks;
 	u32 spare_used;			/* worker only; read racily by status */
+	u32 live;			/* remapped entries on it; worker only, read racily */
 	unsigned long *spare_map;	/* worker only: used or retired blocks */
 	int newest_slot;		/* worker only: slot of its newest snapshot */
 	u64 snap_seq;			/* seq of its newest snapshot at load */
 	u64 end_seq;			/* last commit found on it at load */
-	bool md_failed;			/* a metadata write to it failed */
+};
+
+/* Updates for one journal record, and the busy blocks they settle. */
+struct updates {
+	struct dmr_entry_disk u[DMR_JOURNAL_UPDATES];
+	u64 busy[DMR_JOURNAL_UPDATES];
+	unsigned int nr, nr_busy;
+	int err;			/* a reservation failed: do not commit */
 };
 
 struct remap_c {
@@ -69,32 +100,51 @@ struct remap_c {
 	u32 max_entries;
 	u32 journal_blocks;
 	sector_t md_offset;
+	sector_t md_sectors;
 	u32 slot_blocks;
-	u64 generation;
 	unsigned int read_retries;
 	bool no_auto_remap;
+	bool degraded_ok;		/* table option "degraded": spares may be missing */
 	bool read_only;			/* table loaded read-only: never write metadata */
 
-	unsigned int nr_members;	/* as given in the table line; [0] is data */
-	struct remap_member *members;
-	struct remap_member *by_index[DMR_MAX_MEMBERS];
+	/*
+	 * Members by index. The worker changes the list, with msg_lock held by
+	 * the message that asked; status and iterate_devices take msg_lock. The
+	 * I/O path only follows table entries, which never name a member that
+	 * is not there.
+	 */
+	struct remap_member members[DMR_MAX_MEMBERS];
+	struct mutex msg_lock;
 
 	/* data block -> encoded entry; RCU readers, written by the worker. */
 	struct xarray table;
 	/* (member index << 32 | spare block) of failed spare blocks; worker only. */
 	struct xarray retired;
 	u8 *member_table;		/* as on disk, 16 KiB; worker only */
+	u32 nblocks[DMR_MAX_MEMBERS];	/* spare blocks by index under member_table; worker only */
 	void *md_block;			/* 4 KiB scratch for metadata I/O; worker only */
+	void *md_chunk;			/* REMAP_MD_CHUNK bytes for snapshots; worker only */
 	struct page *bounce;		/* one data block; worker only */
+	struct updates *up;		/* worker only */
+	struct bio_set bs;		/* the worker's own bios, never the caller's pool */
 
 	/* Metadata state; worker only (and ctr/preresume, before any I/O). */
+	u64 generation;			/* membership generation in force (the data member's) */
 	u64 seq;
 	u64 snapshot_seq;
 
-	/* lock protects deferred and requests. */
+	struct io_gate gates[2];
+	struct io_gate *gate;		/* taken by new bios; acquire/release */
+	unsigned int gate_idx;		/* worker only */
+
+	atomic_t spare_writes;		/* writes completed on spare devices */
+	int flushed_writes;		/* spare_writes when the spares were last flushed */
+
+	/* lock protects deferred, requests and suspended. */
 	spinlock_t lock;
 	struct bio_list deferred;
 	struct list_head requests;	/* from messages, for the worker */
+	bool suspended;			/* no new requests for the worker */
 	struct workqueue_struct *wq;
 	struct work_struct worker;
 
@@ -107,14 +157,25 @@ struct remap_c {
 	atomic64_t healed;
 	bool exhausted;
 	bool md_degraded;
-	bool suspended;			/* under lock: no new requests for the worker */
 	unsigned int spare_level;	/* worker only: last usage threshold crossed */
 };
+
+enum remap_req_type { REQ_REMAP, REQ_SPARE_ADD, REQ_SPARE_REMOVE };
 
 /* A message that changes state, carried out by the worker. */
 struct remap_req {
 	struct list_head list;
-	u64 block;
+	enum remap_req_type type;
+	u64 block;			/* REQ_REMAP */
+	struct dm_dev *dev;		/* the spare added or removed */
+	u16 index;
+	bool evacuate;
+	const char *image;		/* loop image path to record, or NULL */
+	u64 sectors, spare_offset;	/* REQ_SPARE_ADD geometry */
+	u32 spare_blocks;
+	unsigned long *spare_map;	/* allocated by the message, owned by the worker once used */
+	unsigned int moved, lost;	/* evacuation results */
+	const char *error;		/* why it failed, for the log */
 	int result;
 	struct completion done;
 };
@@ -123,16 +184,22 @@ struct remap_req {
 struct remap_pb {
 	struct bvec_iter iter;		/* as submitted, after remapping */
 	sector_t start;			/* target-relative start sector */
+	struct io_gate *gate;		/* held while the bio is down */
 	unsigned int flags;
 };
 
 #define PB_SPARE	0x1	/* went to a spare location */
-#define PB_HANDLED	0x2	/* the worker has dealt with it */
+#define PB_SPARE_DEV	0x2	/* ... on a spare device, not the data member */
+#define PB_HANDLED	0x4	/* the worker has dealt with it */
+#define PB_FLUSH	0x8	/* an empty flush */
 
 /*
  * Table entries are xarray value entries: state in bits 0-1, spare member
- * index in bits 2-7, spare block in bits 8-39.
+ * index in bits 2-7, spare block in bits 8-39, busy in bit 40. A busy
+ * entry in state FREE stands for a block on the data device.
  */
+#define ENTRY_BUSY (1UL << 40)
+
 static inline void *entry_mk(unsigned int state, u16 idx, u32 blk)
 {
 	return xa_mk_value(state | ((unsigned long)idx << 2) | ((unsigned long)blk << 8));
@@ -140,7 +207,20 @@ static inline void *entry_mk(unsigned int state, u16 idx, u32 blk)
 
 static inline unsigned int entry_state(void *e) { return xa_to_value(e) & 3; }
 static inline u16 entry_index(void *e) { return (xa_to_value(e) >> 2) & 0x3f; }
-static inline u32 entry_block(void *e) { return xa_to_value(e) >> 8; }
+static inline u32 entry_block(void *e) { return (xa_to_value(e) >> 8) & 0xffffffff; }
+static inline bool entry_busy(void *e) { return xa_to_value(e) & ENTRY_BUSY; }
+
+/* The entry of @blk, or NULL while it lives on the data device. */
+static void *entry_get(struct remap_c *rc, u64 blk)
+{
+	void *e = xa_load(&rc->table, blk);
+
+	return e && entry_state(e) != DMR_ENTRY_FREE ? e : NULL;
+}
+
+#define for_each_member(rc, m) \
+	for (m = (rc)->members; m < (rc)->members + DMR_MAX_MEMBERS; m++) \
+		if (!m->dev) {} else
 
 static u32 dmr_csum(const void *buf, size_t len)
 {
@@ -160,11 +240,12 @@ static u32 block_csum(void *block)
 }
 
 /* Synchronous I/O on a buffer from kmalloc, kvmalloc or a page. */
-static int sync_io(struct block_device *bdev, sector_t sector, void *buf, size_t len, blk_opf_t opf)
+static int sync_io(struct remap_c *rc, struct block_device *bdev, sector_t sector, void *buf, size_t len,
+		   blk_opf_t opf)
 {
 	while (len) {
 		unsigned int nr = min_t(size_t, DIV_ROUND_UP(len, PAGE_SIZE) + 1, BIO_MAX_VECS);
-		struct bio *bio = bio_alloc(bdev, nr, opf, GFP_NOIO);
+		struct bio *bio = bio_alloc_bioset(bdev, nr, opf, GFP_NOIO, &rc->bs);
 		size_t done = 0;
 		int r;
 
@@ -202,10 +283,14 @@ static sector_t journal_sector(struct remap_c *rc, u64 seq)
  * Superblocks
  */
 
-/* Reads and checks superblock copy @copy: magic, checksum, version, features, location. */
-static int read_superblock(struct dm_dev *dev, unsigned int copy, struct dmr_superblock_disk *sb)
+/*
+ * Reads and checks superblock copy @copy: magic, checksum, version, features,
+ * location. -EROFS: valid, with features this module can only read.
+ */
+static int read_superblock(struct remap_c *rc, struct dm_dev *dev, unsigned int copy,
+			   struct dmr_superblock_disk *sb)
 {
-	int r = sync_io(dev->bdev, DMR_SB_SECTOR(copy), sb, sizeof(*sb), REQ_OP_READ | REQ_META);
+	int r = sync_io(rc, dev->bdev, DMR_SB_SECTOR(copy), sb, sizeof(*sb), REQ_OP_READ | REQ_META);
 
 	if (r)
 		return r;
@@ -214,27 +299,33 @@ static int read_superblock(struct dm_dev *dev, unsigned int copy, struct dmr_sup
 	if (block_csum(sb) != le32_to_cpu(sb->csum))
 		return -EILSEQ;
 	if (le32_to_cpu(sb->version) < DMR_VERSION_MIN || le32_to_cpu(sb->version) > DMR_VERSION_MAX ||
-	    (le32_to_cpu(sb->incompat_flags) & ~DMR_INCOMPAT_SUPP) ||
-	    (le32_to_cpu(sb->ro_compat_flags) & ~DMR_RO_COMPAT_SUPP))
+	    (le32_to_cpu(sb->incompat_flags) & ~DMR_INCOMPAT_SUPP))
 		return -EPROTONOSUPPORT;
 	if (le32_to_cpu(sb->sb_copy) != copy || le64_to_cpu(sb->sb_location) != DMR_SB_SECTOR(copy))
 		return -EINVAL;
+	if (le32_to_cpu(sb->ro_compat_flags) & ~DMR_RO_COMPAT_SUPP)
+		return -EROFS;
 	return 0;
 }
 
-/* The valid copy with the higher generation: one damaged copy is survivable. */
-static int read_member_sb(struct dm_dev *dev, struct dmr_superblock_disk *sb)
+static bool sb_usable(int r)
 {
-	struct dmr_superblock_disk *other = kmalloc(sizeof(*other), GFP_KERNEL);
+	return !r || r == -EROFS;
+}
+
+/* The valid copy with the higher generation: one damaged copy is survivable. */
+static int read_member_sb(struct remap_c *rc, struct dm_dev *dev, struct dmr_superblock_disk *sb)
+{
+	struct dmr_superblock_disk *other = kmalloc(sizeof(*other), GFP_NOIO);
 	int r0, r1;
 
 	if (!other)
 		return -ENOMEM;
-	r0 = read_superblock(dev, 0, sb);
-	r1 = read_superblock(dev, 1, other);
-	if (!r1 && (r0 || le64_to_cpu(other->generation) > le64_to_cpu(sb->generation))) {
+	r0 = read_superblock(rc, dev, 0, sb);
+	r1 = read_superblock(rc, dev, 1, other);
+	if (sb_usable(r1) && (!sb_usable(r0) || le64_to_cpu(other->generation) > le64_to_cpu(sb->generation))) {
 		memcpy(sb, other, sizeof(*sb));
-		r0 = 0;
+		r0 = r1;
 	}
 	kfree(other);
 	return r0;
@@ -249,9 +340,44 @@ static const char *sb_error(int r)
 		return "unsupported format version or features";
 	case -EIO:
 		return "cannot read superblock";
+	case -ENOMEM:
+		return "Cannot allocate superblock buffer";
 	default:
 		return "not a dm-remap member (no valid superblock)";
 	}
+}
+
+/* Writes both copies of @sb, each durable before the next. */
+static int sb_write(struct remap_c *rc, struct block_device *bdev, struct dmr_superblock_disk *sb)
+{
+	unsigned int copy;
+	int r;
+
+	for (copy = 0; copy < DMR_SB_COPIES; copy++) {
+		sb->sb_copy = cpu_to_le32(copy);
+		sb->sb_location = cpu_to_le64(DMR_SB_SECTOR(copy));
+		sb->csum = cpu_to_le32(block_csum(sb));
+		r = sync_io(rc, bdev, DMR_SB_SECTOR(copy), sb, sizeof(*sb),
+			    REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA);
+		/* Copy 0 alone already carries the new generation. */
+		if (r)
+			return copy ? 0 : r;
+	}
+	return 0;
+}
+
+/* Brings @m's superblock to the set's generation; @sb is scratch. */
+static int sb_set_generation(struct remap_c *rc, struct remap_member *m, struct dmr_superblock_disk *sb)
+{
+	int r = read_member_sb(rc, m->dev, sb);
+
+	if (!sb_usable(r))
+		return r;
+	sb->generation = cpu_to_le64(rc->generation);
+	r = sb_write(rc, m->dev->bdev, sb);
+	if (!r)
+		m->sb_generation = rc->generation;
+	return r;
 }
 
 /* ---------------------------------------------------------------------------
@@ -260,9 +386,11 @@ static const char *sb_error(int r)
 
 static bool spare_mark(struct remap_c *rc, u16 idx, u32 blk)
 {
-	struct remap_member *m = idx < DMR_MAX_MEMBERS ? rc->by_index[idx] : NULL;
+	struct remap_member *m = &rc->members[idx];
 
-	if (!m || blk >= m->spare_blocks || test_and_set_bit(blk, m->spare_map))
+	if (!m->spare_map)
+		return true;	/* a missing member: nothing allocates there */
+	if (blk >= m->spare_blocks || test_and_set_bit(blk, m->spare_map))
 		return false;
 	m->spare_used++;
 	return true;
@@ -270,52 +398,60 @@ static bool spare_mark(struct remap_c *rc, u16 idx, u32 blk)
 
 static void spare_release(struct remap_c *rc, u16 idx, u32 blk)
 {
-	struct remap_member *m = rc->by_index[idx];
+	struct remap_member *m = &rc->members[idx];
 
-	if (m && blk < m->spare_blocks && test_and_clear_bit(blk, m->spare_map))
+	if (m->spare_map && blk < m->spare_blocks && test_and_clear_bit(blk, m->spare_map))
 		m->spare_used--;
 }
 
-static void spare_totals(struct remap_c *rc, u64 *used, u64 *total);
+static void spare_totals(struct remap_c *rc, u64 *used, u64 *total)
+{
+	struct remap_member *m;
 
-/* An event when spare use crosses 80% and 95%, so monitoring hears it early. */
+	*used = *total = 0;
+	for_each_member(rc, m) {
+		*used += READ_ONCE(m->spare_used);
+		*total += m->spare_blocks;
+	}
+}
+
+/*
+ * An event when spare use crosses 80% and 95%, so monitoring hears it
+ * early; a spare added lowers the level again.
+ */
 static void spare_threshold(struct remap_c *rc)
 {
 	static const unsigned int levels[] = { 95, 80 };
+	unsigned int i, level = 0;
 	u64 used, total;
-	unsigned int i;
 
 	spare_totals(rc, &used, &total);
-	for (i = 0; i < ARRAY_SIZE(levels); i++) {
-		if (used * 100 >= total * levels[i]) {
-			if (rc->spare_level < levels[i]) {
-				rc->spare_level = levels[i];
-				DMWARN("%s: %u%% of spare blocks in use", dm_device_name(dm_table_get_md(rc->ti->table)),
-				       levels[i]);
-				dm_table_event(rc->ti->table);
-			}
-			return;
-		}
+	for (i = 0; i < ARRAY_SIZE(levels) && !level; i++)
+		if (used * 100 >= total * levels[i])
+			level = levels[i];
+	if (level > rc->spare_level) {
+		DMWARN("%s: %u%% of spare blocks in use", dm_device_name(dm_table_get_md(rc->ti->table)), level);
+		dm_table_event(rc->ti->table);
 	}
+	rc->spare_level = level;
 }
 
 /* First fit: the internal spare area first, then spare devices by index. */
 static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk)
 {
-	unsigned int i;
+	struct remap_member *m;
 
-	for (i = 0; i < DMR_MAX_MEMBERS; i++) {
-		struct remap_member *m = rc->by_index[i];
+	for_each_member(rc, m) {
 		unsigned long b;
 
-		if (!m || !m->spare_blocks || m->spare_used >= m->spare_blocks)
+		if (!m->spare_blocks || m->draining || m->spare_used >= m->spare_blocks)
 			continue;
 		b = find_first_zero_bit(m->spare_map, m->spare_blocks);
 		if (b >= m->spare_blocks)
 			continue;
 		set_bit(b, m->spare_map);
 		m->spare_used++;
-		*idx = i;
+		*idx = m - rc->members;
 		*blk = b;
 		spare_threshold(rc);
 		return 0;
@@ -323,26 +459,73 @@ static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk)
 	return -ENOSPC;
 }
 
-static void spare_totals(struct remap_c *rc, u64 *used, u64 *total)
-{
-	unsigned int i;
+/* ---------------------------------------------------------------------------
+ * Waiting for bios in flight (worker only)
+ */
 
-	*used = *total = 0;
-	for (i = 0; i < rc->nr_members; i++) {
-		*used += READ_ONCE(rc->members[i].spare_used);
-		*total += rc->members[i].spare_blocks;
-	}
+static void gate_release(struct percpu_ref *ref)
+{
+	complete(&container_of(ref, struct io_gate, ref)->drained);
+}
+
+/*
+ * Returns once every bio mapped before the call has come back from the
+ * members. New bios take the other gate; one that read the old gate did so
+ * in an RCU read section that synchronize_rcu() waits for, after which
+ * the old gate is killed and drains. Table changes made before the call
+ * are seen by every bio mapped after it.
+ */
+static void io_barrier(struct remap_c *rc)
+{
+	struct io_gate *old = &rc->gates[rc->gate_idx], *new = &rc->gates[rc->gate_idx ^ 1];
+
+	reinit_completion(&new->drained);
+	percpu_ref_reinit(&new->ref);
+	smp_store_release(&rc->gate, new);
+	rc->gate_idx ^= 1;
+	synchronize_rcu();
+	percpu_ref_kill(&old->ref);
+	wait_for_completion(&old->drained);
+}
+
+/*
+ * Sends new bios for @blk to the worker and waits for those in flight, so
+ * the worker alone touches the block until the updates in @up are
+ * committed (upd_flush ends it).
+ */
+static int busy_begin(struct remap_c *rc, u64 blk, struct updates *up)
+{
+	void *e = xa_load(&rc->table, blk);
+	int r;
+
+	if (e && entry_busy(e))
+		return 0;
+	if (WARN_ON_ONCE(up->nr_busy == ARRAY_SIZE(up->busy)))
+		return -EBUSY;
+	r = xa_err(xa_store(&rc->table, blk, xa_mk_value((e ? xa_to_value(e) : DMR_ENTRY_FREE) | ENTRY_BUSY),
+			    GFP_NOIO));
+	if (r)
+		return r;
+	up->busy[up->nr_busy++] = blk;
+	io_barrier(rc);
+	return 0;
+}
+
+static void busy_end(struct remap_c *rc, u64 blk)
+{
+	void *e = xa_load(&rc->table, blk);
+
+	if (!e || !entry_busy(e))
+		return;
+	if (entry_state(e) == DMR_ENTRY_FREE)
+		xa_erase(&rc->table, blk);
+	else
+		xa_store(&rc->table, blk, xa_mk_value(xa_to_value(e) & ~ENTRY_BUSY), GFP_NOIO);
 }
 
 /* ---------------------------------------------------------------------------
  * Metadata: loading
  */
-
-struct md_candidate {
-	int slot;
-	u64 snap_seq;
-	u64 end_seq;
-};
 
 /* An on-disk entry in host order. */
 struct entry_fields {
@@ -358,11 +541,28 @@ static struct entry_fields entry_decode(const struct dmr_entry_disk *d)
 				      le16_to_cpu(d->spare_index), le32_to_cpu(d->spare_block) };
 }
 
+/* Spare blocks of each member index under member table @t (0: no such member). */
+static void member_blocks(struct remap_c *rc, const u8 *table, u32 *nblocks)
+{
+	const struct dmr_member_disk *t = (const void *)table;
+	unsigned int i;
+
+	for (i = 0; i < DMR_MAX_MEMBERS; i++) {
+		if (rc->members[i].dev)
+			nblocks[i] = rc->members[i].spare_blocks;
+		else if (le16_to_cpu(t[i].role) != DMR_ROLE_NONE)
+			nblocks[i] = min_t(u64, le64_to_cpu(t[i].spare_sectors) >> rc->block_shift,
+					   REMAP_SPARE_BLOCKS_MAX);
+		else
+			nblocks[i] = 0;
+	}
+}
+
 /* Checks an entry of a snapshot or journal against the set's geometry. */
-static bool entry_valid(struct remap_c *rc, const struct dmr_entry_disk *d, bool journal)
+static bool entry_valid(struct remap_c *rc, const struct dmr_entry_disk *d, bool journal, const u32 *nblocks)
 {
 	struct entry_fields f = entry_decode(d);
-	struct remap_member *m = f.idx < DMR_MAX_MEMBERS ? rc->by_index[f.idx] : NULL;
+	u32 nb = f.idx < DMR_MAX_MEMBERS ? nblocks[f.idx] : 0;
 
 	switch (f.state) {
 	case DMR_ENTRY_FREE:
@@ -370,11 +570,32 @@ static bool entry_valid(struct remap_c *rc, const struct dmr_entry_disk *d, bool
 	case DMR_ENTRY_PENDING:
 		return f.blk < rc->data_blocks && f.idx == DMR_NO_MEMBER && !f.sblk;
 	case DMR_ENTRY_REMAPPED:
-		return f.blk < rc->data_blocks && m && f.sblk < m->spare_blocks;
+		return f.blk < rc->data_blocks && f.sblk < nb;
 	case DMR_ENTRY_RETIRED:
-		return f.blk == DMR_NO_BLOCK && m && f.sblk < m->spare_blocks;
+		return f.blk == DMR_NO_BLOCK && f.sblk < nb;
 	}
 	return false;
+}
+
+/* Puts one loaded entry into the in-memory state. */
+static int load_entry(struct remap_c *rc, const struct dmr_entry_disk *d)
+{
+	struct entry_fields f = entry_decode(d);
+
+	if (f.state != DMR_ENTRY_PENDING && !spare_mark(rc, f.idx, f.sblk))
+		return -EUCLEAN;	/* a spare block used twice */
+	switch (f.state) {
+	case DMR_ENTRY_RETIRED:
+		atomic_inc(&rc->nr_retired);
+		return xa_err(xa_store(&rc->retired, (u64)f.idx << 32 | f.sblk, xa_mk_value(1), GFP_NOIO));
+	case DMR_ENTRY_REMAPPED:
+		atomic_inc(&rc->nr_remapped);
+		rc->members[f.idx].live++;
+		break;
+	default:
+		atomic_inc(&rc->nr_pending);
+	}
+	return xa_err(xa_store(&rc->table, f.blk, entry_mk(f.state, f.idx, f.sblk), GFP_NOIO));
 }
 
 /*
@@ -387,13 +608,14 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 	struct dmr_snapshot_disk *h = rc->md_block;
 	sector_t s = slot_sector(rc, slot);
 	struct dmr_entry_disk *ents = NULL;
+	u32 nblocks[DMR_MAX_MEMBERS];
 	u8 *table = NULL;
 	u32 nr, i;
 	u64 seq = 0, prev = 0;
 	size_t len;
 
 	*err = 0;
-	if (sync_io(m->dev->bdev, s, h, DMR_MD_BLOCK_SIZE, REQ_OP_READ | REQ_META))
+	if (sync_io(rc, m->dev->bdev, s, h, DMR_MD_BLOCK_SIZE, REQ_OP_READ | REQ_META))
 		return 0;
 	if (le64_to_cpu(h->magic) != DMR_SNAP_MAGIC || block_csum(h) != le32_to_cpu(h->csum) ||
 	    le32_to_cpu(h->slot) != slot || memcmp(h->set_uuid, rc->set_uuid, 16) ||
@@ -411,21 +633,23 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 	{
 		u32 members_csum = le32_to_cpu(h->members_csum), entries_csum = le32_to_cpu(h->entries_csum);
 
-		if (sync_io(m->dev->bdev, s + DMR_MD_BLOCK_SECTORS, table,
+		if (sync_io(rc, m->dev->bdev, s + DMR_MD_BLOCK_SECTORS, table,
 			    DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, REQ_OP_READ | REQ_META) ||
 		    dmr_csum(table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE) != members_csum ||
-		    (len && sync_io(m->dev->bdev, s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS,
+		    (len && sync_io(rc, m->dev->bdev, s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS,
 				    ents, len, REQ_OP_READ | REQ_META)) ||
 		    dmr_csum(ents, (size_t)nr * sizeof(*ents)) != entries_csum) {
 			seq = 0;
 			goto out;
 		}
 	}
+	/* Entries may name members that are missing: their sizes come from this table. */
+	member_blocks(rc, table, nblocks);
 	for (i = 0; i < nr; i++) {
 		u64 key = le64_to_cpu(ents[i].data_block);
 
 		/* Sorted and unique by data block; retired entries last. */
-		if (!entry_valid(rc, &ents[i], false) || le16_to_cpu(ents[i].state) == DMR_ENTRY_FREE ||
+		if (!entry_valid(rc, &ents[i], false, nblocks) || le16_to_cpu(ents[i].state) == DMR_ENTRY_FREE ||
 		    (i && key != DMR_NO_BLOCK && key <= prev)) {
 			seq = 0;
 			goto out;
@@ -435,28 +659,9 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 	if (!load)
 		goto out;
 	memcpy(rc->member_table, table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE);
-	for (i = 0; i < nr && !*err; i++) {
-		struct entry_fields f = entry_decode(&ents[i]);
-		unsigned int state = f.state;
-		u16 idx = f.idx;
-		u32 sblk = f.sblk;
-		u64 blk = f.blk;
-
-		if (state != DMR_ENTRY_PENDING && !spare_mark(rc, idx, sblk)) {
-			*err = -EUCLEAN;	/* a spare block used twice */
-			break;
-		}
-		if (state == DMR_ENTRY_RETIRED) {
-			atomic_inc(&rc->nr_retired);
-			*err = xa_err(xa_store(&rc->retired, (u64)idx << 32 | sblk, xa_mk_value(1), GFP_KERNEL));
-		} else {
-			*err = xa_err(xa_store(&rc->table, blk, entry_mk(state, idx, sblk), GFP_KERNEL));
-		}
-		if (state == DMR_ENTRY_REMAPPED)
-			atomic_inc(&rc->nr_remapped);
-		else if (state == DMR_ENTRY_PENDING)
-			atomic_inc(&rc->nr_pending);
-	}
+	memcpy(rc->nblocks, nblocks, sizeof(nblocks));
+	for (i = 0; i < nr && !*err; i++)
+		*err = load_entry(rc, &ents[i]);
 out:
 	kvfree(table);
 	kvfree(ents);
@@ -469,7 +674,8 @@ static u64 md_chain_end(struct remap_c *rc, struct remap_member *m, u64 seq)
 	struct dmr_journal_disk *j = rc->md_block;
 
 	for (;;) {
-		if (sync_io(m->dev->bdev, journal_sector(rc, seq + 1), j, DMR_MD_BLOCK_SIZE, REQ_OP_READ | REQ_META))
+		if (sync_io(rc, m->dev->bdev, journal_sector(rc, seq + 1), j, DMR_MD_BLOCK_SIZE,
+			    REQ_OP_READ | REQ_META))
 			return seq;
 		if (le64_to_cpu(j->magic) != DMR_JOURNAL_MAGIC || block_csum(j) != le32_to_cpu(j->csum) ||
 		    memcmp(j->set_uuid, rc->set_uuid, 16) || le64_to_cpu(j->seq) != seq + 1 ||
@@ -477,18 +683,6 @@ static u64 md_chain_end(struct remap_c *rc, struct remap_member *m, u64 seq)
 			return seq;
 		seq++;
 	}
-}
-
-/* Whether a remapped entry currently lives at spare location @idx:@sblk. */
-static bool entry_uses(struct remap_c *rc, u16 idx, u32 sblk)
-{
-	unsigned long index;
-	void *e;
-
-	xa_for_each(&rc->table, index, e)
-		if (entry_state(e) == DMR_ENTRY_REMAPPED && entry_index(e) == idx && entry_block(e) == sblk)
-			return true;
-	return false;
 }
 
 /*
@@ -499,61 +693,105 @@ static bool entry_uses(struct remap_c *rc, u16 idx, u32 sblk)
 static int apply_update(struct remap_c *rc, const struct dmr_entry_disk *u, bool reserved)
 {
 	struct entry_fields f = entry_decode(u);
-	unsigned int state = f.state;
-	u64 blk = f.blk;
-	u16 idx = f.idx;
-	u32 sblk = f.sblk;
 	void *old;
 
-	if (!entry_valid(rc, u, true))
+	if (!entry_valid(rc, u, true, rc->nblocks))
 		return -EUCLEAN;
-	if (state == DMR_ENTRY_RETIRED) {
-		/* A location in use by an entry is marked already. */
-		if (!reserved && !spare_mark(rc, idx, sblk) && !entry_uses(rc, idx, sblk))
+	if (f.state == DMR_ENTRY_RETIRED) {
+		u64 key = (u64)f.idx << 32 | f.sblk;
+
+		/*
+		 * Blocks are marked only by entries and retired locations, so a
+		 * marked block that is not retired is the old location of the
+		 * entry this record moves.
+		 */
+		if (xa_load(&rc->retired, key))
 			return -EUCLEAN;
+		if (!reserved)
+			spare_mark(rc, f.idx, f.sblk);
 		atomic_inc(&rc->nr_retired);
-		return xa_err(xa_store(&rc->retired, (u64)idx << 32 | sblk, xa_mk_value(1), GFP_NOIO));
+		return xa_err(xa_store(&rc->retired, key, xa_mk_value(1), GFP_NOIO));
 	}
-	old = xa_load(&rc->table, blk);
-	if (state == DMR_ENTRY_REMAPPED && !reserved && !spare_mark(rc, idx, sblk))
+	old = entry_get(rc, f.blk);
+	if (f.state == DMR_ENTRY_REMAPPED && !reserved && !spare_mark(rc, f.idx, f.sblk))
 		return -EUCLEAN;
 	if (old && entry_state(old) == DMR_ENTRY_REMAPPED) {
 		/* The old location is kept only if a retired entry says so. */
 		if (!xa_load(&rc->retired, (u64)entry_index(old) << 32 | entry_block(old)))
 			spare_release(rc, entry_index(old), entry_block(old));
+		rc->members[entry_index(old)].live--;
 		atomic_dec(&rc->nr_remapped);
 	} else if (old) {
 		atomic_dec(&rc->nr_pending);
 	}
-	if (state == DMR_ENTRY_FREE) {
+	if (f.state == DMR_ENTRY_FREE) {
 		if (!old)
 			return -EUCLEAN;
-		xa_erase(&rc->table, blk);
+		xa_erase(&rc->table, f.blk);
 		return 0;
 	}
-	if (state == DMR_ENTRY_REMAPPED)
+	if (f.state == DMR_ENTRY_REMAPPED) {
 		atomic_inc(&rc->nr_remapped);
-	else
+		rc->members[f.idx].live++;
+	} else {
 		atomic_inc(&rc->nr_pending);
-	return xa_err(xa_store(&rc->table, blk, entry_mk(state, idx, sblk), GFP_NOIO));
+	}
+	return xa_err(xa_store(&rc->table, f.blk, entry_mk(f.state, f.idx, f.sblk), GFP_NOIO));
 }
 
 static void md_clear(struct remap_c *rc)
 {
-	unsigned int i;
+	struct remap_member *m;
 
 	xa_destroy(&rc->table);
 	xa_destroy(&rc->retired);
-	for (i = 0; i < rc->nr_members; i++) {
-		struct remap_member *m = &rc->members[i];
-
+	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
 		if (m->spare_map)
 			bitmap_zero(m->spare_map, m->spare_blocks);
 		m->spare_used = 0;
+		m->live = 0;
 	}
 	atomic_set(&rc->nr_remapped, 0);
 	atomic_set(&rc->nr_pending, 0);
 	atomic_set(&rc->nr_retired, 0);
+}
+
+/*
+ * Every member of the loaded member table must be in the table line, except
+ * missing spares when the table says "degraded", and nothing else may be.
+ */
+static int check_member_table(struct remap_c *rc, char **error)
+{
+	const struct dmr_member_disk *t = (const void *)rc->member_table;
+	unsigned int i;
+
+	for (i = 0; i < DMR_MAX_MEMBERS; i++) {
+		struct remap_member *m = &rc->members[i];
+
+		m->missing = false;
+		if (le16_to_cpu(t[i].role) == DMR_ROLE_NONE) {
+			if (m->dev) {
+				*error = "A device is not in the set's member table (removed spare?)";
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (!m->dev) {
+			if (!rc->degraded_ok || !i) {
+				*error = "A spare member of the set is missing from the table line (\"degraded\" starts without it)";
+				return -EINVAL;
+			}
+			m->missing = true;
+			m->spare_blocks = min_t(u64, le64_to_cpu(t[i].spare_sectors) >> rc->block_shift,
+						REMAP_SPARE_BLOCKS_MAX);
+			continue;
+		}
+		if (memcmp(t[i].uuid, m->uuid, 16)) {
+			*error = "A device's member UUID differs from the set's member table";
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 static int md_compact(struct remap_c *rc);
@@ -564,36 +802,33 @@ static int md_compact(struct remap_c *rc);
  */
 static int md_load(struct remap_c *rc, bool resync, char **error)
 {
-	struct md_candidate best = { .slot = -1 }, c;
-	struct remap_member *src = NULL;
+	struct remap_member *src = NULL, *m;
+	u64 best_end = 0, best_snap = 0, seq;
+	int best_slot = -1;
 	bool stale = false;
-	unsigned int i, slot;
-	u64 seq;
+	unsigned int slot, i;
 	int r;
 
 	md_clear(rc);
-	for (i = 0; i < rc->nr_members; i++) {
-		struct remap_member *m = &rc->members[i];
-
-		c.slot = -1;
-		c.snap_seq = 0;
+	for_each_member(rc, m) {
+		m->newest_slot = -1;
+		m->snap_seq = 0;
 		for (slot = 0; slot < 2; slot++) {
 			seq = md_read_slot(rc, m, slot, false, &r);
 			if (r) {
 				*error = "Cannot allocate metadata buffers";
 				return r;
 			}
-			if (seq && seq > c.snap_seq) {
-				c.slot = slot;
-				c.snap_seq = seq;
+			if (seq && seq > m->snap_seq) {
+				m->newest_slot = slot;
+				m->snap_seq = seq;
 			}
 		}
-		m->newest_slot = c.slot;
-		m->snap_seq = c.snap_seq;
-		m->end_seq = c.slot < 0 ? 0 : md_chain_end(rc, m, c.snap_seq);
-		if (c.slot >= 0 && (!src || m->end_seq > best.end_seq)) {
-			c.end_seq = m->end_seq;
-			best = c;
+		m->end_seq = m->newest_slot < 0 ? 0 : md_chain_end(rc, m, m->snap_seq);
+		if (m->newest_slot >= 0 && (!src || m->end_seq > best_end)) {
+			best_end = m->end_seq;
+			best_snap = m->snap_seq;
+			best_slot = m->newest_slot;
 			src = m;
 		}
 	}
@@ -603,21 +838,22 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 	}
 	/*
 	 * Behind: a shorter chain, or the same chain from an older snapshot (a
-	 * crash during compaction). The latter's ring still needs records the
-	 * next commits would overwrite, so it is rewritten too.
+	 * crash during compaction; its ring still needs records the next
+	 * commits would overwrite), or a superblock of an older generation.
 	 */
-	for (i = 0; i < rc->nr_members; i++)
-		stale |= rc->members[i].newest_slot < 0 || rc->members[i].end_seq < best.end_seq ||
-			 rc->members[i].snap_seq != best.snap_seq;
+	for_each_member(rc, m)
+		stale |= m->newest_slot < 0 || m->end_seq < best_end || m->snap_seq != best_snap ||
+			 m->sb_generation != rc->generation;
 
-	if (!md_read_slot(rc, src, best.slot, true, &r)) {
+	if (!md_read_slot(rc, src, best_slot, true, &r)) {
 		*error = r == -ENOMEM ? "Cannot allocate the remap table" : "Metadata changed while loading";
 		return r ? r : -EUCLEAN;
 	}
-	for (seq = best.snap_seq + 1; seq <= best.end_seq; seq++) {
+	for (seq = best_snap + 1; seq <= best_end; seq++) {
 		struct dmr_journal_disk *j = rc->md_block;
 
-		if (sync_io(src->dev->bdev, journal_sector(rc, seq), j, DMR_MD_BLOCK_SIZE, REQ_OP_READ | REQ_META)) {
+		if (sync_io(rc, src->dev->bdev, journal_sector(rc, seq), j, DMR_MD_BLOCK_SIZE,
+			    REQ_OP_READ | REQ_META)) {
 			*error = "Cannot read the metadata journal";
 			return -EIO;
 		}
@@ -640,15 +876,31 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 		*error = "Metadata holds more entries than its capacity";
 		return -EUCLEAN;
 	}
-	rc->seq = best.end_seq;
-	rc->snapshot_seq = best.snap_seq;
+	rc->seq = best_end;
+	rc->snapshot_seq = best_snap;
+	r = check_member_table(rc, error);
+	if (r)
+		return r;
 	if (resync && stale) {
+		struct dmr_superblock_disk *sb;
+
 		/* A fresh snapshot everywhere: no member stays behind. */
 		r = md_compact(rc);
 		if (r) {
 			*error = "Cannot bring stale members up to date";
 			return r;
 		}
+		sb = kmalloc(sizeof(*sb), GFP_NOIO);
+		if (!sb) {
+			*error = "Cannot allocate superblock buffer";
+			return -ENOMEM;
+		}
+		for_each_member(rc, m)
+			if (m->sb_generation != rc->generation && !m->md_failed && sb_set_generation(rc, m, sb)) {
+				m->md_failed = true;
+				rc->md_degraded = true;
+			}
+		kfree(sb);
 	}
 	return 0;
 }
@@ -657,85 +909,129 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
  * Metadata: commits (worker only)
  */
 
-/* Writes a snapshot of the current state into every member's other slot. */
+/* Entries of a snapshot on their way to one member, a chunk at a time. */
+struct snap_stream {
+	struct remap_c *rc;
+	struct block_device *bdev;
+	sector_t sector;		/* where the next chunk goes */
+	unsigned int fill;		/* entries in the chunk buffer */
+	u32 n;				/* entries streamed */
+	u32 crc;
+	int err;
+};
+
+static void stream_write(struct snap_stream *st)
+{
+	struct remap_c *rc = st->rc;
+	size_t len = (size_t)st->fill * sizeof(struct dmr_entry_disk);
+
+	if (!st->fill || st->err)
+		return;
+	st->crc = crc32c(st->crc, rc->md_chunk, len);
+	memset(rc->md_chunk + len, 0, round_up(len, DMR_MD_BLOCK_SIZE) - len);
+	len = round_up(len, DMR_MD_BLOCK_SIZE);
+	st->err = sync_io(rc, st->bdev, st->sector, rc->md_chunk, len, REQ_OP_WRITE | REQ_META);
+	st->sector += len >> SECTOR_SHIFT;
+	st->fill = 0;
+}
+
+static void stream_add(struct snap_stream *st, u64 blk, unsigned int state, u16 idx, u32 sblk)
+{
+	struct dmr_entry_disk *d = (struct dmr_entry_disk *)st->rc->md_chunk + st->fill;
+
+	d->data_block = cpu_to_le64(blk);
+	d->state = cpu_to_le16(state);
+	d->spare_index = cpu_to_le16(idx);
+	d->spare_block = cpu_to_le32(sblk);
+	st->n++;
+	if (++st->fill == REMAP_MD_CHUNK / sizeof(*d))
+		stream_write(st);
+}
+
+/* Writes a snapshot of the current state into @m's other slot: body, then header. */
+static int md_snapshot(struct remap_c *rc, struct remap_member *m)
+{
+	const struct dmr_member_disk *t = (const void *)rc->member_table;
+	struct dmr_snapshot_disk *h = rc->md_block;
+	unsigned int slot = m->newest_slot == 0 ? 1 : 0;
+	sector_t s = slot_sector(rc, slot);
+	struct snap_stream st = { .rc = rc, .bdev = m->dev->bdev, .crc = ~0U,
+				  .sector = s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS };
+	unsigned long key;
+	void *e;
+	int r;
+
+	r = sync_io(rc, m->dev->bdev, s + DMR_MD_BLOCK_SECTORS, rc->member_table,
+		    DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_META);
+	if (r)
+		return r;
+	xa_for_each(&rc->table, key, e) {
+		if (entry_state(e) == DMR_ENTRY_REMAPPED)
+			stream_add(&st, key, DMR_ENTRY_REMAPPED, entry_index(e), entry_block(e));
+		else if (entry_state(e) == DMR_ENTRY_PENDING)
+			stream_add(&st, key, DMR_ENTRY_PENDING, DMR_NO_MEMBER, 0);
+	}
+	/* Retired blocks of a member leaving the set leave with it. */
+	xa_for_each(&rc->retired, key, e)
+		if (le16_to_cpu(t[key >> 32].role) != DMR_ROLE_NONE)
+			stream_add(&st, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, key >> 32, key & 0xffffffff);
+	stream_write(&st);
+	if (st.err)
+		return st.err;
+	memset(h, 0, sizeof(*h));
+	h->magic = cpu_to_le64(DMR_SNAP_MAGIC);
+	h->slot = cpu_to_le32(slot);
+	memcpy(h->set_uuid, rc->set_uuid, 16);
+	h->seq = cpu_to_le64(rc->seq);
+	h->generation = cpu_to_le64(rc->generation);
+	h->nr_entries = cpu_to_le32(st.n);
+	h->entries_csum = cpu_to_le32(~st.crc);
+	h->members_csum = cpu_to_le32(dmr_csum(rc->member_table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE));
+	h->csum = cpu_to_le32(block_csum(h));
+	/* The body durable before the header: a torn snapshot is an invalid one. */
+	r = sync_io(rc, m->dev->bdev, s, h, DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA);
+	if (!r)
+		m->newest_slot = slot;
+	return r;
+}
+
+/*
+ * Writes a snapshot of the current state into every member's other slot,
+ * the data member last (a membership change relies on that order).
+ */
 static int md_compact(struct remap_c *rc)
 {
-	struct dmr_snapshot_disk *h = rc->md_block;
-	size_t nr = atomic_read(&rc->nr_remapped) + atomic_read(&rc->nr_pending) + atomic_read(&rc->nr_retired);
-	size_t n = 0, len;
-	struct dmr_entry_disk *ents;
-	unsigned long key;
-	unsigned int i, ok = 0;
-	void *e;
+	unsigned int ok = 0;
+	int i;
 
-	len = round_up(max_t(size_t, nr, 1) * sizeof(*ents), DMR_MD_BLOCK_SIZE);
-	ents = kvzalloc(len, GFP_NOIO);
-	if (!ents)
-		return -ENOMEM;
-	xa_for_each(&rc->table, key, e) {
-		if (n == nr)
-			break;
-		ents[n].data_block = cpu_to_le64(key);
-		ents[n].state = cpu_to_le16(entry_state(e));
-		ents[n].spare_index = cpu_to_le16(entry_state(e) == DMR_ENTRY_PENDING ? DMR_NO_MEMBER : entry_index(e));
-		ents[n].spare_block = cpu_to_le32(entry_state(e) == DMR_ENTRY_PENDING ? 0 : entry_block(e));
-		n++;
-	}
-	xa_for_each(&rc->retired, key, e) {
-		if (n == nr)
-			break;
-		ents[n].data_block = cpu_to_le64(DMR_NO_BLOCK);
-		ents[n].state = cpu_to_le16(DMR_ENTRY_RETIRED);
-		ents[n].spare_index = cpu_to_le16(key >> 32);
-		ents[n].spare_block = cpu_to_le32(key & 0xffffffff);
-		n++;
-	}
-	for (i = 0; i < rc->nr_members; i++) {
+	for (i = DMR_MAX_MEMBERS - 1; i >= 0; i--) {
 		struct remap_member *m = &rc->members[i];
-		unsigned int slot = m->newest_slot == 0 ? 1 : 0;
-		sector_t s = slot_sector(rc, slot);
 
-		if (m->md_failed)
+		if (!m->dev || m->md_failed)
 			continue;
-		memset(h, 0, sizeof(*h));
-		h->magic = cpu_to_le64(DMR_SNAP_MAGIC);
-		h->slot = cpu_to_le32(slot);
-		memcpy(h->set_uuid, rc->set_uuid, 16);
-		h->seq = cpu_to_le64(rc->seq);
-		h->generation = cpu_to_le64(rc->generation);
-		h->nr_entries = cpu_to_le32(n);
-		h->entries_csum = cpu_to_le32(dmr_csum(ents, n * sizeof(*ents)));
-		h->members_csum = cpu_to_le32(dmr_csum(rc->member_table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE));
-		h->csum = cpu_to_le32(block_csum(h));
-		/* Body first, header last, each durable: a torn snapshot is an invalid one. */
-		if (sync_io(m->dev->bdev, s + DMR_MD_BLOCK_SECTORS, rc->member_table,
-			    DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_META) ||
-		    sync_io(m->dev->bdev, s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS, ents,
-			    round_up(max_t(size_t, n, 1) * sizeof(*ents), DMR_MD_BLOCK_SIZE),
-			    REQ_OP_WRITE | REQ_META) ||
-		    sync_io(m->dev->bdev, s, h, DMR_MD_BLOCK_SIZE,
-			    REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA)) {
+		if (md_snapshot(rc, m)) {
 			DMERR("%s: metadata snapshot write failed", m->dev->name);
 			m->md_failed = true;
 			rc->md_degraded = true;
 			continue;
 		}
-		m->newest_slot = slot;
 		ok++;
 	}
-	kvfree(ents);
 	if (!ok)
 		return -EIO;
 	rc->snapshot_seq = rc->seq;
 	return 0;
 }
 
-static void flush_members(struct remap_c *rc)
+static int flush_members(struct remap_c *rc, bool spares_only)
 {
-	unsigned int i;
+	struct remap_member *m;
+	int r = 0;
 
-	for (i = 0; i < rc->nr_members; i++)
-		blkdev_issue_flush(rc->members[i].dev->bdev);
+	for_each_member(rc, m)
+		if (!spares_only || m != rc->members)
+			r = blkdev_issue_flush(m->dev->bdev) ?: r;
+	return r;
 }
 
 /*
@@ -746,6 +1042,7 @@ static void flush_members(struct remap_c *rc)
 static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int nr)
 {
 	struct dmr_journal_disk *j = rc->md_block;
+	struct remap_member *m;
 	u64 seq = rc->seq + 1;
 	unsigned int i, ok = 0;
 	int r;
@@ -764,7 +1061,7 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 	 * data of this commit stable on every member before any record can
 	 * point at it.
 	 */
-	flush_members(rc);
+	flush_members(rc, false);
 	memset(j, 0, sizeof(*j));
 	j->magic = cpu_to_le64(DMR_JOURNAL_MAGIC);
 	j->nr_updates = cpu_to_le32(nr);
@@ -773,12 +1070,10 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 	j->generation = cpu_to_le64(rc->generation);
 	memcpy(j->updates, u, nr * sizeof(*u));
 	j->csum = cpu_to_le32(block_csum(j));
-	for (i = 0; i < rc->nr_members; i++) {
-		struct remap_member *m = &rc->members[i];
-
+	for_each_member(rc, m) {
 		if (m->md_failed)
 			continue;
-		if (sync_io(m->dev->bdev, journal_sector(rc, seq), j, DMR_MD_BLOCK_SIZE,
+		if (sync_io(rc, m->dev->bdev, journal_sector(rc, seq), j, DMR_MD_BLOCK_SIZE,
 			    REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA)) {
 			DMERR("%s: metadata journal write failed", m->dev->name);
 			m->md_failed = true;
@@ -791,6 +1086,7 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 		return -EIO;
 	rc->seq = seq;
 	for (i = 0; i < nr; i++) {
+		/* Cannot fail: every slot was reserved before the record was written. */
 		r = apply_update(rc, &u[i], true);
 		if (WARN_ON_ONCE(r))
 			return r;
@@ -799,16 +1095,54 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 	return 0;
 }
 
+/*
+ * A membership change, after the member table in memory was edited: a
+ * snapshot under the next generation on every member, the data member
+ * last; then the data member's superblock takes that generation, which is
+ * the commit point (loading trusts the data member's generation only), and
+ * the other superblocks follow. Before the commit point the old generation,
+ * and with it the old member table, stays in force. @sb is scratch.
+ */
+static int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb)
+{
+	u64 snapshot_seq = rc->snapshot_seq;
+	int slots[DMR_MAX_MEMBERS];
+	struct remap_member *m;
+	int i, r;
+
+	for (i = 0; i < DMR_MAX_MEMBERS; i++)
+		slots[i] = rc->members[i].newest_slot;
+	rc->generation++;
+	rc->seq++;
+	r = md_compact(rc);
+	if (!r && rc->members[0].md_failed)
+		r = -EIO;
+	if (!r)
+		r = sb_set_generation(rc, &rc->members[0], sb);
+	if (r) {
+		rc->generation--;
+		rc->seq--;
+		rc->snapshot_seq = snapshot_seq;
+		for (i = 0; i < DMR_MAX_MEMBERS; i++)
+			rc->members[i].newest_slot = slots[i];
+		return r;
+	}
+	for_each_member(rc, m)
+		if (!m->draining && !m->md_failed && m->sb_generation != rc->generation && sb_set_generation(rc, m, sb)) {
+			DMERR("%s: superblock write failed", m->dev->name);
+			m->md_failed = true;
+			rc->md_degraded = true;
+		}
+	member_blocks(rc, rc->member_table, rc->nblocks);
+	dm_table_event(rc->ti->table);
+	return 0;
+}
+
 /* ---------------------------------------------------------------------------
  * The worker: everything that is not the fast path
  */
 
-struct updates {
-	struct dmr_entry_disk u[DMR_JOURNAL_UPDATES];
-	unsigned int nr;
-};
-
-static void upd_add(struct updates *up, u64 blk, unsigned int state, u16 idx, u32 sblk)
+static void upd_add(struct remap_c *rc, struct updates *up, u64 blk, unsigned int state, u16 idx, u32 sblk)
 {
 	struct dmr_entry_disk *d = &up->u[up->nr++];
 
@@ -816,14 +1150,42 @@ static void upd_add(struct updates *up, u64 blk, unsigned int state, u16 idx, u3
 	d->state = cpu_to_le16(state);
 	d->spare_index = cpu_to_le16(idx);
 	d->spare_block = cpu_to_le32(sblk);
+	/* Room in memory now: once the record is durable, applying it must not fail. */
+	if (state == DMR_ENTRY_RETIRED) {
+		if (xa_reserve(&rc->retired, (u64)idx << 32 | sblk, GFP_NOIO))
+			up->err = -ENOMEM;
+	} else if (xa_reserve(&rc->table, blk, GFP_NOIO)) {
+		up->err = -ENOMEM;
+	}
 }
 
+/* Commits the queued updates and ends the busy blocks they settle. */
 static int upd_flush(struct remap_c *rc, struct updates *up)
 {
-	int r = md_commit(rc, up->u, up->nr);
+	int r = up->err ?: md_commit(rc, up->u, up->nr);
+	unsigned int i;
 
-	up->nr = 0;
+	if (r) {
+		for (i = 0; i < up->nr; i++) {
+			struct entry_fields f = entry_decode(&up->u[i]);
+
+			if (f.state == DMR_ENTRY_RETIRED)
+				xa_release(&rc->retired, (u64)f.idx << 32 | f.sblk);
+			else
+				xa_release(&rc->table, f.blk);
+		}
+	}
+	for (i = 0; i < up->nr_busy; i++)
+		busy_end(rc, up->busy[i]);
+	up->nr = up->nr_busy = 0;
+	up->err = 0;
 	return r;
+}
+
+/* Commits early when a record is nearly full. */
+static int upd_room(struct remap_c *rc, struct updates *up)
+{
+	return up->nr >= DMR_JOURNAL_UPDATES - 4 ? upd_flush(rc, up) : 0;
 }
 
 static void copy_bio_block(struct bio *bio, struct bvec_iter *it, void *buf, unsigned int len, bool to_bio)
@@ -852,15 +1214,25 @@ static sector_t data_sector(struct remap_c *rc, u64 blk)
 /* Synchronous I/O of one block at spare location @idx:@sblk. */
 static int spare_io(struct remap_c *rc, u16 idx, u32 sblk, void *buf, blk_opf_t opf)
 {
-	struct remap_member *m = rc->by_index[idx];
+	struct remap_member *m = &rc->members[idx];
+	int r = sync_io(rc, m->dev->bdev, m->spare_offset + ((sector_t)sblk << rc->block_shift), buf,
+			rc->block_size, opf);
 
-	return sync_io(m->dev->bdev, m->spare_offset + ((sector_t)sblk << rc->block_shift), buf, rc->block_size,
-		       opf);
+	/* The next flush must reach this device. */
+	if (!r && idx && op_is_write(opf))
+		atomic_inc(&rc->spare_writes);
+	return r;
 }
 
-static int block_io(struct remap_c *rc, struct block_device *bdev, sector_t sector, void *buf, blk_opf_t opf)
+static int data_io(struct remap_c *rc, u64 blk, void *buf, blk_opf_t opf)
 {
-	return sync_io(bdev, sector, buf, rc->block_size, opf);
+	return sync_io(rc, rc->members[0].dev->bdev, data_sector(rc, blk), buf, rc->block_size, opf);
+}
+
+/* Reads block @blk from where it lives now (@e: its entry, or NULL). */
+static int read_at(struct remap_c *rc, u64 blk, void *e, void *buf)
+{
+	return e ? spare_io(rc, entry_index(e), entry_block(e), buf, REQ_OP_READ) : data_io(rc, blk, buf, REQ_OP_READ);
 }
 
 /* Whether @extra more entries (beyond those queued in @up) fit in a snapshot. */
@@ -880,15 +1252,19 @@ static void set_exhausted(struct remap_c *rc, const char *what)
 	dm_table_event(rc->ti->table);
 }
 
+#define REMAP_RETIRE_OLD	0x1	/* the old spare location failed */
+#define REMAP_COUNT		0x2	/* a remap event (not an evacuation) */
+
 /*
- * Puts the data of block @blk (in @buf) on a fresh spare block. The old
- * spare location, if any, is retired. Updates are queued in @up.
+ * Puts the data of block @blk (in @buf) on a fresh spare block; @old is its
+ * entry, if any. Updates are queued in @up.
  */
-static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct updates *up)
+static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct updates *up, unsigned int flags)
 {
 	unsigned int failed = 0;
 	u16 idx;
 	u32 sblk;
+	int r;
 
 	for (;;) {
 		/* The new entry, the old location retired, and a failed spare block. */
@@ -903,68 +1279,94 @@ static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct
 		if (!spare_io(rc, idx, sblk, buf, REQ_OP_WRITE))
 			break;
 		/* This spare block is bad too: retire it (it stays taken), try the next. */
-		upd_add(up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, idx, sblk);
+		upd_add(rc, up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, idx, sblk);
 		if (++failed == REMAP_SPARE_TRIES)
 			return -EIO;	/* a spare device that fails everything */
-		if (up->nr >= DMR_JOURNAL_UPDATES - 4 && upd_flush(rc, up))
-			return -EIO;
+		r = upd_room(rc, up);
+		if (r)
+			return r;
 	}
 	/* The old location is retired in the same record that replaces it. */
-	if (old && entry_state(old) == DMR_ENTRY_REMAPPED)
-		upd_add(up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(old), entry_block(old));
-	upd_add(up, blk, DMR_ENTRY_REMAPPED, idx, sblk);
-	atomic64_inc(&rc->remap_events);
+	if ((flags & REMAP_RETIRE_OLD) && old && entry_state(old) == DMR_ENTRY_REMAPPED)
+		upd_add(rc, up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(old), entry_block(old));
+	upd_add(rc, up, blk, DMR_ENTRY_REMAPPED, idx, sblk);
+	if (flags & REMAP_COUNT)
+		atomic64_inc(&rc->remap_events);
 	return 0;
 }
 
 /* Writes @buf as block @blk wherever it belongs now, remapping on failure. */
 static int write_block(struct remap_c *rc, u64 blk, void *buf, struct updates *up)
 {
-	void *e = xa_load(&rc->table, blk);
+	void *e = entry_get(rc, blk);
 
-	if (e && entry_state(e) == DMR_ENTRY_REMAPPED) {
+	if (e && entry_state(e) == DMR_ENTRY_REMAPPED && rc->members[entry_index(e)].dev) {
 		if (!spare_io(rc, entry_index(e), entry_block(e), buf, REQ_OP_WRITE))
 			return 0;
-		return remap_block(rc, blk, e, buf, up);
+		if (rc->no_auto_remap)
+			return -EIO;
+		return remap_block(rc, blk, e, buf, up, REMAP_RETIRE_OLD | REMAP_COUNT);
 	}
-	/* Drives reallocate a sector when it is written: try in place first. */
-	if (!block_io(rc, rc->members[0].dev->bdev, data_sector(rc, blk), buf, REQ_OP_WRITE)) {
+	/*
+	 * Pending, or on a missing spare (a whole-block write needs nothing
+	 * from it): drives reallocate a sector when it is written, so try in
+	 * place first.
+	 */
+	if (!data_io(rc, blk, buf, REQ_OP_WRITE)) {
 		if (e) {
-			upd_add(up, blk, DMR_ENTRY_FREE, DMR_NO_MEMBER, 0);
+			upd_add(rc, up, blk, DMR_ENTRY_FREE, DMR_NO_MEMBER, 0);
 			atomic64_inc(&rc->healed);
 		}
 		return 0;
 	}
 	if (rc->no_auto_remap)
 		return -EIO;
-	return remap_block(rc, blk, e, buf, up);
+	return remap_block(rc, blk, e, buf, up, REMAP_COUNT);
 }
 
 /* Reads block @blk into @buf with retries; records it as pending if it cannot. */
 static int read_block(struct remap_c *rc, u64 blk, void *buf, struct updates *up)
 {
-	void *e = xa_load(&rc->table, blk);
+	void *e = entry_get(rc, blk);
 	unsigned int i;
 
 	if (e && entry_state(e) == DMR_ENTRY_PENDING)
 		return -EIO;
+	if (e && !rc->members[entry_index(e)].dev)
+		return -EIO;	/* on a missing spare: reported, kept for its return */
 	for (i = 0; i < rc->read_retries; i++)
-		if (!(e ? spare_io(rc, entry_index(e), entry_block(e), buf, REQ_OP_READ) :
-			  block_io(rc, rc->members[0].dev->bdev, data_sector(rc, blk), buf, REQ_OP_READ)))
+		if (!read_at(rc, blk, e, buf))
 			return 0;
-	if (!rc->no_auto_remap && md_room(rc, up, 2)) {
-		/* A lost spare block: retire it, the data is gone. */
-		if (e)
-			upd_add(up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(e), entry_block(e));
-		upd_add(up, blk, DMR_ENTRY_PENDING, DMR_NO_MEMBER, 0);
-	}
+	if (rc->no_auto_remap || !md_room(rc, up, 2))
+		return -EIO;
+	/* A write racing with the failed reads may have rewritten the block: once more, alone. */
+	if (busy_begin(rc, blk, up))
+		return -EIO;
+	if (!read_at(rc, blk, e, buf))
+		return 0;
+	/* A lost spare block: retire it, the data is gone. */
+	if (e)
+		upd_add(rc, up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(e), entry_block(e));
+	upd_add(rc, up, blk, DMR_ENTRY_PENDING, DMR_NO_MEMBER, 0);
 	return -EIO;
+}
+
+/* An empty flush that reached the data member: now the spare devices. */
+static void process_flush(struct remap_c *rc, struct bio *bio)
+{
+	int n = atomic_read(&rc->spare_writes);
+
+	if (!flush_members(rc, true))
+		WRITE_ONCE(rc->flushed_writes, n);
+	else
+		bio->bi_status = BLK_STS_IOERR;
+	bio_endio(bio);
 }
 
 static void process_bio(struct remap_c *rc, struct bio *bio)
 {
 	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
-	struct updates *up;
+	struct updates *up = rc->up;
 	struct bvec_iter it = pb->iter;
 	u64 blk = pb->start >> rc->block_shift;
 	unsigned int nblocks = pb->iter.bi_size >> (SECTOR_SHIFT + rc->block_shift), i;
@@ -973,13 +1375,13 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 	blk_status_t status = BLK_STS_OK;
 
 	pb->flags |= PB_HANDLED;
-	up = kmalloc(sizeof(*up), GFP_NOIO);
-	if (!up) {
-		bio->bi_status = BLK_STS_RESOURCE;
+	if (pb->flags & PB_FLUSH)
+		return process_flush(rc, bio);
+	if (bio_op(bio) != REQ_OP_READ && !write) {
+		/* A discard of a busy block: only a hint. */
 		bio_endio(bio);
 		return;
 	}
-	up->nr = 0;
 	for (i = 0; i < nblocks; i++, blk++) {
 		int r;
 
@@ -995,50 +1397,21 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 		}
 		if (r)
 			status = BLK_STS_IOERR;
-		if (up->nr >= DMR_JOURNAL_UPDATES - 4 && upd_flush(rc, up))
+		if (upd_room(rc, up))
 			status = BLK_STS_IOERR;
 	}
 	/* The write is acknowledged only once its remaps are durable. */
 	if (upd_flush(rc, up))
 		status = BLK_STS_IOERR;
 	/* The worker's own writes carry no FUA: honour the caller's now. */
-	if (write && (bio->bi_opf & REQ_FUA) && status == BLK_STS_OK)
-		flush_members(rc);
-	kfree(up);
+	if (write && (bio->bi_opf & REQ_FUA) && status == BLK_STS_OK && flush_members(rc, false))
+		status = BLK_STS_IOERR;
 	bio->bi_status = status;
 	bio_endio(bio);
 }
 
-/*
- * Proactive remap of one block (message "remap"): its current data goes to
- * a new spare block if it can be read, else it becomes pending.
- */
-static int remap_now(struct remap_c *rc, u64 blk)
+static void process_deferred(struct remap_c *rc)
 {
-	void *buf = page_address(rc->bounce), *e = xa_load(&rc->table, blk);
-	struct updates *up;
-	int r;
-
-	if (e)
-		return 0;	/* already off the data device */
-	up = kmalloc(sizeof(*up), GFP_NOIO);
-	if (!up)
-		return -ENOMEM;
-	up->nr = 0;
-	r = read_block(rc, blk, buf, up);
-	if (!r)
-		r = remap_block(rc, blk, e, buf, up);
-	else if (up->nr)
-		r = 0;	/* unreadable: recorded as pending */
-	if (upd_flush(rc, up) && !r)
-		r = -EIO;
-	kfree(up);
-	return r;
-}
-
-static void remap_worker(struct work_struct *w)
-{
-	struct remap_c *rc = container_of(w, struct remap_c, worker);
 	struct bio_list bios;
 	struct bio *bio;
 
@@ -1049,6 +1422,249 @@ static void remap_worker(struct work_struct *w)
 	spin_unlock_irq(&rc->lock);
 	while ((bio = bio_list_pop(&bios)))
 		process_bio(rc, bio);
+}
+
+/*
+ * Proactive remap of one block (message "remap"): its current data goes to
+ * a new spare block if it can be read, else it becomes pending.
+ */
+static int remap_now(struct remap_c *rc, u64 blk)
+{
+	struct updates *up = rc->up;
+	void *buf = page_address(rc->bounce);
+	int r;
+
+	if (entry_get(rc, blk))
+		return 0;	/* already off the data device */
+	if (rc->read_only)
+		return -EROFS;
+	/* No write to it may land on the data device after the copy. */
+	r = busy_begin(rc, blk, up);
+	if (r)
+		return r;
+	r = read_block(rc, blk, buf, up);
+	if (!r)
+		r = remap_block(rc, blk, NULL, buf, up, REMAP_COUNT);
+	else if (up->nr)
+		r = 0;	/* unreadable: recorded as pending */
+	if (upd_flush(rc, up) && !r)
+		r = -EIO;
+	return r;
+}
+
+/* Moves every block living on spare @x elsewhere, a batch per barrier. */
+static int evacuate(struct remap_c *rc, struct remap_member *x, struct remap_req *req)
+{
+	u16 xi = x - rc->members;
+	void *buf = page_address(rc->bounce);
+	struct updates *up = rc->up;
+	u64 batch[REMAP_EVACUATE_BATCH];
+	int r = 0;
+
+	while (x->live && !r) {
+		unsigned long key;
+		unsigned int n = 0, i, tries;
+		void *e;
+
+		xa_for_each(&rc->table, key, e) {
+			if (entry_state(e) != DMR_ENTRY_REMAPPED || entry_index(e) != xi)
+				continue;
+			xa_store(&rc->table, key, xa_mk_value(xa_to_value(e) | ENTRY_BUSY), GFP_NOIO);
+			batch[n++] = key;
+			if (n == REMAP_EVACUATE_BATCH)
+				break;
+		}
+		if (WARN_ON_ONCE(!n))
+			return -EUCLEAN;
+		io_barrier(rc);
+		for (i = 0; i < n && !r; i++) {
+			e = entry_get(rc, batch[i]);
+			for (tries = 0; tries < rc->read_retries; tries++)
+				if (!read_at(rc, batch[i], e, buf))
+					break;
+			if (tries < rc->read_retries) {
+				r = remap_block(rc, batch[i], e, buf, up, 0);
+				req->moved += !r;
+			} else {
+				/* Unreadable where it lives: the data is gone. */
+				upd_add(rc, up, batch[i], DMR_ENTRY_PENDING, DMR_NO_MEMBER, 0);
+				req->lost++;
+			}
+			r = r ?: upd_room(rc, up);
+		}
+		r = upd_flush(rc, up) ?: r;
+		for (i = 0; i < n; i++)
+			busy_end(rc, batch[i]);
+		/* Failed writes wait for the worker: serve them between batches. */
+		process_deferred(rc);
+	}
+	return r;
+}
+
+/* Zeroes what a former life of a new member could leave: slot headers and the journal. */
+static int md_wipe(struct remap_c *rc, struct remap_member *m)
+{
+	struct block_device *bdev = m->dev->bdev;
+
+	return blkdev_issue_zeroout(bdev, slot_sector(rc, 0), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
+	       blkdev_issue_zeroout(bdev, slot_sector(rc, 1), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
+	       blkdev_issue_zeroout(bdev, slot_sector(rc, 2), (sector_t)rc->journal_blocks * DMR_MD_BLOCK_SECTORS,
+				    GFP_NOIO, 0);
+}
+
+/*
+ * spare_add: the device gets superblocks of this set (the new generation)
+ * and empty metadata, then the new member table is committed everywhere.
+ */
+static int do_spare_add(struct remap_c *rc, struct remap_req *req)
+{
+	struct dmr_member_disk *t = (void *)rc->member_table, saved;
+	struct dmr_superblock_disk *sb;
+	struct remap_member *m;
+	unsigned int idx;
+	int r;
+
+	for (idx = 1; idx < DMR_MAX_MEMBERS; idx++)
+		if (le16_to_cpu(t[idx].role) == DMR_ROLE_NONE && !rc->members[idx].dev && !rc->members[idx].missing)
+			break;
+	if (idx == DMR_MAX_MEMBERS) {
+		req->error = "the set has the most spares it can have";
+		return -ENOSPC;
+	}
+	sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	if (!sb)
+		return -ENOMEM;
+	r = read_member_sb(rc, rc->members[0].dev, sb);
+	if (!sb_usable(r)) {
+		req->error = "cannot read the data member's superblock";
+		goto out;
+	}
+	/* The data member's superblock, made this spare's. */
+	sb->role = cpu_to_le16(DMR_ROLE_SPARE);
+	sb->member_index = cpu_to_le16(idx);
+	generate_random_uuid(sb->member_uuid);
+	sb->generation = cpu_to_le64(rc->generation + 1);
+	sb->ctime = cpu_to_le64(ktime_get_real_seconds());
+	sb->member_sectors = cpu_to_le64(req->sectors);
+	sb->spare_offset = cpu_to_le64(req->spare_offset);
+	sb->spare_sectors = cpu_to_le64((u64)req->spare_blocks << rc->block_shift);
+
+	m = &rc->members[idx];
+	memset(m, 0, sizeof(*m));
+	m->dev = req->dev;
+	memcpy(m->uuid, sb->member_uuid, 16);
+	m->spare_offset = req->spare_offset;
+	m->spare_blocks = req->spare_blocks;
+	m->spare_map = req->spare_map;
+	m->newest_slot = -1;
+	m->sb_generation = rc->generation + 1;
+	/* Nothing allocates on it before it is in the member table. */
+	m->draining = true;
+	r = md_wipe(rc, m) ?: sb_write(rc, m->dev->bdev, sb);
+	if (r) {
+		req->error = "cannot write the new spare's superblocks";
+		goto undo;
+	}
+	saved = t[idx];
+	memset(&t[idx], 0, sizeof(t[idx]));
+	memcpy(t[idx].uuid, m->uuid, 16);
+	t[idx].role = cpu_to_le16(DMR_ROLE_SPARE);
+	t[idx].index = cpu_to_le16(idx);
+	t[idx].member_sectors = cpu_to_le64(req->sectors);
+	t[idx].spare_offset = cpu_to_le64(m->spare_offset);
+	t[idx].spare_sectors = sb->spare_sectors;
+	if (req->image) {
+		t[idx].flags = cpu_to_le32(DMR_MEMBER_F_LOOP_IMAGE);
+		strscpy(t[idx].image_path, req->image, sizeof(t[idx].image_path));
+	}
+	m->draining = false;
+	r = md_config_commit(rc, sb);
+	if (r) {
+		t[idx] = saved;
+		req->error = "cannot commit the new member table";
+		goto undo;
+	}
+	req->spare_map = NULL;
+	req->index = idx;
+	rc->exhausted = false;
+	spare_threshold(rc);
+	goto out;
+undo:
+	memset(m, 0, sizeof(*m));
+	m->newest_slot = -1;
+	member_blocks(rc, rc->member_table, rc->nblocks);
+out:
+	kfree(sb);
+	return r;
+}
+
+/*
+ * spare_remove: refused while blocks live on the spare unless evacuating;
+ * then the member table without it is committed, its superblocks are
+ * wiped, and once no bio can still be on its way to it, it is let go.
+ */
+static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
+{
+	struct dmr_member_disk *t = (void *)rc->member_table, saved;
+	struct remap_member *m = &rc->members[req->index];
+	struct dmr_superblock_disk *sb;
+	unsigned long key;
+	void *e;
+	int r;
+
+	if (m->live && !req->evacuate) {
+		req->error = "blocks live on it; \"spare_remove <dev> evacuate\" moves them first";
+		return -EBUSY;
+	}
+	m->draining = true;
+	r = evacuate(rc, m, req);
+	if (r || m->live) {
+		m->draining = false;
+		req->error = r == -ENOSPC ? "no room for its blocks on the other spares" : "evacuation failed";
+		return r ?: -EIO;
+	}
+	sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	if (!sb) {
+		m->draining = false;
+		return -ENOMEM;
+	}
+	saved = t[req->index];
+	memset(&t[req->index], 0, sizeof(saved));
+	r = md_config_commit(rc, sb);
+	if (r) {
+		t[req->index] = saved;
+		m->draining = false;
+		req->error = "cannot commit the new member table";
+		kfree(sb);
+		return r;
+	}
+	xa_for_each(&rc->retired, key, e)
+		if (key >> 32 == req->index) {
+			xa_erase(&rc->retired, key);
+			atomic_dec(&rc->nr_retired);
+		}
+	/* No longer a member: nothing on it may pass for one. */
+	memset(sb, 0, sizeof(*sb));
+	if (sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(0), sb, sizeof(*sb), REQ_OP_WRITE | REQ_SYNC | REQ_FUA) ||
+	    sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(1), sb, sizeof(*sb), REQ_OP_WRITE | REQ_SYNC | REQ_FUA))
+		DMWARN("%s: cannot wipe the removed spare's superblocks", m->dev->name);
+	kfree(sb);
+	/* Flushes and reads that looked it up before the commit. */
+	io_barrier(rc);
+	req->dev = m->dev;
+	kvfree(m->spare_map);
+	memset(m, 0, sizeof(*m));
+	m->newest_slot = -1;
+	member_blocks(rc, rc->member_table, rc->nblocks);
+	spare_threshold(rc);
+	return 0;
+}
+
+static void remap_worker(struct work_struct *w)
+{
+	struct remap_c *rc = container_of(w, struct remap_c, worker);
+
+	process_deferred(rc);
 	for (;;) {
 		struct remap_req *req;
 
@@ -1059,8 +1675,19 @@ static void remap_worker(struct work_struct *w)
 		spin_unlock_irq(&rc->lock);
 		if (!req)
 			break;
-		req->result = remap_now(rc, req->block);
+		switch (req->type) {
+		case REQ_REMAP:
+			req->result = remap_now(rc, req->block);
+			break;
+		case REQ_SPARE_ADD:
+			req->result = do_spare_add(rc, req);
+			break;
+		case REQ_SPARE_REMOVE:
+			req->result = do_spare_remove(rc, req);
+			break;
+		}
 		complete(&req->done);
+		process_deferred(rc);
 	}
 }
 
@@ -1074,28 +1701,49 @@ static void defer_bio(struct remap_c *rc, struct bio *bio)
 	queue_work(rc->wq, &rc->worker);
 }
 
+/* Hands a request to the worker and waits for it; refused while suspended. */
+static int submit_req(struct remap_c *rc, struct remap_req *req)
+{
+	init_completion(&req->done);
+	spin_lock_irq(&rc->lock);
+	if (rc->suspended) {
+		spin_unlock_irq(&rc->lock);
+		req->error = "the device is suspended";
+		return -EBUSY;
+	}
+	list_add_tail(&req->list, &rc->requests);
+	spin_unlock_irq(&rc->lock);
+	queue_work(rc->wq, &rc->worker);
+	wait_for_completion(&req->done);
+	return req->result;
+}
+
 /* ---------------------------------------------------------------------------
  * Constructor and destructor
  */
 
 static void remap_free(struct remap_c *rc)
 {
-	unsigned int i;
+	struct remap_member *m;
 
 	if (rc->wq)
 		destroy_workqueue(rc->wq);
+	percpu_ref_exit(&rc->gates[0].ref);
+	percpu_ref_exit(&rc->gates[1].ref);
 	xa_destroy(&rc->table);
 	xa_destroy(&rc->retired);
-	for (i = 0; i < rc->nr_members; i++) {
-		kvfree(rc->members[i].spare_map);
-		if (rc->members[i].dev)
-			dm_put_device(rc->ti, rc->members[i].dev);
+	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
+		kvfree(m->spare_map);
+		if (m->dev)
+			dm_put_device(rc->ti, m->dev);
 	}
+	bioset_exit(&rc->bs);
 	if (rc->bounce)
 		__free_page(rc->bounce);
+	kfree(rc->up);
 	kfree(rc->md_block);
+	kvfree(rc->md_chunk);
 	kvfree(rc->member_table);
-	kfree(rc->members);
 	kfree(rc);
 }
 
@@ -1115,12 +1763,12 @@ static int set_geometry(struct remap_c *rc, struct dmr_superblock_disk *sb, char
 	rc->max_entries = le32_to_cpu(sb->max_entries);
 	rc->journal_blocks = le32_to_cpu(sb->journal_blocks);
 	rc->md_offset = le64_to_cpu(sb->md_offset);
+	rc->md_sectors = le64_to_cpu(sb->md_sectors);
 	rc->generation = le64_to_cpu(sb->generation);
 	if (rc->md_offset != DMR_MD_OFFSET_SECTORS || !rc->max_entries || rc->max_entries % DMR_ENTRIES_PER_BLOCK ||
 	    rc->max_entries > DMR_MAX_ENTRIES_LIMIT || rc->journal_blocks < DMR_JOURNAL_BLOCKS_MIN ||
 	    rc->journal_blocks > DMR_JOURNAL_BLOCKS_MAX ||
-	    le64_to_cpu(sb->md_sectors) !=
-		    (u64)DMR_MD_BLOCKS(rc->max_entries, rc->journal_blocks) * DMR_MD_BLOCK_SECTORS) {
+	    rc->md_sectors != (u64)DMR_MD_BLOCKS(rc->max_entries, rc->journal_blocks) * DMR_MD_BLOCK_SECTORS) {
 		*error = "Invalid metadata geometry in the data member's superblock";
 		return -EINVAL;
 	}
@@ -1128,12 +1776,16 @@ static int set_geometry(struct remap_c *rc, struct dmr_superblock_disk *sb, char
 	return 0;
 }
 
-/* Identifies a member against the data member and takes its spare area. */
-static int add_member(struct remap_c *rc, struct remap_member *m, struct dmr_superblock_disk *sb,
-		      bool data, char **error)
+/* Identifies a member against the data member and takes its place by index. */
+static int add_member(struct remap_c *rc, struct dm_dev *dev, struct dmr_superblock_disk *sb, bool data,
+		      char **error)
 {
 	u16 idx = le16_to_cpu(sb->member_index);
-	u64 spare_sectors = le64_to_cpu(sb->spare_sectors);
+	u64 spare_sectors = le64_to_cpu(sb->spare_sectors), spare_offset = le64_to_cpu(sb->spare_offset);
+	/* Untrusted 64-bit fields: bound them before any arithmetic. */
+	u64 md_end = rc->md_offset + rc->md_sectors, size = le64_to_cpu(sb->member_sectors);
+	const u64 limit = 1ULL << 56;
+	struct remap_member *m;
 
 	if ((le16_to_cpu(sb->role) == DMR_ROLE_DATA) != data || (data != !idx) || idx >= DMR_MAX_MEMBERS) {
 		*error = data ? "First device is not the data member of its set" :
@@ -1144,7 +1796,7 @@ static int add_member(struct remap_c *rc, struct remap_member *m, struct dmr_sup
 		*error = "Device belongs to another set";
 		return -EINVAL;
 	}
-	if (rc->by_index[idx]) {
+	if (rc->members[idx].dev) {
 		*error = "Two devices claim the same member index";
 		return -EINVAL;
 	}
@@ -1153,29 +1805,26 @@ static int add_member(struct remap_c *rc, struct remap_member *m, struct dmr_sup
 		*error = "Member's geometry differs from the data member's";
 		return -EINVAL;
 	}
-	if (le64_to_cpu(sb->member_sectors) > bdev_nr_sectors(m->dev->bdev)) {
+	if (le64_to_cpu(sb->generation) > rc->generation) {
+		*error = "Spare is from an unfinished membership change (not in the set)";
+		return -EINVAL;
+	}
+	if (size > bdev_nr_sectors(dev->bdev)) {
 		*error = "Member device is smaller than its superblock says";
 		return -EINVAL;
 	}
-	if (le64_to_cpu(sb->generation) > rc->generation)
-		rc->generation = le64_to_cpu(sb->generation);
-	m->index = idx;
-	m->spare_offset = le64_to_cpu(sb->spare_offset);
-	m->spare_blocks = min_t(u64, spare_sectors >> rc->block_shift, REMAP_SPARE_BLOCKS_MAX);
-	{
-		/* Untrusted 64-bit fields: bound them before any arithmetic. */
-		u64 md_end = rc->md_offset + le64_to_cpu(sb->md_sectors), size = le64_to_cpu(sb->member_sectors);
-		const u64 limit = 1ULL << 56;
-
-		if (size >= limit || m->spare_offset >= limit || spare_sectors >= limit ||
-		    rc->data_offset >= limit || rc->data_sectors >= limit ||
-		    (spare_sectors && m->spare_offset < md_end) || m->spare_offset + spare_sectors > size ||
-		    (data && (rc->data_offset < md_end ||
-			      (spare_sectors && m->spare_offset < rc->data_offset + rc->data_sectors)))) {
-			*error = "Member's areas overlap or lie outside the member";
-			return -EINVAL;
-		}
+	if (size >= limit || spare_offset >= limit || spare_sectors >= limit || rc->data_offset >= limit ||
+	    rc->data_sectors >= limit || (spare_sectors && spare_offset < md_end) || spare_offset + spare_sectors > size ||
+	    (data && (rc->data_offset < md_end ||
+		      (spare_sectors && spare_offset < rc->data_offset + rc->data_sectors)))) {
+		*error = "Member's areas overlap or lie outside the member";
+		return -EINVAL;
 	}
+	m = &rc->members[idx];
+	m->spare_offset = spare_offset;
+	m->spare_blocks = min_t(u64, spare_sectors >> rc->block_shift, REMAP_SPARE_BLOCKS_MAX);
+	m->sb_generation = le64_to_cpu(sb->generation);
+	memcpy(m->uuid, sb->member_uuid, 16);
 	if (m->spare_blocks) {
 		m->spare_map = kvzalloc(BITS_TO_LONGS(m->spare_blocks) * sizeof(long), GFP_KERNEL);
 		if (!m->spare_map) {
@@ -1183,35 +1832,25 @@ static int add_member(struct remap_c *rc, struct remap_member *m, struct dmr_sup
 			return -ENOMEM;
 		}
 	}
-	rc->by_index[idx] = m;
+	m->dev = dev;
 	return 0;
 }
 
-/* Every member in the newest member table must be present, and no other. */
-static int check_member_table(struct remap_c *rc, struct dmr_superblock_disk *sbs, char **error)
+static int init_gates(struct remap_c *rc)
 {
-	const struct dmr_member_disk *t = (const void *)rc->member_table;
 	unsigned int i;
+	int r;
 
-	for (i = 0; i < DMR_MAX_MEMBERS; i++) {
-		struct remap_member *m = rc->by_index[i];
-
-		if (le16_to_cpu(t[i].role) == DMR_ROLE_NONE) {
-			if (m) {
-				*error = "A device is not in the set's member table (removed spare?)";
-				return -EINVAL;
-			}
-			continue;
-		}
-		if (!m) {
-			*error = "A spare member of the set is missing from the table line";
-			return -EINVAL;
-		}
-		if (memcmp(t[i].uuid, sbs[m - rc->members].member_uuid, 16)) {
-			*error = "A device's member UUID differs from the set's member table";
-			return -EINVAL;
-		}
+	for (i = 0; i < 2; i++) {
+		init_completion(&rc->gates[i].drained);
+		r = percpu_ref_init(&rc->gates[i].ref, gate_release, PERCPU_REF_ALLOW_REINIT, GFP_KERNEL);
+		if (r)
+			return r;
 	}
+	/* Gate 1 starts drained, ready for the first barrier. */
+	rc->gate = &rc->gates[0];
+	percpu_ref_kill(&rc->gates[1].ref);
+	wait_for_completion(&rc->gates[1].drained);
 	return 0;
 }
 
@@ -1222,20 +1861,22 @@ static int check_member_table(struct remap_c *rc, struct dmr_superblock_disk *sb
  * Optional arguments:
  *   read_retries <n>   reads of a failing block before it counts as unreadable (default 3)
  *   no_auto_remap      errors pass through (counted); nothing is remapped
+ *   degraded           spares of the member table may be missing from the line
  *
  * Every member must carry a valid superblock of the same set, the data
- * member first, all spares of the set's member table present, and <len>
- * equal to the set's data length.
+ * member first, all spares of the set's member table present (unless
+ * degraded), and <len> equal to the set's data length.
  */
 static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	static const struct dm_arg _args[] = {
 		{0, DMR_MAX_MEMBERS - 1, "Invalid number of spare devices"},
-		{0, 3, "Invalid number of optional arguments"},
+		{0, 4, "Invalid number of optional arguments"},
 		{1, REMAP_READ_RETRIES_MAX, "read_retries must be 1-100"},
 	};
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
-	struct dmr_superblock_disk *sbs = NULL;
+	struct dmr_superblock_disk *sb = NULL;
+	bool ro_features = false;
 	struct remap_c *rc;
 	const char *path;
 	unsigned int nr_spares, nr_opt, i;
@@ -1263,45 +1904,50 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->read_only = !(dm_table_get_mode(ti->table) & REMAP_MODE_WRITE);
 	xa_init(&rc->table);
 	xa_init(&rc->retired);
+	mutex_init(&rc->msg_lock);
 	spin_lock_init(&rc->lock);
 	bio_list_init(&rc->deferred);
 	INIT_LIST_HEAD(&rc->requests);
 	INIT_WORK(&rc->worker, remap_worker);
-	rc->members = kcalloc(nr_spares + 1, sizeof(*rc->members), GFP_KERNEL);
-	sbs = kvmalloc_array(nr_spares + 1, sizeof(*sbs), GFP_KERNEL);
+	for (i = 0; i < DMR_MAX_MEMBERS; i++)
+		rc->members[i].newest_slot = -1;
+	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
 	rc->md_block = kmalloc(DMR_MD_BLOCK_SIZE, GFP_KERNEL);
+	rc->md_chunk = kvmalloc(REMAP_MD_CHUNK, GFP_KERNEL);
 	rc->member_table = kvzalloc(DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, GFP_KERNEL);
+	rc->up = kzalloc(sizeof(*rc->up), GFP_KERNEL);
 	rc->bounce = alloc_page(GFP_KERNEL);
-	if (!rc->members || !sbs || !rc->md_block || !rc->member_table || !rc->bounce) {
+	if (!sb || !rc->md_block || !rc->md_chunk || !rc->member_table || !rc->up || !rc->bounce ||
+	    bioset_init(&rc->bs, 4, 0, BIOSET_NEED_BVECS) || init_gates(rc)) {
 		ti->error = "Cannot allocate context";
 		r = -ENOMEM;
 		goto bad;
 	}
 
 	for (i = 0; i <= nr_spares; i++) {
-		struct remap_member *m = &rc->members[i];
+		struct dm_dev *dev;
 
 		if (i)
 			path = dm_shift_arg(&as);
-		r = dm_get_device(ti, path, dm_table_get_mode(ti->table), &m->dev);
+		r = dm_get_device(ti, path, dm_table_get_mode(ti->table), &dev);
 		if (r) {
 			ti->error = i ? "Cannot open spare device" : "Cannot open data device";
 			goto bad;
 		}
-		rc->nr_members++;
-		r = read_member_sb(m->dev, &sbs[i]);
-		if (r) {
+		r = read_member_sb(rc, dev, sb);
+		ro_features |= r == -EROFS;
+		if (!sb_usable(r)) {
 			ti->error = (char *)sb_error(r);
+		} else {
+			r = i ? 0 : set_geometry(rc, sb, &ti->error);
+			if (!r)
+				r = add_member(rc, dev, sb, !i, &ti->error);
+		}
+		if (r) {
+			dm_put_device(ti, dev);
+			r = r == -EROFS ? -EINVAL : r;
 			goto bad;
 		}
-		if (!i) {
-			r = set_geometry(rc, &sbs[0], &ti->error);
-			if (r)
-				goto bad;
-		}
-		r = add_member(rc, m, &sbs[i], !i, &ti->error);
-		if (r)
-			goto bad;
 	}
 	if (as.argc) {
 		r = dm_read_arg_group(&_args[1], &as, &nr_opt, &ti->error);
@@ -1312,6 +1958,8 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 			if (!strcasecmp(opt, "no_auto_remap")) {
 				rc->no_auto_remap = true;
+			} else if (!strcasecmp(opt, "degraded")) {
+				rc->degraded_ok = true;
 			} else if (!strcasecmp(opt, "read_retries") && nr_opt) {
 				r = dm_read_arg(&_args[2], &as, &rc->read_retries, &ti->error);
 				if (r)
@@ -1329,6 +1977,11 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -EINVAL;
 		goto bad;
 	}
+	if (ro_features && !rc->read_only) {
+		ti->error = "A member has features this module can only read: load the table read-only";
+		r = -EROFS;
+		goto bad;
+	}
 	if (ti->len != rc->data_sectors) {
 		ti->error = "Target length differs from the set's data length";
 		r = -EINVAL;
@@ -1343,25 +1996,23 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = md_load(rc, false, &ti->error);
 	if (r)
 		goto bad;
-	r = check_member_table(rc, sbs, &ti->error);
-	if (r)
-		goto bad;
 	rc->wq = alloc_workqueue("dm-remap", WQ_MEM_RECLAIM, 1);
 	if (!rc->wq) {
 		ti->error = "Cannot create workqueue";
 		r = -ENOMEM;
 		goto bad;
 	}
-	kvfree(sbs);
+	kfree(sb);
 	ti->private = rc;
 	ti->per_io_data_size = sizeof(struct remap_pb);
-	ti->num_flush_bios = rc->nr_members;
+	/* One, to the data member; the worker passes it on to spare devices written since the last. */
+	ti->num_flush_bios = 1;
 	ti->flush_supported = true;
 	ti->num_discard_bios = 1;
 	return 0;
 
 bad:
-	kvfree(sbs);
+	kfree(sb);
 	remap_free(rc);
 	return r;
 }
@@ -1383,22 +2034,20 @@ static int map_data(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 	return DM_MAPIO_REMAPPED;
 }
 
-static int remap_map(struct dm_target *ti, struct bio *bio)
+static int map_bio(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 {
-	struct remap_c *rc = ti->private;
-	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
 	unsigned long first, last, index;
+	struct remap_member *m;
 	sector_t in_block;
 	void *e;
 
-	pb->flags = 0;
-	pb->iter.bi_size = 0;
 	if (unlikely(bio->bi_opf & REQ_PREFLUSH)) {
-		/* Empty flush: one per member, so every member's cache is flushed. */
-		bio_set_dev(bio, rc->members[dm_bio_get_target_bio_nr(bio)].dev->bdev);
+		/* An empty flush: the data member now, spare devices from end_io. */
+		bio_set_dev(bio, rc->members[0].dev->bdev);
+		pb->flags = PB_FLUSH;
 		return DM_MAPIO_REMAPPED;
 	}
-	pb->start = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	pb->start = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
 	if (likely(xa_empty(&rc->table)) || unlikely(!bio_sectors(bio)))
 		return map_data(rc, bio, pb);
 
@@ -1417,33 +2066,73 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 	if (last > first)
 		dm_accept_partial_bio(bio, (1 << rc->block_shift) - in_block);
 
-	if (entry_state(e) == DMR_ENTRY_REMAPPED) {
-		struct remap_member *m = rc->by_index[entry_index(e)];
-
-		if (bio_op(bio) == REQ_OP_DISCARD) {
-			/* Discarding a spare block only drops a hint: nothing to send. */
-			bio_endio(bio);
+	if (unlikely(entry_busy(e)) && bio_op(bio) != REQ_OP_DISCARD) {
+		/* The worker is moving it: it serves the bio once done. */
+		pb->iter = bio->bi_iter;
+		defer_bio(rc, bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	switch (entry_state(e)) {
+	case DMR_ENTRY_REMAPPED:
+		m = &rc->members[entry_index(e)];
+		if (bio_op(bio) == REQ_OP_DISCARD)
+			break;	/* discarding a spare block only drops a hint */
+		if (unlikely(!m->dev)) {
+			/* On a missing spare (degraded): unreadable, a write goes elsewhere. */
+			if (bio_op(bio) == REQ_OP_READ) {
+				atomic64_inc(&rc->read_errors);
+				return DM_MAPIO_KILL;
+			}
+			pb->iter = bio->bi_iter;
+			defer_bio(rc, bio);
 			return DM_MAPIO_SUBMITTED;
 		}
 		bio_set_dev(bio, m->dev->bdev);
 		bio->bi_iter.bi_sector = m->spare_offset + ((sector_t)entry_block(e) << rc->block_shift) + in_block;
 		pb->iter = bio->bi_iter;
-		pb->flags = PB_SPARE;
+		pb->flags = PB_SPARE | (entry_index(e) ? PB_SPARE_DEV : 0);
 		return DM_MAPIO_REMAPPED;
-	}
-	/* Pending: unreadable until written. */
-	switch (bio_op(bio)) {
-	case REQ_OP_READ:
-		atomic64_inc(&rc->read_errors);
-		return DM_MAPIO_KILL;
-	case REQ_OP_WRITE:
-		pb->iter = bio->bi_iter;
-		defer_bio(rc, bio);
-		return DM_MAPIO_SUBMITTED;
+	case DMR_ENTRY_PENDING:
+		/* Unreadable until written. */
+		if (bio_op(bio) == REQ_OP_READ) {
+			atomic64_inc(&rc->read_errors);
+			return DM_MAPIO_KILL;
+		}
+		if (bio_op(bio) == REQ_OP_WRITE) {
+			pb->iter = bio->bi_iter;
+			defer_bio(rc, bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		break;
 	default:
-		bio_endio(bio);
-		return DM_MAPIO_SUBMITTED;
+		/* A discard of a busy block on the data device. */
+		break;
 	}
+	bio_endio(bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
+static int remap_map(struct dm_target *ti, struct bio *bio)
+{
+	struct remap_c *rc = ti->private;
+	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
+	struct io_gate *g;
+	int r;
+
+	pb->flags = 0;
+	pb->iter.bi_size = 0;
+	pb->gate = NULL;
+	/* The gate is taken before the table is read, in one RCU section: see io_barrier(). */
+	rcu_read_lock();
+	g = smp_load_acquire(&rc->gate);
+	percpu_ref_get(&g->ref);
+	r = map_bio(rc, bio, pb);
+	if (r == DM_MAPIO_REMAPPED)
+		pb->gate = g;
+	else
+		percpu_ref_put(&g->ref);
+	rcu_read_unlock();
+	return r;
 }
 
 static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
@@ -1452,6 +2141,19 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
 	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
 	enum req_op op = bio_op(bio);
 
+	if (pb->gate) {
+		percpu_ref_put(&pb->gate->ref);
+		pb->gate = NULL;
+	}
+	if (unlikely(pb->flags & (PB_FLUSH | PB_SPARE_DEV)) && !(pb->flags & PB_HANDLED)) {
+		if ((pb->flags & PB_SPARE_DEV) && !*error && op_is_write(op))
+			atomic_inc(&rc->spare_writes);
+		if ((pb->flags & PB_FLUSH) && !*error &&
+		    atomic_read(&rc->spare_writes) != READ_ONCE(rc->flushed_writes)) {
+			defer_bio(rc, bio);
+			return DM_ENDIO_INCOMPLETE;
+		}
+	}
 	if (likely(!*error) || (pb->flags & PB_HANDLED) || (op != REQ_OP_READ && op != REQ_OP_WRITE) ||
 	    !pb->iter.bi_size)
 		return DM_ENDIO_DONE;
@@ -1463,10 +2165,11 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
 	if ((*error != BLK_STS_IOERR && *error != BLK_STS_MEDIUM) || (bio->bi_opf & REQ_RAHEAD))
 		return DM_ENDIO_DONE;
 	atomic64_inc(op == REQ_OP_READ ? &rc->read_errors : &rc->write_errors);
-	if (rc->no_auto_remap && !(pb->flags & PB_SPARE))
+	if (rc->no_auto_remap)
 		return DM_ENDIO_DONE;
 	/* Retry, find the failing blocks and remap or record them in the worker. */
 	bio->bi_iter = pb->iter;
+	bio->bi_status = BLK_STS_OK;
 	defer_bio(rc, bio);
 	return DM_ENDIO_INCOMPLETE;
 }
@@ -1532,40 +2235,61 @@ static void remap_status(struct dm_target *ti, status_type_t type, unsigned int 
 			 char *result, unsigned int maxlen)
 {
 	struct remap_c *rc = ti->private;
-	unsigned int sz = 0, i;
+	unsigned int sz = 0, nr_spares = 0, unavailable = 0, missing = 0;
+	struct remap_member *m;
+	bool first = true;
 	u64 used, total;
 
+	mutex_lock(&rc->msg_lock);
+	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
+		nr_spares += m->dev && m != rc->members;
+		missing += m->missing;
+		unavailable += m->missing ? READ_ONCE(m->live) : 0;
+	}
 	switch (type) {
 	case STATUSTYPE_INFO:
 		spare_totals(rc, &used, &total);
 		DMEMIT("metadata=%s block_size=%u remapped=%d pending=%d spare_used=%llu spare_total=%llu "
-		       "read_errors=%llu write_errors=%llu remap_events=%llu healed=%llu exhausted=%d seq=%llu spares=",
+		       "read_errors=%llu write_errors=%llu remap_events=%llu healed=%llu exhausted=%d degraded=%d "
+		       "unavailable=%u seq=%llu spares=",
 		       rc->md_degraded ? "degraded" : "ok", rc->block_size, atomic_read(&rc->nr_remapped),
 		       atomic_read(&rc->nr_pending), used, total, atomic64_read(&rc->read_errors),
 		       atomic64_read(&rc->write_errors), atomic64_read(&rc->remap_events),
-		       atomic64_read(&rc->healed), rc->exhausted, READ_ONCE(rc->seq));
-		for (i = 0; i < rc->nr_members; i++)
-			DMEMIT("%s%u:%u/%u", i ? "," : "", rc->members[i].index, READ_ONCE(rc->members[i].spare_used),
-			       rc->members[i].spare_blocks);
+		       atomic64_read(&rc->healed), rc->exhausted, missing > 0, unavailable, READ_ONCE(rc->seq));
+		for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
+			if (m->dev)
+				DMEMIT("%s%u:%u/%u", first ? "" : ",", (unsigned int)(m - rc->members),
+				       READ_ONCE(m->spare_used), m->spare_blocks);
+			else if (m->missing)
+				DMEMIT("%s%u:missing", first ? "" : ",", (unsigned int)(m - rc->members));
+			else
+				continue;
+			first = false;
+		}
 		break;
 	case STATUSTYPE_TABLE:
-		DMEMIT("%s %u", rc->members[0].dev->name, rc->nr_members - 1);
-		for (i = 1; i < rc->nr_members; i++)
-			DMEMIT(" %s", rc->members[i].dev->name);
-		if (rc->no_auto_remap || rc->read_retries != REMAP_READ_RETRIES_DEFAULT) {
-			DMEMIT(" %u", (rc->no_auto_remap ? 1 : 0) + (rc->read_retries != REMAP_READ_RETRIES_DEFAULT ? 2 : 0));
+		DMEMIT("%s %u", rc->members[0].dev->name, nr_spares);
+		for (m = rc->members + 1; m < rc->members + DMR_MAX_MEMBERS; m++)
+			if (m->dev)
+				DMEMIT(" %s", m->dev->name);
+		if (rc->no_auto_remap || rc->degraded_ok || rc->read_retries != REMAP_READ_RETRIES_DEFAULT) {
+			DMEMIT(" %u", rc->no_auto_remap + rc->degraded_ok +
+			       (rc->read_retries != REMAP_READ_RETRIES_DEFAULT ? 2 : 0));
 			if (rc->no_auto_remap)
 				DMEMIT(" no_auto_remap");
+			if (rc->degraded_ok)
+				DMEMIT(" degraded");
 			if (rc->read_retries != REMAP_READ_RETRIES_DEFAULT)
 				DMEMIT(" read_retries %u", rc->read_retries);
 		}
 		break;
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
-		DMEMIT(",members=%u,block_size=%u,no_auto_remap=%c,read_retries=%u;", rc->nr_members,
-		       rc->block_size, rc->no_auto_remap ? 'y' : 'n', rc->read_retries);
+		DMEMIT(",spares=%u,block_size=%u,no_auto_remap=%c,degraded=%c,read_retries=%u;", nr_spares,
+		       rc->block_size, rc->no_auto_remap ? 'y' : 'n', rc->degraded_ok ? 'y' : 'n', rc->read_retries);
 		break;
 	}
+	mutex_unlock(&rc->msg_lock);
 }
 
 /* list_remaps [<first> [<count>]]: one "block state member:spare" line each. */
@@ -1586,25 +2310,243 @@ static int msg_list(struct remap_c *rc, unsigned int argc, char **argv, char *re
 		if (n == count || sz + 64 > maxlen)
 			break;
 		if (entry_state(e) == DMR_ENTRY_REMAPPED)
-			DMEMIT("%lu remapped %u:%u\n", index, entry_index(e), entry_block(e));
-		else
+			DMEMIT("%lu remapped %u:%u%s\n", index, entry_index(e), entry_block(e),
+			       rc->members[entry_index(e)].missing ? " missing" : "");
+		else if (entry_state(e) == DMR_ENTRY_PENDING)
 			DMEMIT("%lu pending -\n", index);
+		else
+			continue;
 		n++;
 	}
 	rcu_read_unlock();
 	return 1;
 }
 
+static int msg_spare_stats(struct remap_c *rc, char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0;
+	struct remap_member *m;
+
+	mutex_lock(&rc->msg_lock);
+	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
+		u32 used = READ_ONCE(m->spare_used);
+
+		if (m->dev)
+			DMEMIT("%s index=%u total=%u used=%u free=%u live=%u state=%s\n", m->dev->name,
+			       (unsigned int)(m - rc->members), m->spare_blocks, used, m->spare_blocks - used,
+			       READ_ONCE(m->live), m->md_failed ? "failed" : "ok");
+		else if (m->missing)
+			DMEMIT("- index=%u total=%u used=- free=- live=%u state=missing\n",
+			       (unsigned int)(m - rc->members), m->spare_blocks, READ_ONCE(m->live));
+	}
+	mutex_unlock(&rc->msg_lock);
+	return 1;
+}
+
+/* A device given as a path or as major:minor. */
+static int parse_dev(const char *s, dev_t *devt)
+{
+	unsigned int maj, min;
+	char dummy;
+
+	if (sscanf(s, "%u:%u%c", &maj, &min, &dummy) == 2) {
+		*devt = MKDEV(maj, min);
+		return MAJOR(*devt) == maj && MINOR(*devt) == min ? 0 : -EINVAL;
+	}
+	return lookup_bdev(s, devt);
+}
+
+/*
+ * Whether anything else holds the device: a filesystem, another device
+ * (dm, md, bcache), an exclusive opener. The table's own exclusive open
+ * does not tell, as every device-mapper table shares one holder.
+ */
+static int claim_check(dev_t devt, void *holder)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+	struct file *f = bdev_file_open_by_dev(devt, BLK_OPEN_READ | BLK_OPEN_WRITE, holder, NULL);
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	bdev_fput(f);
+#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+	struct block_device *b = blkdev_get_by_dev(devt, FMODE_READ | FMODE_WRITE | FMODE_EXCL, holder);
+
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	blkdev_put(b, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
+#endif
+	return 0;
+}
+
+/* spare_add <dev> [<image path>] */
+static int msg_spare_add(struct remap_c *rc, unsigned int argc, char **argv, char *result, unsigned int maxlen)
+{
+	struct dm_target *ti = rc->ti;
+	const char *name = dm_device_name(dm_table_get_md(ti->table));
+	struct remap_req req = { .type = REQ_SPARE_ADD, .image = argc > 2 ? argv[2] : NULL };
+	struct dmr_superblock_disk *sb = NULL;
+	struct remap_member *m;
+	unsigned int sz = 0;
+	u64 size, area;
+	dev_t devt;
+	int r;
+
+	if (argc < 2 || argc > 3)
+		return -EINVAL;
+	if (req.image && strlen(req.image) >= DMR_IMAGE_PATH_LEN) {
+		DMWARN("%s: spare_add: image path longer than %u bytes", name, DMR_IMAGE_PATH_LEN - 1);
+		return -ENAMETOOLONG;
+	}
+	if (rc->read_only) {
+		DMWARN("%s: spare_add: the table is read-only", name);
+		return -EROFS;
+	}
+	r = parse_dev(argv[1], &devt);
+	if (r) {
+		DMWARN("%s: spare_add: no block device '%s'", name, argv[1]);
+		return r;
+	}
+	mutex_lock(&rc->msg_lock);
+	for_each_member(rc, m)
+		if (m->dev->bdev->bd_dev == devt) {
+			DMWARN("%s: spare_add: %s is already member %u of this set", name, argv[1],
+			       (unsigned int)(m - rc->members));
+			r = -EEXIST;
+			goto out;
+		}
+	r = claim_check(devt, rc);
+	if (r) {
+		DMWARN("%s: spare_add: %s is in use (mounted, part of another device or opened exclusively)", name,
+		       argv[1]);
+		goto out;
+	}
+	r = dm_get_device(ti, argv[1], dm_table_get_mode(ti->table), &req.dev);
+	if (r) {
+		DMWARN("%s: spare_add: cannot open %s", name, argv[1]);
+		goto out;
+	}
+	size = bdev_nr_sectors(req.dev->bdev);
+	area = round_up(rc->md_offset + rc->md_sectors, DMR_AREA_ALIGN_SECTORS);
+	if (bdev_logical_block_size(req.dev->bdev) > rc->block_size) {
+		DMWARN("%s: spare_add: %s has a logical block size above the set's block size %u", name, argv[1],
+		       rc->block_size);
+		r = -EINVAL;
+		goto out;
+	}
+	if (size < area + DMR_AREA_ALIGN_SECTORS) {
+		DMWARN("%s: spare_add: %s is too small: %llu sectors, needs %llu", name, argv[1], size,
+		       area + DMR_AREA_ALIGN_SECTORS);
+		r = -ENOSPC;
+		goto out;
+	}
+	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
+	if (!sb) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = read_member_sb(rc, req.dev, sb);
+	if (sb_usable(r) && memcmp(sb->set_uuid, rc->set_uuid, 16)) {
+		DMWARN("%s: spare_add: %s belongs to another dm-remap set (%.*s)", name, argv[1],
+		       (int)sizeof(sb->name), sb->name);
+		r = -EEXIST;
+		goto out;
+	}
+	for (m = rc->members; sb_usable(r) && m < rc->members + DMR_MAX_MEMBERS; m++)
+		if (m->missing && !memcmp(m->uuid, sb->member_uuid, 16)) {
+			DMWARN("%s: spare_add: %s is missing member %u of this set: load a table with it instead",
+			       name, argv[1], (unsigned int)(m - rc->members));
+			r = -EEXIST;
+			goto out;
+		}
+	req.sectors = size;
+	req.spare_offset = area;
+	req.spare_blocks = min_t(u64, (size - area) >> rc->block_shift, REMAP_SPARE_BLOCKS_MAX);
+	req.spare_map = kvzalloc(BITS_TO_LONGS(req.spare_blocks) * sizeof(long), GFP_KERNEL);
+	if (!req.spare_map) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = submit_req(rc, &req);
+	if (r) {
+		DMWARN("%s: spare_add: %s: %s", name, argv[1], req.error ?: "failed");
+		goto out;
+	}
+	DMINFO("%s: spare %s added as member %u with %u spare blocks", name, req.dev->name, req.index,
+	       req.spare_blocks);
+	DMEMIT("%s index=%u blocks=%u", req.dev->name, req.index, req.spare_blocks);
+	r = 1;
+out:
+	if (r != 1 && req.dev)
+		dm_put_device(ti, req.dev);
+	kvfree(req.spare_map);
+	kfree(sb);
+	mutex_unlock(&rc->msg_lock);
+	return r;
+}
+
+/* spare_remove <dev> [evacuate] */
+static int msg_spare_remove(struct remap_c *rc, unsigned int argc, char **argv, char *result,
+			    unsigned int maxlen)
+{
+	const char *name = dm_device_name(dm_table_get_md(rc->ti->table));
+	struct remap_req req = { .type = REQ_SPARE_REMOVE };
+	struct remap_member *m;
+	unsigned int sz = 0;
+	dev_t devt;
+	int r;
+
+	if (argc < 2 || argc > 3 || (argc == 3 && strcasecmp(argv[2], "evacuate")))
+		return -EINVAL;
+	req.evacuate = argc == 3;
+	if (rc->read_only) {
+		DMWARN("%s: spare_remove: the table is read-only", name);
+		return -EROFS;
+	}
+	r = parse_dev(argv[1], &devt);
+	if (r) {
+		DMWARN("%s: spare_remove: no block device '%s'", name, argv[1]);
+		return r;
+	}
+	mutex_lock(&rc->msg_lock);
+	r = -ENODEV;
+	for_each_member(rc, m)
+		if (m->dev->bdev->bd_dev == devt) {
+			r = m == rc->members ? -EINVAL : 0;
+			break;
+		}
+	if (r) {
+		DMWARN("%s: spare_remove: %s is %s", name, argv[1],
+		       r == -EINVAL ? "the data member" : "not a spare of this set");
+		goto out;
+	}
+	req.index = m - rc->members;
+	r = submit_req(rc, &req);
+	if (r) {
+		DMWARN("%s: spare_remove: %s: %s (moved %u, lost %u)", name, argv[1], req.error ?: "failed",
+		       req.moved, req.lost);
+		goto out;
+	}
+	DMINFO("%s: spare %s removed; %u blocks moved, %u unreadable", name, req.dev->name, req.moved, req.lost);
+	DMEMIT("%s removed moved=%u lost=%u", req.dev->name, req.moved, req.lost);
+	dm_put_device(rc->ti, req.dev);
+	r = 1;
+out:
+	mutex_unlock(&rc->msg_lock);
+	return r;
+}
+
 static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, char *result,
 			 unsigned int maxlen)
 {
 	struct remap_c *rc = ti->private;
-	unsigned int sz = 0, i;
+	unsigned int sz = 0;
 
 	if (!argc)
 		return -EINVAL;
 	if (!strcasecmp(argv[0], "help") && argc == 1) {
-		DMEMIT("stats\nclear_stats\nspare_stats\nlist_remaps [<first> [<count>]]\nremap <block>\nhelp\n");
+		DMEMIT("stats\nclear_stats\nspare_stats\nlist_remaps [<first> [<count>]]\nremap <block>\n"
+		       "spare_add <dev> [<image path>]\nspare_remove <dev> [evacuate]\nhelp\n");
 		return 1;
 	}
 	if (!strcasecmp(argv[0], "stats") && argc == 1) {
@@ -1618,41 +2560,32 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, c
 		atomic64_set(&rc->healed, 0);
 		return 0;
 	}
-	if (!strcasecmp(argv[0], "spare_stats") && argc == 1) {
-		for (i = 0; i < rc->nr_members; i++) {
-			struct remap_member *m = &rc->members[i];
-			u32 used = READ_ONCE(m->spare_used);
-
-			DMEMIT("%s index=%u total=%u used=%u free=%u state=%s\n", m->dev->name, m->index,
-			       m->spare_blocks, used, m->spare_blocks - used, m->md_failed ? "failed" : "ok");
-		}
-		return 1;
-	}
+	if (!strcasecmp(argv[0], "spare_stats") && argc == 1)
+		return msg_spare_stats(rc, result, maxlen);
 	if (!strcasecmp(argv[0], "list_remaps"))
 		return msg_list(rc, argc, argv, result, maxlen);
+	if (!strcasecmp(argv[0], "spare_add"))
+		return msg_spare_add(rc, argc, argv, result, maxlen);
+	if (!strcasecmp(argv[0], "spare_remove"))
+		return msg_spare_remove(rc, argc, argv, result, maxlen);
 	if (!strcasecmp(argv[0], "remap") && argc == 2) {
-		struct remap_req req = { .result = 0 };
+		struct remap_req req = { .type = REQ_REMAP };
 		unsigned long long blk;
+		void *e;
+		int r;
 
 		if (kstrtoull(argv[1], 10, &blk) || blk >= rc->data_blocks) {
 			DMWARN("remap: invalid block '%s': the data area has %llu blocks", argv[1], rc->data_blocks);
 			return -EINVAL;
 		}
 		req.block = blk;
-		init_completion(&req.done);
-		spin_lock_irq(&rc->lock);
-		if (rc->suspended) {
-			spin_unlock_irq(&rc->lock);
-			return -EBUSY;
+		r = submit_req(rc, &req);
+		if (r) {
+			DMWARN("remap %llu: %s", blk, req.error ?: "failed");
+			return r;
 		}
-		list_add_tail(&req.list, &rc->requests);
-		spin_unlock_irq(&rc->lock);
-		queue_work(rc->wq, &rc->worker);
-		wait_for_completion(&req.done);
-		if (req.result)
-			return req.result;
-		DMEMIT("%llu %s", blk, xa_load(&rc->table, blk) &&
-		       entry_state(xa_load(&rc->table, blk)) == DMR_ENTRY_REMAPPED ? "remapped" : "pending");
+		e = xa_load(&rc->table, blk);
+		DMEMIT("%llu %s", blk, e && entry_state(e) == DMR_ENTRY_REMAPPED ? "remapped" : "pending");
 		return 1;
 	}
 	DMWARN("unrecognised message '%s'", argv[0]);
@@ -1662,13 +2595,15 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, c
 static int remap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn, void *data)
 {
 	struct remap_c *rc = ti->private;
-	unsigned int i;
-	int r = fn(ti, rc->members[0].dev, rc->data_offset, ti->len, data);
+	struct remap_member *m;
+	int r;
 
-	for (i = 0; !r && i < rc->nr_members; i++)
-		if (rc->members[i].spare_blocks)
-			r = fn(ti, rc->members[i].dev, rc->members[i].spare_offset,
-			       (sector_t)rc->members[i].spare_blocks << rc->block_shift, data);
+	mutex_lock(&rc->msg_lock);
+	r = fn(ti, rc->members[0].dev, rc->data_offset, ti->len, data);
+	for_each_member(rc, m)
+		if (!r && m->spare_blocks)
+			r = fn(ti, m->dev, m->spare_offset, (sector_t)m->spare_blocks << rc->block_shift, data);
+	mutex_unlock(&rc->msg_lock);
 	return r;
 }
 
@@ -1684,7 +2619,7 @@ static void remap_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type remap_target = {
 	.name = "remap",
-	.version = {0, 2, 0},
+	.version = {0, 3, 0},
 	.module = THIS_MODULE,
 	.ctr = remap_ctr,
 	.dtr = remap_dtr,

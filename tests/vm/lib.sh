@@ -30,6 +30,7 @@ nullb_create() {
 	echo "$2" > "$d/size"
 	echo "${3:-512}" > "$d/blocksize"
 	echo 1 > "$d/memory_backed"
+	[ -z "${NULLB_DISCARD:-}" ] || echo 1 > "$d/discard"
 	echo 1 > "$d/power"
 	wait_for_dev "/dev/$1"
 	echo "/dev/$1"

@@ -39,7 +39,12 @@ refuse "0 $len remap $data 1 $spare 1 no_auto_remap extra"
 dmsetup create b --table "0 $len remap $data 1 $spare 3 no_auto_remap read_retries 5"
 expect_eq "table line" "0 $len remap 251:0 1 251:1 3 no_auto_remap read_retries 5" \
 	"$(dmsetup table b | sed -E 's/[0-9]+:[0-9]+/MAJ/g; s/MAJ/251:0/; s/MAJ/251:1/')"
-for msg in "" "bogus" "list_remaps x" "list_remaps 0 0" "list_remaps 1 2 3" "stats extra" "help me"; do
+refuse "0 $len remap $data 0 2 degraded extra"
+for msg in "" "bogus" "list_remaps x" "list_remaps 0 0" "list_remaps 1 2 3" "stats extra" "help me" \
+	"remap" "remap 1 2" "spare_add" "spare_add $spare" "spare_add $data" "spare_add /dev/null" \
+	"spare_add 1:2:3" "spare_add $plain $(printf 'p%.0s' $(seq 1 300))" "spare_add a b c" \
+	"spare_remove" "spare_remove $data" "spare_remove $plain" "spare_remove $spare later" \
+	"spare_remove $spare evacuate x"; do
 	# shellcheck disable=SC2086
 	if dmsetup message b 0 $msg 2>/dev/null; then die "message accepted: '$msg'"; fi
 done
@@ -51,7 +56,7 @@ python3 - "$data" "$spare" "$other" "$plain" "$len" <<'PY'
 import random, subprocess, sys
 data, spare, other, plain, length = sys.argv[1:]
 tokens = [data, spare, other, plain, "/dev/null", "0", "1", "2", "3", "64", "-1", "4294967296",
-          "read_retries", "no_auto_remap", "degraded", "", "x" * 300, "%s", "\\x00", length]
+          "read_retries", "no_auto_remap", "degraded", "evacuate", "", "x" * 300, "%s", "\\x00", length]
 rnd = random.Random(20261127)
 for i in range(300):
     line = f"0 {rnd.choice([length, '8', '0', '99999999999'])} remap " + " ".join(
@@ -59,7 +64,7 @@ for i in range(300):
     r = subprocess.run(["dmsetup", "create", f"fz{i}", "--table", line], capture_output=True)
     if r.returncode == 0:
         subprocess.run(["dmsetup", "remove", f"fz{i}"], check=True)
-verbs = ["list_remaps", "stats", "help", "spare_stats", "clear_stats", "remap", "spare_add", "x"]
+verbs = ["list_remaps", "stats", "help", "spare_stats", "clear_stats", "remap", "spare_add", "spare_remove", "x"]
 for i in range(300):
     msg = [rnd.choice(verbs)] + [rnd.choice(tokens + ["18446744073709551615"]) for _ in range(rnd.randint(0, 4))]
     subprocess.run(["dmsetup", "message", "b", "0", *msg], capture_output=True)

@@ -6,6 +6,8 @@
   blocks.py verify DEV FIRST COUNT SEED [--bs 4096]
   blocks.py expect DEV BLOCK:SEED...        (one call for many single blocks)
 
+The seed "zero" stands for a block of zeros.
+
 verify prints "eio B1 B2 ..." for blocks that failed to read and exits 2
 if any block read back different data (silent corruption: never allowed),
 1 if only read errors happened, 0 if all blocks verified.
@@ -18,6 +20,8 @@ import sys
 
 
 def pattern(block, seed, bs):
+    if seed == "zero":
+        return bytes(bs)
     head = hashlib.sha256(f"{seed}:{block}".encode()).digest()
     return (head * (bs // len(head) + 1))[:bs]
 

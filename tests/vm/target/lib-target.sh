@@ -17,3 +17,5 @@ data_sector() {
 # bad_block NULLB DEV BLOCK: make data block BLOCK of the set fail on the device.
 bad_block() { local s; s=$(data_sector "$2" "$3"); nullb_bad "$1" "$s" $((s + 7)); }
 good_block() { local s; s=$(data_sector "$2" "$3"); nullb_good "$1" "$s" $((s + 7)); }
+# majmin DEV: the major:minor a table line shows for DEV.
+majmin() { printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"; }

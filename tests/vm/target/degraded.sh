@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Starting without a spare: refused unless the table says "degraded"; then
+# blocks on the missing spare read as EIO (counted, reported as
+# unavailable), every other block verifies, and a write to such a block
+# lands elsewhere. When the spare is back it is brought up to date and the
+# blocks still on it read their data again.
+. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+dev=$(nullb_create d0 64 4096)
+s1=$(nullb_create s1 3 4096)
+s2=$(nullb_create s2 3 4096)
+"$ctl" format --name g --max-remaps 4096 --internal-spare 0 "$dev" "$s1" "$s2" > /dev/null
+full=$("$ctl" table "$dev" "$s1" "$s2")
+dmsetup create g --table "$full"
+blocks write /dev/mapper/g 0 256 one || die "initial write failed"
+# Blocks 20-23 fail on the data device: rewritten, they land on s1 (first fit).
+for b in 20 21 22 23; do bad_block d0 "$dev" $b; done
+blocks write /dev/mapper/g 20 4 two || die "writes over bad blocks failed"
+expect_eq "spares" "0:0/0,1:4/256,2:0/256" "$(status_field g spares)"
+dmsetup remove g
+
+# 1. Without s1 and without "degraded": refused.
+len=$(echo "$full" | cut -d' ' -f2)
+without="0 $len remap $dev 1 $s2"
+if dmsetup create g --table "$without" 2>/dev/null; then die "a table missing a spare was accepted"; fi
+
+# 2. Degraded: the four blocks on s1 are EIO, the rest verifies.
+dmsetup create g --table "$without 1 degraded"
+expect_eq "degraded" 1 "$(status_field g degraded)"
+expect_eq "unavailable" 4 "$(status_field g unavailable)"
+expect_eq "spares" "0:0/0,1:missing,2:0/256" "$(status_field g spares)"
+expect_eq "table line keeps degraded" "$(majmin "$dev") 1 $(majmin "$s2") 1 degraded" "$(dmsetup table g | cut -d' ' -f4-)"
+rc=0
+out=$(blocks verify /dev/mapper/g 20 4 two) || rc=$?
+expect_eq "reads of blocks on the missing spare" "eio 20 21 22 23" "$out"
+blocks verify /dev/mapper/g 0 20 one || die "blocks before the missing ones"
+blocks verify /dev/mapper/g 24 232 one || die "blocks after the missing ones"
+[ "$(status_field g read_errors)" -ge 4 ] || die "reads of missing blocks not counted"
+expect_eq "pending (missing is not pending)" 0 "$(status_field g pending)"
+# A write to blocks 20 and 21: the data device still fails, so they go to s2.
+blocks write /dev/mapper/g 20 2 three || die "writes to blocks on the missing spare failed"
+expect_eq "unavailable after writes" 2 "$(status_field g unavailable)"
+expect_eq "spares after writes" "0:0/0,1:missing,2:2/256" "$(status_field g spares)"
+blocks verify /dev/mapper/g 20 2 three || die "rewritten blocks"
+dmsetup remove g
+
+# 3. s1 is back: loads, is rewritten (it missed commits), everything reads.
+dmsetup create g --table "$full"
+expect_eq "degraded with s1 back" 0 "$(status_field g degraded)"
+expect_eq "spares with s1 back" "0:0/0,1:2/256,2:2/256" "$(status_field g spares)"
+blocks verify /dev/mapper/g 20 2 three || die "blocks moved while s1 was missing"
+blocks verify /dev/mapper/g 22 2 two || die "blocks on s1 after its return"
+blocks verify /dev/mapper/g 0 20 one || die "data after s1's return"
+dmsetup suspend g
+"$ctl" check "$dev" "$s1" "$s2" > /tmp/check.out || { cat /tmp/check.out; die "metadata check after s1's return"; }
+dmsetup resume g
+dmsetup remove g
+echo "degraded start, unavailable blocks and the spare's return work"

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Device-mapper events, counted one write at a time: every new remap raises
+# one, crossing 80% and 95% of the spare blocks one more each, exhaustion
+# one (once), and spare_add one; "dmsetup wait" wakes on them.
+. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+dev=$(nullb_create d0 64 4096)
+s1=$(nullb_create s1 3 4096)
+"$ctl" format --name e --max-remaps 4096 --internal-spare 0 "$dev" "$s1" > /dev/null
+dmsetup create e --table "$("$ctl" table "$dev" "$s1")"
+events() { dmsetup info -c --noheadings -o events e | tr -d ' '; }
+
+# 258 failing blocks for 256 spare blocks.
+s=$(data_sector "$dev" 100)
+nullb_bad d0 "$s" $((s + 258 * 8 - 1))
+# A waiter started now must wake on the first remap.
+ev=$(events)
+timeout 60 dmsetup wait e "$ev" > /dev/null &
+waiter=$!
+# One write per block; the run-length list of event increments it caused.
+deltas=$(python3 - <<'PY'
+import mmap, os, subprocess
+def events():
+    return int(subprocess.check_output(["dmsetup", "info", "-c", "--noheadings", "-o", "events", "e"]))
+fd = os.open("/dev/mapper/e", os.O_WRONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 4096)
+buf.write(b"x" * 4096)
+out = []
+for b in range(100, 358):
+    e0 = events()
+    try:
+        os.pwritev(fd, [buf], b * 4096)
+        r = "ok"
+    except OSError:
+        r = "eio"
+    d = f"{r}+{events() - e0}"
+    if out and out[-1][0] == d:
+        out[-1][1] += 1
+    else:
+        out.append([d, 1])
+print(" ".join(f"{d}x{n}" for d, n in out))
+PY
+)
+wait "$waiter" || die "dmsetup wait did not wake on a remap"
+# 204 remaps, the 205th crosses 80%, 38 more, the 244th crosses 95%, 12
+# more fill the spare; then the first failure raises one, the next none.
+expect_eq "events per write" "ok+1x204 ok+2x1 ok+1x38 ok+2x1 ok+1x12 eio+1x1 eio+0x1" "$deltas"
+expect_eq "exhausted" 1 "$(status_field e exhausted)"
+
+# spare_add: an event, not exhausted any more, and the next remap works.
+s2=$(nullb_create s2 3 4096)
+ev=$(events)
+dmsetup message e 0 spare_add "$s2" > /dev/null || die "spare_add failed"
+expect_eq "events from spare_add" $((ev + 1)) "$(events)"
+expect_eq "exhausted after spare_add" 0 "$(status_field e exhausted)"
+blocks write /dev/mapper/e 356 2 y || die "writes after spare_add"
+expect_eq "remapped" 258 "$(status_field e remapped)"
+dmsetup remove e
+echo "events: per remap, at 80% and 95%, at exhaustion and on spare_add"
