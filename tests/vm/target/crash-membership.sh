@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Crash consistency of membership changes, by replay: spare_add of a new
+# spare, then spare_remove of the old one with evacuation, with every
+# member a slice of one device under dm-log-writes. Replayed to every log
+# entry in between: the set always loads with the members before or after
+# the change (after it once the message returned, and then only after it),
+# and every block written before reads back, moved or not.
+. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+replay_tool="$DMREMAP_SRC/tests/vm/log-writes-replay.py"
+raw=$(nullb_create raw 48 4096)
+logdev=$(nullb_create lg 512 4096)
+lw=$(logwrites_create lw "$raw" "$logdev")
+mib=2048 # sectors
+bad=(3 8 9 15)
+# slices DEV: data = DEV[0, 32M) with the bad blocks failing, s1 and s2 the 8M after it.
+slices() {
+	local dev=$1 table="" pos=0 b s
+	for b in "${bad[@]}"; do
+		s=$((2 * mib + b * 8))
+		[ "$s" -gt "$pos" ] && table+="$pos $((s - pos)) linear $dev $pos"$'\n'
+		table+="$s 8 error"$'\n'
+		pos=$((s + 8))
+	done
+	table+="$pos $((32 * mib - pos)) linear $dev $pos"
+	dmsetup create cdata <<< "$table"
+	dmsetup create cs1 --table "0 $((8 * mib)) linear $dev $((32 * mib))"
+	dmsetup create cs2 --table "0 $((8 * mib)) linear $dev $((40 * mib))"
+}
+unslice() { dmsetup remove cdata; dmsetup remove cs1; dmsetup remove cs2; }
+
+slices "$lw"
+"$ctl" format --name c --max-remaps 256 --internal-spare 0 --force /dev/mapper/cdata /dev/mapper/cs1 > /dev/null
+len=$("$ctl" table /dev/mapper/cdata /dev/mapper/cs1 | awk '{print $2}')
+line_a="0 $len remap /dev/mapper/cdata 1 /dev/mapper/cs1"
+line_b="0 $len remap /dev/mapper/cdata 2 /dev/mapper/cs1 /dev/mapper/cs2"
+line_c="0 $len remap /dev/mapper/cdata 1 /dev/mapper/cs2"
+dmsetup create c --table "$line_a"
+# Sixteen blocks, four of them remapped to s1, all durable before the changes.
+blocks write /dev/mapper/c 0 16 one --sync || die "initial writes failed"
+expect_eq "remapped" ${#bad[@]} "$(status_field c remapped)"
+logwrites_mark lw before
+dmsetup message c 0 spare_add /dev/mapper/cs2 > /dev/null || die "spare_add failed"
+logwrites_mark lw added
+dmsetup message c 0 spare_remove /dev/mapper/cs1 evacuate > /dev/null || die "spare_remove failed"
+logwrites_mark lw removed
+expect_eq "spares" "0:0/0,2:4/1536" "$(status_field c spares)"
+dmsetup remove c
+unslice
+dmsetup remove lw
+
+marks=$(python3 "$replay_tool" --log "$logdev" --list)
+mark() { awk -v m="$1" '$2 == m {print $1}' <<< "$marks"; }
+start=$(mark before) added=$(mark added) removed=$(mark removed)
+nullb_create rp 48 4096 > /dev/null
+python3 "$replay_tool" --log "$logdev" --replay /dev/rp --limit $((start + 1)) > /dev/null
+loads() { dmsetup create c --readonly --table "$1" 2> /dev/null && dmsetup remove c; }
+checked=0
+for ((n = start + 1; n <= removed; n++)); do
+	[ "$n" -gt $((start + 1)) ] &&
+		python3 "$replay_tool" --log "$logdev" --replay /dev/rp --start $((n - 1)) --limit "$n" > /dev/null
+	slices /dev/rp
+	a=0 b=0 c=0
+	loads "$line_a" && a=1
+	loads "$line_b" && b=1
+	loads "$line_c" && c=1
+	state="$a$b$c"
+	# Exactly one membership is in force at any point.
+	if [ "$n" -le "$added" ]; then
+		[ "$state" = 100 ] || [ "$state" = 010 ] || die "entry $n (adding): loads as A/B/C = $state"
+	elif [ "$n" -le "$removed" ]; then
+		[ "$state" = 010 ] || [ "$state" = 001 ] || die "entry $n (removing): loads as A/B/C = $state"
+	fi
+	line=$line_a
+	[ "$b" = 1 ] && line=$line_b
+	[ "$c" = 1 ] && line=$line_c
+	dmsetup create c --readonly --table "$line" || die "entry $n: the loading table fails now"
+	blocks verify /dev/mapper/c 0 16 one > /tmp/verify.out || die "entry $n ($state): $(cat /tmp/verify.out)"
+	dmsetup remove c
+	unslice
+	checked=$((checked + 1))
+done
+# Once spare_remove returned, only the new membership loads.
+python3 "$replay_tool" --log "$logdev" --replay /dev/rp --start "$removed" > /dev/null
+slices /dev/rp
+if loads "$line_b"; then die "the old membership loads after spare_remove returned"; fi
+loads "$line_c" || die "the new membership does not load after spare_remove returned"
+unslice
+[ "$checked" -gt 20 ] || die "only $checked crash points were checked"
+echo "membership changes: one membership in force and all data readable at all $checked crash points"
