@@ -71,4 +71,29 @@ for i in range(300):
 print("fuzzed 300 table lines and 300 messages")
 PY
 dmsetup remove b
+
+# A feature this module can only read (an unknown ro_compat flag in both
+# superblock copies of the data member): read-write refused, read-only loads.
+oline=$("$ctl" table "$other")
+python3 - "$other" <<'PY'
+import os, struct, sys
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+fd = os.open(sys.argv[1], os.O_RDWR)
+for off in (0, 4096):
+    blk = bytearray(os.pread(fd, 4096, off))
+    struct.pack_into("<I", blk, 20, struct.unpack_from("<I", blk, 20)[0] | 0x80000000)
+    struct.pack_into("<I", blk, 8, 0)
+    struct.pack_into("<I", blk, 8, crc32c(bytes(blk)))
+    os.pwrite(fd, bytes(blk), off)
+os.fsync(fd)
+PY
+if dmsetup create ro --table "$oline" 2>/dev/null; then die "read-write table over an ro_compat feature accepted"; fi
+dmsetup create ro --readonly --table "$oline" || die "read-only table over an ro_compat feature refused"
+dmsetup remove ro
 echo "bad input: every malformed line and message refused"
