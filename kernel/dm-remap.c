@@ -15,17 +15,18 @@
  * allocator, the member list and the on-disk metadata are changed only by
  * the worker. Before it changes a block that bios may be reading or
  * writing, the worker marks it busy (new bios for it come to the worker)
- * and waits for the bios already sent down (io_barrier).
+ * and waits for the writes already sent down (io_barrier).
  */
 #include "dm-remap-format.h"
 
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/crc32c.h>
+#include <linux/delay.h>
 #include <linux/device-mapper.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/percpu-refcount.h>
+#include <linux/percpu.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -55,10 +56,14 @@
 /* Snapshots are streamed to disk through a buffer of this size. */
 #define REMAP_MD_CHUNK (16 * DMR_MD_BLOCK_SIZE)
 
-/* A reference held by every bio sent down; io_barrier() waits for the old ones. */
-struct io_gate {
-	struct percpu_ref ref;
-	struct completion drained;
+/*
+ * Bios sent down, per CPU and epoch: counted up when mapped, and again in
+ * unlocks when they come back (on any CPU). io_barrier() waits for an
+ * epoch's two sums to meet, as SRCU does, but across contexts.
+ */
+struct io_count {
+	unsigned long locks[2];
+	unsigned long unlocks[2];
 };
 
 /* A member, by member index; index 0 is the data member. */
@@ -133,9 +138,8 @@ struct remap_c {
 	u64 seq;
 	u64 snapshot_seq;
 
-	struct io_gate gates[2];
-	struct io_gate *gate;		/* taken by new bios; acquire/release */
-	unsigned int gate_idx;		/* worker only */
+	struct io_count __percpu *io;
+	unsigned int epoch;		/* written by the worker, read by map */
 
 	atomic_t spare_writes;		/* writes completed on spare devices */
 	int flushed_writes;		/* spare_writes when the spares were last flushed */
@@ -184,8 +188,8 @@ struct remap_req {
 struct remap_pb {
 	struct bvec_iter iter;		/* as submitted, after remapping */
 	sector_t start;			/* target-relative start sector */
-	struct io_gate *gate;		/* held while the bio is down */
 	unsigned int flags;
+	unsigned int counted;		/* 1 + its epoch while counted as sent down */
 };
 
 #define PB_SPARE	0x1	/* went to a spare location */
@@ -463,29 +467,40 @@ static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk)
  * Waiting for bios in flight (worker only)
  */
 
-static void gate_release(struct percpu_ref *ref)
+static bool io_drained(struct remap_c *rc, unsigned int idx)
 {
-	complete(&container_of(ref, struct io_gate, ref)->drained);
+	unsigned long locks = 0, unlocks = 0;
+	int cpu;
+
+	/* Unlocks first: a bio that comes back in between only delays us. */
+	for_each_possible_cpu(cpu)
+		unlocks += READ_ONCE(per_cpu_ptr(rc->io, cpu)->unlocks[idx]);
+	smp_mb();
+	for_each_possible_cpu(cpu)
+		locks += READ_ONCE(per_cpu_ptr(rc->io, cpu)->locks[idx]);
+	return locks == unlocks;
 }
 
 /*
- * Returns once every bio mapped before the call has come back from the
- * members. New bios take the other gate; one that read the old gate did so
- * in an RCU read section that synchronize_rcu() waits for, after which
- * the old gate is killed and drains. Table changes made before the call
- * are seen by every bio mapped after it.
+ * Returns once every counted bio mapped before the call has come back
+ * from the members: every write, and every bio while the table is not
+ * empty (reads of data-device blocks with an empty table are not counted;
+ * nothing here needs them). Table changes made before the call are seen by every bio it
+ * does not wait for: map counts a bio, then (full barrier) reads the
+ * table; here the table was written, then (full barriers) the epoch
+ * flipped and the counts read. A bio whose count this misses therefore
+ * reads the new table.
  */
 static void io_barrier(struct remap_c *rc)
 {
-	struct io_gate *old = &rc->gates[rc->gate_idx], *new = &rc->gates[rc->gate_idx ^ 1];
+	unsigned int old = rc->epoch & 1;
 
-	reinit_completion(&new->drained);
-	percpu_ref_reinit(&new->ref);
-	smp_store_release(&rc->gate, new);
-	rc->gate_idx ^= 1;
-	synchronize_rcu();
-	percpu_ref_kill(&old->ref);
-	wait_for_completion(&old->drained);
+	smp_mb();
+	WRITE_ONCE(rc->epoch, rc->epoch + 1);
+	smp_mb();
+	while (!io_drained(rc, old))
+		usleep_range(100, 200);
+	smp_mb();
 }
 
 /*
@@ -1728,8 +1743,7 @@ static void remap_free(struct remap_c *rc)
 
 	if (rc->wq)
 		destroy_workqueue(rc->wq);
-	percpu_ref_exit(&rc->gates[0].ref);
-	percpu_ref_exit(&rc->gates[1].ref);
+	free_percpu(rc->io);
 	xa_destroy(&rc->table);
 	xa_destroy(&rc->retired);
 	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
@@ -1836,24 +1850,6 @@ static int add_member(struct remap_c *rc, struct dm_dev *dev, struct dmr_superbl
 	return 0;
 }
 
-static int init_gates(struct remap_c *rc)
-{
-	unsigned int i;
-	int r;
-
-	for (i = 0; i < 2; i++) {
-		init_completion(&rc->gates[i].drained);
-		r = percpu_ref_init(&rc->gates[i].ref, gate_release, PERCPU_REF_ALLOW_REINIT, GFP_KERNEL);
-		if (r)
-			return r;
-	}
-	/* Gate 1 starts drained, ready for the first barrier. */
-	rc->gate = &rc->gates[0];
-	percpu_ref_kill(&rc->gates[1].ref);
-	wait_for_completion(&rc->gates[1].drained);
-	return 0;
-}
-
 /*
  * Construct a remap mapping:
  *   <data_dev> <#spares> [<spare_dev>...] [<#opt_args> [<opt_arg>...]]
@@ -1918,7 +1914,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->up = kzalloc(sizeof(*rc->up), GFP_KERNEL);
 	rc->bounce = alloc_page(GFP_KERNEL);
 	if (!sb || !rc->md_block || !rc->md_chunk || !rc->member_table || !rc->up || !rc->bounce ||
-	    bioset_init(&rc->bs, 4, 0, BIOSET_NEED_BVECS) || init_gates(rc)) {
+	    bioset_init(&rc->bs, 4, 0, BIOSET_NEED_BVECS) || !(rc->io = alloc_percpu(struct io_count))) {
 		ti->error = "Cannot allocate context";
 		r = -ENOMEM;
 		goto bad;
@@ -2044,6 +2040,7 @@ static int map_bio(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 	if (unlikely(bio->bi_opf & REQ_PREFLUSH)) {
 		/* An empty flush: the data member now, spare devices from end_io. */
 		bio_set_dev(bio, rc->members[0].dev->bdev);
+		pb->iter.bi_size = 0;
 		pb->flags = PB_FLUSH;
 		return DM_MAPIO_REMAPPED;
 	}
@@ -2116,36 +2113,39 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 {
 	struct remap_c *rc = ti->private;
 	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
-	struct io_gate *g;
+	unsigned int idx = READ_ONCE(rc->epoch) & 1;
 	int r;
 
 	pb->flags = 0;
-	pb->iter.bi_size = 0;
-	pb->gate = NULL;
-	/* The gate is taken before the table is read, in one RCU section: see io_barrier(). */
-	rcu_read_lock();
-	g = smp_load_acquire(&rc->gate);
-	percpu_ref_get(&g->ref);
+	pb->counted = 0;
+	/*
+	 * A read of a data-device block needs no count: nothing the worker
+	 * does makes it return wrong data (io_barrier() waits for writes to a
+	 * block it changes, and for anything sent to a spare device).
+	 */
+	if (likely(bio_op(bio) == REQ_OP_READ) && likely(xa_empty(&rc->table))) {
+		pb->start = dm_target_offset(ti, bio->bi_iter.bi_sector);
+		return map_data(rc, bio, pb);
+	}
+	/* Counted before the table is read: see io_barrier(). */
+	this_cpu_inc(rc->io->locks[idx]);
+	smp_mb();
 	r = map_bio(rc, bio, pb);
 	if (r == DM_MAPIO_REMAPPED)
-		pb->gate = g;
-	else
-		percpu_ref_put(&g->ref);
-	rcu_read_unlock();
+		pb->counted = idx + 1;
+	else	/* deferred to the worker, or completed here: @pb may be gone */
+		this_cpu_inc(rc->io->unlocks[idx]);
 	return r;
 }
 
-static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+/* Errors, flushes and writes to spare devices. */
+static noinline int end_io_slow(struct remap_c *rc, struct bio *bio, struct remap_pb *pb, blk_status_t *error)
 {
-	struct remap_c *rc = ti->private;
-	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
 	enum req_op op = bio_op(bio);
 
-	if (pb->gate) {
-		percpu_ref_put(&pb->gate->ref);
-		pb->gate = NULL;
-	}
-	if (unlikely(pb->flags & (PB_FLUSH | PB_SPARE_DEV)) && !(pb->flags & PB_HANDLED)) {
+	/* The worker completes it again later: count it back only once. */
+	pb->counted = 0;
+	if ((pb->flags & (PB_FLUSH | PB_SPARE_DEV)) && !(pb->flags & PB_HANDLED)) {
 		if ((pb->flags & PB_SPARE_DEV) && !*error && op_is_write(op))
 			atomic_inc(&rc->spare_writes);
 		if ((pb->flags & PB_FLUSH) && !*error &&
@@ -2154,8 +2154,7 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
 			return DM_ENDIO_INCOMPLETE;
 		}
 	}
-	if (likely(!*error) || (pb->flags & PB_HANDLED) || (op != REQ_OP_READ && op != REQ_OP_WRITE) ||
-	    !pb->iter.bi_size)
+	if (!*error || (pb->flags & PB_HANDLED) || (op != REQ_OP_READ && op != REQ_OP_WRITE) || !pb->iter.bi_size)
 		return DM_ENDIO_DONE;
 	/*
 	 * Only media errors mean a bad block. A timeout, a lost path or an
@@ -2172,6 +2171,18 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
 	bio->bi_status = BLK_STS_OK;
 	defer_bio(rc, bio);
 	return DM_ENDIO_INCOMPLETE;
+}
+
+static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct remap_c *rc = ti->private;
+	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	if (pb->counted)
+		this_cpu_inc(rc->io->unlocks[pb->counted - 1]);
+	if (likely(!*error) && likely(!(pb->flags & (PB_FLUSH | PB_SPARE_DEV))))
+		return DM_ENDIO_DONE;
+	return end_io_slow(rc, bio, pb, error);
 }
 
 /* ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 # /init of the test initramfs (busybox). Mounts the host root read-only over
 # 9p, lays a tmpfs over it, then either chroots and runs the test (fast
 # mode) or switch_roots into systemd, which runs it from a unit (full mode).
-# The test's output and "VMTEST-EXIT:<status>" go to ttyS1; the kernel log
+# "VMTEST-START", the test's output and "VMTEST-EXIT:<status>" go to ttyS1; the kernel log
 # goes to ttyS0. Configuration comes as dmremap.* kernel arguments.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -65,7 +65,7 @@ StandardInput=null
 StandardOutput=tty
 StandardError=tty
 TTYPath=/dev/ttyS1
-ExecStart=/bin/sh -c '$DM_run; echo VMTEST-EXIT:\$? > /dev/ttyS1'
+ExecStart=/bin/sh -c 'echo VMTEST-START > /dev/ttyS1; $DM_run; echo VMTEST-EXIT:\$? > /dev/ttyS1'
 ExecStopPost=/bin/systemctl poweroff --no-block
 EOF
 	# tmpfiles would empty /tmp at boot, and with it a tree checked out there.
@@ -92,6 +92,7 @@ mount -t tmpfs tmpfs /newroot/dev/shm
 # /tmp stays the host's, seen through the overlay: a checkout or build
 # tree under /tmp must be reachable. Writes land in the tmpfs upper layer.
 mount -t tmpfs tmpfs /newroot/run
+echo VMTEST-START > /dev/ttyS1
 if [ -n "$DM_interactive" ]; then
 	chroot /newroot /bin/sh -c "exec setsid -c $DM_run" < /dev/ttyS1 > /dev/ttyS1 2>&1
 else

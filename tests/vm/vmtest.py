@@ -37,6 +37,10 @@ HOST_TOOLS = ["qemu-system-x86_64", "busybox", "cpio", "modprobe", "depmod", "ma
 BAD_LOG = re.compile(r"WARNING:|BUG:|Oops|INFO: task .* blocked for more than|refcount_t:|UBSAN:|KASAN:"
                      r"|general protection fault|Kernel panic|kernel BUG|list_add corruption|list_del corruption")
 EXIT_MARK = re.compile(r"VMTEST-EXIT:(\d+)")
+START_MARK = "VMTEST-START\n"
+# TCG now and then crashes a guest kernel while it patches its own text
+# early in boot; a guest that failed before the test started is booted again.
+BOOT_ATTEMPTS = 3
 
 
 def log(msg):
@@ -293,18 +297,25 @@ def run(args):
     if args.shell:
         subprocess.run(cmd)
         return 0
-    try:
-        subprocess.run(cmd, timeout=args.timeout, stdin=subprocess.DEVNULL, check=False)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    for attempt in range(1, BOOT_ATTEMPTS + 1):
+        try:
+            subprocess.run(cmd, timeout=args.timeout, stdin=subprocess.DEVNULL, check=False)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        out = out_log.read_text(errors="replace") if out_log.exists() else ""
+        kern = kern_log.read_text(errors="replace") if kern_log.exists() else ""
+        bad = [line for line in kern.splitlines() if BAD_LOG.search(line)]
+        if timed_out or START_MARK in out or attempt == BOOT_ATTEMPTS:
+            break
+        # Nothing of the test ran, so nothing it checks can have happened yet.
+        why = bad[0].strip() if bad else "no kernel error logged"
+        log(f"the guest failed before the test started ({why}); booting again")
+        kern_log.rename(kern_log.with_suffix(f".boot{attempt}"))
     took = time.monotonic() - start
-    out = out_log.read_text(errors="replace") if out_log.exists() else ""
-    kern = kern_log.read_text(errors="replace") if kern_log.exists() else ""
     marks = EXIT_MARK.findall(out)
-    bad = [line for line in kern.splitlines() if BAD_LOG.search(line)]
     rc = int(marks[-1]) if marks else None
-    sys.stdout.write(EXIT_MARK.sub("", out))
+    sys.stdout.write(EXIT_MARK.sub("", out.replace(START_MARK, "")))
     if timed_out:
         verdict, status = f"FAIL: no result within {args.timeout} s", 1
     elif rc is None:
