@@ -56,14 +56,27 @@ MemberView Checker::read_superblocks(BlockIo &io, Report &report)
 SetView Checker::run(const std::vector<BlockIo *> &ios)
 {
     SetView v;
-    for (BlockIo *io : ios) {
-        MemberView mv = read_superblocks(*io, v.report);
-        if (mv.sb) {
-            MetadataArea area(*io, *mv.sb, mv.path);
-            mv.load = area.load();
-            v.report.append(mv.load->report);
-        }
-        v.members.push_back(std::move(mv));
+    for (BlockIo *io : ios)
+        v.members.push_back(read_superblocks(*io, v.report));
+    // The data member's superblock names the membership in force (a
+    // membership change commits by rewriting it, docs/FORMAT.md §6); without
+    // it, the newest generation given.
+    std::optional<std::uint64_t> generation, newest;
+    for (const auto &m : v.members) {
+        if (m.sb && m.sb->role == Role::Data)
+            generation = m.sb->generation;
+        if (m.sb)
+            newest = std::max(newest.value_or(0), m.sb->generation);
+    }
+    if (!generation)
+        generation = newest;
+    for (std::size_t i = 0; i < v.members.size(); i++) {
+        MemberView &mv = v.members[i];
+        if (!mv.sb)
+            continue;
+        MetadataArea area(*ios[i], *mv.sb, mv.path);
+        mv.load = area.load(generation);
+        v.report.append(mv.load->report);
     }
     cross_check(v);
     return v;
@@ -136,7 +149,11 @@ void Checker::cross_check(SetView &v)
             v.report.add(Severity::Error, "member-stale", m.path,
                          "metadata is at commit " + num(m.load->state->seq) + ", the set is at " + num(st.seq) +
                              "; activation rewrites it");
-        if (m.sb->generation < st.generation)
+        if (m.sb->generation > st.generation)
+            v.report.add(Severity::Error, "member-unfinished", m.path,
+                         "superblock generation " + num(m.sb->generation) + " is ahead of the set's " +
+                             num(st.generation) + ": left by a membership change that did not finish");
+        else if (m.sb->generation < st.generation)
             v.report.add(Severity::Warning, "member-generation", m.path,
                          "superblock generation " + num(m.sb->generation) + " is behind the set's " +
                              num(st.generation));

@@ -29,7 +29,8 @@ MetadataArea::MetadataArea(BlockIo &io, const Superblock &sb, std::string where)
 {
 }
 
-std::optional<RemapState> MetadataArea::read_slot(unsigned slot, Report &r, std::uint64_t &max_seq)
+std::optional<RemapState> MetadataArea::read_slot(unsigned slot, Report &r, std::uint64_t &max_seq,
+                                                  std::optional<std::uint64_t> generation)
 {
     const std::string w = where_ + " slot " + num(slot);
     std::array<std::uint8_t, kBlock> hdr;
@@ -49,6 +50,12 @@ std::optional<RemapState> MetadataArea::read_slot(unsigned slot, Report &r, std:
     const SnapshotHeader h = codec::unpack_snapshot(hdr);
     if (h.set_uuid != sb_.set_uuid) {
         r.add(Severity::Warning, "slot-set", w, "snapshot belongs to set " + h.set_uuid.str());
+        return std::nullopt;
+    }
+    if (generation && h.generation != *generation) {
+        r.add(Severity::Info, "slot-generation", w,
+              "snapshot of generation " + num(h.generation) + ", the set is at " + num(*generation) +
+                  " (a membership change that did not commit, or an older one)");
         return std::nullopt;
     }
     max_seq = std::max(max_seq, h.seq);
@@ -176,11 +183,11 @@ void MetadataArea::replay(MemberLoad &out)
                            num(out.state->seq) + ")");
 }
 
-MemberLoad MetadataArea::load()
+MemberLoad MetadataArea::load(std::optional<std::uint64_t> generation)
 {
     MemberLoad out;
     for (unsigned slot = 0; slot < 2; slot++) {
-        auto st = read_slot(slot, out.report, out.max_seq_seen);
+        auto st = read_slot(slot, out.report, out.max_seq_seen, generation);
         if (st && (!out.state || st->seq > out.state->seq)) {
             out.state = std::move(st);
             out.slot = static_cast<int>(slot);

@@ -28,7 +28,9 @@ public:
     // sb must have passed validator::superblock.
     MetadataArea(BlockIo &io, const Superblock &sb, std::string where);
 
-    MemberLoad load();
+    // With `generation`, snapshots of any other generation do not count
+    // (left by a membership change that did not commit, or superseded).
+    MemberLoad load(std::optional<std::uint64_t> generation = std::nullopt);
 
     // Writes a snapshot of `st` into `slot` (the one not holding the newest
     // valid snapshot): entries and member table, flush, header, flush.
@@ -39,7 +41,8 @@ public:
     void write_superblocks(const Superblock &sb); // copy 0, flush, copy 1, flush
 
 private:
-    std::optional<RemapState> read_slot(unsigned slot, Report &r, std::uint64_t &max_seq);
+    std::optional<RemapState> read_slot(unsigned slot, Report &r, std::uint64_t &max_seq,
+                                        std::optional<std::uint64_t> generation);
     void replay(MemberLoad &out);
 
     BlockIo &io_;

@@ -189,3 +189,40 @@ TEST(Metadata, RestoreWritesAboveEverySeqAndRecreatesWipedMembers)
     MemSet other = make_set({16 * MiB});
     EXPECT_THROW(Restorer::restore(d, {other.devs[0].get()}, false), Error);
 }
+
+// A membership change commits when the data member's superblock takes the
+// new generation (docs/FORMAT.md §6): until then, snapshots of that
+// generation on other members, however new, do not win.
+TEST(Metadata, UnfinishedMembershipChangeDoesNotWin)
+{
+    MemSet s = make_set();
+    SetWriter w = writer(s);
+    w.commit({remapped(1, 1, 0)});
+    RemapState next = w.state();
+    next.generation = 2;
+    next.seq += 1;
+    Superblock spare_sb = s.sb(1);
+    spare_sb.generation = 2;
+    MetadataArea spare(*s.devs[1], spare_sb, "spare");
+    spare.write_snapshot(next, spare.load().slot == 0 ? 1 : 0);
+    spare.write_superblocks(spare_sb);
+
+    SetView v = s.check();
+    ASSERT_TRUE(v.state);
+    EXPECT_EQ(*v.state, w.state());
+    EXPECT_TRUE(v.report.has("member-unfinished"));
+    EXPECT_TRUE(v.report.has("slot-generation"));
+
+    // The commit point: the data member's snapshot and superblock follow.
+    Superblock data_sb = s.sb(0);
+    data_sb.generation = 2;
+    MetadataArea data(*s.devs[0], data_sb, "data");
+    data.write_snapshot(next, data.load().slot == 0 ? 1 : 0);
+    data.write_superblocks(data_sb);
+    v = s.check();
+    ASSERT_TRUE(v.state);
+    EXPECT_EQ(v.state->generation, 2u);
+    EXPECT_EQ(v.state->seq, next.seq);
+    EXPECT_FALSE(v.report.has("member-unfinished"));
+    EXPECT_FALSE(v.report.damaged());
+}
