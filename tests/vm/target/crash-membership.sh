@@ -15,15 +15,8 @@ mib=2048 # sectors
 bad=(3 8 9 15)
 # slices DEV: data = DEV[0, 32M) with the bad blocks failing, s1 and s2 the 8M after it.
 slices() {
-	local dev=$1 table="" pos=0 b s
-	for b in "${bad[@]}"; do
-		s=$((2 * mib + b * 8))
-		[ "$s" -gt "$pos" ] && table+="$pos $((s - pos)) linear $dev $pos"$'\n'
-		table+="$s 8 error"$'\n'
-		pos=$((s + 8))
-	done
-	table+="$pos $((32 * mib - pos)) linear $dev $pos"
-	dmsetup create cdata <<< "$table"
+	local dev=$1
+	failing_slice cdata "$dev" $((32 * mib)) "${bad[@]}"
 	dmsetup create cs1 --table "0 $((8 * mib)) linear $dev $((32 * mib))"
 	dmsetup create cs2 --table "0 $((8 * mib)) linear $dev $((40 * mib))"
 }

@@ -17,15 +17,8 @@ mib=2048 # sectors
 bad=(3 8 9 15)                   # data blocks that fail (data area starts 2 MiB into the slice)
 # slices DEV: data = DEV[0, 32M) with the bad blocks failing, spare = DEV[32M, 48M).
 slices() {
-	local dev=$1 table="" pos=0 b s
-	for b in "${bad[@]}"; do
-		s=$((2 * mib + b * 8))
-		[ "$s" -gt "$pos" ] && table+="$pos $((s - pos)) linear $dev $pos"$'\n'
-		table+="$s 8 error"$'\n'
-		pos=$((s + 8))
-	done
-	table+="$pos $((32 * mib - pos)) linear $dev $pos"
-	dmsetup create cdata <<< "$table"
+	local dev=$1
+	failing_slice cdata "$dev" $((32 * mib)) "${bad[@]}"
 	dmsetup create cspare --table "0 $((16 * mib)) linear $dev $((32 * mib))"
 }
 unslice() { dmsetup remove cdata; dmsetup remove cspare; }

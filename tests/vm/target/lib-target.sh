@@ -19,3 +19,17 @@ bad_block() { local s; s=$(data_sector "$2" "$3"); nullb_bad "$1" "$s" $((s + 7)
 good_block() { local s; s=$(data_sector "$2" "$3"); nullb_good "$1" "$s" $((s + 7)); }
 # majmin DEV: the major:minor a table line shows for DEV.
 majmin() { printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"; }
+# failing_slice NAME DEV SECTORS BLOCK...: dm device NAME over DEV[0, SECTORS)
+# on which the given data blocks (4 KiB, data area 2 MiB into it) fail.
+failing_slice() {
+	local name=$1 dev=$2 len=$3 table="" pos=0 b s
+	shift 3
+	for b in "$@"; do
+		s=$((4096 + b * 8))
+		[ "$s" -gt "$pos" ] && table+="$pos $((s - pos)) linear $dev $pos"$'\n'
+		table+="$s 8 error"$'\n'
+		pos=$((s + 8))
+	done
+	table+="$pos $((len - pos)) linear $dev $pos"
+	dmsetup create "$name" <<< "$table"
+}
