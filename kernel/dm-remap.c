@@ -113,13 +113,15 @@ struct remap_c {
 	bool read_only;			/* table loaded read-only: never write metadata */
 
 	/*
-	 * Members by index. The worker changes the list, with msg_lock held by
-	 * the message that asked; status and iterate_devices take msg_lock. The
-	 * I/O path only follows table entries, which never name a member that
-	 * is not there.
+	 * Members by index. Only the worker changes the list, for a message
+	 * holding msg_lock (which serialises those messages), and it sets or
+	 * clears a member's device under members_lock, which status and
+	 * iterate_devices take. The I/O path only follows table entries, which
+	 * never name a member that is not there.
 	 */
 	struct remap_member members[DMR_MAX_MEMBERS];
 	struct mutex msg_lock;
+	struct mutex members_lock;
 
 	/* data block -> encoded entry; RCU readers, written by the worker. */
 	struct xarray table;
@@ -151,6 +153,7 @@ struct remap_c {
 	bool suspended;			/* no new requests for the worker */
 	struct workqueue_struct *wq;
 	struct work_struct worker;
+	struct work_struct uevent;	/* a change uevent, off the I/O path */
 
 	atomic_t nr_remapped;
 	atomic_t nr_pending;
@@ -420,6 +423,30 @@ static void spare_totals(struct remap_c *rc, u64 *used, u64 *total)
 }
 
 /*
+ * A device-mapper event (dmsetup wait) and a udev change event on the
+ * mapped device. The uevent allocates, so it goes out from the system
+ * workqueue, never from the worker: a burst of events becomes one.
+ */
+static void remap_event(struct remap_c *rc)
+{
+	dm_table_event(rc->ti->table);
+	schedule_work(&rc->uevent);
+}
+
+static void remap_uevent(struct work_struct *w)
+{
+	struct remap_c *rc = container_of(w, struct remap_c, uevent);
+	struct mapped_device *md = dm_table_get_md(rc->ti->table);
+	char remapped[32], pending[32], exhausted[32];
+	char *envp[] = { "DM_REMAP_EVENT=1", remapped, pending, exhausted, NULL };
+
+	snprintf(remapped, sizeof(remapped), "DM_REMAP_REMAPPED=%d", atomic_read(&rc->nr_remapped));
+	snprintf(pending, sizeof(pending), "DM_REMAP_PENDING=%d", atomic_read(&rc->nr_pending));
+	snprintf(exhausted, sizeof(exhausted), "DM_REMAP_EXHAUSTED=%d", READ_ONCE(rc->exhausted));
+	kobject_uevent_env(&disk_to_dev(dm_disk(md))->kobj, KOBJ_CHANGE, envp);
+}
+
+/*
  * An event when spare use crosses 80% and 95%, so monitoring hears it
  * early; a spare added lowers the level again.
  */
@@ -430,12 +457,12 @@ static void spare_threshold(struct remap_c *rc)
 	u64 used, total;
 
 	spare_totals(rc, &used, &total);
-	for (i = 0; i < ARRAY_SIZE(levels) && !level; i++)
+	for (i = 0; i < ARRAY_SIZE(levels) && !level && total; i++)
 		if (used * 100 >= total * levels[i])
 			level = levels[i];
 	if (level > rc->spare_level) {
 		DMWARN("%s: %u%% of spare blocks in use", dm_device_name(dm_table_get_md(rc->ti->table)), level);
-		dm_table_event(rc->ti->table);
+		remap_event(rc);
 	}
 	rc->spare_level = level;
 }
@@ -485,21 +512,30 @@ static bool io_drained(struct remap_c *rc, unsigned int idx)
  * Returns once every counted bio mapped before the call has come back
  * from the members: every write, and every bio while the table is not
  * empty (reads of data-device blocks with an empty table are not counted;
- * nothing here needs them). Table changes made before the call are seen by every bio it
- * does not wait for: map counts a bio, then (full barrier) reads the
- * table; here the table was written, then (full barriers) the epoch
- * flipped and the counts read. A bio whose count this misses therefore
- * reads the new table.
+ * nothing here needs them). Table changes made before the call are seen by
+ * every bio it does not wait for: map counts a bio, then (full barrier)
+ * reads the table; here the table was written, then (full barriers) the
+ * epoch flipped and the counts of both epochs read. A bio whose count this
+ * misses therefore reads the new table.
  */
 static void io_barrier(struct remap_c *rc)
 {
-	unsigned int old = rc->epoch & 1;
+	unsigned int i;
 
-	smp_mb();
-	WRITE_ONCE(rc->epoch, rc->epoch + 1);
-	smp_mb();
-	while (!io_drained(rc, old))
-		usleep_range(100, 200);
+	/*
+	 * Twice, so both epochs are drained after the table change: a bio that
+	 * read the epoch before a flip counts in the epoch it read, which may
+	 * be the current one by then (as in SRCU).
+	 */
+	for (i = 0; i < 2; i++) {
+		unsigned int old = rc->epoch & 1;
+
+		smp_mb();
+		WRITE_ONCE(rc->epoch, rc->epoch + 1);
+		smp_mb();
+		while (!io_drained(rc, old))
+			usleep_range(100, 200);
+	}
 	smp_mb();
 }
 
@@ -1076,7 +1112,9 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 	 * data of this commit stable on every member before any record can
 	 * point at it.
 	 */
-	flush_members(rc, false);
+	r = flush_members(rc, false);
+	if (r)
+		return r;
 	memset(j, 0, sizeof(*j));
 	j->magic = cpu_to_le64(DMR_JOURNAL_MAGIC);
 	j->nr_updates = cpu_to_le32(nr);
@@ -1106,7 +1144,7 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 		if (WARN_ON_ONCE(r))
 			return r;
 	}
-	dm_table_event(rc->ti->table);
+	remap_event(rc);
 	return 0;
 }
 
@@ -1149,7 +1187,7 @@ static int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb)
 			rc->md_degraded = true;
 		}
 	member_blocks(rc, rc->member_table, rc->nblocks);
-	dm_table_event(rc->ti->table);
+	remap_event(rc);
 	return 0;
 }
 
@@ -1200,7 +1238,7 @@ static int upd_flush(struct remap_c *rc, struct updates *up)
 /* Commits early when a record is nearly full. */
 static int upd_room(struct remap_c *rc, struct updates *up)
 {
-	return up->nr >= DMR_JOURNAL_UPDATES - 4 ? upd_flush(rc, up) : 0;
+	return up->nr >= DMR_JOURNAL_UPDATES - 4 || up->nr_busy >= ARRAY_SIZE(up->busy) - 1 ? upd_flush(rc, up) : 0;
 }
 
 static void copy_bio_block(struct bio *bio, struct bvec_iter *it, void *buf, unsigned int len, bool to_bio)
@@ -1226,12 +1264,26 @@ static sector_t data_sector(struct remap_c *rc, u64 blk)
 	return rc->data_offset + (blk << rc->block_shift);
 }
 
+/*
+ * A spare device added online may cache writes while the mapped device,
+ * set up before it, says it has no cache: then no flush ever comes, and
+ * writes to it must be durable by themselves.
+ */
+static blk_opf_t spare_fua(struct remap_c *rc)
+{
+	return bdev_write_cache(dm_disk(dm_table_get_md(rc->ti->table))->part0) ? 0 : REQ_FUA;
+}
+
 /* Synchronous I/O of one block at spare location @idx:@sblk. */
 static int spare_io(struct remap_c *rc, u16 idx, u32 sblk, void *buf, blk_opf_t opf)
 {
 	struct remap_member *m = &rc->members[idx];
-	int r = sync_io(rc, m->dev->bdev, m->spare_offset + ((sector_t)sblk << rc->block_shift), buf,
-			rc->block_size, opf);
+	int r;
+
+	if (idx && op_is_write(opf))
+		opf |= spare_fua(rc);
+	r = sync_io(rc, m->dev->bdev, m->spare_offset + ((sector_t)sblk << rc->block_shift), buf, rc->block_size,
+		    opf);
 
 	/* The next flush must reach this device. */
 	if (!r && idx && op_is_write(opf))
@@ -1264,7 +1316,7 @@ static void set_exhausted(struct remap_c *rc, const char *what)
 		return;
 	rc->exhausted = true;
 	DMERR("%s: %s", dm_device_name(dm_table_get_md(rc->ti->table)), what);
-	dm_table_event(rc->ti->table);
+	remap_event(rc);
 }
 
 #define REMAP_RETIRE_OLD	0x1	/* the old spare location failed */
@@ -1283,12 +1335,15 @@ static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct
 
 	for (;;) {
 		/* The new entry, the old location retired, and a failed spare block. */
+		/* An evacuation that finds no room fails alone; writes still have spares. */
 		if (!md_room(rc, up, 3)) {
-			set_exhausted(rc, "metadata is full");
+			if (flags & REMAP_COUNT)
+				set_exhausted(rc, "metadata is full");
 			return -ENOSPC;
 		}
 		if (spare_alloc(rc, &idx, &sblk)) {
-			set_exhausted(rc, "spare blocks exhausted");
+			if (flags & REMAP_COUNT)
+				set_exhausted(rc, "spare blocks exhausted");
 			return -ENOSPC;
 		}
 		if (!spare_io(rc, idx, sblk, buf, REQ_OP_WRITE))
@@ -1478,6 +1533,10 @@ static int evacuate(struct remap_c *rc, struct remap_member *x, struct remap_req
 
 	while (x->live && !r) {
 		unsigned long key;
+
+		/* A suspend waits for the worker: do not make it wait for all of this. */
+		if (READ_ONCE(rc->suspended))
+			return -EINTR;
 		unsigned int n = 0, i, tries;
 		void *e;
 
@@ -1565,6 +1624,7 @@ static int do_spare_add(struct remap_c *rc, struct remap_req *req)
 	sb->spare_sectors = cpu_to_le64((u64)req->spare_blocks << rc->block_shift);
 
 	m = &rc->members[idx];
+	mutex_lock(&rc->members_lock);
 	memset(m, 0, sizeof(*m));
 	m->dev = req->dev;
 	memcpy(m->uuid, sb->member_uuid, 16);
@@ -1575,6 +1635,7 @@ static int do_spare_add(struct remap_c *rc, struct remap_req *req)
 	m->sb_generation = rc->generation + 1;
 	/* Nothing allocates on it before it is in the member table. */
 	m->draining = true;
+	mutex_unlock(&rc->members_lock);
 	r = md_wipe(rc, m) ?: sb_write(rc, m->dev->bdev, sb);
 	if (r) {
 		req->error = "cannot write the new spare's superblocks";
@@ -1605,8 +1666,10 @@ static int do_spare_add(struct remap_c *rc, struct remap_req *req)
 	spare_threshold(rc);
 	goto out;
 undo:
+	mutex_lock(&rc->members_lock);
 	memset(m, 0, sizeof(*m));
 	m->newest_slot = -1;
+	mutex_unlock(&rc->members_lock);
 	member_blocks(rc, rc->member_table, rc->nblocks);
 out:
 	kfree(sb);
@@ -1635,7 +1698,8 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 	r = evacuate(rc, m, req);
 	if (r || m->live) {
 		m->draining = false;
-		req->error = r == -ENOSPC ? "no room for its blocks on the other spares" : "evacuation failed";
+		req->error = r == -ENOSPC ? "no room for its blocks on the other spares" :
+			     r == -EINTR ? "interrupted by a suspend; run it again" : "evacuation failed";
 		return r ?: -EIO;
 	}
 	sb = kmalloc(sizeof(*sb), GFP_NOIO);
@@ -1668,8 +1732,10 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 	io_barrier(rc);
 	req->dev = m->dev;
 	kvfree(m->spare_map);
+	mutex_lock(&rc->members_lock);
 	memset(m, 0, sizeof(*m));
 	m->newest_slot = -1;
+	mutex_unlock(&rc->members_lock);
 	member_blocks(rc, rc->member_table, rc->nblocks);
 	spare_threshold(rc);
 	return 0;
@@ -1743,6 +1809,7 @@ static void remap_free(struct remap_c *rc)
 
 	if (rc->wq)
 		destroy_workqueue(rc->wq);
+	cancel_work_sync(&rc->uevent);
 	free_percpu(rc->io);
 	xa_destroy(&rc->table);
 	xa_destroy(&rc->retired);
@@ -1827,6 +1894,14 @@ static int add_member(struct remap_c *rc, struct dm_dev *dev, struct dmr_superbl
 		*error = "Member device is smaller than its superblock says";
 		return -EINVAL;
 	}
+	if (bdev_logical_block_size(dev->bdev) > rc->block_size) {
+		*error = "Member's logical block size is larger than the set's block size";
+		return -EINVAL;
+	}
+	if ((spare_offset | (data ? rc->data_offset | rc->data_sectors : 0)) & ((1U << rc->block_shift) - 1)) {
+		*error = "Member's areas are not aligned to the block size";
+		return -EINVAL;
+	}
 	if (size >= limit || spare_offset >= limit || spare_sectors >= limit || rc->data_offset >= limit ||
 	    rc->data_sectors >= limit || (spare_sectors && spare_offset < md_end) || spare_offset + spare_sectors > size ||
 	    (data && (rc->data_offset < md_end ||
@@ -1901,10 +1976,12 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	xa_init(&rc->table);
 	xa_init(&rc->retired);
 	mutex_init(&rc->msg_lock);
+	mutex_init(&rc->members_lock);
 	spin_lock_init(&rc->lock);
 	bio_list_init(&rc->deferred);
 	INIT_LIST_HEAD(&rc->requests);
 	INIT_WORK(&rc->worker, remap_worker);
+	INIT_WORK(&rc->uevent, remap_uevent);
 	for (i = 0; i < DMR_MAX_MEMBERS; i++)
 		rc->members[i].newest_slot = -1;
 	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
@@ -2087,7 +2164,12 @@ static int map_bio(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 		bio_set_dev(bio, m->dev->bdev);
 		bio->bi_iter.bi_sector = m->spare_offset + ((sector_t)entry_block(e) << rc->block_shift) + in_block;
 		pb->iter = bio->bi_iter;
-		pb->flags = PB_SPARE | (entry_index(e) ? PB_SPARE_DEV : 0);
+		pb->flags = PB_SPARE;
+		if (entry_index(e)) {
+			pb->flags |= PB_SPARE_DEV;
+			if (op_is_write(bio_op(bio)))
+				bio->bi_opf |= spare_fua(rc);
+		}
 		return DM_MAPIO_REMAPPED;
 	case DMR_ENTRY_PENDING:
 		/* Unreadable until written. */
@@ -2216,6 +2298,27 @@ static void remap_postsuspend(struct dm_target *ti)
 	flush_workqueue(rc->wq);
 }
 
+/* A membership change committed, by the table this one replaces, after this one was loaded. */
+static int check_generation(struct remap_c *rc, char **error)
+{
+	struct dmr_superblock_disk *sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	int r;
+
+	if (!sb)
+		return -ENOMEM;
+	r = read_member_sb(rc, rc->members[0].dev, sb);
+	if (!sb_usable(r)) {
+		*error = "Cannot read the data member's superblock";
+	} else if (le64_to_cpu(sb->generation) != rc->generation) {
+		*error = "The set's members changed after this table was loaded: load it again";
+		r = -ESTALE;
+	} else {
+		r = 0;
+	}
+	kfree(sb);
+	return r;
+}
+
 static int remap_preresume(struct dm_target *ti)
 {
 	struct remap_c *rc = ti->private;
@@ -2231,7 +2334,7 @@ static int remap_preresume(struct dm_target *ti)
 	flush_workqueue(rc->wq);
 	/* Suspended: reclaim must not write back through this device. */
 	noio = memalloc_noio_save();
-	r = md_load(rc, !rc->read_only, &error);
+	r = check_generation(rc, &error) ?: md_load(rc, !rc->read_only, &error);
 	memalloc_noio_restore(noio);
 	if (r)
 		DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
@@ -2251,7 +2354,7 @@ static void remap_status(struct dm_target *ti, status_type_t type, unsigned int 
 	bool first = true;
 	u64 used, total;
 
-	mutex_lock(&rc->msg_lock);
+	mutex_lock(&rc->members_lock);
 	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
 		nr_spares += m->dev && m != rc->members;
 		missing += m->missing;
@@ -2300,7 +2403,7 @@ static void remap_status(struct dm_target *ti, status_type_t type, unsigned int 
 		       rc->block_size, rc->no_auto_remap ? 'y' : 'n', rc->degraded_ok ? 'y' : 'n', rc->read_retries);
 		break;
 	}
-	mutex_unlock(&rc->msg_lock);
+	mutex_unlock(&rc->members_lock);
 }
 
 /* list_remaps [<first> [<count>]]: one "block state member:spare" line each. */
@@ -2338,7 +2441,7 @@ static int msg_spare_stats(struct remap_c *rc, char *result, unsigned int maxlen
 	unsigned int sz = 0;
 	struct remap_member *m;
 
-	mutex_lock(&rc->msg_lock);
+	mutex_lock(&rc->members_lock);
 	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
 		u32 used = READ_ONCE(m->spare_used);
 
@@ -2350,7 +2453,7 @@ static int msg_spare_stats(struct remap_c *rc, char *result, unsigned int maxlen
 			DMEMIT("- index=%u total=%u used=- free=- live=%u state=missing\n",
 			       (unsigned int)(m - rc->members), m->spare_blocks, READ_ONCE(m->live));
 	}
-	mutex_unlock(&rc->msg_lock);
+	mutex_unlock(&rc->members_lock);
 	return 1;
 }
 
@@ -2399,6 +2502,7 @@ static int msg_spare_add(struct remap_c *rc, unsigned int argc, char **argv, cha
 	struct dmr_superblock_disk *sb = NULL;
 	struct remap_member *m;
 	unsigned int sz = 0;
+	char devname[24];
 	u64 size, area;
 	dev_t devt;
 	int r;
@@ -2432,7 +2536,9 @@ static int msg_spare_add(struct remap_c *rc, unsigned int argc, char **argv, cha
 		       argv[1]);
 		goto out;
 	}
-	r = dm_get_device(ti, argv[1], dm_table_get_mode(ti->table), &req.dev);
+	/* By number: the device checked is the device opened. */
+	snprintf(devname, sizeof(devname), "%u:%u", MAJOR(devt), MINOR(devt));
+	r = dm_get_device(ti, devname, dm_table_get_mode(ti->table), &req.dev);
 	if (r) {
 		DMWARN("%s: spare_add: cannot open %s", name, argv[1]);
 		goto out;
@@ -2609,12 +2715,12 @@ static int remap_iterate_devices(struct dm_target *ti, iterate_devices_callout_f
 	struct remap_member *m;
 	int r;
 
-	mutex_lock(&rc->msg_lock);
+	mutex_lock(&rc->members_lock);
 	r = fn(ti, rc->members[0].dev, rc->data_offset, ti->len, data);
 	for_each_member(rc, m)
 		if (!r && m->spare_blocks)
 			r = fn(ti, m->dev, m->spare_offset, (sector_t)m->spare_blocks << rc->block_shift, data);
-	mutex_unlock(&rc->msg_lock);
+	mutex_unlock(&rc->members_lock);
 	return r;
 }
 
@@ -2637,6 +2743,7 @@ static struct target_type remap_target = {
 	.map = remap_map,
 	.end_io = remap_end_io,
 	.presuspend = remap_presuspend,
+	.presuspend_undo = remap_resume,
 	.postsuspend = remap_postsuspend,
 	.preresume = remap_preresume,
 	.resume = remap_resume,
@@ -2648,7 +2755,11 @@ static struct target_type remap_target = {
 
 static int __init dm_remap_init(void)
 {
-	int r = dm_register_target(&remap_target);
+	int r;
+
+	/* Table entries pack 40 bits into an xarray value. */
+	BUILD_BUG_ON(BITS_PER_LONG < 64);
+	r = dm_register_target(&remap_target);
 
 	if (r < 0)
 		DMERR("register failed %d", r);

@@ -15,6 +15,10 @@ for b in $(seq 100 32 357); do
 	s=$(data_sector "$dev" "$b")
 	nullb_bad d0 "$s" $((s + 32 * 8 - 1))
 done
+# Kernel uevents, straight from netlink (no udevd in this mode).
+udevadm monitor --kernel --property --subsystem-match=block > /tmp/uevents 2>&1 &
+monitor=$!
+sleep 1
 # A waiter started now must wake on the first remap.
 ev=$(events)
 timeout 120 dmsetup wait e "$ev" > /tmp/wait.out 2>&1 &
@@ -50,6 +54,20 @@ expect_eq "dmsetup wait for a remap" 0 "$rc"
 # more fill the spare; then the first failure raises one, the next none.
 expect_eq "events per write" "ok+1x204 ok+2x1 ok+1x38 ok+2x1 ok+1x12 eio+1x1 eio+0x1" "$deltas"
 expect_eq "exhausted" 1 "$(status_field e exhausted)"
+# udev hears them too: change events of the mapped device, the last one exhausted.
+sleep 2
+kill "$monitor"
+dm="dm-$(dmsetup info -c --noheadings -o minor e | tr -d ' ')"
+python3 - "$dm" /tmp/uevents <<'PY' || die "uevents: $(cat /tmp/uevents | tail -20)"
+import sys
+want, text = sys.argv[1], open(sys.argv[2]).read()
+events = [dict(l.split("=", 1) for l in block.splitlines() if "=" in l) for block in text.split("\n\n")]
+ours = [e for e in events if e.get("DM_REMAP_EVENT") == "1" and e.get("DEVNAME", "").removeprefix("/dev/") == want]
+assert ours and all(e.get("ACTION") == "change" for e in ours), "no change uevent from dm-remap"
+assert ours[-1].get("DM_REMAP_EXHAUSTED") == "1", "the last uevent does not report exhaustion"
+assert int(ours[-1].get("DM_REMAP_REMAPPED", "0")) == 256, "the last uevent does not count 256 remaps"
+print(f"{len(ours)} change uevents")
+PY
 
 # spare_add: an event, not exhausted any more, and the next remap works.
 s2=$(nullb_create s2 3 4096)

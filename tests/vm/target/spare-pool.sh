@@ -43,8 +43,15 @@ blocks verify /dev/mapper/p 11 501 one || die "data after reload"
 modprobe loop
 truncate -s 4M /tmp/spare.img
 loop=$(losetup --find --show /tmp/spare.img)
+# A table loaded before the change must not resume after it.
+len=$(blockdev --getsz /dev/mapper/p)
+dmsetup reload p --table "0 $len remap $(majmin "$dev") 1 $(majmin "$s1")"
 out=$(msg spare_add "$loop" /tmp/spare.img)
 expect_eq "spare_add loop result" "$(majmin "$loop") index=2 blocks=512" "$out"
+if dmsetup resume p 2>/dev/null; then die "a table loaded before spare_add resumed"; fi
+dmsetup reload p --table "0 $len remap $(majmin "$dev") 2 $(majmin "$s1") $(majmin "$loop")"
+dmsetup resume p
+blocks verify /dev/mapper/p 10 1 two || die "remapped block after the stale table"
 
 # 4. Refusals, each leaving the set as it was.
 refused "a member again" spare_add "$s1"
