@@ -15,8 +15,15 @@ for b in $(seq 100 32 357); do
 	s=$(data_sector "$dev" "$b")
 	nullb_bad d0 "$s" $((s + 32 * 8 - 1))
 done
-# Kernel uevents, straight from netlink (no udevd in this mode).
-udevadm monitor --kernel --property --subsystem-match=block > /tmp/uevents 2>&1 &
+# Kernel uevents, straight from netlink (what udevd reads), one JSON line each.
+python3 -u - > /tmp/uevents <<'PY' &
+import json, socket
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)  # NETLINK_KOBJECT_UEVENT
+s.bind((0, 1))
+while True:
+    fields = s.recv(65536).split(b"\0")
+    print(json.dumps(dict(f.decode(errors="replace").split("=", 1) for f in fields[1:] if b"=" in f)))
+PY
 monitor=$!
 sleep 1
 # A waiter started now must wake on the first remap.
@@ -58,10 +65,10 @@ expect_eq "exhausted" 1 "$(status_field e exhausted)"
 sleep 2
 kill "$monitor"
 dm="dm-$(dmsetup info -c --noheadings -o minor e | tr -d ' ')"
-python3 - "$dm" /tmp/uevents <<'PY' || die "uevents: $(cat /tmp/uevents | tail -20)"
-import sys
-want, text = sys.argv[1], open(sys.argv[2]).read()
-events = [dict(l.split("=", 1) for l in block.splitlines() if "=" in l) for block in text.split("\n\n")]
+python3 - "$dm" /tmp/uevents <<'PY' || die "uevents: $(tail -5 /tmp/uevents)"
+import json, sys
+want = sys.argv[1]
+events = [json.loads(line) for line in open(sys.argv[2])]
 ours = [e for e in events if e.get("DM_REMAP_EVENT") == "1" and e.get("DEVNAME", "").removeprefix("/dev/") == want]
 assert ours and all(e.get("ACTION") == "change" for e in ours), "no change uevent from dm-remap"
 assert ours[-1].get("DM_REMAP_EXHAUSTED") == "1", "the last uevent does not report exhaustion"
