@@ -211,7 +211,7 @@ int cmd_table(int argc, char **argv)
     // date); anything that makes the set ambiguous is not.
     static const std::set<std::string> fatal = {"not-a-member",       "member-wrong-set",  "member-duplicate",
                                                 "member-duplicate-index", "member-not-in-set", "member-mismatch",
-                                                "no-metadata"};
+                                                "member-unfinished", "no-metadata"};
     for (const auto &p : v.report.problems())
         if (p.severity == Severity::Error && fatal.count(p.code) && (p.code != "no-metadata" || !v.state))
             throw Error(Error::Code::InvalidArgument, p.where + ": " + p.message);

@@ -14,5 +14,7 @@ int cmd_check(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 
 } // namespace dmremap::cli

@@ -26,6 +26,8 @@ const Command commands[] = {
     {"restore", cmd_restore, "write metadata back from a dump"},
     {"probe", cmd_probe, "print udev KEY=VALUE properties of a member"},
     {"table", cmd_table, "print the device-mapper table line for a set"},
+    {"status", cmd_status, "state, remaps, spare use and errors of active devices"},
+    {"list", cmd_list, "one line per active dm-remap device"},
 };
 
 void usage(std::ostream &out)
