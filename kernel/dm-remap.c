@@ -195,10 +195,9 @@ struct remap_pb {
 	unsigned int counted;		/* 1 + its epoch while counted as sent down */
 };
 
-#define PB_SPARE	0x1	/* went to a spare location */
-#define PB_SPARE_DEV	0x2	/* ... on a spare device, not the data member */
-#define PB_HANDLED	0x4	/* the worker has dealt with it */
-#define PB_FLUSH	0x8	/* an empty flush */
+#define PB_SPARE_DEV	0x1	/* went to a spare device, not the data member */
+#define PB_HANDLED	0x2	/* the worker has dealt with it */
+#define PB_FLUSH	0x4	/* an empty flush */
 
 /*
  * Table entries are xarray value entries: state in bits 0-1, spare member
@@ -2164,9 +2163,8 @@ static int map_bio(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 		bio_set_dev(bio, m->dev->bdev);
 		bio->bi_iter.bi_sector = m->spare_offset + ((sector_t)entry_block(e) << rc->block_shift) + in_block;
 		pb->iter = bio->bi_iter;
-		pb->flags = PB_SPARE;
 		if (entry_index(e)) {
-			pb->flags |= PB_SPARE_DEV;
+			pb->flags = PB_SPARE_DEV;
 			if (op_is_write(bio_op(bio)))
 				bio->bi_opf |= spare_fua(rc);
 		}
