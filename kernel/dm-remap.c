@@ -2468,6 +2468,22 @@ static int parse_dev(const char *s, dev_t *devt)
 	return lookup_bdev(s, devt);
 }
 
+/* The device a membership message names, on a table that may change. */
+static int msg_device(struct remap_c *rc, const char *verb, const char *arg, dev_t *devt)
+{
+	const char *name = dm_device_name(dm_table_get_md(rc->ti->table));
+	int r;
+
+	if (rc->read_only) {
+		DMWARN("%s: %s: the table is read-only", name, verb);
+		return -EROFS;
+	}
+	r = parse_dev(arg, devt);
+	if (r)
+		DMWARN("%s: %s: no block device '%s'", name, verb, arg);
+	return r;
+}
+
 /*
  * Whether anything else holds the device: a filesystem, another device
  * (dm, md, bcache), an exclusive opener. The table's own exclusive open
@@ -2511,15 +2527,9 @@ static int msg_spare_add(struct remap_c *rc, unsigned int argc, char **argv, cha
 		DMWARN("%s: spare_add: image path longer than %u bytes", name, DMR_IMAGE_PATH_LEN - 1);
 		return -ENAMETOOLONG;
 	}
-	if (rc->read_only) {
-		DMWARN("%s: spare_add: the table is read-only", name);
-		return -EROFS;
-	}
-	r = parse_dev(argv[1], &devt);
-	if (r) {
-		DMWARN("%s: spare_add: no block device '%s'", name, argv[1]);
+	r = msg_device(rc, "spare_add", argv[1], &devt);
+	if (r)
 		return r;
-	}
 	mutex_lock(&rc->msg_lock);
 	for_each_member(rc, m)
 		if (m->dev->bdev->bd_dev == devt) {
@@ -2614,15 +2624,9 @@ static int msg_spare_remove(struct remap_c *rc, unsigned int argc, char **argv, 
 	if (argc < 2 || argc > 3 || (argc == 3 && strcasecmp(argv[2], "evacuate")))
 		return -EINVAL;
 	req.evacuate = argc == 3;
-	if (rc->read_only) {
-		DMWARN("%s: spare_remove: the table is read-only", name);
-		return -EROFS;
-	}
-	r = parse_dev(argv[1], &devt);
-	if (r) {
-		DMWARN("%s: spare_remove: no block device '%s'", name, argv[1]);
+	r = msg_device(rc, "spare_remove", argv[1], &devt);
+	if (r)
 		return r;
-	}
 	mutex_lock(&rc->msg_lock);
 	r = -ENODEV;
 	for_each_member(rc, m)
