@@ -3,7 +3,7 @@
 """Run a test script inside a real Debian kernel under QEMU.
 
   vmtest.py run [--kernel 6.1|6.12] [--mode fast|full] [--bench] [--disk PATH[:SIZE]]...
-                [--timeout S] [--build DIR] SCRIPT [ARGS...]
+                [--timeout S] [--build DIR] [--show-output] SCRIPT [ARGS...]
   vmtest.py shell [--kernel ...] [--mode ...] [--disk ...]   (interactive guest shell)
   vmtest.py prepare [--kernel ...]                           (download, unpack, build the module)
 
@@ -19,7 +19,9 @@ WARNING, BUG, Oops, hung task, refcount or sanitizer report, or the guest
 did not finish in time. On failure the guest kernel log is printed.
 """
 import argparse
+import codecs
 import fcntl
+import io
 import os
 import re
 import shlex
@@ -225,6 +227,52 @@ def qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks, mem=1024, bench=
     return cmd
 
 
+class OutputTail:
+    """Prints the test's output while the guest writes it (--show-output)."""
+
+    def __init__(self, path):
+        self.path, self.pos, self.text, self.started = path, 0, "", False
+        # Newlines translated as read_text() does: the serial port sends \r\n.
+        self.decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(errors="replace"), True)
+
+    def poll(self, final=False):
+        if self.path.exists():
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+            self.pos += len(data)
+            self.text += self.decoder.decode(data, final)
+        if not self.started:
+            if START_MARK not in self.text:
+                return
+            self.started = True
+            self.text = self.text.split(START_MARK, 1)[1]
+        # Whole lines only, so that an exit mark is never printed in part.
+        cut = len(self.text) if final else self.text.rfind("\n") + 1
+        done, self.text = self.text[:cut], self.text[cut:]
+        if done:
+            sys.stdout.write(EXIT_MARK.sub("", done))
+            sys.stdout.flush()
+
+
+def boot_showing_output(cmd, timeout, tail):
+    """subprocess.run(cmd, timeout=timeout), printing the output as it comes."""
+    deadline = time.monotonic() + timeout
+    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL) as proc:
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=0.2)
+                    return
+                except subprocess.TimeoutExpired:
+                    tail.poll()
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        raise
+        finally:
+            tail.poll(final=True)
+
+
 def parse_disks(specs, rundir):
     disks = []
     for spec in specs:
@@ -297,9 +345,14 @@ def run(args):
     if args.shell:
         subprocess.run(cmd)
         return 0
+    tail = None
     for attempt in range(1, BOOT_ATTEMPTS + 1):
         try:
-            subprocess.run(cmd, timeout=args.timeout, stdin=subprocess.DEVNULL, check=False)
+            if args.show_output:
+                tail = OutputTail(out_log)
+                boot_showing_output(cmd, args.timeout, tail)
+            else:
+                subprocess.run(cmd, timeout=args.timeout, stdin=subprocess.DEVNULL, check=False)
             timed_out = False
         except subprocess.TimeoutExpired:
             timed_out = True
@@ -315,7 +368,8 @@ def run(args):
     took = time.monotonic() - start
     marks = EXIT_MARK.findall(out)
     rc = int(marks[-1]) if marks else None
-    sys.stdout.write(EXIT_MARK.sub("", out.replace(START_MARK, "")))
+    if not (tail and tail.started):
+        sys.stdout.write(EXIT_MARK.sub("", out.replace(START_MARK, "")))
     if timed_out:
         verdict, status = f"FAIL: no result within {args.timeout} s", 1
     elif rc is None:
@@ -352,6 +406,8 @@ def main():
         s.add_argument("--install", action="store_true", help="meson install the build into build/vm/destdir and use it")
         s.add_argument("--timeout", type=int, default=300)
         if name == "run":
+            s.add_argument("--show-output", action="store_true",
+                           help="print the script's output while it runs, not when it has ended")
             s.add_argument("script")
             s.add_argument("args", nargs=argparse.REMAINDER)
     a = p.parse_args()
