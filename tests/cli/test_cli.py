@@ -211,7 +211,7 @@ class TestFormat(Base):
         self.assertIn("room for 1048576 remaps", p.stdout)
         # Image files get the losetup hint instead of an unusable table line.
         self.assertTrue(p.stdout.endswith("Image files: attach them with 'losetup --find --show FILE', then\n"
-                                          "  dmsetup create vol1 --table \"$(dmremapctl table LOOP_DEV...)\"\n"))
+                                          "  dmremapctl assemble LOOP_DEV...\n"))
         self.assertNotIn("Device-mapper table:", p.stdout)
 
     def test_json_matches_dump(self):

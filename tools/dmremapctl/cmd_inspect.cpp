@@ -9,12 +9,12 @@
 #include <file_io.hpp>
 #include <layout.hpp>
 #include <set_json.hpp>
+#include <set_manager.hpp>
 
 #include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <memory>
-#include <set>
 
 namespace dmremap::cli {
 namespace {
@@ -200,43 +200,8 @@ int cmd_table(int argc, char **argv)
         return kExitOk;
     }
     a.need(1, 64, "DATA_DEV");
-    Opened o = open_all(a.positional());
-    for (const auto &f : o.files)
-        if (!f->is_block_device())
-            throw Error(Error::Code::InvalidArgument,
-                        f->name() + ": is an image file; the kernel target needs block devices (attach it with "
-                                    "'losetup --find --show " + f->name() + "')");
-    SetView v = Checker().run(o.ios);
-    // A stale member is normal after a crash (activation brings it up to
-    // date); anything that makes the set ambiguous is not.
-    static const std::set<std::string> fatal = {"not-a-member",       "member-wrong-set",  "member-duplicate",
-                                                "member-duplicate-index", "member-not-in-set", "member-mismatch",
-                                                "member-unfinished", "no-metadata"};
-    for (const auto &p : v.report.problems())
-        if (p.severity == Severity::Error && fatal.count(p.code) && (p.code != "no-metadata" || !v.state))
-            throw Error(Error::Code::InvalidArgument, p.where + ": " + p.message);
-    const MemberView &data = v.members[0];
-    if (data.sb->role != Role::Data)
-        throw Error(Error::Code::InvalidArgument,
-                    data.path + ": is spare member " + std::to_string(data.sb->member_index) +
-                        "; give the data device first");
-    std::vector<std::string> spares(64);
-    for (const auto &mv : v.members)
-        if (mv.sb->role == Role::Spare)
-            spares[mv.sb->member_index] = mv.path;
-    std::string line = "0 " + std::to_string(data.sb->data_sectors) + " remap " + data.path;
-    std::string list;
-    std::size_t n = 0;
-    for (const auto &m : v.state->members) {
-        if (m.role != Role::Spare)
-            continue;
-        if (spares[m.index].empty())
-            throw Error(Error::Code::NotFound, "spare member " + std::to_string(m.index) + " (" + m.uuid.str() +
-                                                  ") of set '" + data.sb->name + "' was not given");
-        list += " " + spares[m.index];
-        n++;
-    }
-    std::cout << line << " " << n << list << "\n";
+    const DmTarget t = SetManager::table(a.positional());
+    std::cout << t.start << " " << t.length << " " << t.type << " " << t.params << "\n";
     return kExitOk;
 }
 

@@ -1,71 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Commands on active devices, read-only: status, list.
+// Commands that read active devices: status, list, remaps, pending.
 #include "args.hpp"
 #include "commands.hpp"
+#include "text.hpp"
 
-#include <dm_control.hpp>
 #include <error.hpp>
-#include <target_status.hpp>
-
-#include <nlohmann/json.hpp>
+#include <remap_device.hpp>
 
 #include <iostream>
 
 namespace dmremap::cli {
 namespace {
 
-struct Active {
-    DmInfo info;
-    TargetStatus status;
-    std::vector<SpareStat> spares;
-};
-
-// The device's one target, if it is a dm-remap device.
-std::optional<DmTarget> remap_target(DmControl &dm, const std::string &name)
+nlohmann::json to_json(const std::string &name, const DeviceStatus &a)
 {
-    const auto t = dm.status(name);
-    if (t.size() != 1 || t[0].type != "remap")
-        return std::nullopt;
-    return t[0];
-}
-
-Active read_active(DmControl &dm, const std::string &name)
-{
-    const auto info = dm.info(name);
-    if (!info)
-        throw Error(Error::Code::NotFound, name + ": no such device-mapper device");
-    const auto t = remap_target(dm, name);
-    if (!t)
-        throw Error(Error::Code::InvalidArgument, name + ": not a dm-remap device");
-    return {*info, parse_status(t->params), parse_spare_stats(dm.message(name, "spare_stats"))};
-}
-
-std::string state_of(const Active &a)
-{
-    if (a.info.suspended)
-        return "suspended";
-    if (a.status.degraded)
-        return "degraded";
-    if (a.status.exhausted)
-        return "spare-exhausted";
-    return "active";
-}
-
-nlohmann::json to_json(const std::string &name, const Active &a)
-{
-    const TargetStatus &s = a.status;
-    nlohmann::json spares = nlohmann::json::array();
-    for (const auto &sp : a.spares) {
-        nlohmann::json j = {{"index", sp.index}, {"device", sp.device == "-" ? nullptr : nlohmann::json(sp.device)},
-                            {"total", sp.total}, {"live", sp.live}, {"state", sp.state}};
-        j["used"] = sp.used ? nlohmann::json(*sp.used) : nlohmann::json(nullptr);
-        j["free"] = sp.free ? nlohmann::json(*sp.free) : nlohmann::json(nullptr);
-        spares.push_back(j);
-    }
+    const TargetStatus &s = a.target;
     return {{"name", name},
             {"uuid", a.info.uuid},
             {"device", "/dev/dm-" + std::to_string(a.info.minor)},
-            {"state", state_of(a)},
+            {"state", a.state},
             {"metadata", s.metadata_ok ? "ok" : "degraded"},
             {"block_size", s.block_size},
             {"remapped", s.remapped},
@@ -80,13 +33,13 @@ nlohmann::json to_json(const std::string &name, const Active &a)
             {"exhausted", s.exhausted},
             {"degraded", s.degraded},
             {"seq", s.seq},
-            {"spares", spares}};
+            {"spares", spares_json(a.members)}};
 }
 
-void print_human(const std::string &name, const Active &a)
+void print_human(const std::string &name, const DeviceStatus &a)
 {
-    const TargetStatus &s = a.status;
-    std::cout << name << ": " << state_of(a) << ", " << s.remapped << " remapped, " << s.pending << " pending";
+    const TargetStatus &s = a.target;
+    std::cout << name << ": " << a.state << ", " << s.remapped << " remapped, " << s.pending << " pending";
     if (s.degraded)
         std::cout << ", " << s.unavailable << " on missing spares";
     std::cout << "\n  spare blocks: " << s.spare_used << " of " << s.spare_total << " used";
@@ -96,8 +49,84 @@ void print_human(const std::string &name, const Active &a)
               << " blocks remapped, " << s.healed << " healed\n"
               << "  metadata:     " << (s.metadata_ok ? "ok" : "DEGRADED (a member failed a metadata write)")
               << ", commit " << s.seq << "\n";
-    for (const auto &sp : a.spares) {
-        std::cout << "  member " << sp.index << " " << (sp.index ? "spare" : "data ") << " " << sp.device << ": ";
+    print_spares(a.members, "  ");
+}
+
+nlohmann::json entry_json(const RemapEntryInfo &e)
+{
+    nlohmann::json j = {{"block", e.block}, {"state", e.pending ? "pending" : "remapped"}};
+    if (!e.pending) {
+        j["member"] = e.member;
+        j["spare_block"] = e.spare_block;
+        j["on_missing"] = e.on_missing;
+    }
+    return j;
+}
+
+// remaps and pending: every entry (or only pending ones), paged from the kernel.
+int list_entries(int argc, char **argv, bool pending_only)
+{
+    const std::string cmd = pending_only ? "pending" : "remaps";
+    Args a(cmd, {{"help", false, 'h'}, {"json", false}}, argc, argv, 2);
+    if (a.flag("help")) {
+        std::cout << "Usage: dmremapctl " << cmd << " NAME [--json]\n\n"
+                  << (pending_only ? "Blocks that could not be read and return errors until written.\n"
+                                   : "Every remapped and pending block of the device, from the kernel's table.\n");
+        return kExitOk;
+    }
+    a.need(1, 1, "NAME");
+    RemapDevice dev(a.positional()[0]);
+    nlohmann::json all = nlohmann::json::array();
+    std::uint64_t n = 0;
+    const bool json = a.flag("json");
+    if (!json)
+        std::cout << (pending_only ? "BLOCK\n" : "BLOCK                STATE     SPARE (member:block)\n");
+    dev.for_each_remap([&](const RemapEntryInfo &e) {
+        if (pending_only && !e.pending)
+            return true;
+        n++;
+        if (json) {
+            all.push_back(entry_json(e));
+        } else if (pending_only) {
+            std::cout << e.block << "\n";
+        } else {
+            std::string b = std::to_string(e.block);
+            std::cout << b << std::string(b.size() < 21 ? 21 - b.size() : 1, ' ');
+            if (e.pending)
+                std::cout << "pending   -\n";
+            else
+                std::cout << "remapped  " << e.member << ":" << e.spare_block << (e.on_missing ? " (missing)" : "")
+                          << "\n";
+        }
+        return true;
+    });
+    if (json)
+        std::cout << all.dump(2) << "\n";
+    else
+        std::cout << n << (pending_only ? " pending blocks\n" : " entries\n");
+    return kExitOk;
+}
+
+} // namespace
+
+nlohmann::json spares_json(const std::vector<SpareStat> &spares)
+{
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto &sp : spares) {
+        nlohmann::json j = {{"index", sp.index}, {"device", sp.device == "-" ? nullptr : nlohmann::json(sp.device)},
+                            {"total", sp.total}, {"live", sp.live}, {"state", sp.state}};
+        j["used"] = sp.used ? nlohmann::json(*sp.used) : nlohmann::json(nullptr);
+        j["free"] = sp.free ? nlohmann::json(*sp.free) : nlohmann::json(nullptr);
+        out.push_back(j);
+    }
+    return out;
+}
+
+void print_spares(const std::vector<SpareStat> &spares, const std::string &indent)
+{
+    for (const auto &sp : spares) {
+        std::cout << indent << "member " << sp.index << " " << (sp.index ? "spare" : "data ") << " " << sp.device
+                  << ": ";
         if (sp.state == "missing")
             std::cout << "MISSING, " << sp.live << " blocks unavailable\n";
         else
@@ -105,17 +134,6 @@ void print_human(const std::string &name, const Active &a)
                       << (sp.state == "ok" ? "" : ", " + sp.state) << "\n";
     }
 }
-
-std::vector<std::string> remap_names(DmControl &dm)
-{
-    std::vector<std::string> out;
-    for (const auto &n : dm.names())
-        if (remap_target(dm, n))
-            out.push_back(n);
-    return out;
-}
-
-} // namespace
 
 int cmd_status(int argc, char **argv)
 {
@@ -125,15 +143,14 @@ int cmd_status(int argc, char **argv)
                      "per member and error counters\nof active dm-remap devices (all of them without NAME).\n";
         return kExitOk;
     }
-    DmControl dm;
-    const auto names = a.positional().empty() ? remap_names(dm) : a.positional();
+    const auto names = a.positional().empty() ? RemapDevice::names() : a.positional();
     nlohmann::json all = nlohmann::json::array();
     for (const auto &n : names) {
-        const Active act = read_active(dm, n);
+        const DeviceStatus st = RemapDevice(n).status();
         if (a.flag("json"))
-            all.push_back(to_json(n, act));
+            all.push_back(to_json(n, st));
         else
-            print_human(n, act);
+            print_human(n, st);
     }
     if (a.flag("json"))
         std::cout << all.dump(2) << "\n";
@@ -150,20 +167,22 @@ int cmd_list(int argc, char **argv)
         return kExitOk;
     }
     a.need(0, 0, "");
-    DmControl dm;
     nlohmann::json all = nlohmann::json::array();
-    for (const auto &n : remap_names(dm)) {
-        const Active act = read_active(dm, n);
+    for (const auto &n : RemapDevice::names()) {
+        const DeviceStatus st = RemapDevice(n).status();
         if (a.flag("json"))
-            all.push_back({{"name", n}, {"uuid", act.info.uuid}, {"state", state_of(act)},
-                           {"remapped", act.status.remapped}, {"pending", act.status.pending}});
+            all.push_back({{"name", n}, {"uuid", st.info.uuid}, {"state", st.state},
+                           {"remapped", st.target.remapped}, {"pending", st.target.pending}});
         else
-            std::cout << n << " " << state_of(act) << " remapped=" << act.status.remapped
-                      << " pending=" << act.status.pending << "\n";
+            std::cout << n << " " << st.state << " remapped=" << st.target.remapped
+                      << " pending=" << st.target.pending << "\n";
     }
     if (a.flag("json"))
         std::cout << all.dump(2) << "\n";
     return kExitOk;
 }
+
+int cmd_remaps(int argc, char **argv) { return list_entries(argc, argv, false); }
+int cmd_pending(int argc, char **argv) { return list_entries(argc, argv, true); }
 
 } // namespace dmremap::cli

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #pragma once
 
+#include <target_status.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
 namespace dmremap::cli {
 
 inline constexpr int kExitOk = 0;
@@ -9,6 +16,10 @@ inline constexpr int kExitUsage = 2;  // also: check could not read a member
 
 // Each takes the whole argv; argv[1] is the command name.
 int cmd_format(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_assemble(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_members(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
@@ -16,5 +27,13 @@ int cmd_table(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_spare(int argc, char **argv);
+int cmd_remap(int argc, char **argv);
+int cmd_remaps(int argc, char **argv);
+int cmd_pending(int argc, char **argv);
+
+// Per-member spare use, as status and spare list show it.
+nlohmann::json spares_json(const std::vector<SpareStat> &spares);
+void print_spares(const std::vector<SpareStat> &spares, const std::string &indent);
 
 } // namespace dmremap::cli

@@ -20,14 +20,22 @@ struct Command {
 };
 
 const Command commands[] = {
+    {"create", cmd_create, "format devices as a new remap set and activate it"},
+    {"assemble", cmd_assemble, "activate existing sets (by member, --uuid or --all)"},
+    {"stop", cmd_stop, "deactivate a device (refused while mounted or open)"},
+    {"members", cmd_members, "dm-remap members found on this system"},
+    {"status", cmd_status, "state, remaps, spare use and errors of active devices"},
+    {"list", cmd_list, "one line per active dm-remap device"},
+    {"spare", cmd_spare, "add, remove or list the spares of an active device"},
+    {"remap", cmd_remap, "move a block to a spare now"},
+    {"remaps", cmd_remaps, "the remapped and pending blocks of an active device"},
+    {"pending", cmd_pending, "blocks that read as errors until written"},
     {"format", cmd_format, "write a new remap set onto a data device and optional spares"},
     {"dump", cmd_dump, "show a member's superblock and remap table"},
     {"check", cmd_check, "check members for damage (exit 0 clean, 1 damaged, 2 error)"},
     {"restore", cmd_restore, "write metadata back from a dump"},
     {"probe", cmd_probe, "print udev KEY=VALUE properties of a member"},
     {"table", cmd_table, "print the device-mapper table line for a set"},
-    {"status", cmd_status, "state, remaps, spare use and errors of active devices"},
-    {"list", cmd_list, "one line per active dm-remap device"},
 };
 
 void usage(std::ostream &out)

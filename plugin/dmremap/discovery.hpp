@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Finding members and active devices through libudev. Members come from
+// the udev database when our rule has probed the device (DM_REMAP_PROBED,
+// set by udev/60-dm-remap.rules from `dmremapctl probe`); devices udev has
+// no record of (no udevd, an initramfs, a rule not installed) have their
+// superblocks read instead.
+#pragma once
+
+#include "types.hpp"
+#include "uuid.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace dmremap {
+
+struct FoundMember {
+    std::string devnode; // /dev/sdb, /dev/loop3
+    dev_t devnum = 0;
+    Uuid set_uuid, member_uuid;
+    std::string set_name;
+    Role role = Role::None;
+    std::uint16_t index = 0;
+    std::uint64_t generation = 0;
+    bool from_udev = false; // the properties came from the udev database
+    std::optional<std::string> active; // name of the active device holding it
+};
+
+struct ActiveSet {
+    std::string name;
+    std::optional<Uuid> set_uuid; // from DM_UUID "REMAP-<uuid>"; absent for a device made by hand
+    std::vector<dev_t> members;   // as the live table lists them
+};
+
+class Discovery {
+public:
+    // "REMAP-<set uuid>", the DM_UUID our devices carry.
+    static std::string dm_uuid(const Uuid &set_uuid);
+    static std::optional<Uuid> set_uuid_of_dm_uuid(const std::string &dm_uuid);
+
+    // Every block device that is a dm-remap member, with `active` filled in.
+    static std::vector<FoundMember> members();
+    // One device by path; nullopt when it is not a member. Reads the
+    // superblocks (the database may be behind a format that just happened).
+    static std::optional<FoundMember> probe(const std::string &path);
+    // Active dm-remap devices (target type "remap").
+    static std::vector<ActiveSet> active();
+
+    // /dev node of a block device number, "" when there is none.
+    static std::string devnode(dev_t devnum);
+    static dev_t devnum(const std::string &path); // throws NotFound / InvalidArgument
+
+    // Asks udev to probe the device again (a "change" uevent), so its
+    // database follows what was just written.
+    static void trigger_change(const std::string &path);
+    // Waits until udev has finished with the device's newest event (its
+    // node and links exist); returns at once when udevd is not running.
+    // Throws Error(Failed) after `timeout`.
+    static void wait_for_udev(dev_t devnum, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    static bool udev_running();
+};
+
+} // namespace dmremap

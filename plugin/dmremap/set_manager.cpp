@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "set_manager.hpp"
+
+#include "checker.hpp"
+#include "error.hpp"
+#include "file_io.hpp"
+#include "loop_device.hpp"
+#include "safety.hpp"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <sys/stat.h>
+
+namespace dmremap {
+namespace {
+
+// Everything that must hold before a single byte is written.
+void check_unused(const std::string &path, bool force, BlockIo &io)
+{
+    Report ignore;
+    const MemberView mv = Checker::read_superblocks(io, ignore);
+    if (mv.sb && !force)
+        throw Error(Error::Code::Exists, path + ": already " + role_name(mv.sb->role) + " member " +
+                                             std::to_string(mv.sb->member_index) + " of remap set '" + mv.sb->name +
+                                             "' (" + mv.sb->set_uuid.str() + "); use --force to overwrite");
+    const auto sigs = Safety::signatures(path);
+    if (!sigs.empty() && !force)
+        throw Error(Error::Code::Exists, path + ": contains a " + sigs.front() + "; use --force to overwrite");
+}
+
+void check_not_twice(const std::vector<std::string> &paths)
+{
+    std::set<std::pair<dev_t, ino_t>> seen;
+    for (const auto &path : paths) {
+        struct stat st;
+        if (::stat(path.c_str(), &st) == 0 &&
+            !seen.insert({S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev, S_ISBLK(st.st_mode) ? 0 : st.st_ino}).second)
+            throw Error(Error::Code::InvalidArgument, path + ": given twice");
+    }
+}
+
+// The members of `set` found on the system, by member UUID; the ones the
+// caller named win over discovered ones.
+std::map<Uuid, FoundMember> collect(const Uuid &set, const std::vector<FoundMember> &given)
+{
+    std::map<Uuid, FoundMember> out;
+    for (const auto &m : given)
+        out[m.member_uuid] = m;
+    for (const auto &m : Discovery::members())
+        if (m.set_uuid == set && !out.count(m.member_uuid))
+            out[m.member_uuid] = m;
+    return out;
+}
+
+std::string active_name_of(const Uuid &set)
+{
+    for (const auto &a : Discovery::active())
+        if (a.set_uuid == set)
+            return a.name;
+    return "";
+}
+
+AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const AssembleOptions &opts)
+{
+    AssembledSet out;
+    out.set_uuid = set;
+    if (auto name = active_name_of(set); !name.empty()) {
+        out.name = name;
+        out.already_active = true;
+        return out;
+    }
+    auto found = collect(set, given);
+    const FoundMember *data = nullptr;
+    for (const auto &[uuid, m] : found)
+        if (m.role == Role::Data)
+            data = &m;
+    if (!data)
+        throw Error(Error::Code::NotFound, "set " + set.str() + ": the data member was not found");
+    const std::string set_name = data->set_name;
+
+    // The data member's member table says who belongs (docs/FORMAT.md §6);
+    // read it with every member found, as the kernel will.
+    std::vector<std::unique_ptr<FileIo>> files;
+    std::vector<BlockIo *> ios;
+    for (const auto &[uuid, m] : found) {
+        files.push_back(std::make_unique<FileIo>(m.devnode, FileIo::Mode::ReadOnly));
+        ios.push_back(files.back().get());
+    }
+    const SetView v = Checker().run(ios);
+    if (!v.state)
+        throw Error(Error::Code::Corrupt, "set '" + set_name + "': no readable metadata on any member");
+
+    std::vector<std::string> paths{data->devnode};
+    std::vector<std::string> image_loops; // ours to clean up; a loop the admin set up is not
+    bool missing = false;
+    try {
+        for (const auto &m : v.state->members) {
+            if (m.role != Role::Spare)
+                continue;
+            auto it = found.find(m.uuid);
+            if (it != found.end()) {
+                paths.push_back(it->second.devnode);
+                continue;
+            }
+            if (!m.image_path.empty() && ::access(m.image_path.c_str(), F_OK) == 0) {
+                const bool existed = LoopDevice::find(m.image_path).has_value();
+                const std::string dev = LoopDevice::attach(m.image_path);
+                if (!existed)
+                    out.attached.push_back(dev);
+                const auto probed = Discovery::probe(dev);
+                if (probed && probed->member_uuid == m.uuid) {
+                    paths.push_back(dev);
+                    image_loops.push_back(dev);
+                    continue;
+                }
+            }
+            if (!opts.degraded)
+                throw Error(Error::Code::NotFound,
+                            "set '" + set_name + "': spare member " + std::to_string(m.index) + " (" + m.uuid.str() +
+                                (m.image_path.empty() ? "" : ", image " + m.image_path) +
+                                ") is missing; assemble with --degraded to start without it");
+            out.missing.push_back(m.index);
+            missing = true;
+        }
+        out.name = opts.name.empty() ? set_name : opts.name;
+        DmControl dm;
+        if (dm.info(out.name))
+            throw Error(Error::Code::Exists, out.name + ": a device-mapper device of that name exists already");
+        dm.create(out.name, Discovery::dm_uuid(set), SetManager::table(paths, missing));
+    } catch (...) {
+        for (const auto &dev : out.attached)
+            LoopDevice::detach(dev);
+        throw;
+    }
+    // Image loop devices go away with the table that holds them.
+    for (const auto &dev : image_loops)
+        LoopDevice::set_autoclear(dev);
+    out.members = paths;
+    return out;
+}
+
+} // namespace
+
+FormatPlan SetManager::format(const std::vector<std::string> &paths, const FormatOptions &opts, bool force)
+{
+    if (paths.empty())
+        throw Error(Error::Code::InvalidArgument, "no data device given");
+    check_not_twice(paths);
+    std::vector<std::unique_ptr<FileIo>> devs;
+    std::vector<BlockIo *> ios;
+    for (const auto &path : paths) {
+        // Before the exclusive open, which would only say "busy": this names
+        // the mountpoint or holder.
+        Safety::check_not_in_use(path);
+        devs.push_back(std::make_unique<FileIo>(path, FileIo::Mode::Exclusive));
+        check_unused(path, force, *devs.back());
+        ios.push_back(devs.back().get());
+    }
+    const FormatPlan plan = Formatter::plan(opts, ios);
+    if (force)
+        for (const auto &path : paths)
+            Safety::wipe_signatures(path);
+    Formatter::write(plan, ios);
+    devs.clear();
+    for (const auto &path : paths)
+        Discovery::trigger_change(path);
+    return plan;
+}
+
+DmTarget SetManager::table(const std::vector<std::string> &paths, bool degraded)
+{
+    std::vector<std::unique_ptr<FileIo>> files;
+    std::vector<BlockIo *> ios;
+    for (const auto &p : paths) {
+        files.push_back(std::make_unique<FileIo>(p, FileIo::Mode::ReadOnly));
+        ios.push_back(files.back().get());
+        if (!files.back()->is_block_device())
+            throw Error(Error::Code::InvalidArgument,
+                        p + ": is an image file; the kernel target needs block devices (attach it with "
+                            "'losetup --find --show " + p + "')");
+    }
+    SetView v = Checker().run(ios);
+    // A stale member is normal after a crash (activation brings it up to
+    // date); anything that makes the set ambiguous is not.
+    static const std::set<std::string> fatal = {"not-a-member",       "member-wrong-set",  "member-duplicate",
+                                                "member-duplicate-index", "member-not-in-set", "member-mismatch",
+                                                "member-unfinished", "no-metadata"};
+    for (const auto &p : v.report.problems())
+        if (p.severity == Severity::Error && fatal.count(p.code) && (p.code != "no-metadata" || !v.state))
+            throw Error(Error::Code::InvalidArgument, p.where + ": " + p.message);
+    const MemberView &data = v.members[0];
+    if (data.sb->role != Role::Data)
+        throw Error(Error::Code::InvalidArgument, data.path + ": is spare member " +
+                                                      std::to_string(data.sb->member_index) +
+                                                      "; give the data device first");
+    std::vector<std::string> spares(64);
+    for (const auto &mv : v.members)
+        if (mv.sb->role == Role::Spare)
+            spares[mv.sb->member_index] = mv.path;
+    std::string list;
+    std::size_t n = 0;
+    for (const auto &m : v.state->members) {
+        if (m.role != Role::Spare)
+            continue;
+        if (spares[m.index].empty()) {
+            if (degraded)
+                continue;
+            throw Error(Error::Code::NotFound, "spare member " + std::to_string(m.index) + " (" + m.uuid.str() +
+                                                  ") of set '" + data.sb->name + "' was not given");
+        }
+        list += " " + spares[m.index];
+        n++;
+    }
+    return {0, data.sb->data_sectors, "remap",
+            data.path + " " + std::to_string(n) + list + (degraded ? " 1 degraded" : "")};
+}
+
+CreateResult SetManager::create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force)
+{
+    for (const auto &p : paths)
+        Discovery::devnum(p); // block devices only: the kernel cannot use a file
+    DmControl dm;
+    if (!opts.name.empty() && dm.info(opts.name))
+        throw Error(Error::Code::Exists, opts.name + ": a device-mapper device of that name exists already");
+    const FormatPlan plan = format(paths, opts, force);
+    const Superblock &sb = plan.superblocks[0];
+    if (dm.info(sb.name))
+        throw Error(Error::Code::Exists, sb.name + ": a device-mapper device of that name exists already");
+    dm.create(sb.name, Discovery::dm_uuid(sb.set_uuid), table(paths));
+    return {sb.name, plan};
+}
+
+AssembledSet SetManager::assemble(const std::vector<std::string> &members, const AssembleOptions &opts)
+{
+    std::vector<FoundMember> given;
+    for (const auto &p : members) {
+        Discovery::devnum(p);
+        auto m = Discovery::probe(p);
+        if (!m)
+            throw Error(Error::Code::InvalidArgument, p + ": not a dm-remap member (no valid superblock)");
+        if (!given.empty() && m->set_uuid != given[0].set_uuid)
+            throw Error(Error::Code::InvalidArgument, p + ": belongs to set '" + m->set_name + "' (" +
+                                                          m->set_uuid.str() + "), not to '" + given[0].set_name +
+                                                          "' like " + given[0].devnode);
+        given.push_back(*m);
+    }
+    if (given.empty())
+        throw Error(Error::Code::InvalidArgument, "no member given");
+    return activate(given[0].set_uuid, given, opts);
+}
+
+AssembledSet SetManager::assemble(const Uuid &set_uuid, const AssembleOptions &opts)
+{
+    return activate(set_uuid, {}, opts);
+}
+
+std::vector<AssembleAllResult> SetManager::assemble_all(const AssembleOptions &opts)
+{
+    std::map<Uuid, std::string> sets; // data members only: a set without one cannot start
+    for (const auto &m : Discovery::members())
+        if (m.role == Role::Data && !m.active)
+            sets[m.set_uuid] = m.set_name;
+    std::vector<AssembleAllResult> out;
+    for (const auto &[uuid, name] : sets) {
+        AssembleOptions o = opts;
+        o.name.clear();
+        AssembleAllResult r{name, uuid, std::nullopt, ""};
+        try {
+            r.set = activate(uuid, {}, o);
+        } catch (const Error &e) {
+            r.error = e.what();
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+} // namespace dmremap

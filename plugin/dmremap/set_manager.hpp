@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Sets as a whole: format, create (format + activate), assemble (activate
+// existing members), the table line. Every refusal happens before the
+// first byte is written.
+#pragma once
+
+#include "discovery.hpp"
+#include "dm_control.hpp"
+#include "formatter.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dmremap {
+
+struct AssembleOptions {
+    bool degraded = false; // start without missing spares
+    std::string name;      // device name; empty: the set's name
+};
+
+struct AssembledSet {
+    std::string name;
+    Uuid set_uuid;
+    std::vector<std::string> members;  // device nodes, data member first
+    std::vector<std::uint16_t> missing; // spare indices started without
+    std::vector<std::string> attached;  // loop devices set up for image members
+    bool already_active = false;
+};
+
+struct CreateResult {
+    std::string name; // the device-mapper name: /dev/mapper/NAME
+    FormatPlan plan;
+};
+
+struct AssembleAllResult {
+    std::string set_name;
+    Uuid set_uuid;
+    std::optional<AssembledSet> set; // absent: `error` says why it did not start
+    std::string error;
+};
+
+class SetManager {
+public:
+    // Refuses (Error naming the device) a device that is mounted or in use
+    // (always), holds a signature or belongs to a set (unless `force`),
+    // is given twice, or is too small; then writes the set.
+    static FormatPlan format(const std::vector<std::string> &paths, const FormatOptions &opts, bool force);
+
+    // The target line for members given in any order, data member
+    // included; refuses an ambiguous or incomplete set (a missing spare
+    // only with `degraded`).
+    static DmTarget table(const std::vector<std::string> &paths, bool degraded = false);
+
+    // format + activate under the set's name.
+    static CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force);
+
+    // Activates the set the given members belong to; members not given are
+    // looked up (udev, then superblocks) and image members are attached.
+    static AssembledSet assemble(const std::vector<std::string> &members, const AssembleOptions &opts);
+    static AssembledSet assemble(const Uuid &set_uuid, const AssembleOptions &opts);
+    // Every set with a data member present and not yet active. A set that
+    // fails does not stop the others: its error is returned with it.
+    static std::vector<AssembleAllResult> assemble_all(const AssembleOptions &opts);
+};
+
+} // namespace dmremap

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Starting and stopping sets: assemble, stop.
+#include "args.hpp"
+#include "commands.hpp"
+
+#include <error.hpp>
+#include <discovery.hpp>
+#include <remap_device.hpp>
+#include <set_manager.hpp>
+
+#include <iostream>
+
+namespace dmremap::cli {
+namespace {
+
+const char *assemble_help = R"(Usage: dmremapctl assemble [OPTIONS] MEMBER...
+       dmremapctl assemble [OPTIONS] --uuid UUID
+       dmremapctl assemble [OPTIONS] --all
+
+Activate existing remap sets as /dev/mapper/NAME. Members not given are
+found through udev (or by reading superblocks); spares kept in image files
+get their loop devices set up again.
+
+Options:
+  --uuid UUID   the set with this UUID
+  --all         every set whose data member is present and that is not active
+  --degraded    start without missing spares (their blocks read as errors
+                until they return)
+  --name NAME   device name instead of the set's name (not with --all)
+  --json        print what was activated as JSON
+)";
+
+nlohmann::json set_json(const AssembledSet &s)
+{
+    return {{"name", s.name},
+            {"device", "/dev/mapper/" + s.name},
+            {"set_uuid", s.set_uuid.str()},
+            {"members", s.members},
+            {"missing", s.missing},
+            {"attached", s.attached},
+            {"already_active", s.already_active}};
+}
+
+void print_set(const AssembledSet &s)
+{
+    if (s.already_active) {
+        std::cout << s.name << ": already active\n";
+        return;
+    }
+    std::cout << "Assembled /dev/mapper/" << s.name << " from";
+    for (const auto &m : s.members)
+        std::cout << " " << m;
+    std::cout << "\n";
+    for (const auto &l : s.attached)
+        std::cout << "  attached image spare as " << l << "\n";
+    for (auto i : s.missing)
+        std::cout << "  started WITHOUT spare member " << i << " (degraded)\n";
+}
+
+} // namespace
+
+int cmd_assemble(int argc, char **argv)
+{
+    Args a("assemble", {{"uuid", true}, {"all", false}, {"degraded", false}, {"name", true}, {"json", false},
+                        {"help", false, 'h'}},
+           argc, argv, 2);
+    if (a.flag("help")) {
+        std::cout << assemble_help;
+        return kExitOk;
+    }
+    AssembleOptions o;
+    o.degraded = a.flag("degraded");
+    if (auto n = a.value("name"))
+        o.name = *n;
+    const int ways = (a.value("uuid") ? 1 : 0) + (a.flag("all") ? 1 : 0) + (a.positional().empty() ? 0 : 1);
+    if (ways != 1)
+        throw UsageError("assemble: give MEMBER..., --uuid UUID or --all (exactly one)");
+    if (a.flag("all") && !o.name.empty())
+        throw UsageError("assemble: --name does not go with --all");
+    if (a.flag("all")) {
+        nlohmann::json all = nlohmann::json::array();
+        int rc = kExitOk;
+        for (const auto &r : SetManager::assemble_all(o)) {
+            if (a.flag("json")) {
+                nlohmann::json j = r.set ? set_json(*r.set) : nlohmann::json{{"name", r.set_name}};
+                j["set_uuid"] = r.set_uuid.str();
+                j["error"] = r.set ? nlohmann::json(nullptr) : nlohmann::json(r.error);
+                all.push_back(j);
+            } else if (r.set) {
+                print_set(*r.set);
+            }
+            if (!r.set) {
+                std::cerr << "dmremapctl assemble: set '" << r.set_name << "' (" << r.set_uuid.str()
+                          << "): " << r.error << "\n";
+                rc = kExitFailed;
+            }
+        }
+        if (a.flag("json"))
+            std::cout << all.dump(2) << "\n";
+        return rc;
+    }
+    AssembledSet s;
+    if (auto u = a.value("uuid")) {
+        auto uuid = Uuid::parse(*u);
+        if (!uuid)
+            throw UsageError("assemble: --uuid '" + *u + "' is not a UUID");
+        s = SetManager::assemble(*uuid, o);
+    } else {
+        a.need(1, 64, "MEMBER");
+        s = SetManager::assemble(a.positional(), o);
+    }
+    if (a.flag("json"))
+        std::cout << set_json(s).dump(2) << "\n";
+    else
+        print_set(s);
+    return kExitOk;
+}
+
+int cmd_members(int argc, char **argv)
+{
+    Args a("members", {{"json", false}, {"help", false, 'h'}}, argc, argv, 2);
+    if (a.flag("help")) {
+        std::cout << "Usage: dmremapctl members [--json]\n\nEvery dm-remap member on this system (from udev, or by "
+                     "reading superblocks\nwhere udev has no record) and the active device using it.\n";
+        return kExitOk;
+    }
+    a.need(0, 0, "");
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto &m : Discovery::members()) {
+        if (a.flag("json")) {
+            all.push_back({{"device", m.devnode},
+                           {"set_uuid", m.set_uuid.str()},
+                           {"set_name", m.set_name},
+                           {"member_uuid", m.member_uuid.str()},
+                           {"role", role_name(m.role)},
+                           {"index", m.index},
+                           {"generation", m.generation},
+                           {"source", m.from_udev ? "udev" : "superblock"},
+                           {"active", m.active ? nlohmann::json(*m.active) : nlohmann::json(nullptr)}});
+        } else {
+            std::cout << m.devnode << " " << m.set_name << " " << role_name(m.role) << " " << m.index
+                      << " generation=" << m.generation << " " << (m.active ? "active=" + *m.active : "inactive")
+                      << "\n";
+        }
+    }
+    if (a.flag("json"))
+        std::cout << all.dump(2) << "\n";
+    return kExitOk;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+    Args a("stop", {{"help", false, 'h'}}, argc, argv, 2);
+    if (a.flag("help")) {
+        std::cout << "Usage: dmremapctl stop NAME...\n\nDeactivate dm-remap devices (the metadata on the members "
+                     "stays; 'dmremapctl assemble'\nbrings them back). Refused while a device is mounted or open.\n";
+        return kExitOk;
+    }
+    a.need(1, 64, "NAME");
+    for (const auto &n : a.positional()) {
+        RemapDevice(n).stop();
+        std::cout << "Stopped " << n << "\n";
+    }
+    return kExitOk;
+}
+
+} // namespace dmremap::cli
