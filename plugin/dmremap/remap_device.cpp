@@ -143,15 +143,16 @@ SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOpti
             dev = loop;
         } else {
             Discovery::devnum(dev);
-            Safety::check_not_in_use(dev);
             std::unique_ptr<FileIo> io = std::make_unique<FileIo>(dev, FileIo::Mode::ReadOnly);
             Report ignore;
             const MemberView mv = Checker::read_superblocks(*io, ignore);
             io.reset();
+            // Our own member is also "in use" (by us): say the more useful thing.
             const auto own = Discovery::set_uuid_of_dm_uuid(dm_.info(name_)->uuid);
             if (mv.sb && own && mv.sb->set_uuid == *own)
                 throw Error(Error::Code::Exists, dev + ": already " + role_name(mv.sb->role) + " member " +
                                                      std::to_string(mv.sb->member_index) + " of " + name_);
+            Safety::check_not_in_use(dev);
             if (mv.sb && !opts.force)
                 throw Error(Error::Code::Exists, dev + ": " + role_name(mv.sb->role) + " member " +
                                                      std::to_string(mv.sb->member_index) + " of remap set '" +

@@ -45,6 +45,10 @@ fi
 mount -t overlay -o "lowerdir=$lower,upperdir=/rw/upper,workdir=/rw/work" overlay /newroot ||
 	fail "cannot mount the overlay root"
 
+# The installed libbd_remap lives where the host's linker cache has not
+# looked (/usr/local/lib/...).
+[ -z "$DM_destdir" ] || chroot /newroot /sbin/ldconfig || fail "ldconfig in the guest root failed"
+
 # The guest loads modules from the unpacked kernel, not the host's /lib/modules.
 mkdir -p /newroot/lib/modules
 mount --bind "/host$DM_modroot/lib/modules" /newroot/lib/modules

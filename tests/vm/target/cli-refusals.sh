@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# What dmremapctl refuses, each with a message naming the device and the
+# cause and a non-zero exit, leaving everything as it was: create or spare
+# add of a mounted device, a device with a filesystem, a member of another
+# set, a member of this set; stop while mounted; assemble of a non-member.
+. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+modprobe ext4
+# refused WHAT "EXPECTED MESSAGE" CMD...: CMD fails with exit 1 and exactly that message.
+refused() {
+	local what=$1 want=$2 rc=0 out
+	shift 2
+	out=$("$ctl" "$@" 2>&1) || rc=$?
+	expect_eq "$what" "1 $want" "$rc $out"
+}
+dev=$(nullb_create d0 64 4096)
+m0=$(nullb_create m0 16 4096)
+f0=$(nullb_create f0 16 4096)
+o0=$(nullb_create o0 16 4096)
+s1=$(nullb_create s1 8 4096)
+mkfs.ext4 -q "$m0"
+mkdir -p /mnt/m0 /mnt/rf
+mount "$m0" /mnt/m0
+mkfs.ext4 -q "$f0"
+"$ctl" format --name other --max-remaps 4096 "$o0" > /dev/null
+
+refused "create on a mounted device" "dmremapctl create: $m0: mounted at /mnt/m0" create --name rf "$m0"
+refused "create --force on a mounted device" "dmremapctl create: $m0: mounted at /mnt/m0" create --force --name rf "$m0"
+refused "create on ext4" "dmremapctl create: $f0: contains a ext4 filesystem; use --force to overwrite" create --name rf "$f0"
+uuid=$("$ctl" dump --json "$o0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["set_uuid"])')
+refused "create on another set's member" \
+	"dmremapctl create: $o0: already data member 0 of remap set 'other' ($uuid); use --force to overwrite" \
+	create --name rf "$o0"
+refused "create, spare mounted" "dmremapctl create: $m0: mounted at /mnt/m0" create --name rf "$dev" "$m0"
+refused "create twice the same device" "dmremapctl create: $dev: given twice" create --name rf "$dev" "$dev"
+# Nothing was written by any of them.
+rc=0
+"$ctl" dump "$dev" > /dev/null 2>&1 || rc=$?
+expect_eq "data device untouched" 1 "$rc"
+expect_eq "ext4 untouched" ext4 "$(blkid -o value -s TYPE "$f0")"
+
+"$ctl" create --name rf --max-remaps 4096 "$dev" "$s1" > /dev/null
+refused "create with a name in use" "dmremapctl create: rf: a device-mapper device of that name exists already" \
+	create --name rf "$f0" --force
+expect_eq "ext4 untouched by the name refusal" ext4 "$(blkid -o value -s TYPE "$f0")"
+refused "spare add mounted" "dmremapctl spare: $m0: mounted at /mnt/m0" spare add rf "$m0"
+refused "spare add ext4" "dmremapctl spare: $f0: contains a ext4 filesystem; use --force to overwrite" spare add rf "$f0"
+refused "spare add other set's member" \
+	"dmremapctl spare: $o0: data member 0 of remap set 'other' ($uuid); use --force to overwrite" spare add rf "$o0"
+refused "spare add own member" "dmremapctl spare: $s1: already spare member 1 of rf" spare add rf "$s1"
+refused "spare add own data device" "dmremapctl spare: $dev: already data member 0 of rf" spare add rf "$dev"
+refused "spare remove of a non-spare" "dmremapctl spare: $f0: not a spare of rf" spare remove rf "$f0"
+refused "spare add to a non-device" "dmremapctl spare: nosuch: no such device-mapper device" spare add nosuch "$f0"
+# --force takes the ext4 device and the other set's member.
+"$ctl" spare add --force rf "$f0" > /dev/null
+"$ctl" spare add --force rf "$o0" > /dev/null
+expect_eq "spares after --force" "0:ok 1:ok 2:ok 3:ok" \
+	"$("$ctl" spare list --json rf | python3 -c 'import json,sys; print(" ".join("%d:%s" % (s["index"], s["state"]) for s in json.load(sys.stdin)))')"
+
+mkfs.ext4 -q /dev/mapper/rf
+mount /dev/mapper/rf /mnt/rf
+refused "stop while mounted" "dmremapctl stop: rf: mounted at /mnt/rf; unmount it first" stop rf
+[ -b /dev/mapper/rf ] || die "rf gone after a refused stop"
+umount /mnt/rf
+exec 7< /dev/mapper/rf
+refused "stop while open" "dmremapctl stop: rf: open by 1 user(s) (a process or another device holds it)" stop rf
+exec 7<&-
+"$ctl" stop rf > /dev/null
+refused "assemble a non-member" "dmremapctl assemble: $m0: not a dm-remap member (no valid superblock)" assemble "$m0"
+o1=$(nullb_create o1 16 4096)
+"$ctl" format --name other2 --max-remaps 4096 "$o1" > /dev/null
+refused "assemble members of two sets" \
+	"dmremapctl assemble: $s1: belongs to set 'rf' ($("$ctl" dump --json "$dev" | python3 -c 'import json,sys; print(json.load(sys.stdin)["set_uuid"])')), not to 'other2' like $o1" \
+	assemble "$o1" "$s1"
+rc=0
+out=$("$ctl" assemble 2>&1) || rc=$?
+expect_eq "assemble without arguments" 2 "$rc"
+"$ctl" assemble "$dev" > /dev/null
+mount /dev/mapper/rf /mnt/rf
+umount /mnt/rf
+"$ctl" stop rf > /dev/null
+umount /mnt/m0
+echo "every refusal names the device and the cause, and changes nothing"
