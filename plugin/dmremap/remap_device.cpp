@@ -206,6 +206,7 @@ SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOpti
     }
     if (!loop.empty())
         LoopDevice::set_autoclear(loop); // held by the table now: goes away with it
+    Discovery::trigger_change(dev);   // the kernel wrote its superblocks: udev should know
     return out;
 }
 
@@ -246,6 +247,7 @@ SpareRemoved RemapDevice::spare_remove(const std::string &dev_arg, bool evacuate
             throw;
         }
     }
+    Discovery::trigger_change(dev); // its superblocks are wiped
     return {dev, field(reply, "moved"), field(reply, "lost")};
 }
 

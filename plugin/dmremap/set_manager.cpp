@@ -47,9 +47,22 @@ std::map<Uuid, FoundMember> collect(const Uuid &set, const std::vector<FoundMemb
     std::map<Uuid, FoundMember> out;
     for (const auto &m : given)
         out[m.member_uuid] = m;
-    for (const auto &m : Discovery::members())
-        if (m.set_uuid == set && !out.count(m.member_uuid))
+    for (const auto &m : Discovery::members()) {
+        if (m.set_uuid != set || out.count(m.member_uuid))
+            continue;
+        if (!m.from_udev) {
             out[m.member_uuid] = m;
+            continue;
+        }
+        // udev's record may predate a spare_add or spare_remove: trust only
+        // what the superblocks say now.
+        try {
+            auto now = Discovery::probe(m.devnode);
+            if (now && now->set_uuid == set && !out.count(now->member_uuid))
+                out[now->member_uuid] = *now;
+        } catch (const Error &) {
+        }
+    }
     return out;
 }
 

@@ -40,6 +40,15 @@ if [ -n "$DM_destdir" ]; then
 	# overlayfs refuses a layer nested inside another: copy the (small)
 	# installed tree out of the host root first.
 	cp -a "/host$DM_destdir" /rw/dest || fail "cannot copy $DM_destdir"
+	# On a merged-/usr host /lib is a symlink; a real /lib in the upper
+	# layer (udev rules go to /lib/udev) would hide it, and systemd with it.
+	for d in lib lib64 bin sbin; do
+		if [ -L "/host/$d" ] && [ -d "/rw/dest/$d" ] && [ ! -L "/rw/dest/$d" ]; then
+			mkdir -p "/rw/dest/usr/$d"
+			cp -a "/rw/dest/$d/." "/rw/dest/usr/$d/" && rm -rf "/rw/dest/$d" ||
+				fail "cannot merge $d of $DM_destdir into usr/$d"
+		fi
+	done
 	lower="/rw/dest:/host"
 fi
 mount -t overlay -o "lowerdir=$lower,upperdir=/rw/upper,workdir=/rw/work" overlay /newroot ||
