@@ -141,6 +141,7 @@ SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOpti
         if (created) {
             loop = LoopDevice::attach(opts.image);
             dev = loop;
+            Discovery::wait_for_udev(Discovery::devnum(loop)); // its first probe sees a blank device, not a half-written member
         } else {
             Discovery::devnum(dev);
             std::unique_ptr<FileIo> io = std::make_unique<FileIo>(dev, FileIo::Mode::ReadOnly);

@@ -121,6 +121,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
                 const std::string dev = LoopDevice::attach(m.image_path);
                 if (!existed)
                     out.attached.push_back(dev);
+                Discovery::wait_for_udev(Discovery::devnum(dev));
                 const auto probed = Discovery::probe(dev);
                 if (probed && probed->member_uuid == m.uuid) {
                     paths.push_back(dev);

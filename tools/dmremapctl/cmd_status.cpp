@@ -4,8 +4,12 @@
 #include "commands.hpp"
 #include "text.hpp"
 
+#include <discovery.hpp>
 #include <error.hpp>
 #include <remap_device.hpp>
+
+#include <cstdio>
+#include <sys/sysmacros.h>
 
 #include <iostream>
 
@@ -107,13 +111,24 @@ int list_entries(int argc, char **argv, bool pending_only)
     return kExitOk;
 }
 
+// "/dev/sdc" for the kernel's "8:32"; "" when it has no node (or is missing).
+std::string node_of(const std::string &majmin)
+{
+    unsigned ma = 0, mi = 0;
+    if (std::sscanf(majmin.c_str(), "%u:%u", &ma, &mi) != 2)
+        return "";
+    return Discovery::devnode(makedev(ma, mi));
+}
+
 } // namespace
 
 nlohmann::json spares_json(const std::vector<SpareStat> &spares)
 {
     nlohmann::json out = nlohmann::json::array();
     for (const auto &sp : spares) {
+        const std::string node = node_of(sp.device);
         nlohmann::json j = {{"index", sp.index}, {"device", sp.device == "-" ? nullptr : nlohmann::json(sp.device)},
+                            {"node", node.empty() ? nullptr : nlohmann::json(node)},
                             {"total", sp.total}, {"live", sp.live}, {"state", sp.state}};
         j["used"] = sp.used ? nlohmann::json(*sp.used) : nlohmann::json(nullptr);
         j["free"] = sp.free ? nlohmann::json(*sp.free) : nlohmann::json(nullptr);
@@ -125,8 +140,9 @@ nlohmann::json spares_json(const std::vector<SpareStat> &spares)
 void print_spares(const std::vector<SpareStat> &spares, const std::string &indent)
 {
     for (const auto &sp : spares) {
-        std::cout << indent << "member " << sp.index << " " << (sp.index ? "spare" : "data ") << " " << sp.device
-                  << ": ";
+        const std::string node = node_of(sp.device);
+        std::cout << indent << "member " << sp.index << " " << (sp.index ? "spare" : "data ") << " "
+                  << (node.empty() ? sp.device : node + " (" + sp.device + ")") << ": ";
         if (sp.state == "missing")
             std::cout << "MISSING, " << sp.live << " blocks unavailable\n";
         else
