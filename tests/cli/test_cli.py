@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Black-box tests of dmremapctl: format, dump, check, restore, probe, table.
+"""Black-box tests of dmremapctl: format, dump, check, restore, probe, table;
+the commands on active devices as far as they work without the kernel
+target (usage errors, refusals, device-mapper missing); the man page and the
+bash completion.
 
 Only image files in a private temp dir and loop devices created here are
 touched. Tests that need root, loop devices or mounts skip when unavailable.
@@ -9,7 +12,9 @@ Run: python3 tests/cli/test_cli.py   (binary: $DMREMAPCTL)
 import json
 import os
 import random
+import re
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -766,6 +771,445 @@ class TestTable(Base):
         lz = self.loop(self.img("zero.img", 64 * MiB))
         self.ctl("table", lz, rc=1, err="%s: no valid superblock: not a dm-remap member" % lz)
         self.ctl("table", rc=2, err="table: missing DATA_DEV")
+
+
+SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+MAN_PAGE = os.path.join(SRC, "tools", "dmremapctl.8")
+COMPLETION = os.path.join(SRC, "tools", "dmremapctl.bash-completion")
+NO_DM = "device-mapper is not available (no /dev/mapper/control: is dm_mod loaded? are you root?)"
+UUID = "0123abcd-4567-489a-8bcd-ef0123456789"
+
+
+def dm_available():
+    """Whether this process can talk to device-mapper, as libdevmapper would."""
+    try:
+        os.close(os.open("/dev/mapper/control", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
+def commands():
+    """Command names as `dmremapctl --help` lists them."""
+    out = subprocess.run([BIN, "--help"], capture_output=True, text=True, check=True).stdout
+    return [line.split()[0] for line in out.split("Commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()]
+
+
+def help_options(*cmd):
+    """Long options that `dmremapctl CMD --help` mentions."""
+    out = subprocess.run([BIN, *cmd, "--help"], capture_output=True, text=True, check=True).stdout
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", out))
+
+
+class TestActiveUsage(Base):
+    """Bad command lines of the commands on active devices: exit 2, before any I/O."""
+
+    def usage(self, args, msg, hint=None):
+        hint = hint or args[0]
+        p = self.ctl(*args, rc=2)
+        self.assertEqual((p.stdout, p.stderr), ("", "dmremapctl %s\nTry 'dmremapctl %s --help'.\n" % (msg, hint)))
+
+    def test_spare(self):
+        img = os.path.join(self.dir, "s.img")
+        cases = [(("add",), "spare add: missing NAME"),
+                 (("add", "--image", img, "--size", "1G"), "spare add: missing NAME"),
+                 (("add", "vol"), "spare add: missing DEV (or --image PATH --size SIZE)"),
+                 (("add", "vol", "/dev/sdx", "/dev/sdy"), "spare add: unexpected argument '/dev/sdy'"),
+                 (("add", "vol", "--image", img), "spare add: --image needs --size SIZE (e.g. 10G)"),
+                 (("add", "vol", "/dev/sdx", "--size", "1G"), "spare add: --size goes with --image"),
+                 (("add", "vol", "--image", img, "--size", "1k"),
+                  "spare add: --size '1k' is not a size of at least 16M"),
+                 (("add", "vol", "--image", img, "--size", "15M"),
+                  "spare add: --size '15M' is not a size of at least 16M"),
+                 (("add", "vol", "--image", img, "--size", "lots"),
+                  "spare add: --size 'lots' is not a size of at least 16M"),
+                 (("add", "vol", "--image", img, "--size"), "spare add: option '--size' needs a value"),
+                 (("add", "--evacuate", "vol", "/dev/sdx"), "spare add: unknown option '--evacuate'"),
+                 (("add", "--json=yes", "vol", "/dev/sdx"), "spare add: option '--json' takes no value"),
+                 (("remove",), "spare remove: missing NAME"),
+                 (("remove", "vol"), "spare remove: missing DEV"),
+                 (("remove", "vol", "/dev/sdx", "/dev/sdy"), "spare remove: unexpected argument '/dev/sdy'"),
+                 (("remove", "--force", "vol", "/dev/sdx"), "spare remove: unknown option '--force'"),
+                 (("remove", "--image", img, "vol"), "spare remove: unknown option '--image'"),
+                 (("list",), "spare list: missing NAME"),
+                 (("list", "vol", "other"), "spare list: unexpected argument 'other'"),
+                 (("list", "--evacuate", "vol"), "spare list: unknown option '--evacuate'"),
+                 (("frob",), "spare: unknown subcommand 'frob' (add, remove, list)"),
+                 (("frob", "vol"), "spare: unknown subcommand 'frob' (add, remove, list)")]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                self.usage(("spare",) + args, msg, "spare")
+        self.assertFalse(os.path.exists(img))  # refused before anything was created
+
+    def test_assemble(self):
+        d = self.img("d.img", 128 * MiB)
+        exactly_one = "assemble: give MEMBER..., --uuid UUID or --all (exactly one)"
+        cases = [((), exactly_one),
+                 (("--degraded",), exactly_one),
+                 (("--name", "x"), exactly_one),
+                 (("--all", d), exactly_one),
+                 (("--all", "--uuid", UUID), exactly_one),
+                 (("--uuid", UUID, d), exactly_one),
+                 (("--all", "--uuid", UUID, d), exactly_one),
+                 (("--all", "--name", "x"), "assemble: --name does not go with --all"),
+                 (("--uuid", "notauuid"), "assemble: --uuid 'notauuid' is not a UUID"),
+                 (("--uuid", UUID, "--uuid", UUID), "assemble: option '--uuid' given twice"),
+                 (("--uuid",), "assemble: option '--uuid' needs a value"),
+                 (("--force", d), "assemble: unknown option '--force'")]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                self.usage(("assemble",) + args, msg)
+
+    def test_name_commands(self):
+        cases = [(("stop",), "stop: missing NAME"),
+                 (("stop", "--json", "vol"), "stop: unknown option '--json'"),
+                 (("stop", "-v", "vol"), "stop: unknown option '-v'"),
+                 (("remap",), "remap: missing NAME"),
+                 (("remap", "vol"), "remap: missing BLOCK"),
+                 (("remap", "vol", "x"), "remap: BLOCK 'x' is not a block number"),
+                 (("remap", "vol", "12k"), "remap: BLOCK '12k' is not a block number"),
+                 (("remap", "vol", "99999999999999999999999"),
+                  "remap: BLOCK '99999999999999999999999' is not a block number"),
+                 (("remap", "vol", "1", "2"), "remap: unexpected argument '2'"),
+                 (("remaps",), "remaps: missing NAME"),
+                 (("remaps", "vol", "other"), "remaps: unexpected argument 'other'"),
+                 (("remaps", "--all", "vol"), "remaps: unknown option '--all'"),
+                 (("pending",), "pending: missing NAME"),
+                 (("pending", "vol", "other"), "pending: unexpected argument 'other'"),
+                 (("status", "--bogus"), "status: unknown option '--bogus'"),
+                 (("list", "vol"), "list: unexpected argument 'vol'"),
+                 (("members", "/dev/sdx"), "members: unexpected argument '/dev/sdx'"),
+                 (("members", "--all"), "members: unknown option '--all'")]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                self.usage(args, msg)
+
+    def test_create(self):
+        d = self.img("d.img", 128 * MiB)
+        cases = [((), "create: missing DATA_DEV"),
+                 (("--json",), "create: missing DATA_DEV"),
+                 (("--bogus", d), "create: unknown option '--bogus'"),
+                 (("--degraded", d), "create: unknown option '--degraded'"),
+                 (("--block-size", "3", d), "create: --block-size '3' is not a power of two from 512 to 65536"),
+                 (("--block-size", "128K", d), "create: --block-size '128K' is not a power of two from 512 to 65536"),
+                 (("--name", "a/b", d), "create: --name 'a/b' is not a valid device name "
+                                        "(1-127 of A-Z a-z 0-9 _ - . + : @, not starting with . or -)"),
+                 (("--uuid", "nope", d), "create: --uuid 'nope' is not a UUID"),
+                 (("--internal-spare", "60%", d), "create: --internal-spare '60%' must be 0% to 50%"),
+                 (("--max-remaps", "1", d), "create: --max-remaps '1' must be a number from 256 to 16777216")]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                self.usage(("create",) + args, msg)
+        self.assertEqual(self.ctl("probe", d).stdout, "")  # nothing written
+
+    def test_help(self):
+        synopsis = {"create": ["Usage: dmremapctl create [OPTIONS] DATA_DEV [SPARE_DEV...]\n", "--internal-spare",
+                               "spare add NAME --image PATH --size SIZE"],
+                    "assemble": ["Usage: dmremapctl assemble [OPTIONS] MEMBER...\n",
+                                 "       dmremapctl assemble [OPTIONS] --uuid UUID\n",
+                                 "       dmremapctl assemble [OPTIONS] --all\n", "--degraded", "--name NAME"],
+                    "stop": ["Usage: dmremapctl stop NAME...\n"],
+                    "members": ["Usage: dmremapctl members [--json]\n"],
+                    "status": ["Usage: dmremapctl status [NAME...] [--json]\n"],
+                    "list": ["Usage: dmremapctl list [--json]\n"],
+                    "remap": ["Usage: dmremapctl remap NAME BLOCK [--json]\n"],
+                    "remaps": ["Usage: dmremapctl remaps NAME [--json]\n"],
+                    "pending": ["Usage: dmremapctl pending NAME [--json]\n"]}
+        spare = ["Usage: dmremapctl spare add NAME DEV [--force] [--json]\n",
+                 "       dmremapctl spare add NAME --image PATH --size SIZE [--json]\n",
+                 "       dmremapctl spare remove NAME DEV [--evacuate] [--json]\n",
+                 "       dmremapctl spare list NAME [--json]\n"]
+        for args in [("spare", "--help"), ("spare", "-h"), ("spare", "add", "--help"), ("spare", "remove", "-h"),
+                     ("spare", "list", "--help"), ("spare", "add", "vol", "--image", "x", "--help")]:
+            synopsis[args] = spare
+        for cmd, want in synopsis.items():
+            for flag in (("--help", "-h") if isinstance(cmd, str) else ("",)):
+                args = (cmd, flag) if flag else cmd
+                with self.subTest(args=args):
+                    p = self.ctl(*args, out=want)
+                    self.assertTrue(p.stdout.startswith("Usage: dmremapctl "), p.stdout)
+                    self.assertEqual(p.stderr, "")
+        # --help wins over missing arguments, but not over unknown options.
+        self.ctl("remap", "--help", out="Usage: dmremapctl remap")
+        self.ctl("stop", "--bogus", "--help", rc=2, err="stop: unknown option '--bogus'")
+        # spare without a subcommand: its usage, as a usage error.
+        p = self.ctl("spare", rc=2)
+        self.assertIn(spare[0], p.stdout + p.stderr)
+
+    def test_main_help_lists_every_command(self):
+        p = self.ctl("--help")
+        for cmd in ("create", "assemble", "stop", "members", "status", "list", "spare", "remap", "remaps", "pending"):
+            self.assertRegex(p.stdout, r"\n  %s +\S" % cmd)
+        self.assertEqual(commands()[:3], ["create", "assemble", "stop"])
+
+
+class TestActiveRefusals(Base):
+    """What the commands on active devices refuse on this host, with or without device-mapper."""
+
+    def no_dm(self):
+        if dm_available():
+            self.skipTest("device-mapper is available here")
+
+    def test_need_device_mapper(self):
+        self.no_dm()
+        img = os.path.join(self.dir, "new.img")
+        cases = [(("status",), "status: " + NO_DM),
+                 (("status", "--json"), "status: " + NO_DM),
+                 (("status", "vol"), "status: vol: " + NO_DM),
+                 (("list",), "list: " + NO_DM),
+                 (("list", "--json"), "list: " + NO_DM),
+                 (("members",), "members: " + NO_DM),
+                 (("members", "--json"), "members: " + NO_DM),
+                 (("stop", "vol"), "stop: vol: " + NO_DM),
+                 (("stop", "vol", "other"), "stop: vol: " + NO_DM),
+                 (("spare", "list", "vol"), "spare: vol: " + NO_DM),
+                 (("spare", "add", "vol", "/dev/sdx"), "spare: vol: " + NO_DM),
+                 (("spare", "add", "vol", "--image", img, "--size", "16M"), "spare: vol: " + NO_DM),
+                 (("spare", "remove", "--evacuate", "vol", "/dev/sdx"), "spare: vol: " + NO_DM),
+                 (("remap", "vol", "5"), "remap: vol: " + NO_DM),
+                 (("remaps", "vol"), "remaps: vol: " + NO_DM),
+                 (("pending", "--json", "vol"), "pending: vol: " + NO_DM),
+                 (("assemble", "--all"), "assemble: " + NO_DM),
+                 (("assemble", "--uuid", UUID), "assemble: " + NO_DM)]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                p = self.ctl(*args, rc=1)
+                self.assertEqual((p.stdout, p.stderr), ("", "dmremapctl %s\n" % msg))
+        self.assertFalse(os.path.exists(img))  # the image is created only for a device that exists
+
+    def test_no_such_device(self):
+        if not dm_available():
+            self.skipTest("no device-mapper here")
+        name = "dmremapctl-test-nosuch-%d" % os.getpid()
+        for args, cmd in [(("stop", name), "stop"), (("status", name), "status"), (("spare", "list", name), "spare"),
+                          (("remaps", name), "remaps"), (("remap", name, "1"), "remap")]:
+            with self.subTest(args=args):
+                self.ctl(*args, rc=1, err="dmremapctl %s: %s: no such device-mapper device\n" % (cmd, name))
+
+    def test_create_needs_block_devices(self):
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 64 * MiB)
+        missing = os.path.join(self.dir, "nope")
+        cases = [((d,), "%s: not a block device" % d),
+                 ((d, s), "%s: not a block device" % d),
+                 (("--name", "vol", "--force", d), "%s: not a block device" % d),
+                 (("/dev/null",), "/dev/null: not a block device"),
+                 ((self.dir,), "%s: not a block device" % self.dir),
+                 ((missing,), "%s: No such file or directory" % missing)]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                p = self.ctl("create", *args, rc=1)
+                self.assertEqual((p.stdout, p.stderr), ("", "dmremapctl create: %s\n" % msg))
+        for path in (d, s):  # refused before anything was written
+            self.assertEqual(self.ctl("probe", path).stdout, "")
+
+    def test_create_block_device_without_dm(self):
+        self.no_dm()
+        d = self.img("d.img", 128 * MiB)
+        ld = self.loop(d)
+        # With --name the device-mapper check comes before any write.
+        self.ctl("create", "--name", "vol", ld, rc=1, err="dmremapctl create: vol: %s\n" % NO_DM)
+        self.assertEqual(self.ctl("probe", ld).stdout, "")
+
+    def test_assemble_needs_block_devices(self):
+        (d, s), f = self.new_set(opts=("--name", "imgset"))
+        missing = os.path.join(self.dir, "nope")
+        for args, msg in [((d,), "%s: not a block device" % d),
+                          ((d, s), "%s: not a block device" % d),
+                          (("--degraded", "--name", "x", s), "%s: not a block device" % s),
+                          ((missing,), "%s: No such file or directory" % missing)]:
+            with self.subTest(args=args):
+                p = self.ctl("assemble", *args, rc=1)
+                self.assertEqual((p.stdout, p.stderr), ("", "dmremapctl assemble: %s\n" % msg))
+        self.check(d, s, rc=0)  # untouched
+
+    def test_assemble_checks_members_first(self):
+        (d, s), f = self.new_set(opts=("--name", "seta"))
+        (d2,), f2 = self.new_set(spares=0, prefix="b-", opts=("--name", "setb"))
+        ld, l2 = self.loop(d), self.loop(d2)
+        lz = self.loop(self.img("zero.img", 64 * MiB))
+        self.ctl("assemble", lz, rc=1,
+                 err="dmremapctl assemble: %s: not a dm-remap member (no valid superblock)\n" % lz)
+        self.ctl("assemble", ld, l2, rc=1,
+                 err="dmremapctl assemble: %s: belongs to set 'setb' (%s), not to 'seta' like %s\n"
+                 % (l2, f2["set_uuid"], ld))
+        if not dm_available():
+            self.ctl("assemble", ld, rc=1, err="dmremapctl assemble: %s\n" % NO_DM)
+        self.check(d, s, rc=0)
+
+    def test_format_says_how_to_assemble(self):
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 64 * MiB)
+        ld, ls = self.loop(d), self.loop(s)
+        p = self.ctl("format", "--name", "loopset", ld, ls)
+        table = self.ctl("table", ld, ls).stdout
+        self.assertTrue(p.stdout.endswith("Device-mapper table: %sActivate it with 'dmremapctl assemble %s'.\n"
+                                          % (table, ld)), p.stdout)
+
+
+class TestManPage(Base):
+    def test_renders_without_warnings(self):
+        if not shutil.which("man"):
+            self.skipTest("man not installed")
+        env = dict(os.environ, LC_ALL="C.UTF-8", MANROFFSEQ="", MANWIDTH="80")
+        p = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", MAN_PAGE], capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.assertIn("spare remove [--evacuate] NAME DEV", p.stdout)
+
+    def test_documents_every_command_and_option(self):
+        with open(MAN_PAGE, encoding="utf-8") as f:
+            roff = f.read()
+        documented = set(re.findall(r"^\.TP\n\.B (spare \w+|\w+)\b", roff, re.M))
+        documented |= set(re.findall(r"^\.TQ\n\.B (\w+)\b", roff, re.M))
+        want = set(commands()) - {"spare"} | {"spare add", "spare remove", "spare list"}
+        self.assertEqual(want - documented, set())
+        # Each command's SYNOPSIS lines name every option its --help names.
+        synopsis = {}
+        head = roff.split(".SH SYNOPSIS\n", 1)[1].split(".SH DESCRIPTION\n", 1)[0]
+        for chunk in head.split("\n.B dmremapctl ")[1:]:
+            first, rest = chunk.split("\n", 1)
+            cmd = first.split()[0] if first.split()[0] != "spare" else "spare"
+            synopsis[cmd] = synopsis.get(cmd, "") + rest
+        self.assertLessEqual(set(commands()), set(synopsis))
+        for cmd in commands():
+            for opt in help_options(cmd) - {"--find", "--show", "--table", "--image", "--size"} | (
+                    {"--image", "--size"} if cmd == "spare" else set()):
+                with self.subTest(cmd=cmd, opt=opt):
+                    self.assertIn(opt.replace("-", r"\-"), synopsis[cmd])
+        self.assertNotIn("are not commands of this version", roff)
+
+
+class TestCompletion(Base):
+    """tools/dmremapctl.bash-completion, run by bash as readline would."""
+
+    def setUp(self):
+        super().setUp()
+        if not shutil.which("bash"):
+            self.skipTest("bash not installed")
+        # A dmsetup that knows two dm-remap devices, one that knows none, one that fails.
+        self.fake = os.path.join(self.dir, "fakebin")
+        self.broken = os.path.join(self.dir, "brokenbin")
+        self.empty = os.path.join(self.dir, "emptybin")
+        for d, body in ((self.empty, 'echo "No devices found"\n'),
+                        (self.fake, 'if [ "$*" = "ls --target remap" ]; then\n'
+                                    '  printf "backup\\t(253:0)\\nmg\\t(253, 1)\\n"; exit 0\nfi\n'
+                                    'echo "unexpected: $*" >&2; exit 3\n'),
+                        (self.broken, 'echo "/dev/mapper/control: open failed: No such device" >&2\n'
+                                      'echo "Command failed." >&2; exit 1\n')):
+            os.mkdir(d)
+            with open(os.path.join(d, "dmsetup"), "w") as f:
+                f.write("#!/bin/sh\n" + body)
+            os.chmod(os.path.join(d, "dmsetup"), 0o755)
+
+    def complete(self, *words, path=None, package=False):
+        """COMPREPLY for the command line `words`, the last one being completed;
+        `path` ("" for none) comes first in PATH, or is all of it if a list."""
+        pre = "source /usr/share/bash-completion/bash_completion; " if package else ""
+        script = (pre + 'source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; '
+                  'COMP_POINT=${#COMP_LINE}; _dmremapctl; printf "%s\\n" "${COMPREPLY[@]}"')
+        if isinstance(path, list):
+            path = ":".join(path)
+        else:
+            path = "%s:%s" % (self.fake if path is None else path, os.environ.get("PATH", ""))
+        p = subprocess.run([shutil.which("bash"), "--norc", "--noprofile", "-c", script, COMPLETION, "dmremapctl", *words],
+                           capture_output=True, text=True, env=dict(os.environ, PATH=path), timeout=30)
+        self.assertEqual((p.returncode, p.stderr), (0, ""), words)
+        return [w for w in p.stdout.split("\n") if w]
+
+    def test_commands(self):
+        self.assertEqual(self.complete(""), commands() + ["help"])
+        self.assertEqual(self.complete("sp"), ["spare"])
+        self.assertEqual(self.complete("rem"), ["remap", "remaps"])
+        self.assertEqual(self.complete("--v"), ["--version"])
+        self.assertEqual(self.complete("spare", ""), ["add", "remove", "list", "--help", "-h"])
+        self.assertEqual(self.complete("spare", "r"), ["remove"])
+        self.assertEqual(self.complete("spare", "frob", ""), [])
+
+    def test_options_match_help(self):
+        cases = [(c,) for c in commands() if c != "spare"] + [("spare", s) for s in ("add", "remove", "list")]
+        spare = set()
+        for cmd in cases:
+            with self.subTest(cmd=cmd):
+                opts = set(self.complete(*cmd, "-"))
+                self.assertLessEqual({"--help", "-h"}, opts)
+                offered = {o for o in opts if o.startswith("--")} - {"--help"}
+                if cmd[0] == "spare":
+                    spare |= offered
+                    continue
+                ignore = {"create": {"--find", "--show", "--image", "--size"}, "table": {"--table"}}
+                self.assertEqual(offered, help_options(*cmd) - ignore.get(cmd[0], set()))
+        self.assertEqual(spare, help_options("spare"))
+        self.assertEqual(self.complete("spare", "add", "-"), ["--image", "--size", "--force", "--json", "--help", "-h"])
+        self.assertEqual(self.complete("spare", "remove", "--"), ["--evacuate", "--json", "--help"])
+        # Options already given are not offered again; values are not options.
+        self.assertEqual(self.complete("assemble", "--degraded", "--name", "--all", "--"),
+                         ["--uuid", "--all", "--json", "--help"])
+        self.assertEqual(self.complete("spare", "add", "mg", "--json", "--"),
+                         ["--image", "--size", "--force", "--help"])
+
+    def test_device_names(self):
+        for words, want in [(("stop", ""), ["backup", "mg"]),
+                            (("stop", "backup", "m"), ["mg"]),
+                            (("status", "b"), ["backup"]),
+                            (("spare", "add", ""), ["backup", "mg"]),
+                            (("spare", "remove", "--evacuate", "m"), ["mg"]),
+                            (("spare", "list", ""), ["backup", "mg"]),
+                            (("remap", "m"), ["mg"]),
+                            (("remaps", "--json", ""), ["backup", "mg"]),
+                            (("pending", "x"), []),
+                            (("remap", "mg", ""), []),       # BLOCK: no completion
+                            (("remaps", "mg", ""), []),      # one NAME only
+                            (("spare", "list", "mg", ""), []),
+                            (("members", ""), []),
+                            (("list", ""), [])]:
+            with self.subTest(words=words):
+                self.assertEqual(self.complete(*words), want)
+        # dmsetup failing (no device-mapper), finding nothing or missing: nothing, silently.
+        self.assertEqual(self.complete("stop", "", path=self.broken), [])
+        self.assertEqual(self.complete("stop", "", path=self.empty), [])
+        self.assertEqual(self.complete("spare", "add", "", path=[self.dir]), [])
+
+    def test_block_devices(self):
+        blk = None
+        for e in sorted(os.scandir("/dev"), key=lambda e: e.name):
+            if stat.S_ISBLK(e.stat(follow_symlinks=False).st_mode):
+                blk = e.path
+                break
+        chars = [p for p in ("/dev/null", "/dev/zero") if os.path.exists(p)]
+        for words in (("create",), ("create", "--name", "x"), ("assemble", "--degraded"), ("spare", "add", "mg"),
+                      ("spare", "remove", "mg")):
+            with self.subTest(words=words):
+                for c in chars:  # character devices are no DEV
+                    self.assertEqual(self.complete(*words, c), [])
+                if blk:
+                    self.assertIn(blk, self.complete(*words, blk[:-1]))
+                    self.assertIn(blk, self.complete(*words, ""))
+                    if words[0] == "create":
+                        self.assertIn(blk, self.complete(*words, "/dev/sdz", blk[:-1]))
+        if blk:  # no DEV after --all/--uuid, after spare add's DEV or --image
+            for words in (("assemble", "--all"), ("assemble", "--uuid", UUID), ("spare", "add", "mg", blk),
+                          ("spare", "add", "mg", "--image", "/tmp/x.img", "--size", "1G")):
+                with self.subTest(words=words):
+                    self.assertEqual(self.complete(*words, blk[:-1]), [])
+
+    def test_files(self):
+        img = self.img("spare-image.img", 0)
+        prefix = os.path.join(self.dir, "spare-im")
+        for package in (False, True):
+            if package and not os.path.exists("/usr/share/bash-completion/bash_completion"):
+                continue
+            with self.subTest(package=package):
+                self.assertEqual(self.complete("spare", "add", "mg", "--image", prefix, package=package), [img])
+                self.assertEqual(self.complete("spare", "add", "mg", "--image=" + prefix, package=package),
+                                 ["--image=" + img])
+                self.assertEqual(self.complete("spare", "remove", "mg", prefix, package=package), [img])
+                self.assertEqual(self.complete("format", prefix, package=package), [img])
+                self.assertEqual(self.complete("check", img, prefix, package=package), [img])
+                self.assertEqual(self.complete("create", prefix, package=package), [])  # block devices only
+                self.assertEqual(self.complete("assemble", prefix, package=package), [])
+        self.assertEqual(self.complete("spare", "add", "mg", "--image", img, "--size", "1"),
+                         ["16M", "1G", "10G", "100G"])
+        self.assertEqual(self.complete("create", "--block-size", "6"), ["65536"])
+        self.assertEqual(self.complete("assemble", "--uuid", ""), [])
 
 
 def main():
