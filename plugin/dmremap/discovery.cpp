@@ -147,7 +147,13 @@ std::vector<FoundMember> Discovery::members()
         } catch (const Error &) {
         }
     }
-    const auto sets = active();
+    std::vector<ActiveSet> sets;
+    try {
+        sets = active();
+    } catch (const Error &) {
+        // No device-mapper (a rescue system, a container): the members are
+        // still worth listing, just not which device uses them.
+    }
     for (auto &m : out)
         for (const auto &s : sets)
             for (dev_t dn : s.members)

@@ -71,7 +71,7 @@ public:
         task_.reset(dm_task_create(type));
         if (!task_)
             throw Error(Error::Code::Failed, (name.empty() ? "" : name + ": ") +
-                                                 "device-mapper is not available (no /dev/mapper/control: "
+                                                 "device-mapper is not available (cannot open /dev/mapper/control: "
                                                  "is dm_mod loaded? are you root?)");
         if (!name.empty() && !dm_task_set_name(task_.get(), name.c_str()))
             fail();

@@ -235,6 +235,7 @@ CreateResult SetManager::create(const std::vector<std::string> &paths, const For
     for (const auto &p : paths)
         Discovery::devnum(p); // block devices only: the kernel cannot use a file
     DmControl dm;
+    dm.names(); // device-mapper must work before anything is written
     if (!opts.name.empty() && dm.info(opts.name))
         throw Error(Error::Code::Exists, opts.name + ": a device-mapper device of that name exists already");
     const FormatPlan plan = format(paths, opts, force);
@@ -271,6 +272,7 @@ AssembledSet SetManager::assemble(const Uuid &set_uuid, const AssembleOptions &o
 
 std::vector<AssembleAllResult> SetManager::assemble_all(const AssembleOptions &opts)
 {
+    DmControl().names(); // without device-mapper nothing can start: say so, not "nothing found"
     std::map<Uuid, std::string> sets; // data members only: a set without one cannot start
     for (const auto &m : Discovery::members())
         if (m.role == Role::Data && !m.active)

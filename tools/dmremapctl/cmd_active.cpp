@@ -152,8 +152,8 @@ int cmd_stop(int argc, char **argv)
 {
     Args a("stop", {{"help", false, 'h'}}, argc, argv, 2);
     if (a.flag("help")) {
-        std::cout << "Usage: dmremapctl stop NAME...\n\nDeactivate dm-remap devices (the metadata on the members "
-                     "stays; 'dmremapctl assemble'\nbrings them back). Refused while a device is mounted or open.\n";
+        std::cout << "Usage: dmremapctl stop NAME...\n\nDeactivate dm-remap devices. The metadata on the members "
+                     "stays;\n'dmremapctl assemble' brings them back. Refused while a device is mounted\nor open.\n";
         return kExitOk;
     }
     a.need(1, 64, "NAME");

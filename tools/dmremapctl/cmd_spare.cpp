@@ -8,8 +8,7 @@
 #include <error.hpp>
 #include <remap_device.hpp>
 
-#include <climits>
-#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <unistd.h>
 
@@ -31,14 +30,15 @@ remove    take a spare away; --evacuate first moves the blocks that live on
 list      spare use per member
 )";
 
+// The path recorded in the member table: absolute and without ./ or ../,
+// so assembly finds the image from anywhere.
 std::string absolute(const std::string &p)
 {
-    if (!p.empty() && p[0] == '/')
-        return p;
-    char cwd[PATH_MAX];
-    if (!::getcwd(cwd, sizeof cwd))
-        throw Error::from_errno(Error::Code::Io, "current directory", errno);
-    return std::string(cwd) + "/" + p;
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(p, ec);
+    if (ec)
+        throw Error(Error::Code::Io, p + ": " + ec.message());
+    return abs.lexically_normal().string();
 }
 
 int spare_add(Args &a)
@@ -47,6 +47,8 @@ int spare_add(Args &a)
     o.force = a.flag("force");
     if (auto img = a.value("image")) {
         a.need(1, 1, "NAME");
+        if (o.force)
+            throw UsageError("spare add: --force does not go with --image (a new image has nothing to overwrite)");
         const auto size = a.value("size");
         if (!size)
             throw UsageError("spare add: --image needs --size SIZE (e.g. 10G)");
@@ -96,9 +98,13 @@ int spare_remove(Args &a)
 
 int cmd_spare(int argc, char **argv)
 {
-    if (argc < 3 || std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h") {
+    if (argc < 3) {
+        std::cerr << spare_help;
+        return kExitUsage;
+    }
+    if (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h") {
         std::cout << spare_help;
-        return argc < 3 ? kExitUsage : kExitOk;
+        return kExitOk;
     }
     const std::string sub = argv[2];
     if (sub != "add" && sub != "remove" && sub != "list")

@@ -72,7 +72,9 @@ int main(int argc, char **argv)
             std::cerr << "dmremapctl " << e.what() << "\nTry 'dmremapctl " << name << " --help'.\n";
             return kExitUsage;
         } catch (const dmremap::Error &e) {
-            std::cerr << "dmremapctl " << name << ": " << e.what() << "\n";
+            // "spare add", not "spare": the same prefix as its usage errors.
+            const std::string cmd = name == "spare" && argc > 2 ? name + " " + argv[2] : name;
+            std::cerr << "dmremapctl " << cmd << ": " << e.what() << "\n";
             return name == "check" ? kExitUsage : kExitFailed;
         } catch (const std::exception &e) {
             std::cerr << "dmremapctl " << name << ": internal error: " << e.what() << "\n";

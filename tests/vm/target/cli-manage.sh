@@ -76,14 +76,14 @@ expect_eq "image path recorded" /var/lib/dm-remap/spares/s3.img \
 expect_eq "spare list" "0:ok 1:ok 2:ok 3:ok" "$(jq /tmp/spares.json '" ".join("%d:%s" % (s["index"], s["state"]) for s in d)')"
 rc=0
 out=$("$ctl" spare add mg --image /var/lib/dm-remap/spares/s3.img --size 32M 2>&1) || rc=$?
-expect_eq "image exists" "1 dmremapctl spare: /var/lib/dm-remap/spares/s3.img: cannot create image: File exists" "$rc $out"
+expect_eq "image exists" "1 dmremapctl spare add: /var/lib/dm-remap/spares/s3.img: cannot create image: File exists" "$rc $out"
 
 # Evacuate spare 1 (the dedicated device): its blocks move, data intact.
 live1=$(jq /tmp/spares.json '[s["live"] for s in d if s["index"] == 1][0]')
 [ "$live1" -gt 0 ] || die "no blocks live on spare 1 (live=$live1)"
 rc=0
 out=$("$ctl" spare remove mg "$s1" 2>&1) || rc=$?
-expect_eq "remove with live blocks" "1 dmremapctl spare: $s1: $live1 remapped blocks of mg live on it; use --evacuate to move them to other spares first" "$rc $out"
+expect_eq "remove with live blocks" "1 dmremapctl spare remove: $s1: $live1 remapped blocks of mg live on it; use --evacuate to move them to other spares first" "$rc $out"
 out=$("$ctl" spare remove --json mg "$s1" --evacuate)
 expect_eq "evacuate moved" "$live1 0" "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["moved"], d["lost"])' <<< "$out")"
 blocks verify /dev/mapper/mg 3 3 two || die "remapped blocks after evacuation"

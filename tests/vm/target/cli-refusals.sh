@@ -43,14 +43,14 @@ expect_eq "ext4 untouched" ext4 "$(blkid -o value -s TYPE "$f0")"
 refused "create with a name in use" "dmremapctl create: rf: a device-mapper device of that name exists already" \
 	create --name rf "$f0" --force
 expect_eq "ext4 untouched by the name refusal" ext4 "$(blkid -o value -s TYPE "$f0")"
-refused "spare add mounted" "dmremapctl spare: $m0: mounted at /mnt/m0" spare add rf "$m0"
-refused "spare add ext4" "dmremapctl spare: $f0: contains a ext4 filesystem; use --force to overwrite" spare add rf "$f0"
+refused "spare add mounted" "dmremapctl spare add: $m0: mounted at /mnt/m0" spare add rf "$m0"
+refused "spare add ext4" "dmremapctl spare add: $f0: contains a ext4 filesystem; use --force to overwrite" spare add rf "$f0"
 refused "spare add other set's member" \
-	"dmremapctl spare: $o0: data member 0 of remap set 'other' ($uuid); use --force to overwrite" spare add rf "$o0"
-refused "spare add own member" "dmremapctl spare: $s1: already spare member 1 of rf" spare add rf "$s1"
-refused "spare add own data device" "dmremapctl spare: $dev: already data member 0 of rf" spare add rf "$dev"
-refused "spare remove of a non-spare" "dmremapctl spare: $f0: not a spare of rf" spare remove rf "$f0"
-refused "spare add to a non-device" "dmremapctl spare: nosuch: no such device-mapper device" spare add nosuch "$f0"
+	"dmremapctl spare add: $o0: data member 0 of remap set 'other' ($uuid); use --force to overwrite" spare add rf "$o0"
+refused "spare add own member" "dmremapctl spare add: $s1: already spare member 1 of rf" spare add rf "$s1"
+refused "spare add own data device" "dmremapctl spare add: $dev: already data member 0 of rf" spare add rf "$dev"
+refused "spare remove of a non-spare" "dmremapctl spare remove: $f0: not a spare of rf" spare remove rf "$f0"
+refused "spare add to a non-device" "dmremapctl spare add: nosuch: no such device-mapper device" spare add nosuch "$f0"
 # --force takes the ext4 device and the other set's member.
 "$ctl" spare add --force rf "$f0" > /dev/null
 "$ctl" spare add --force rf "$o0" > /dev/null
