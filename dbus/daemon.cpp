@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "daemon.hpp"
+
+#include "error_translator.hpp"
+#include "object_paths.hpp"
+
+#include <error.hpp>
+#include <remap_device.hpp>
+
+#include <future>
+#include <iostream>
+
+namespace dmremap::daemon {
+
+Daemon::Daemon() : connection_(sdbus::createSystemBusConnection())
+{
+    root_ = std::make_unique<RootObject>(*connection_);
+    manager_ = std::make_unique<ManagerObject>(*this, *connection_);
+    // The first refresh runs where every later one does, so libdevmapper is
+    // only ever used from the worker thread.
+    std::promise<void> done;
+    worker_.post([this, &done] {
+        try {
+            refresh();
+        } catch (...) {
+            std::cerr << "dm-remapd: initial device scan failed\n";
+        }
+        done.set_value();
+    });
+    done.get_future().wait();
+    monitor_ = std::make_unique<UeventMonitor>([this](const std::string &name) { on_uevent(name); });
+    connection_->requestName(ObjectPaths::kBusName);
+}
+
+Daemon::~Daemon()
+{
+    monitor_.reset();
+    worker_.stop();
+    jobs_.clear();
+    devices_.clear();
+    manager_.reset();
+    root_.reset();
+}
+
+void Daemon::run() { connection_->enterEventLoop(); }
+
+void Daemon::stop() { connection_->leaveEventLoop(); }
+
+void Daemon::on_uevent(const std::string &name)
+{
+    {
+        std::lock_guard lock(pending_mutex_);
+        if (!pending_.insert(name).second)
+            return;
+    }
+    worker_.post([this, name] {
+        {
+            std::lock_guard lock(pending_mutex_);
+            pending_.erase(name);
+        }
+        if (name.empty())
+            refresh();
+        else
+            refresh(name);
+    });
+}
+
+void Daemon::refresh(const std::optional<std::string> &changed)
+{
+    std::vector<std::string> names;
+    try {
+        names = RemapDevice::names();
+    } catch (const Error &e) {
+        // Without device-mapper there are no devices; the daemon still
+        // answers for members, probing and the rest.
+        if (!dm_unavailable_logged_)
+            std::cerr << "dm-remapd: " << e.what() << "; no devices listed\n";
+        dm_unavailable_logged_ = true;
+    }
+    const std::set<std::string> now(names.begin(), names.end());
+    for (auto it = devices_.begin(); it != devices_.end();)
+        it = now.count(it->first) ? std::next(it) : devices_.erase(it);
+    for (const auto &name : names) {
+        const auto it = devices_.find(name);
+        if (it != devices_.end() && changed && *changed != name)
+            continue;
+        std::optional<DeviceProps> props;
+        try {
+            props = DeviceObject::read(name);
+        } catch (const Error &e) {
+            // Gone or changed meanwhile; its own uevent brings it back.
+            std::cerr << "dm-remapd: " << name << ": " << e.what() << "\n";
+            continue;
+        }
+        if (it == devices_.end())
+            devices_.emplace(name, std::make_unique<DeviceObject>(*this, *connection_, std::move(*props)));
+        else
+            it->second->update(*props);
+    }
+}
+
+std::string Daemon::start_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
+                              std::function<std::string()> work, std::function<bool()> spares_exhausted)
+{
+    const std::uint64_t id = next_job_++;
+    const std::string path = ObjectPaths::job(id);
+    std::vector<sdbus::ObjectPath> paths(objects.begin(), objects.end());
+    jobs_.emplace(id, std::make_unique<JobObject>(*connection_, path, operation, std::move(paths), uid));
+    worker_.post([this, id, work = std::move(work), spares_exhausted = std::move(spares_exhausted)] {
+        bool ok = false;
+        std::string message;
+        try {
+            message = work();
+            ok = true;
+        } catch (...) {
+            const sdbus::Error e = ErrorTranslator::translate(std::current_exception(), spares_exhausted);
+            message = e.getName() + ": " + e.getMessage();
+        }
+        const auto it = jobs_.find(id);
+        if (it == jobs_.end())
+            return;
+        try {
+            it->second->finish(ok, message);
+        } catch (const sdbus::Error &e) {
+            std::cerr << "dm-remapd: job " << id << ": " << e.getMessage() << "\n";
+        }
+        jobs_.erase(it);
+    });
+    return path;
+}
+
+} // namespace dmremap::daemon

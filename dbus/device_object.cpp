@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "device_object.hpp"
+
+#include "async_reply.hpp"
+#include "authorizer.hpp"
+#include "daemon.hpp"
+#include "object_paths.hpp"
+#include "options.hpp"
+
+#include <discovery.hpp>
+#include <error.hpp>
+#include <remap_device.hpp>
+
+#include <cstdio>
+#include <sys/sysmacros.h>
+
+namespace dmremap::daemon {
+namespace {
+
+constexpr std::uint32_t kMaxRemapsPerCall = 1000;
+
+std::string node_of(const std::string &majmin)
+{
+    unsigned ma = 0, mi = 0;
+    if (std::sscanf(majmin.c_str(), "%u:%u", &ma, &mi) != 2)
+        return "";
+    return Discovery::devnode(makedev(ma, mi));
+}
+
+// The kernel's refusal is only "no space"; its status tells whether that
+// was the spares running out.
+std::function<bool()> exhausted_check(const std::string &name)
+{
+    return [name] { return RemapDevice(name).status().target.exhausted; };
+}
+
+} // namespace
+
+DeviceObject::DeviceObject(Daemon &daemon, sdbus::IConnection &connection, DeviceProps props)
+    : AdaptorInterfaces(connection, ObjectPaths::device(props.name)), daemon_(daemon), name_(props.name),
+      props_(std::move(props))
+{
+    registerAdaptor();
+    emitInterfacesAddedSignal({org::dmremap1::Device_adaptor::INTERFACE_NAME});
+}
+
+DeviceObject::~DeviceObject()
+{
+    try {
+        emitInterfacesRemovedSignal({org::dmremap1::Device_adaptor::INTERFACE_NAME});
+    } catch (const sdbus::Error &) {
+        // The bus is gone (shutdown): nobody to tell.
+    }
+    unregisterAdaptor();
+}
+
+DeviceProps DeviceObject::read(const std::string &name)
+{
+    RemapDevice dev(name);
+    const DeviceStatus st = dev.status();
+    const TargetStatus &t = st.target;
+    DeviceProps p;
+    p.name = name;
+    if (auto uuid = Discovery::set_uuid_of_dm_uuid(st.info.uuid))
+        p.set_uuid = uuid->str();
+    p.device_node = "/dev/dm-" + std::to_string(st.info.minor);
+    for (const auto &sp : st.members) {
+        const bool missing = sp.device == "-";
+        p.spares.emplace_back(sp.index, missing ? "" : node_of(sp.device), sp.device, sp.total, sp.used.value_or(0),
+                              sp.live, sp.state);
+    }
+    if (!p.spares.empty())
+        p.data_device = std::get<1>(p.spares.front());
+    p.block_size = t.block_size;
+    p.remapped = t.remapped;
+    p.pending = t.pending;
+    p.unavailable = t.unavailable;
+    p.spare_used = t.spare_used;
+    p.spare_total = t.spare_total;
+    p.read_errors = t.read_errors;
+    p.write_errors = t.write_errors;
+    p.remap_events = t.remap_events;
+    p.healed = t.healed;
+    p.state = st.state;
+    return p;
+}
+
+void DeviceObject::update(const DeviceProps &p)
+{
+    std::vector<std::string> changed;
+    {
+        std::lock_guard lock(mutex_);
+        const DeviceProps &o = props_;
+        auto diff = [&](bool differs, const char *prop) {
+            if (differs)
+                changed.emplace_back(prop);
+        };
+        diff(o.set_uuid != p.set_uuid, "SetUUID");
+        diff(o.device_node != p.device_node, "DeviceNode");
+        diff(o.data_device != p.data_device, "DataDevice");
+        diff(o.spares != p.spares, "Spares");
+        diff(o.block_size != p.block_size, "BlockSize");
+        diff(o.remapped != p.remapped, "Remapped");
+        diff(o.pending != p.pending, "Pending");
+        diff(o.unavailable != p.unavailable, "Unavailable");
+        diff(o.spare_used != p.spare_used, "SpareUsed");
+        diff(o.spare_total != p.spare_total, "SpareTotal");
+        diff(o.read_errors != p.read_errors, "ReadErrors");
+        diff(o.write_errors != p.write_errors, "WriteErrors");
+        diff(o.remap_events != p.remap_events, "RemapEvents");
+        diff(o.healed != p.healed, "Healed");
+        diff(o.state != p.state, "State");
+        props_ = p;
+        props_.name = name_;
+    }
+    // Outside the lock: emitting reads the properties back through the
+    // getters, which take it.
+    if (!changed.empty())
+        emitPropertiesChangedSignal(org::dmremap1::Device_adaptor::INTERFACE_NAME, changed);
+}
+
+std::string DeviceObject::sender() noexcept
+{
+    // "" fails authorization later (no such bus name): never a way in.
+    try {
+        const sdbus::Message *msg = getObject().getCurrentlyProcessedMessage();
+        return msg ? msg->getSender() : std::string();
+    } catch (...) {
+        return {};
+    }
+}
+
+DeviceProps DeviceObject::snapshot() const
+{
+    std::lock_guard lock(mutex_);
+    return props_;
+}
+
+// Tasks capture the daemon and the name, never `this`: a Stop queued
+// earlier may have removed this object by the time they run.
+
+void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result, std::string device,
+                            std::map<std::string, sdbus::Variant> options)
+{
+    Daemon &d = daemon_;
+    dispatch_to_worker(d.worker(), std::move(result),
+                       [&d, name = name_, who = sender(), device, options]() -> std::tuple<std::uint16_t, std::uint32_t> {
+                           const Options o(options, {{"image", "s"}, {"size", "t"}, {"force", "b"}});
+                           SpareAddOptions sa;
+                           sa.force = o.flag("force");
+                           sa.image = o.get<std::string>("image").value_or("");
+                           sa.image_size = o.get<std::uint64_t>("size").value_or(0);
+                           if (sa.image.empty() && device.empty())
+                               throw Error(Error::Code::InvalidArgument,
+                                           "device: empty (give a device, or the 'image' and 'size' options)");
+                           if (!sa.image.empty() && !device.empty())
+                               throw Error(Error::Code::InvalidArgument, "device: must be empty with the 'image' option");
+                           if (!sa.image.empty() && sa.image_size == 0)
+                               throw Error(Error::Code::InvalidArgument, "options: 'image' needs a 'size' above 0");
+                           d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
+                           const SpareAdded added = RemapDevice(name).spare_add(device, sa);
+                           d.refresh(name);
+                           return {added.index, added.blocks};
+                       });
+}
+
+void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::string device,
+                               std::map<std::string, sdbus::Variant> options)
+{
+    Daemon &d = daemon_;
+    dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_, who = sender(), device, options] {
+        const Options o(options, {{"evacuate", "b"}});
+        if (device.empty())
+            throw Error(Error::Code::InvalidArgument, "device: empty (name the spare to remove)");
+        const bool evacuate = o.flag("evacuate");
+        const std::uint32_t uid = d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
+        // The reply (the job's path) goes out before the work starts, so the
+        // caller can watch the job; the result arrives as Completed.
+        return sdbus::ObjectPath(d.start_job(
+            "spare-evacuate", {ObjectPaths::device(name)}, uid,
+            [&d, name, device, evacuate] {
+                const SpareRemoved r = RemapDevice(name).spare_remove(device, evacuate);
+                d.refresh(name);
+                return r.device + " removed: " + std::to_string(r.moved) + " blocks moved, " + std::to_string(r.lost) +
+                       " lost";
+            },
+            exhausted_check(name)));
+    });
+}
+
+void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block, std::map<std::string, sdbus::Variant> options)
+{
+    Daemon &d = daemon_;
+    dispatch_to_worker(
+        d.worker(), std::move(result),
+        [&d, name = name_, who = sender(), block, options] {
+            const Options o(options, {});
+            d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
+            const bool moved = RemapDevice(name).remap(block);
+            d.refresh(name);
+            return moved;
+        },
+        exhausted_check(name_));
+}
+
+void DeviceObject::GetRemaps(
+    sdbus::Result<std::vector<sdbus::Struct<std::uint64_t, bool, std::uint16_t, std::uint32_t, bool>>> &&result,
+    std::uint64_t first, std::uint32_t count, std::map<std::string, sdbus::Variant> options)
+{
+    dispatch_to_worker(daemon_.worker(), std::move(result), [name = name_, first, count, options] {
+        const Options o(options, {});
+        if (count > kMaxRemapsPerCall)
+            throw Error(Error::Code::InvalidArgument,
+                        "count: " + std::to_string(count) + " is above " + std::to_string(kMaxRemapsPerCall));
+        std::vector<sdbus::Struct<std::uint64_t, bool, std::uint16_t, std::uint32_t, bool>> out;
+        if (count == 0)
+            return out;
+        for (const auto &e : RemapDevice(name).remaps(first, count))
+            out.emplace_back(e.block, e.pending, e.member, e.spare_block, e.on_missing);
+        return out;
+    });
+}
+
+void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
+{
+    Daemon &d = daemon_;
+    dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_, who = sender(), options] {
+        const Options o(options, {});
+        d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
+        RemapDevice(name).stop();
+        d.refresh(name);
+    });
+}
+
+std::string DeviceObject::Name() { return name_; }
+std::string DeviceObject::SetUUID() { return snapshot().set_uuid; }
+std::string DeviceObject::DeviceNode() { return snapshot().device_node; }
+std::string DeviceObject::DataDevice() { return snapshot().data_device; }
+
+std::vector<sdbus::Struct<std::uint16_t, std::string, std::string, std::uint32_t, std::uint32_t, std::uint32_t, std::string>>
+DeviceObject::Spares()
+{
+    std::vector<sdbus::Struct<std::uint16_t, std::string, std::string, std::uint32_t, std::uint32_t, std::uint32_t,
+                              std::string>>
+        out;
+    for (const auto &s : snapshot().spares)
+        out.emplace_back(s);
+    return out;
+}
+
+std::uint32_t DeviceObject::BlockSize() { return snapshot().block_size; }
+std::uint64_t DeviceObject::Remapped() { return snapshot().remapped; }
+std::uint64_t DeviceObject::Pending() { return snapshot().pending; }
+std::uint64_t DeviceObject::Unavailable() { return snapshot().unavailable; }
+std::uint64_t DeviceObject::SpareUsed() { return snapshot().spare_used; }
+std::uint64_t DeviceObject::SpareTotal() { return snapshot().spare_total; }
+std::uint64_t DeviceObject::ReadErrors() { return snapshot().read_errors; }
+std::uint64_t DeviceObject::WriteErrors() { return snapshot().write_errors; }
+std::uint64_t DeviceObject::RemapEvents() { return snapshot().remap_events; }
+std::uint64_t DeviceObject::Healed() { return snapshot().healed; }
+std::string DeviceObject::State() { return snapshot().state; }
+// Filled by the health service once it exists; until then nothing is known.
+std::string DeviceObject::HealthState() { return "unknown"; }
+std::map<std::string, sdbus::Variant> DeviceObject::HealthForecast() { return {}; }
+
+} // namespace dmremap::daemon

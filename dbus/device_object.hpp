@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// org.dmremap1.Device: one per active dm-remap device. Properties are a
+// cache the worker fills (at start and on uevents), so reading them never
+// waits on device-mapper; methods go to the worker.
+#pragma once
+
+#include "device_adaptor.h"
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+namespace dmremap::daemon {
+
+class Daemon;
+
+// Everything the Device interface shows, as plain values to compare.
+struct DeviceProps {
+    using Spare = std::tuple<std::uint16_t, std::string, std::string, std::uint32_t, std::uint32_t, std::uint32_t,
+                             std::string>;
+    std::string name, set_uuid, device_node, data_device;
+    std::vector<Spare> spares;
+    std::uint32_t block_size = 0;
+    std::uint64_t remapped = 0, pending = 0, unavailable = 0, spare_used = 0, spare_total = 0;
+    std::uint64_t read_errors = 0, write_errors = 0, remap_events = 0, healed = 0;
+    std::string state;
+};
+
+class DeviceObject final
+    : public sdbus::AdaptorInterfaces<org::dmremap1::Device_adaptor, sdbus::ManagedObject_adaptor,
+                                      sdbus::Properties_adaptor> {
+public:
+    // Registers the object and announces it (InterfacesAdded).
+    DeviceObject(Daemon &daemon, sdbus::IConnection &connection, DeviceProps props);
+    // Announces the removal (InterfacesRemoved), then unregisters.
+    ~DeviceObject();
+
+    // Worker thread, blocking: the device's current values.
+    static DeviceProps read(const std::string &name);
+    // Worker thread: takes new values; PropertiesChanged names only those
+    // that differ.
+    void update(const DeviceProps &props);
+
+private:
+    void AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result, std::string device,
+                  std::map<std::string, sdbus::Variant> options) override;
+    void RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::string device,
+                     std::map<std::string, sdbus::Variant> options) override;
+    void Remap(sdbus::Result<bool> &&result, std::uint64_t block, std::map<std::string, sdbus::Variant> options) override;
+    void GetRemaps(sdbus::Result<std::vector<sdbus::Struct<std::uint64_t, bool, std::uint16_t, std::uint32_t, bool>>> &&result,
+                   std::uint64_t first, std::uint32_t count, std::map<std::string, sdbus::Variant> options) override;
+    void Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
+
+    std::string Name() override;
+    std::string SetUUID() override;
+    std::string DeviceNode() override;
+    std::string DataDevice() override;
+    std::vector<sdbus::Struct<std::uint16_t, std::string, std::string, std::uint32_t, std::uint32_t, std::uint32_t,
+                              std::string>>
+    Spares() override;
+    std::uint32_t BlockSize() override;
+    std::uint64_t Remapped() override;
+    std::uint64_t Pending() override;
+    std::uint64_t Unavailable() override;
+    std::uint64_t SpareUsed() override;
+    std::uint64_t SpareTotal() override;
+    std::uint64_t ReadErrors() override;
+    std::uint64_t WriteErrors() override;
+    std::uint64_t RemapEvents() override;
+    std::uint64_t Healed() override;
+    std::string State() override;
+    std::string HealthState() override;
+    std::map<std::string, sdbus::Variant> HealthForecast() override;
+
+    std::string sender() noexcept;
+    DeviceProps snapshot() const;
+
+    Daemon &daemon_;
+    // The device-mapper name never changes for an object (a rename is a
+    // removal and an addition), so handlers may read it without the lock.
+    const std::string name_;
+    mutable std::mutex mutex_;
+    DeviceProps props_;
+};
+
+} // namespace dmremap::daemon

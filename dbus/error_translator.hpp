@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The one place where failures become D-Bus errors. sdbus-c++ 1.2 lets any
+// exception other than sdbus::Error escape a handler and end the process,
+// so every reply path funnels through translate().
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <string>
+
+#include <sdbus-c++/Error.h>
+
+namespace dmremap::daemon {
+
+class ErrorTranslator {
+public:
+    static constexpr const char *kPrefix = "org.dmremap1.Error.";
+
+    // dmremap::Error by code; our own sdbus::Error as it is; anything else
+    // as Failed. `spares_exhausted` (may be empty) is asked when a remap or
+    // spare operation ran out of room with ENOSPC: true turns NoSpace into
+    // SpareExhausted, which tells a client to add a spare rather than retry.
+    static sdbus::Error translate(std::exception_ptr error, const std::function<bool()> &spares_exhausted = {});
+
+    // Refusals that come from the daemon itself, not from the library.
+    static sdbus::Error not_authorized(const std::string &message);
+};
+
+} // namespace dmremap::daemon

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// org.dmremap1.Job: a long operation a client can watch, udisks-style. It
+// announces itself, sends Completed once and is then removed by the daemon.
+#pragma once
+
+#include "job_adaptor.h"
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+namespace dmremap::daemon {
+
+class JobObject final
+    : public sdbus::AdaptorInterfaces<org::dmremap1::Job_adaptor, sdbus::ManagedObject_adaptor,
+                                      sdbus::Properties_adaptor> {
+public:
+    JobObject(sdbus::IConnection &connection, std::string path, std::string operation,
+              std::vector<sdbus::ObjectPath> objects, std::uint32_t uid);
+    ~JobObject();
+
+    // Progress to 1, then Completed(success, message).
+    void finish(bool success, const std::string &message);
+
+private:
+    void Cancel(const std::map<std::string, sdbus::Variant> &options) override;
+
+    std::string Operation() override { return operation_; }
+    double Progress() override;
+    std::uint64_t Rate() override { return 0; }
+    std::uint64_t ExpectedEndTime() override { return 0; }
+    std::vector<sdbus::ObjectPath> Objects() override { return objects_; }
+    std::uint32_t StartedByUID() override { return uid_; }
+    // The evacuation is one kernel message: nothing to interrupt safely.
+    bool Cancelable() override { return false; }
+
+    const std::string operation_;
+    const std::vector<sdbus::ObjectPath> objects_;
+    const std::uint32_t uid_;
+    std::mutex mutex_;
+    double progress_ = 0.0;
+};
+
+} // namespace dmremap::daemon

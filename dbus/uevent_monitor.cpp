@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "uevent_monitor.hpp"
+
+#include <discovery.hpp>
+
+#include <cstring>
+#include <iostream>
+#include <libudev.h>
+#include <memory>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace dmremap::daemon {
+namespace {
+
+struct UdevDeleter {
+    void operator()(udev *u) const { udev_unref(u); }
+    void operator()(udev_monitor *m) const { udev_monitor_unref(m); }
+    void operator()(udev_device *d) const { udev_device_unref(d); }
+};
+template <typename T> using UdevPtr = std::unique_ptr<T, UdevDeleter>;
+
+} // namespace
+
+UeventMonitor::UeventMonitor(std::function<void(const std::string &)> changed) : changed_(std::move(changed))
+{
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) {
+        std::cerr << "dm-remapd: eventfd: " << std::strerror(errno) << "; not following kernel events\n";
+        return;
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+UeventMonitor::~UeventMonitor()
+{
+    if (stop_fd_ >= 0) {
+        const std::uint64_t one = 1;
+        (void)!::write(stop_fd_, &one, sizeof one);
+    }
+    if (thread_.joinable())
+        thread_.join();
+    if (stop_fd_ >= 0)
+        ::close(stop_fd_);
+}
+
+void UeventMonitor::run()
+{
+    UdevPtr<udev> u(udev_new());
+    // After udevd has processed an event its properties (DM_NAME) are
+    // complete; without udevd (containers, early boot) take the kernel's.
+    const char *source = dmremap::Discovery::udev_running() ? "udev" : "kernel";
+    UdevPtr<udev_monitor> mon(u ? udev_monitor_new_from_netlink(u.get(), source) : nullptr);
+    if (!mon || udev_monitor_filter_add_match_subsystem_devtype(mon.get(), "block", "disk") < 0 ||
+        udev_monitor_enable_receiving(mon.get()) < 0) {
+        std::cerr << "dm-remapd: cannot listen to " << source
+                  << " events; device properties follow only the daemon's own changes\n";
+        return;
+    }
+    pollfd fds[2] = {{udev_monitor_get_fd(mon.get()), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    for (;;) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            std::cerr << "dm-remapd: poll: " << std::strerror(errno) << "; not following kernel events\n";
+            return;
+        }
+        if (fds[1].revents)
+            return;
+        if (!(fds[0].revents & POLLIN))
+            continue;
+        UdevPtr<udev_device> d(udev_monitor_receive_device(mon.get()));
+        if (!d)
+            continue;
+        const char *sysname = udev_device_get_sysname(d.get());
+        if (!sysname || std::strncmp(sysname, "dm-", 3) != 0)
+            continue;
+        const char *name = udev_device_get_property_value(d.get(), "DM_NAME");
+        try {
+            changed_(name ? name : "");
+        } catch (const std::exception &e) {
+            std::cerr << "dm-remapd: handling a uevent: " << e.what() << "\n";
+        }
+    }
+}
+
+} // namespace dmremap::daemon
