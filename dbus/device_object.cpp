@@ -11,6 +11,8 @@
 #include <error.hpp>
 #include <remap_device.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <sys/sysmacros.h>
 
@@ -18,6 +20,9 @@ namespace dmremap::daemon {
 namespace {
 
 constexpr std::uint32_t kMaxRemapsPerCall = 1000;
+// libbd_remap reads the kernel's table at most 250 entries per message (its
+// reply buffer); one D-Bus call may span several.
+constexpr std::uint32_t kLibraryPage = 250;
 
 std::string node_of(const std::string &majmin)
 {
@@ -213,10 +218,17 @@ void DeviceObject::GetRemaps(
             throw Error(Error::Code::InvalidArgument,
                         "count: " + std::to_string(count) + " is above " + std::to_string(kMaxRemapsPerCall));
         std::vector<sdbus::Struct<std::uint64_t, bool, std::uint16_t, std::uint32_t, bool>> out;
-        if (count == 0)
-            return out;
-        for (const auto &e : RemapDevice(name).remaps(first, count))
-            out.emplace_back(e.block, e.pending, e.member, e.spare_block, e.on_missing);
+        RemapDevice dev(name);
+        std::uint64_t from = first;
+        while (out.size() < count) {
+            const std::uint32_t want = std::min<std::uint32_t>(kLibraryPage, count - static_cast<std::uint32_t>(out.size()));
+            const auto page = dev.remaps(from, want);
+            for (const auto &e : page)
+                out.emplace_back(e.block, e.pending, e.member, e.spare_block, e.on_missing);
+            if (page.size() < want || page.back().block == UINT64_MAX)
+                break;
+            from = page.back().block + 1;
+        }
         return out;
     });
 }

@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What the D-Bus tests share: a private system bus (deny-by-default policy
+plus the real dbus/org.dmremap1.conf), polkitd mocked by dbusmock's polkitd
+template, the built dm-remapd unmodified, and helpers. Imported by
+test_dbus.py and test_devices.py.
+"""
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+import dbus
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("DBUS_SRC", os.path.join(HERE, "..", "..", "dbus"))
+DMREMAPD = os.environ.get("DMREMAPD", os.path.join(HERE, "..", "..", "build", "dbus", "dm-remapd"))
+DMREMAPCTL = os.environ.get("DMREMAPCTL", os.path.join(HERE, "..", "..", "build", "tools", "dmremapctl"))
+DBUS_CALL = os.environ.get("DBUS_CALL", os.path.join(HERE, "dbus_call.py"))
+PYTHON = "/usr/bin/python3"
+
+NAME = "org.dmremap1"
+MANAGER = "/org/dmremap1/Manager"
+ROOT = "/org/dmremap1"
+MGR_IF = "org.dmremap1.Manager"
+DEV_IF = "org.dmremap1.Device"
+JOB_IF = "org.dmremap1.Job"
+OM_IF = "org.freedesktop.DBus.ObjectManager"
+PROPS_IF = "org.freedesktop.DBus.Properties"
+POLKIT = "org.freedesktop.PolicyKit1"
+POLKIT_PATH = "/org/freedesktop/PolicyKit1/Authority"
+MOCK_IF = "org.freedesktop.DBus.Mock"
+ERR = "org.dmremap1.Error."
+NOBODY = 65534
+
+BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <!-- As Debian's system.conf: nothing owned, no method calls, unless a
+       service's own policy allows them. -->
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  </policy>
+  <include>{service_conf}</include>
+  <!-- The polkit mock, run by the test's user. -->
+  <policy context="default">
+    <allow own="{polkit}"/>
+    <allow send_destination="{polkit}"/>
+  </policy>
+  {own_policy}
+</busconfig>
+"""
+
+
+def wait_for(cond, timeout=10.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def dm_available():
+    """device-mapper usable here (then Device objects can exist)."""
+    r = subprocess.run([DMREMAPCTL, "list"], capture_output=True, text=True)
+    return r.returncode == 0
+
+
+class Env:
+    """The private bus, the polkit mock and the daemon."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="dmremap-dbus-")
+        # An unprivileged client must reach the socket.
+        os.chmod(self.dir, 0o755)
+        self.socket = os.path.join(self.dir, "system_bus_socket")
+        self.address = "unix:path=" + self.socket
+        own = ""
+        if os.geteuid() != 0:
+            # The real policy lets only root own the name.
+            user = pwd.getpwuid(os.geteuid()).pw_name
+            own = '<policy user="%s"><allow own="%s"/></policy>' % (user, NAME)
+        conf = os.path.join(self.dir, "bus.conf")
+        with open(conf, "w") as f:
+            f.write(BUS_CONF.format(socket=self.socket, service_conf=os.path.join(SRC, "org.dmremap1.conf"),
+                                    polkit=POLKIT, own_policy=own))
+        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
+        self.bus_proc = subprocess.Popen(["dbus-daemon", "--nofork", "--nopidfile", "--config-file=" + conf],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: os.path.exists(self.socket), what="the bus socket")
+        self.bus = dbus.bus.BusConnection(self.address)
+        self.polkit_proc = None
+        self.daemon = None
+        self.daemon_log = os.path.join(self.dir, "dm-remapd.log")
+        self.start_polkit()
+        self.start_daemon()
+
+    def has_owner(self, name):
+        return bool(self.bus.name_has_owner(name))
+
+    def start_polkit(self):
+        self.polkit_proc = subprocess.Popen([PYTHON, "-m", "dbusmock", "--system", "--template", "polkitd"],
+                                            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.has_owner(POLKIT), what="the polkit mock")
+
+    def stop_polkit(self):
+        self.polkit_proc.terminate()
+        self.polkit_proc.wait(10)
+        wait_for(lambda: not self.has_owner(POLKIT), what="the polkit mock to go")
+
+    def polkit(self):
+        return self.bus.get_object(POLKIT, POLKIT_PATH, introspect=False)
+
+    def start_daemon(self):
+        log = open(self.daemon_log, "a")
+        self.daemon = subprocess.Popen([DMREMAPD], env=self.env, stdout=log, stderr=log)
+        log.close()
+        wait_for(lambda: self.has_owner(NAME) or self.daemon.poll() is not None, what="dm-remapd on the bus")
+        if self.daemon.poll() is not None:
+            raise AssertionError("dm-remapd exited: " + self.log())
+
+    def stop_daemon(self):
+        self.daemon.send_signal(signal.SIGTERM)
+        rc = self.daemon.wait(10)
+        return rc
+
+    def log(self):
+        with open(self.daemon_log) as f:
+            return f.read()
+
+    def close(self):
+        for p in (self.daemon, self.polkit_proc):
+            if p and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        self.bus.close()
+        self.bus_proc.terminate()
+        self.bus_proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ENV = None
+
+
+def start():
+    global ENV
+    ENV = Env()
+
+
+def stop():
+    if ENV:
+        ENV.close()
+
+
+def xml_interfaces(name):
+    """{interface: {"methods": {name: (in, out)}, "properties": {...}, "signals": {...}}} from the XML."""
+    root = ET.parse(os.path.join(SRC, name + ".xml")).getroot()
+    return parse_node(root)
+
+
+def parse_node(root):
+    out = {}
+    for iface in root.findall("interface"):
+        d = {"methods": {}, "properties": {}, "signals": {}}
+        for m in iface.findall("method"):
+            ins = "".join(a.get("type") for a in m.findall("arg") if a.get("direction", "in") == "in")
+            outs = "".join(a.get("type") for a in m.findall("arg") if a.get("direction") == "out")
+            d["methods"][m.get("name")] = (ins, outs)
+        for p in iface.findall("property"):
+            d["properties"][p.get("name")] = (p.get("type"), p.get("access"))
+        for s in iface.findall("signal"):
+            d["signals"][s.get("name")] = "".join(a.get("type") for a in s.findall("arg"))
+        out[iface.get("name")] = d
+    return out
+
+
+class DBusTest(unittest.TestCase):
+    def obj(self, path, introspect=True):
+        # Introspection gives dbus-python the signatures ({} and [] alone
+        # do not say which types they hold).
+        return ENV.bus.get_object(NAME, path, introspect=introspect)
+
+    def manager(self):
+        return dbus.Interface(self.obj(MANAGER), MGR_IF)
+
+    def call_error(self, fn, *args, **kw):
+        """The D-Bus error name and message fn raises; fails when it succeeds."""
+        with self.assertRaises(dbus.DBusException) as cm:
+            fn(*args, **kw)
+        return cm.exception.get_dbus_name(), cm.exception.get_dbus_message()
+
+    def assertAlive(self):
+        """The daemon is running and answers a call that goes through the worker."""
+        self.assertIsNone(ENV.daemon.poll(), "dm-remapd died: " + ENV.log())
+        self.assertEqual(dict(self.manager().Probe(empty_file(), {})), {})
+
+    def device_paths(self):
+        om = dbus.Interface(self.obj(ROOT), OM_IF)
+        return [str(p) for p, ifs in om.GetManagedObjects().items() if DEV_IF in ifs]
+
+    def set_polkit(self, actions):
+        p = ENV.polkit()
+        p.SetAllowed(dbus.Array(actions, signature="s"), dbus_interface=MOCK_IF)
+        p.ClearCalls(dbus_interface=MOCK_IF)
+
+    def polkit_calls(self):
+        return [c for c in ENV.polkit().GetCalls(dbus_interface=MOCK_IF) if c[1] == "CheckAuthorization"]
+
+
+_EMPTY = []
+
+
+def empty_file():
+    """A 1 MiB file of zeros: never a member."""
+    if not _EMPTY:
+        path = os.path.join(ENV.dir, "empty.img")
+        with open(path, "wb") as f:
+            f.truncate(1 << 20)
+        os.chmod(path, 0o644)
+        _EMPTY.append(path)
+    return _EMPTY[0]
+
+def as_nobody(path, iface, method, sig, args):
+    r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+                        PYTHON, DBUS_CALL, ENV.address, path, iface, method, sig, json.dumps(args)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)

@@ -1,0 +1,349 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""dm-remapd with real dm-remap devices: Device and Job objects, the
+signals, every Device method, and errors that need the kernel target
+(SpareExhausted). Runs inside the VM kernels (tests/dbus/vm-devices.sh
+gives it null_blk disks); elsewhere it skips.
+
+The steps run in order (test_NN_...) on one set made from the disks in
+$DMREMAP_TEST_DATA (data, null_blk $DMREMAP_TEST_NULLB) and
+$DMREMAP_TEST_SPARES (two spares).
+"""
+import json
+import os
+import subprocess
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+import dbus
+from dbus.mainloop.glib import DBusGMainLoop
+from gi.repository import GLib
+
+import dbus_env as E
+from dbus_env import (DEV_IF, DMREMAPCTL, ERR, JOB_IF, MANAGER, MGR_IF, NAME, OM_IF, PROPS_IF, ROOT, DBusTest,
+                      as_nobody, dm_available, parse_node, xml_interfaces)
+
+DATA = os.environ.get("DMREMAP_TEST_DATA", "")
+NULLB = os.environ.get("DMREMAP_TEST_NULLB", "")
+SPARES = os.environ.get("DMREMAP_TEST_SPARES", "").split()
+SET = "vt"
+DEV = ROOT + "/devices/" + SET
+BLOCK = 4096                # the set's block size
+SPARE_BLOCKS = 256          # internal spare: 1 MiB, the smallest allowed
+BLOCK_SECTORS = BLOCK // 512
+DATA_OFFSET = 4096          # sectors, data area start (checked in test_01)
+
+
+def setUpModule():
+    if DATA and dm_available():
+        E.start()
+
+
+def tearDownModule():
+    E.stop()
+
+
+class Signals:
+    """Every signal org.dmremap1 sends, in order, on a connection of its own."""
+
+    def __init__(self):
+        self.bus = dbus.bus.BusConnection(E.ENV.address, mainloop=DBusGMainLoop())
+        self.log = []
+        self.bus.add_signal_receiver(self._got, bus_name=NAME, path_keyword="path", interface_keyword="iface",
+                                     member_keyword="member")
+
+    def _got(self, *args, path=None, iface=None, member=None):
+        self.log.append((str(path), str(iface), str(member), args))
+
+    def pump(self, seconds=0.0):
+        ctx = GLib.MainContext.default()
+        end = time.monotonic() + seconds
+        while True:
+            while ctx.iteration(False):
+                pass
+            if time.monotonic() >= end:
+                return
+            time.sleep(0.01)
+
+    def wait(self, pred, timeout=20.0, what="signal"):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.pump()
+            for i, s in enumerate(self.log):
+                if pred(s):
+                    return i, s
+            time.sleep(0.02)
+        raise AssertionError("no %s; got %s" % (what, [s[:3] for s in self.log]))
+
+    def clear(self):
+        self.pump()
+        self.log.clear()
+
+
+def ctl(*args):
+    r = subprocess.run([DMREMAPCTL] + list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("dmremapctl %s: %s" % (" ".join(args), r.stderr))
+    return r.stdout
+
+
+def plain(v):
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, dbus.Boolean):
+        return bool(v)
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    return str(v)
+
+
+@unittest.skipUnless(DATA and SPARES and dm_available(),
+                     "needs device-mapper, the dm-remap target and null_blk disks (tests/dbus/vm-devices.sh runs "
+                     "this in the VM kernels)")
+class TestDevices(DBusTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.signals = Signals()
+
+    def props(self, path=DEV):
+        return plain(self.obj(path).GetAll(DEV_IF, dbus_interface=PROPS_IF))
+
+    def device(self):
+        return dbus.Interface(self.obj(DEV), DEV_IF)
+
+    def changes_follow_values(self, before, after, path=DEV):
+        """Every PropertiesChanged since clear() names only properties whose
+        value changed, and together they name every one that did."""
+        model = dict(before)
+        named = set()
+        for p, iface, member, args in self.signals.log:
+            if p != path or member != "PropertiesChanged" or args[0] != DEV_IF:
+                continue
+            changed = plain(args[1])
+            for k, v in changed.items():
+                self.assertNotEqual(model[k], v, "PropertiesChanged named %s with its old value" % k)
+                model[k] = v
+                named.add(k)
+        self.assertEqual(model, after)
+        self.assertEqual(named, {k for k in after if before[k] != after[k]})
+
+    def test_01_device_made_behind_the_back_appears(self):
+        self.signals.clear()
+        ctl("create", "--name", SET, "--internal-spare", "1M", "--max-remaps", "4096",
+            DATA)
+        _, (path, iface, member, args) = self.signals.wait(
+            lambda s: s[2] == "InterfacesAdded" and str(s[3][0]) == DEV, what="InterfacesAdded for " + DEV)
+        self.assertEqual(path, ROOT)
+        added = plain(args[1])
+        self.assertEqual(set(added[DEV_IF]), set(xml_interfaces("org.dmremap1.Device")[DEV_IF]["properties"]))
+        dump = json.loads(ctl("dump", "--json", DATA))
+        self.assertEqual(dump["data_offset_sectors"], DATA_OFFSET)
+        st = json.loads(ctl("status", "--json", SET))[0]
+        p = self.props()
+        self.assertEqual(p, added[DEV_IF])
+        self.assertEqual(p["Name"], SET)
+        self.assertEqual("REMAP-" + p["SetUUID"], st["uuid"])
+        self.assertEqual(p["DeviceNode"], st["device"])
+        self.assertEqual(p["DataDevice"], DATA)
+        self.assertEqual(p["BlockSize"], BLOCK)
+        self.assertEqual((p["Remapped"], p["Pending"], p["SpareUsed"], p["SpareTotal"]), (0, 0, 0, SPARE_BLOCKS))
+        self.assertEqual(p["State"], "active")
+        self.assertEqual(p["HealthState"], "unknown")
+        self.assertEqual(p["HealthForecast"], {})
+        self.assertEqual(len(p["Spares"]), 1)
+        idx, node, majmin, total, used, live, state = p["Spares"][0]
+        self.assertEqual((idx, node, total, used, live, state), (0, DATA, SPARE_BLOCKS, 0, 0, "ok"))
+        self.assertEqual(majmin, st["spares"][0]["device"])
+
+    def test_02_introspection_matches_xml(self):
+        got = parse_node(ET.fromstring(self.obj(DEV).Introspect(
+            dbus_interface="org.freedesktop.DBus.Introspectable")))
+        self.assertEqual(got[DEV_IF], xml_interfaces("org.dmremap1.Device")[DEV_IF])
+        objs = dbus.Interface(self.obj(ROOT), OM_IF).GetManagedObjects()
+        self.assertIn(DEV_IF, objs[DEV])
+
+    def test_03_remap_changes_only_what_changed(self):
+        before = self.props()
+        self.signals.clear()
+        self.assertTrue(self.device().Remap(dbus.UInt64(5), {}))
+        self.signals.wait(lambda s: s[0] == DEV and s[2] == "PropertiesChanged", what="PropertiesChanged")
+        self.signals.pump(1.5)  # the kernel's uevent for the same commit must not repeat it
+        after = self.props()
+        self.assertEqual((after["Remapped"], after["SpareUsed"]), (1, 1))
+        self.changes_follow_values(before, after)
+        n = sum(1 for s in self.signals.log if s[0] == DEV and s[2] == "PropertiesChanged")
+        self.assertEqual(n, 1, "one commit, one PropertiesChanged")
+
+    def test_04_kernel_remap_followed_through_uevent(self):
+        # A write to a failing block: the kernel remaps it on its own, the
+        # daemon hears of it only through the uevent.
+        first = DATA_OFFSET + 9 * BLOCK_SECTORS
+        with open("/sys/kernel/config/nullb/%s/badblocks" % NULLB, "w") as f:
+            f.write("+%d-%d" % (first, first + BLOCK_SECTORS - 1))
+        before = self.props()
+        self.signals.clear()
+        subprocess.run(["dd", "if=/dev/zero", "of=/dev/mapper/" + SET, "bs=%d" % BLOCK, "seek=9", "count=1",
+                        "oflag=direct", "status=none"], check=True)
+        self.signals.wait(lambda s: s[0] == DEV and s[2] == "PropertiesChanged"
+                          and "Remapped" in plain(s[3][1]), what="PropertiesChanged with Remapped")
+        self.signals.pump(1.0)
+        after = self.props()
+        self.assertEqual(after["Remapped"], 2)
+        self.assertEqual(after["WriteErrors"], before["WriteErrors"] + 1)
+        self.changes_follow_values(before, after)
+
+    def test_05_get_remaps(self):
+        entries = plain(self.device().GetRemaps(dbus.UInt64(0), dbus.UInt32(1000), {}))
+        self.assertEqual([(e[0], e[1], e[2], e[4]) for e in entries], [(5, False, 0, False), (9, False, 0, False)])
+        self.assertEqual(sorted(e[3] for e in entries), [0, 1])
+        self.assertEqual(plain(self.device().GetRemaps(dbus.UInt64(6), dbus.UInt32(1), {})), [[9, False, 0,
+                                                                                           entries[1][3], False]])
+        self.assertEqual(plain(self.device().GetRemaps(dbus.UInt64(0), dbus.UInt32(0), {})), [])
+        name, msg = self.call_error(self.device().GetRemaps, dbus.UInt64(0), dbus.UInt32(1001), {})
+        self.assertEqual(name, ERR + "InvalidArgument")
+        self.assertIn("count", msg)
+        name, msg = self.call_error(self.device().GetRemaps, dbus.UInt64(0), dbus.UInt32(10), {"x": True})
+        self.assertEqual((name, "'x'" in msg), (ERR + "InvalidArgument", True))
+
+    def test_06_device_methods_authorized(self):
+        if os.geteuid() != 0:
+            self.skipTest("not root: cannot run a client as uid 65534")
+        calls = (("AddSpare", "sa{sv}", ["/dev/nonexistent", {}]),
+                 ("RemoveSpare", "sa{sv}", ["/dev/nonexistent", {}]),
+                 ("Remap", "ta{sv}", [1 << 40, {}]),
+                 ("Stop", "a{sv}", [{"bogus": True}]))
+        self.set_polkit([])
+        for method, sig, args in calls:
+            r = as_nobody(DEV, DEV_IF, method, sig, args)
+            if method == "Stop":
+                # Arguments are checked before authorization.
+                self.assertEqual(r.get("error"), ERR + "InvalidArgument", r)
+            else:
+                self.assertEqual(r.get("error"), ERR + "NotAuthorized", (method, r))
+        self.assertEqual(len(self.polkit_calls()), 3)
+        r = as_nobody(DEV, DEV_IF, "GetRemaps", "tua{sv}", [0, 10, {}])
+        self.assertEqual(len(r.get("result", [])), 2, r)
+        self.set_polkit(["org.dmremap1.manage"])
+        r = as_nobody(DEV, DEV_IF, "AddSpare", "sa{sv}", ["/dev/nonexistent", {}])
+        self.assertEqual(r.get("error"), ERR + "NotFound", r)
+        r = as_nobody(DEV, DEV_IF, "Remap", "ta{sv}", [1 << 40, {}])
+        self.assertEqual(r.get("error"), ERR + "InvalidArgument", r)
+        self.set_polkit([])
+
+    def test_07_add_spare(self):
+        before = self.props()
+        self.signals.clear()
+        index, blocks = self.device().AddSpare(SPARES[0], {})
+        self.assertEqual(index, 1)
+        self.assertGreater(blocks, 0)
+        after = self.props()
+        self.assertEqual(len(after["Spares"]), 2)
+        self.assertEqual(after["Spares"][1][:2], [1, SPARES[0]])
+        self.assertEqual(after["SpareTotal"], SPARE_BLOCKS + blocks)
+        self.signals.pump(1.0)
+        self.changes_follow_values(before, after)
+        name, _ = self.call_error(self.device().AddSpare, SPARES[0], {})
+        self.assertEqual(name, ERR + "AlreadyExists")
+        name, msg = self.call_error(self.device().AddSpare, "", {})
+        self.assertEqual((name, "device" in msg), (ERR + "InvalidArgument", True))
+
+    def job_signals(self):
+        """The job's path and its signals, in order, from the last RemoveSpare."""
+        _, added = self.signals.wait(lambda s: s[2] == "InterfacesAdded" and "/jobs/" in str(s[3][0]),
+                                     what="a job's InterfacesAdded")
+        job = str(added[3][0])
+        self.signals.wait(lambda s: s[2] == "InterfacesRemoved" and str(s[3][0]) == job,
+                          what="the job's InterfacesRemoved")
+        seq = [s for s in self.signals.log if s[0] == job or (s[2].startswith("Interfaces") and str(s[3][0]) == job)]
+        return job, plain(added[3][1]), seq
+
+    def test_08_remove_spare_job(self):
+        self.signals.clear()
+        path = str(self.device().RemoveSpare(SPARES[0], {"evacuate": True}))
+        job, props, seq = self.job_signals()
+        self.assertEqual(path, job)
+        self.assertTrue(job.startswith(ROOT + "/jobs/"))
+        self.assertEqual(set(props[JOB_IF]), set(xml_interfaces("org.dmremap1.Job")[JOB_IF]["properties"]))
+        self.assertEqual(props[JOB_IF], {"Operation": "spare-evacuate", "Progress": 0.0, "Rate": 0,
+                                         "ExpectedEndTime": 0, "Objects": [DEV], "StartedByUID": 0,
+                                         "Cancelable": False})
+        self.assertEqual([s[2] for s in seq], ["InterfacesAdded", "PropertiesChanged", "Completed",
+                                               "InterfacesRemoved"])
+        self.assertEqual(plain(seq[1][3][1]), {"Progress": 1.0})
+        success, message = plain(seq[2][3])
+        self.assertTrue(success, message)
+        self.assertIn("removed", message)
+        self.assertEqual(len(self.props()["Spares"]), 1)
+        # A refusal arrives as Completed(false, "NAME: text").
+        self.signals.clear()
+        self.device().RemoveSpare(SPARES[1], {})
+        _, _, seq = self.job_signals()
+        success, message = plain([s for s in seq if s[2] == "Completed"][0][3])
+        self.assertFalse(success)
+        self.assertTrue(message.startswith(ERR + "NotFound: "), message)
+
+    def test_09_spare_exhausted(self):
+        # 2 internal spare blocks used: the rest fit, the next does not.
+        dev = self.device()
+        last = 100 + SPARE_BLOCKS - 2
+        for b in range(100, last):
+            self.assertTrue(dev.Remap(dbus.UInt64(b), {}))
+        name, msg = self.call_error(dev.Remap, dbus.UInt64(last), {})
+        self.assertEqual(name, ERR + "SpareExhausted", msg)
+        self.assertEqual(self.props()["State"], "spare-exhausted")
+
+    def test_09b_get_remaps_spans_pages(self):
+        # More entries than the library reads per kernel message (250).
+        p = self.props()
+        entries = plain(self.device().GetRemaps(dbus.UInt64(0), dbus.UInt32(1000), {}))
+        self.assertEqual(len(entries), p["Remapped"] + p["Pending"])
+        self.assertGreater(len(entries), 250)
+        blocks = [e[0] for e in entries]
+        self.assertEqual(blocks, sorted(set(blocks)))
+        self.assertEqual(plain(self.device().GetRemaps(dbus.UInt64(0), dbus.UInt32(251), {})), entries[:251])
+        rest = plain(self.device().GetRemaps(dbus.UInt64(blocks[250] + 1), dbus.UInt32(1000), {}))
+        self.assertEqual(rest, entries[251:])
+
+    def test_10_members(self):
+        members = [plain(m) for m in dbus.Interface(self.obj(MANAGER), MGR_IF).ListMembers({})]
+        mine = [m for m in members if m["device"] == DATA]
+        self.assertEqual(len(mine), 1, members)
+        self.assertEqual((mine[0]["set_name"], mine[0]["role"], mine[0]["active"]), (SET, "data", SET))
+
+    def test_11_stop(self):
+        self.signals.clear()
+        self.device().Stop({})
+        # Removed before the reply.
+        self.assertNotIn(DEV, dbus.Interface(self.obj(ROOT), OM_IF).GetManagedObjects())
+        self.signals.wait(lambda s: s[2] == "InterfacesRemoved" and str(s[3][0]) == DEV, what="InterfacesRemoved")
+        self.assertFalse(os.path.exists("/dev/mapper/" + SET))
+
+    def test_12_assemble_and_remove_behind_the_back(self):
+        m = dbus.Interface(self.obj(MANAGER), MGR_IF)
+        self.assertEqual(str(m.Assemble([DATA], {})), DEV)
+        self.assertEqual(self.props()["Name"], SET)
+        # Already active: the same device again, not an error.
+        self.assertEqual(str(m.Assemble([DATA], {})), DEV)
+        self.signals.clear()
+        subprocess.run(["dmsetup", "remove", SET], check=True)
+        self.signals.wait(lambda s: s[2] == "InterfacesRemoved" and str(s[3][0]) == DEV,
+                          what="InterfacesRemoved after dmsetup remove")
+
+    def test_13_create(self):
+        m = dbus.Interface(self.obj(MANAGER), MGR_IF)
+        path = str(m.Create(SPARES[1], dbus.Array([], signature="s"), {"name": "vc", "max_remaps": dbus.UInt32(4096)}))
+        self.assertEqual(path, ROOT + "/devices/vc")
+        self.assertEqual(self.props(path)["DataDevice"], SPARES[1])
+        name, _ = self.call_error(m.Create, SPARES[1], dbus.Array([], signature="s"), {"name": "vc2"})
+        self.assertEqual(name, ERR + "Busy")
+        dbus.Interface(self.obj(path), DEV_IF).Stop({})
+        self.assertAlive()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Guest script (tests/vm/vmtest.py): dm-remapd with the dm-remap target
+# loaded and null_blk disks, then both D-Bus test files. test_devices.py
+# needs the kernel; test_dbus.py runs again here to check its
+# device-mapper-dependent expectations hold when device-mapper works.
+. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+data=$(nullb_create d0 64 4096)
+s1=$(nullb_create s1 8 4096)
+s2=$(nullb_create s2 32 4096)
+export DMREMAP_TEST_DATA=$data DMREMAP_TEST_NULLB=d0 DMREMAP_TEST_SPARES="$s1 $s2"
+export DMREMAPD=$DMREMAP_BUILD/dbus/dm-remapd DMREMAPCTL=$DMREMAP_BUILD/tools/dmremapctl
+export DBUS_SRC=$DMREMAP_SRC/dbus DBUS_CALL=$DMREMAP_SRC/tests/dbus/dbus_call.py
+/usr/bin/python3 "$DMREMAP_SRC/tests/dbus/test_devices.py" -v 2>&1 || die "test_devices.py failed"
+/usr/bin/python3 "$DMREMAP_SRC/tests/dbus/test_dbus.py" -v 2>&1 || die "test_dbus.py failed"
+echo "dm-remapd: Device and Job objects, signals and methods on real devices"
