@@ -277,7 +277,8 @@ gboolean bd_remap_remap_block (const gchar *name, guint64 block, gboolean *pendi
 /**
  * bd_remap_remaps:
  * @first: first data block of the page
- * @count: most entries to return
+ * @count: most entries to return, at most 250 (%BD_REMAP_ERROR_INVAL above);
+ *   a page shorter than @count is the end of the table
  *
  * Returns: (transfer full) (array zero-terminated=1): one page of the remap table
  */

@@ -2,6 +2,7 @@
 #include "checker.hpp"
 
 #include "codec.hpp"
+#include "error.hpp"
 #include "layout.hpp"
 #include "validator.hpp"
 
@@ -29,7 +30,15 @@ MemberView Checker::read_superblocks(BlockIo &io, Report &report)
             report.add(Severity::Error, "sb-device-size", mv.path, "device is too small to hold a superblock");
             continue;
         }
-        io.read(layout::sb_offset(copy), blk);
+        try {
+            io.read(layout::sb_offset(copy), blk);
+        } catch (const Error &e) {
+            // A bad sector here is what this tool is for: the other copy
+            // still counts, as it does for the kernel.
+            report.add(Severity::Error, "sb-unreadable", mv.path,
+                       "superblock copy " + num(copy) + " cannot be read: " + e.what());
+            continue;
+        }
         Report r = validator::superblock(blk, copy, mv.device_sectors, mv.path);
         mv.copy_valid[copy] = r.count(Severity::Error) == 0;
         report.append(r);
@@ -75,8 +84,15 @@ SetView Checker::run(const std::vector<BlockIo *> &ios)
         if (!mv.sb)
             continue;
         MetadataArea area(*ios[i], *mv.sb, mv.path);
-        mv.load = area.load(generation);
-        v.report.append(mv.load->report);
+        try {
+            mv.load = area.load(generation);
+            v.report.append(mv.load->report);
+        } catch (const Error &e) {
+            if (e.code() != Error::Code::Io)
+                throw;
+            // The other members hold the same state.
+            v.report.add(Severity::Error, "md-unreadable", mv.path, std::string("metadata cannot be read: ") + e.what());
+        }
     }
     cross_check(v);
     return v;

@@ -116,7 +116,7 @@ std::optional<FoundMember> Discovery::probe(const std::string &path)
     return m;
 }
 
-std::vector<FoundMember> Discovery::members()
+std::vector<FoundMember> Discovery::members(bool use_udev)
 {
     auto u = context();
     UdevPtr<udev_enumerate> e(udev_enumerate_new(u.get()));
@@ -129,7 +129,17 @@ std::vector<FoundMember> Discovery::members()
         UdevPtr<udev_device> d(udev_device_new_from_syspath(u.get(), udev_list_entry_get_name(entry)));
         if (!d || !udev_device_get_devnode(d.get()) || sysfs_size(d.get()) == 0)
             continue;
-        if (udev_device_get_is_initialized(d.get()) && !prop(d.get(), "DM_REMAP_PROBED").empty()) {
+        // Reading these can hang (a multipath map queueing without paths,
+        // a suspended dm device) or means nothing (our own mapped devices).
+        const bool initialized = udev_device_get_is_initialized(d.get());
+        if (initialized && (prop(d.get(), "DM_UDEV_DISABLE_OTHER_RULES_FLAG") == "1" ||
+                            prop(d.get(), "DM_NOSCAN") == "1" || prop(d.get(), "DM_SUSPENDED") == "1"))
+            continue;
+        const char *suspended = udev_device_get_sysattr_value(d.get(), "dm/suspended");
+        const char *dmuuid = udev_device_get_sysattr_value(d.get(), "dm/uuid");
+        if ((suspended && suspended[0] == '1') || (dmuuid && set_uuid_of_dm_uuid(dmuuid)))
+            continue;
+        if (use_udev && initialized && !prop(d.get(), "DM_REMAP_PROBED").empty()) {
             if (auto m = from_udev(d.get())) {
                 out.push_back(*m);
                 continue;
@@ -229,10 +239,10 @@ bool Discovery::udev_running()
     return q && udev_queue_get_udev_is_active(q.get());
 }
 
-void Discovery::wait_for_udev(dev_t devnum, std::chrono::milliseconds timeout)
+bool Discovery::wait_for_udev(dev_t devnum, std::chrono::milliseconds timeout)
 {
     if (!udev_running())
-        return;
+        return true;
     auto u = context();
     UdevPtr<udev_queue> q(udev_queue_new(u.get()));
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -242,11 +252,9 @@ void Discovery::wait_for_udev(dev_t devnum, std::chrono::milliseconds timeout)
         struct stat st;
         if (d && udev_device_get_is_initialized(d.get()) && node && ::stat(node, &st) == 0 &&
             (!q || udev_queue_get_queue_is_empty(q.get())))
-            return;
+            return true;
         if (std::chrono::steady_clock::now() > deadline)
-            throw Error(Error::Code::Failed, "device " + std::to_string(major(devnum)) + ":" +
-                                                 std::to_string(minor(devnum)) +
-                                                 ": udev did not finish with it in time");
+            return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 }

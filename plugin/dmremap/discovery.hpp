@@ -42,7 +42,10 @@ public:
     static std::optional<Uuid> set_uuid_of_dm_uuid(const std::string &dm_uuid);
 
     // Every block device that is a dm-remap member, with `active` filled in.
-    static std::vector<FoundMember> members();
+    // Devices udev marks as not to be touched (suspended, multipath maps
+    // without paths, private dm devices) are skipped. Without `use_udev`,
+    // every device's superblocks are read, whatever udev recorded.
+    static std::vector<FoundMember> members(bool use_udev = true);
     // One device by path; nullopt when it is not a member. Reads the
     // superblocks (the database may be behind a format that just happened).
     static std::optional<FoundMember> probe(const std::string &path);
@@ -58,8 +61,8 @@ public:
     static void trigger_change(const std::string &path);
     // Waits until udev has finished with the device's newest event (its
     // node and links exist); returns at once when udevd is not running.
-    // Throws Error(Failed) after `timeout`.
-    static void wait_for_udev(dev_t devnum, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // False after `timeout`: callers go on, udev's view is only a cache.
+    static bool wait_for_udev(dev_t devnum, std::chrono::milliseconds timeout = std::chrono::seconds(10));
     static bool udev_running();
 };
 

@@ -170,6 +170,10 @@ void DmControl::resume(const std::string &name)
 void DmControl::remove(const std::string &name)
 {
     Op op(DM_DEVICE_REMOVE, name, "remove");
+    // udev's blkid and our rule open a device briefly after each change
+    // event (the target sends one per commit): retry through that.
+    if (!dm_task_retry_remove(op.get()))
+        op.fail();
     op.run(true);
 }
 

@@ -124,6 +124,14 @@ void LoopDevice::detach(const std::string &loopdev)
         fail(loopdev + ": cannot detach", err);
 }
 
+void LoopDevice::detach_quietly(const std::string &loopdev) noexcept
+{
+    try {
+        detach(loopdev);
+    } catch (...) {
+    }
+}
+
 void LoopDevice::set_autoclear(const std::string &loopdev)
 {
     init();

@@ -21,6 +21,8 @@ public:
     // already attached returns that device.
     static std::string attach(const std::string &image);
     static void detach(const std::string &loopdev);
+    // For clean-up on an error path, where a second error would hide the first.
+    static void detach_quietly(const std::string &loopdev) noexcept;
     // The loop device goes away by itself once its last user closes it
     // (the dm table holding it is removed). Set only while held open.
     static void set_autoclear(const std::string &loopdev);

@@ -7,8 +7,15 @@
 #include "file_io.hpp"
 #include "loop_device.hpp"
 #include "safety.hpp"
+#include "spare_candidate.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 #include <climits>
 #include <libmount/libmount.h>
 #include <memory>
@@ -79,6 +86,14 @@ RemapDevice::RemapDevice(std::string name) : name_(std::move(name))
         throw Error(Error::Code::InvalidArgument, name_ + ": not a dm-remap device");
 }
 
+DmInfo RemapDevice::info()
+{
+    auto i = dm_.info(name_);
+    if (!i)
+        throw Error(Error::Code::NotFound, name_ + ": no longer exists");
+    return *i;
+}
+
 std::vector<std::string> RemapDevice::names()
 {
     DmControl dm;
@@ -98,8 +113,10 @@ std::vector<std::string> RemapDevice::names()
 DeviceStatus RemapDevice::status()
 {
     DeviceStatus s;
-    s.info = *dm_.info(name_);
+    s.info = info();
     const auto t = dm_.status(name_);
+    if (t.empty())
+        throw Error(Error::Code::NotFound, name_ + ": no longer exists");
     if (t.size() != 1 || t[0].type != "remap")
         throw Error(Error::Code::InvalidArgument, name_ + ": not a dm-remap device");
     s.target = parse_status(t[0].params);
@@ -122,60 +139,65 @@ std::vector<std::string> RemapDevice::members()
     return out;
 }
 
+Superblock RemapDevice::set_superblock()
+{
+    const auto m = members();
+    if (m.empty())
+        throw Error(Error::Code::NotFound, name_ + ": no such device-mapper device");
+    FileIo io(m[0], FileIo::Mode::ReadOnly);
+    Report ignore;
+    const MemberView mv = Checker::read_superblocks(io, ignore);
+    if (!mv.sb)
+        throw Error(Error::Code::Corrupt, name_ + ": its data member " + m[0] + " has no readable superblock");
+    return *mv.sb;
+}
+
 SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOptions &opts)
 {
-    if (dm_.info(name_)->suspended)
+    const DmInfo self = info();
+    if (self.suspended)
         throw Error(Error::Code::Busy, name_ + ": is suspended; resume it before adding a spare");
+    const dev_t self_dev = makedev(self.major, self.minor);
+    const Superblock set = set_superblock();
     SpareAdded out;
     std::string dev = dev_arg;
-    bool created = false;
+    bool created = false, committed = false;
     std::string loop;
     if (!opts.image.empty()) {
         if (opts.image_size == 0)
             throw Error(Error::Code::InvalidArgument, opts.image + ": an image needs a size");
+        // The kernel records the path in a fixed field and splits its
+        // message on white space and backslashes.
+        if (opts.image.size() >= 208 || opts.image.find_first_of(" \t\n\\") != std::string::npos)
+            throw Error(Error::Code::InvalidArgument,
+                        opts.image + ": an image path must be shorter than 208 bytes, without blanks or backslashes");
+        if (Safety::file_stacked_on(opts.image, self_dev))
+            throw Error(Error::Code::InvalidArgument,
+                        opts.image + ": lies on a filesystem on " + name_ +
+                            " itself; a spare must not depend on the device it serves (and it could not be "
+                            "found at boot before the set is up)");
         LoopDevice::create_image(opts.image, opts.image_size);
         created = true;
         out.image = opts.image;
     }
     try {
+        std::unique_ptr<SpareCandidate> candidate;
         if (created) {
             loop = LoopDevice::attach(opts.image);
             dev = loop;
-            Discovery::wait_for_udev(Discovery::devnum(loop)); // its first probe sees a blank device, not a half-written member
+            // Its first probe should see a blank device, not a half-written member.
+            Discovery::wait_for_udev(Discovery::devnum(loop));
         } else {
-            Discovery::devnum(dev);
-            std::unique_ptr<FileIo> io = std::make_unique<FileIo>(dev, FileIo::Mode::ReadOnly);
-            Report ignore;
-            const MemberView mv = Checker::read_superblocks(*io, ignore);
-            io.reset();
-            // Our own member is also "in use" (by us): say the more useful thing.
-            const auto own = Discovery::set_uuid_of_dm_uuid(dm_.info(name_)->uuid);
-            if (mv.sb && own && mv.sb->set_uuid == *own)
-                throw Error(Error::Code::Exists, dev + ": already " + role_name(mv.sb->role) + " member " +
-                                                     std::to_string(mv.sb->member_index) + " of " + name_);
-            Safety::check_not_in_use(dev);
-            if (mv.sb && !opts.force)
-                throw Error(Error::Code::Exists, dev + ": " + role_name(mv.sb->role) + " member " +
-                                                     std::to_string(mv.sb->member_index) + " of remap set '" +
-                                                     mv.sb->name + "' (" + mv.sb->set_uuid.str() +
-                                                     "); use --force to overwrite");
-            const auto sigs = Safety::signatures(dev);
-            if (!sigs.empty() && !opts.force)
-                throw Error(Error::Code::Exists, dev + ": contains a " + sigs.front() + "; use --force to overwrite");
-            if (opts.force) {
-                Safety::wipe_signatures(dev);
-                if (mv.sb) {
-                    // The kernel refuses another set's member; with --force
-                    // it stops being one.
-                    FileIo w(dev, FileIo::Mode::Exclusive);
-                    w.write(0, std::vector<std::uint8_t>(8192, 0));
-                    w.flush();
-                }
-            }
+            candidate = std::make_unique<SpareCandidate>(dev, set, self_dev, opts.force);
+            candidate->prepare();
+            candidate->release();
         }
+        // By number: the device checked is the device added, whatever its
+        // path does meanwhile.
+        const std::string id = majmin(Discovery::devnum(dev));
         std::string reply;
         try {
-            reply = dm_.message(name_, "spare_add " + dev + (out.image.empty() ? "" : " " + out.image));
+            reply = dm_.message(name_, "spare_add " + id + (out.image.empty() ? "" : " " + out.image));
         } catch (const Error &e) {
             switch (e.sys_errno()) {
             case EEXIST:
@@ -187,54 +209,107 @@ SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOpti
             case EBUSY:
                 throw Error(Error::Code::Busy, dev + ": in use (mounted, held by another device or opened "
                                                      "exclusively), or " + name_ + " was suspended", EBUSY);
+            case EROFS:
+                throw Error(Error::Code::Busy, name_ + ": its table is read-only; spares cannot be added", EROFS);
             case EINVAL:
                 throw Error(Error::Code::InvalidArgument,
-                            dev + ": refused by " + name_ + " (its logical block size is larger than the set's "
-                                  "block size, or it is not a block device; the kernel log says which)", EINVAL);
+                            dev + ": refused by " + name_ + " (the kernel log says why)", EINVAL);
             default:
                 throw;
             }
         }
+        committed = true;
         out.device = dev;
         out.index = static_cast<std::uint16_t>(field(reply, "index"));
         out.blocks = static_cast<std::uint32_t>(field(reply, "blocks"));
     } catch (...) {
-        if (!loop.empty())
-            LoopDevice::detach(loop);
-        if (created)
-            ::unlink(opts.image.c_str());
+        // Past the kernel's yes the spare is a member: leave it be.
+        if (!committed) {
+            if (!loop.empty())
+                LoopDevice::detach_quietly(loop);
+            if (created)
+                ::unlink(opts.image.c_str());
+        }
         throw;
     }
-    if (!loop.empty())
-        LoopDevice::set_autoclear(loop); // held by the table now: goes away with it
-    Discovery::trigger_change(dev);   // the kernel wrote its superblocks: udev should know
+    if (!loop.empty()) {
+        try {
+            LoopDevice::set_autoclear(loop); // held by the table now: goes away with it
+        } catch (const Error &) {
+            // It stays attached after stop: untidy, not wrong.
+        }
+    }
+    Discovery::trigger_change(dev); // the kernel wrote its superblocks: udev should know
     return out;
 }
 
-SpareRemoved RemapDevice::spare_remove(const std::string &dev_arg, bool evacuate)
+// Polls the spare's live count while an evacuation runs: the kernel's
+// message returns only at the end, spare_stats answers meanwhile.
+class EvacuationWatch {
+public:
+    EvacuationWatch(const std::string &name, std::string id, std::uint32_t total, const RemapDevice::Progress &fn)
+    {
+        if (!fn || total == 0)
+            return;
+        thread_ = std::jthread([=](std::stop_token stop) {
+            DmControl dm;
+            std::mutex m;
+            std::condition_variable_any cv;
+            std::unique_lock lock(m);
+            for (;;) {
+                cv.wait_for(lock, stop, std::chrono::milliseconds(250), [] { return false; });
+                if (stop.stop_requested())
+                    return;
+                try {
+                    for (const auto &s : parse_spare_stats(dm.message(name, "spare_stats")))
+                        if (s.device == id)
+                            fn(total - std::min(total, s.live), total);
+                } catch (const std::exception &) {
+                    return; // progress is a nicety; the removal's own result counts
+                }
+            }
+        });
+    }
+
+private:
+    std::jthread thread_;
+};
+
+SpareRemoved RemapDevice::spare_remove(const std::string &dev_arg, bool evacuate, const Progress &progress)
 {
-    if (dm_.info(name_)->suspended)
+    if (info().suspended)
         throw Error(Error::Code::Busy, name_ + ": is suspended; resume it before removing a spare");
     const std::string dev = resolve_spare(dev_arg);
+    std::string id = dev; // major:minor given as such
+    try {
+        id = majmin(Discovery::devnum(dev));
+    } catch (const Error &) {
+    }
+    const auto live_on = [&] {
+        for (const auto &s : spares())
+            if (s.device == id)
+                return s.live;
+        return std::uint32_t{0};
+    };
+    const std::uint32_t live = evacuate && progress ? live_on() : 0;
     std::string reply;
     try {
-        reply = dm_.message(name_, "spare_remove " + dev + (evacuate ? " evacuate" : ""));
+        EvacuationWatch watch(name_, id, live, progress);
+        reply = dm_.message(name_, "spare_remove " + id + (evacuate ? " evacuate" : ""));
     } catch (const Error &e) {
         switch (e.sys_errno()) {
-        case EBUSY: {
-            std::uint32_t live = 0;
-            std::string id = dev;
-            try {
-                id = majmin(Discovery::devnum(dev));
-            } catch (const Error &) {
-            }
-            for (const auto &s : spares())
-                if (s.device == id)
-                    live = s.live;
-            throw Error(Error::Code::Busy, dev_arg + ": " + std::to_string(live) + " remapped blocks of " + name_ +
-                                               " live on it; use --evacuate to move them to other spares first",
+        case EBUSY:
+            if (evacuate || info().suspended)
+                throw Error(Error::Code::Busy, name_ + ": was suspended while " + dev_arg + " was to be removed",
+                            EBUSY);
+            throw Error(Error::Code::Busy, dev_arg + ": " + std::to_string(live_on()) + " remapped blocks of " +
+                                               name_ + " live on it; use --evacuate to move them to other spares first",
                         EBUSY);
-        }
+        case EINVAL:
+            throw Error(Error::Code::InvalidArgument, dev_arg + ": is the data member of " + name_ +
+                                                          "; only spares can be removed", EINVAL);
+        case EROFS:
+            throw Error(Error::Code::Busy, name_ + ": its table is read-only; spares cannot be removed", EROFS);
         case ENODEV:
         case ENOENT:
             throw Error(Error::Code::NotFound, dev_arg + ": not a spare of " + name_, e.sys_errno());
@@ -249,6 +324,8 @@ SpareRemoved RemapDevice::spare_remove(const std::string &dev_arg, bool evacuate
         }
     }
     Discovery::trigger_change(dev); // its superblocks are wiped
+    if (progress && live)
+        progress(live, live);
     return {dev, field(reply, "moved"), field(reply, "lost")};
 }
 
@@ -264,6 +341,11 @@ bool RemapDevice::remap(std::uint64_t block)
 
 std::vector<RemapEntryInfo> RemapDevice::remaps(std::uint64_t first, std::uint32_t count)
 {
+    // The kernel fills one ioctl buffer (16 KiB, up to 64 bytes an entry)
+    // and stops without saying so: ask for no more than surely fits.
+    if (count > kMaxRemapsPage)
+        throw Error(Error::Code::InvalidArgument,
+                    "remap page of " + std::to_string(count) + " entries: at most " + std::to_string(kMaxRemapsPage));
     return parse_list_remaps(dm_.message(name_, "list_remaps " + std::to_string(first) + " " + std::to_string(count)));
 }
 
@@ -285,7 +367,7 @@ void RemapDevice::for_each_remap(const std::function<bool(const RemapEntryInfo &
 
 void RemapDevice::stop()
 {
-    const DmInfo info = *dm_.info(name_);
+    const DmInfo info = this->info();
     const std::string node = "/dev/mapper/" + name_;
     const dev_t devno = makedev(info.major, info.minor);
     std::unique_ptr<libmnt_table, decltype(&mnt_unref_table)> tb(mnt_new_table_from_file("/proc/self/mountinfo"),
@@ -297,8 +379,15 @@ void RemapDevice::stop()
         Safety::check_not_in_use(node); // swap, holder devices (LVM on top)
     else
         Safety::check_not_in_use("/dev/dm-" + std::to_string(info.minor));
-    if (info.open_count > 0)
-        throw Error(Error::Code::Busy, name_ + ": open by " + std::to_string(info.open_count) +
+    // udev probes the device for a moment after each change event: give
+    // that a second before calling the device busy.
+    std::int32_t open = info.open_count;
+    for (int i = 0; open > 0 && i < 10; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        open = this->info().open_count;
+    }
+    if (open > 0)
+        throw Error(Error::Code::Busy, name_ + ": open by " + std::to_string(open) +
                                            " user(s) (a process or another device holds it)");
     dm_.remove(name_);
 }

@@ -5,7 +5,9 @@
 #pragma once
 
 #include "dm_control.hpp"
+#include "error.hpp"
 #include "target_status.hpp"
+#include "types.hpp"
 
 #include <functional>
 #include <string>
@@ -53,10 +55,16 @@ public:
     std::vector<std::string> members();
 
     SpareAdded spare_add(const std::string &dev, const SpareAddOptions &opts);
-    SpareRemoved spare_remove(const std::string &dev, bool evacuate);
+    // blocks moved so far, blocks to move; called from another thread.
+    using Progress = std::function<void(std::uint32_t done, std::uint32_t total)>;
+    // With `evacuate`, `progress` (if set) hears how far the move is, from
+    // the spare's live count polled while the kernel works.
+    SpareRemoved spare_remove(const std::string &dev, bool evacuate, const Progress &progress = {});
     // Proactive remap; true: moved to a spare, false: unreadable, now pending.
     bool remap(std::uint64_t block);
-    // One page of the remap table from data block `first`.
+    // One page of the remap table from data block `first`, at most
+    // kMaxRemapsPage entries (InvalidArgument above).
+    static constexpr std::uint32_t kMaxRemapsPage = 250;
     std::vector<RemapEntryInfo> remaps(std::uint64_t first, std::uint32_t count);
     // Every entry, paging through the kernel's list; `fn` returns false to stop.
     void for_each_remap(const std::function<bool(const RemapEntryInfo &)> &fn);
@@ -65,6 +73,9 @@ public:
     void stop();
 
 private:
+    DmInfo info(); // NotFound once the device is gone
+    Superblock set_superblock(); // the data member's, as on disk now
+
     std::string name_;
     DmControl dm_;
 };

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
 #include <fcntl.h>
@@ -118,7 +119,60 @@ struct Probe {
     blkid_probe pr;
 };
 
+std::string sysfs_of(dev_t d)
+{
+    return "/sys/dev/block/" + std::to_string(major(d)) + ":" + std::to_string(minor(d));
+}
+
+dev_t devt_of_sysfs(const std::string &dir)
+{
+    unsigned ma = 0, mi = 0;
+    if (std::sscanf(read_line(dir + "/dev").c_str(), "%u:%u", &ma, &mi) != 2)
+        return 0;
+    return makedev(ma, mi);
+}
+
+bool stacked(dev_t dev, dev_t target, int depth)
+{
+    if (dev == target)
+        return true;
+    if (depth > 16 || dev == 0)
+        return false; // deeper stacks do not exist in practice; a cycle would
+    const std::string dir = sysfs_of(dev);
+    if (::access((dir + "/partition").c_str(), F_OK) == 0 && stacked(devt_of_sysfs(dir + "/.."), target, depth + 1))
+        return true;
+    const std::string backing = read_line(dir + "/loop/backing_file");
+    struct stat st;
+    if (!backing.empty() && ::stat(backing.c_str(), &st) == 0 && stacked(st.st_dev, target, depth + 1))
+        return true;
+    DirPtr d(opendir((dir + "/slaves").c_str()));
+    if (!d)
+        return false;
+    while (dirent *e = readdir(d.get()))
+        if (e->d_name[0] != '.' && stacked(devt_of_sysfs("/sys/class/block/" + std::string(e->d_name)), target,
+                                           depth + 1))
+            return true;
+    return false;
+}
+
 } // namespace
+
+bool Safety::stacked_on(dev_t dev, dev_t target) { return stacked(dev, target, 0); }
+
+bool Safety::file_stacked_on(const std::string &path, dev_t target)
+{
+    // The file does not exist yet when an image is about to be created:
+    // its directory's filesystem is what it will live on.
+    std::string p = path;
+    struct stat st;
+    while (::stat(p.c_str(), &st) < 0) {
+        const auto slash = p.rfind('/');
+        if (slash == std::string::npos || p == "/")
+            return false;
+        p = slash == 0 ? "/" : p.substr(0, slash);
+    }
+    return stacked(st.st_dev, target, 0);
+}
 
 void Safety::check_not_in_use(const std::string &path)
 {

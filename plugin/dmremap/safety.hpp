@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace dmremap {
@@ -15,6 +16,12 @@ public:
     static void check_not_in_use(const std::string &path);
     // Signatures libblkid recognises, e.g. "ext4 filesystem", "gpt partition table".
     static std::vector<std::string> signatures(const std::string &path);
+    // Whether block device `dev` is `target` or is built on it: through
+    // device-mapper/md slaves, a partition's disk, a loop device's backing
+    // file and the filesystem that file lives on.
+    static bool stacked_on(dev_t dev, dev_t target);
+    // The same for a regular file (an image to be attached).
+    static bool file_stacked_on(const std::string &path, dev_t target);
     // Erases every signature libblkid finds (as wipefs -a does).
     static void wipe_signatures(const std::string &path);
 };

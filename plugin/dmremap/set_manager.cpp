@@ -42,27 +42,40 @@ void check_not_twice(const std::vector<std::string> &paths)
 
 // The members of `set` found on the system, by member UUID; the ones the
 // caller named win over discovered ones.
-std::map<Uuid, FoundMember> collect(const Uuid &set, const std::vector<FoundMember> &given)
+std::map<Uuid, FoundMember> collect(const Uuid &set, const std::vector<FoundMember> &given, bool use_udev)
 {
     std::map<Uuid, FoundMember> out;
     for (const auto &m : given)
         out[m.member_uuid] = m;
-    for (const auto &m : Discovery::members()) {
-        if (m.set_uuid != set || out.count(m.member_uuid))
+    std::map<Uuid, FoundMember> found;
+    for (auto m : Discovery::members(use_udev)) {
+        if (m.set_uuid != set)
             continue;
-        if (!m.from_udev) {
-            out[m.member_uuid] = m;
-            continue;
+        if (m.from_udev) {
+            // udev's record may predate a spare_add or spare_remove: trust
+            // only what the superblocks say now.
+            try {
+                auto now = Discovery::probe(m.devnode);
+                if (!now || now->set_uuid != set)
+                    continue;
+                now->devnum = m.devnum;
+                now->active = m.active;
+                m = *now;
+            } catch (const Error &) {
+                continue; // unreadable now: missing, and the kernel would say so too
+            }
         }
-        // udev's record may predate a spare_add or spare_remove: trust only
-        // what the superblocks say now.
-        try {
-            auto now = Discovery::probe(m.devnode);
-            if (now && now->set_uuid == set && !out.count(now->member_uuid))
-                out[now->member_uuid] = *now;
-        } catch (const Error &) {
-        }
+        if (out.count(m.member_uuid))
+            continue; // the caller named which device it is
+        // Two devices carrying one member (multipath paths, a dd clone of a
+        // failing disk): picking one silently could pick the wrong one.
+        if (auto it = found.find(m.member_uuid); it != found.end() && it->second.devnum != m.devnum)
+            throw Error(Error::Code::Exists,
+                        it->second.devnode + " and " + m.devnode + " both carry member " + std::to_string(m.index) +
+                            " of set '" + m.set_name + "'; name the right one: dmremapctl assemble DEVICE...");
+        found[m.member_uuid] = m;
     }
+    out.merge(found);
     return out;
 }
 
@@ -74,6 +87,18 @@ std::string active_name_of(const Uuid &set)
     return "";
 }
 
+// A set started by hand (dmsetup, no REMAP- UUID) is recognised by its
+// members: two tables on one set would each commit their own metadata.
+void refuse_if_in_use(const std::map<Uuid, FoundMember> &found, const std::string &set_name)
+{
+    for (const auto &a : Discovery::active())
+        for (dev_t d : a.members)
+            for (const auto &[uuid, m] : found)
+                if (m.devnum == d)
+                    throw Error(Error::Code::Busy, "set '" + set_name + "' is already active as " + a.name + " (" +
+                                                       m.devnode + " is its member)");
+}
+
 AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const AssembleOptions &opts)
 {
     AssembledSet out;
@@ -83,7 +108,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
         out.already_active = true;
         return out;
     }
-    auto found = collect(set, given);
+    auto found = collect(set, given, true);
     const FoundMember *data = nullptr;
     for (const auto &[uuid, m] : found)
         if (m.role == Role::Data)
@@ -91,6 +116,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
     if (!data)
         throw Error(Error::Code::NotFound, "set " + set.str() + ": the data member was not found");
     const std::string set_name = data->set_name;
+    refuse_if_in_use(found, set_name);
 
     // The data member's member table says who belongs (docs/FORMAT.md §6);
     // read it with every member found, as the kernel will.
@@ -104,8 +130,19 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
     if (!v.state)
         throw Error(Error::Code::Corrupt, "set '" + set_name + "': no readable metadata on any member");
 
+    // udev may not have re-probed a device written a moment ago (format,
+    // a spare added): before calling a member missing, read every device.
+    bool complete = true;
+    for (const auto &m : v.state->members)
+        complete &= m.role != Role::Spare || found.count(m.uuid) || !m.image_path.empty();
+    if (!complete && Discovery::udev_running()) {
+        for (auto &[uuid, m] : collect(set, given, false))
+            found.try_emplace(uuid, m);
+        for (const auto &[uuid, m] : found)
+            if (m.role == Role::Data)
+                data = &m;
+    }
     std::vector<std::string> paths{data->devnode};
-    std::vector<std::string> image_loops; // ours to clean up; a loop the admin set up is not
     bool missing = false;
     try {
         for (const auto &m : v.state->members) {
@@ -119,15 +156,16 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
             if (!m.image_path.empty() && ::access(m.image_path.c_str(), F_OK) == 0) {
                 const bool existed = LoopDevice::find(m.image_path).has_value();
                 const std::string dev = LoopDevice::attach(m.image_path);
-                if (!existed)
-                    out.attached.push_back(dev);
                 Discovery::wait_for_udev(Discovery::devnum(dev));
                 const auto probed = Discovery::probe(dev);
                 if (probed && probed->member_uuid == m.uuid) {
                     paths.push_back(dev);
-                    image_loops.push_back(dev);
+                    if (!existed) // ours to clean up; a loop the admin set up is not
+                        out.attached.push_back(dev);
                     continue;
                 }
+                if (!existed)
+                    LoopDevice::detach_quietly(dev); // someone else's file now
             }
             if (!opts.degraded)
                 throw Error(Error::Code::NotFound,
@@ -144,12 +182,17 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
         dm.create(out.name, Discovery::dm_uuid(set), SetManager::table(paths, missing));
     } catch (...) {
         for (const auto &dev : out.attached)
-            LoopDevice::detach(dev);
+            LoopDevice::detach_quietly(dev);
         throw;
     }
     // Image loop devices go away with the table that holds them.
-    for (const auto &dev : image_loops)
-        LoopDevice::set_autoclear(dev);
+    for (const auto &dev : out.attached) {
+        try {
+            LoopDevice::set_autoclear(dev);
+        } catch (const Error &) {
+            // It stays attached after stop: untidy, not wrong.
+        }
+    }
     out.members = paths;
     return out;
 }
@@ -179,6 +222,9 @@ FormatPlan SetManager::format(const std::vector<std::string> &paths, const Forma
     devs.clear();
     for (const auto &path : paths)
         Discovery::trigger_change(path);
+    for (const auto &path : paths) // best effort: assemble can read superblocks itself
+        if (struct stat st; ::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode))
+            Discovery::wait_for_udev(st.st_rdev, std::chrono::seconds(2));
     return plan;
 }
 

@@ -166,10 +166,15 @@ int cmd_probe(int argc, char **argv)
     }
     a.need(1, 1, "DEV");
     FileIo io(a.positional()[0], FileIo::Mode::ReadOnly);
-    Report ignore;
-    const MemberView mv = Checker::read_superblocks(io, ignore);
-    if (!mv.sb)
+    Report report;
+    const MemberView mv = Checker::read_superblocks(io, report);
+    if (!mv.sb) {
+        // "Not a member" must not be said of a device we could not read.
+        for (const auto &p : report.problems())
+            if (p.code == "sb-unreadable")
+                throw Error(Error::Code::Io, p.where + ": " + p.message);
         return kExitOk;
+    }
     const Superblock &s = *mv.sb;
     // ID_FS_USAGE=raid keeps udev from making by-uuid links that every
     // member of a set would fight over, as for md members.

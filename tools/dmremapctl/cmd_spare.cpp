@@ -82,7 +82,14 @@ int spare_remove(Args &a)
 {
     a.need(2, 2, a.positional().empty() ? "NAME" : "DEV");
     RemapDevice dev(a.positional()[0]);
-    const SpareRemoved r = dev.spare_remove(a.positional()[1], a.flag("evacuate"));
+    RemapDevice::Progress bar;
+    if (!a.flag("json") && ::isatty(STDERR_FILENO))
+        bar = [](std::uint32_t done, std::uint32_t total) {
+            const unsigned width = 40, filled = static_cast<unsigned>(std::uint64_t{done} * width / total);
+            std::cerr << "\rmoving blocks [" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
+                      << done << "/" << total << (done == total ? "\n" : "") << std::flush;
+        };
+    const SpareRemoved r = dev.spare_remove(a.positional()[1], a.flag("evacuate"), bar);
     if (a.flag("json")) {
         std::cout << nlohmann::json({{"device", r.device}, {"moved", r.moved}, {"lost", r.lost}}).dump(2) << "\n";
         return kExitOk;

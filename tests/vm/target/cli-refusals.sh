@@ -47,8 +47,8 @@ refused "spare add mounted" "dmremapctl spare add: $m0: mounted at /mnt/m0" spar
 refused "spare add ext4" "dmremapctl spare add: $f0: contains a ext4 filesystem; use --force to overwrite" spare add rf "$f0"
 refused "spare add other set's member" \
 	"dmremapctl spare add: $o0: data member 0 of remap set 'other' ($uuid); use --force to overwrite" spare add rf "$o0"
-refused "spare add own member" "dmremapctl spare add: $s1: already spare member 1 of rf" spare add rf "$s1"
-refused "spare add own data device" "dmremapctl spare add: $dev: already data member 0 of rf" spare add rf "$dev"
+refused "spare add own member" "dmremapctl spare add: $s1: already spare member 1 of set 'rf'" spare add rf "$s1"
+refused "spare add own data device" "dmremapctl spare add: $dev: already data member 0 of set 'rf'" spare add rf "$dev"
 refused "spare remove of a non-spare" "dmremapctl spare remove: $f0: not a spare of rf" spare remove rf "$f0"
 refused "spare add to a non-device" "dmremapctl spare add: nosuch: no such device-mapper device" spare add nosuch "$f0"
 # --force takes the ext4 device and the other set's member.
@@ -59,6 +59,19 @@ expect_eq "spares after --force" "0:ok 1:ok 2:ok 3:ok" \
 
 mkfs.ext4 -q /dev/mapper/rf
 mount /dev/mapper/rf /mnt/rf
+# A spare that depends on the set itself would deadlock its flushes and be
+# unreachable at boot: refused as an image and as a loop device.
+refused "image on the set itself" \
+	"dmremapctl spare add: /mnt/rf/s.img: lies on a filesystem on rf itself; a spare must not depend on the device it serves (and it could not be found at boot before the set is up)" \
+	spare add rf --image /mnt/rf/s.img --size 16M
+[ ! -e /mnt/rf/s.img ] || die "refused image was created"
+modprobe loop
+truncate -s 16M /mnt/rf/l.img
+lp=$(losetup --find --show /mnt/rf/l.img)
+refused "loop on the set itself" \
+	"dmremapctl spare add: $lp: is stacked on set 'rf' itself; a spare must not depend on the device it serves" \
+	spare add rf "$lp"
+losetup -d "$lp"
 refused "stop while mounted" "dmremapctl stop: rf: mounted at /mnt/rf; unmount it first" stop rf
 [ -b /dev/mapper/rf ] || die "rf gone after a refused stop"
 umount /mnt/rf
@@ -75,6 +88,11 @@ refused "assemble members of two sets" \
 rc=0
 out=$("$ctl" assemble 2>&1) || rc=$?
 expect_eq "assemble without arguments" 2 "$rc"
+# A set started by hand (no REMAP- UUID) is recognised by its members.
+dmsetup create byhand --table "$("$ctl" table "$dev" "$s1" "$f0" "$o0")"
+refused "assemble a set active under another name" \
+	"dmremapctl assemble: set 'rf' is already active as byhand ($dev is its member)" assemble "$dev"
+dmsetup remove byhand
 "$ctl" assemble "$dev" > /dev/null
 mount /dev/mapper/rf /mnt/rf
 umount /mnt/rf
