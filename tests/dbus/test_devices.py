@@ -136,16 +136,30 @@ class TestDevices(DBusTest):
         self.signals.clear()
         ctl("create", "--name", SET, "--internal-spare", "1M", "--max-remaps", "4096",
             DATA)
-        _, (path, iface, member, args) = self.signals.wait(
+        i, (path, iface, member, args) = self.signals.wait(
             lambda s: s[2] == "InterfacesAdded" and str(s[3][0]) == DEV, what="InterfacesAdded for " + DEV)
         self.assertEqual(path, ROOT)
         added = plain(args[1])
         self.assertEqual(set(added[DEV_IF]), set(xml_interfaces("org.dmremap1.Device")[DEV_IF]["properties"]))
+        # The daemon may see the device between its creation and its resume
+        # (State "suspended"); the resume's uevent brings it up to date. A
+        # client following the signals ends where the properties are.
+        model = dict(added[DEV_IF])
+
+        def follow():
+            model.update(added[DEV_IF])
+            for p_, _, m_, a_ in self.signals.log[i + 1:]:
+                if p_ == DEV and m_ == "PropertiesChanged" and a_[0] == DEV_IF:
+                    model.update(plain(a_[1]))
+            return model["State"] == "active"
+        self.signals.wait(lambda s: follow(), what="State active")
+        self.signals.pump(1.0)
+        follow()
         dump = json.loads(ctl("dump", "--json", DATA))
         self.assertEqual(dump["data_offset_sectors"], DATA_OFFSET)
         st = json.loads(ctl("status", "--json", SET))[0]
         p = self.props()
-        self.assertEqual(p, added[DEV_IF])
+        self.assertEqual(p, model)
         self.assertEqual(p["Name"], SET)
         self.assertEqual("REMAP-" + p["SetUUID"], st["uuid"])
         self.assertEqual(p["DeviceNode"], st["device"])

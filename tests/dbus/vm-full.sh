@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# dm-remapd as installed, under systemd with the real dbus-daemon, polkitd
+# and udev: D-Bus activation through the unit, the unit's sandbox lets it
+# do its work (a disk, device-mapper, a loop image under
+# /var/lib/dm-remap), and real polkit refuses an unprivileged caller.
+#
+# On the host:  tests/dbus/vm-full.sh KERNEL_SERIES
+# In the guest: run by tests/vm/vmtest.py
+set -eu
+if [ -z "${DMREMAP_VM_MODE:-}" ]; then
+	here=$(cd "$(dirname "$0")" && pwd)
+	build=${DMREMAP_BUILD:-$here/../../build}
+	mkdir -p "$build/vm"
+	work=$(mktemp -d "$build/vm/dbus-full-XXXXXX")
+	trap 'rm -rf "$work"' EXIT
+	exec python3 "$here/../vm/vmtest.py" run --kernel "$1" --mode full --install --build "$build" \
+		--disk "$work/data.img:96M" --timeout 600 "$0"
+fi
+
+. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+# The installed library lives in /usr/local/lib: make the loader see it.
+ldconfig
+udevadm settle
+wait_for_dev /dev/vda
+M=(org.dmremap1 /org/dmremap1/Manager org.dmremap1.Manager)
+call_as() { # call_as UID PATH IFACE METHOD SIG JSON: the JSON dbus_call.py prints
+	setpriv --reuid="$1" --regid="$1" --clear-groups /usr/bin/python3 "$DMREMAP_SRC/tests/dbus/dbus_call.py" \
+		unix:path=/run/dbus/system_bus_socket "${@:2}"
+}
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+expect_eq "before the first call" inactive "$(systemctl is-active dm-remapd.service || true)"
+expect_eq "Version (activates the service)" 's "0.1.0"' "$(busctl get-property "${M[@]}" Version)"
+expect_eq "activated through its unit" active "$(systemctl is-active dm-remapd.service)"
+
+out=$(busctl call "${M[@]}" Create 'sasa{sv}' /dev/vda 0 2 name s vf max_remaps u 4096)
+expect_eq "Create" 'o "/org/dmremap1/devices/vf"' "$out"
+[ -b /dev/mapper/vf ] || die "/dev/mapper/vf missing after Create"
+D=(org.dmremap1 /org/dmremap1/devices/vf org.dmremap1.Device)
+expect_eq "State" 's "active"' "$(busctl get-property "${D[@]}" State)"
+expect_eq "DataDevice" 's "/dev/vda"' "$(busctl get-property "${D[@]}" DataDevice)"
+
+# An image spare: /var/lib/dm-remap is the one writable place, loop-control is allowed.
+out=$(busctl call "${D[@]}" AddSpare 'sa{sv}' "" 2 image s /var/lib/dm-remap/s1.img size t 16777216)
+expect_eq "AddSpare of an image" "qu 1" "$(cut -d' ' -f1-2 <<< "$out")"
+expect_eq "image spare listed" 2 "$(busctl get-property -j "${D[@]}" Spares | json_get 'len(d["data"])')"
+
+# Real polkit, no agent: an unprivileged caller is refused, reading is open.
+r=$(call_as 65534 /org/dmremap1/devices/vf org.dmremap1.Device Stop 'a{sv}' '[{}]')
+expect_eq "Stop as uid 65534" org.dmremap1.Error.NotAuthorized "$(json_get 'd.get("error")' <<< "$r")"
+r=$(call_as 65534 /org/dmremap1/devices/vf org.dmremap1.Device GetRemaps 'tua{sv}' '[0, 10, {}]')
+expect_eq "GetRemaps as uid 65534" "[]" "$(json_get 'd.get("result")' <<< "$r")"
+[ -b /dev/mapper/vf ] || die "the refused Stop stopped it"
+
+busctl call "${D[@]}" Stop 'a{sv}' 0 > /dev/null
+[ ! -e /dev/mapper/vf ] || die "/dev/mapper/vf still there after Stop"
+r=$(call_as 0 /org/dmremap1/Manager org.dmremap1.Manager Assemble 'asa{sv}' '[["/dev/vda"], {}]')
+expect_eq "Assemble re-attaches the image" /org/dmremap1/devices/vf "$(json_get 'd.get("result")' <<< "$r")"
+expect_eq "image spare back" 2 "$(busctl get-property -j "${D[@]}" Spares | json_get 'len(d["data"])')"
+busctl call "${D[@]}" Stop 'a{sv}' 0 > /dev/null
+
+# Stopped with SIGTERM, started again on the next call.
+systemctl stop dm-remapd.service
+expect_eq "stopped" inactive "$(systemctl is-active dm-remapd.service || true)"
+expect_eq "reactivated" 's "0.1.0"' "$(busctl get-property "${M[@]}" Version)"
+journalctl -u dm-remapd.service --no-pager | grep -i "denied\|error" && die "errors in the unit's journal"
+echo "dm-remapd activated by D-Bus under its unit's sandbox, real polkit refuses uid 65534"
