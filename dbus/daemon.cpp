@@ -100,17 +100,21 @@ void Daemon::refresh(const std::optional<std::string> &changed)
 }
 
 std::string Daemon::start_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
-                              std::function<std::string()> work, std::function<bool()> spares_exhausted)
+                              std::function<std::string(const JobProgress &)> work,
+                              std::function<bool()> spares_exhausted)
 {
     const std::uint64_t id = next_job_++;
     const std::string path = ObjectPaths::job(id);
     std::vector<sdbus::ObjectPath> paths(objects.begin(), objects.end());
-    jobs_.emplace(id, std::make_unique<JobObject>(*connection_, path, operation, std::move(paths), uid));
-    worker_.post([this, id, work = std::move(work), spares_exhausted = std::move(spares_exhausted)] {
+    JobObject *job =
+        jobs_.emplace(id, std::make_unique<JobObject>(*connection_, path, operation, std::move(paths), uid))
+            .first->second.get();
+    worker_.post([this, id, job, work = std::move(work), spares_exhausted = std::move(spares_exhausted)] {
         bool ok = false;
         std::string message;
         try {
-            message = work();
+            // Only this task removes the job, after `work` returns.
+            message = work([job](double p) { job->set_progress(p); });
             ok = true;
         } catch (...) {
             const sdbus::Error e = ErrorTranslator::translate(std::current_exception(), spares_exhausted);

@@ -19,10 +19,10 @@
 namespace dmremap::daemon {
 namespace {
 
+// The XML's limit. libbd_remap reads the kernel's table in smaller pages
+// (RemapDevice::kMaxRemapsPage, the message reply buffer); one D-Bus call
+// may span several.
 constexpr std::uint32_t kMaxRemapsPerCall = 1000;
-// libbd_remap reads the kernel's table at most 250 entries per message (its
-// reply buffer); one D-Bus call may span several.
-constexpr std::uint32_t kLibraryPage = 250;
 
 std::string node_of(const std::string &majmin)
 {
@@ -31,6 +31,28 @@ std::string node_of(const std::string &majmin)
         return "";
     return Discovery::devnode(makedev(ma, mi));
 }
+
+// Re-reads the device when a change ends, failed or not: a refused remap
+// may still have changed the device (spares now exhausted), and a caller
+// reading properties after the reply should see that.
+class RefreshAfter {
+public:
+    RefreshAfter(Daemon &daemon, std::string name) : daemon_(daemon), name_(std::move(name)) {}
+    ~RefreshAfter()
+    {
+        try {
+            daemon_.refresh(name_);
+        } catch (...) {
+            // The next uevent refreshes it again.
+        }
+    }
+    RefreshAfter(const RefreshAfter &) = delete;
+    RefreshAfter &operator=(const RefreshAfter &) = delete;
+
+private:
+    Daemon &daemon_;
+    std::string name_;
+};
 
 // The kernel's refusal is only "no space"; its status tells whether that
 // was the spares running out.
@@ -147,26 +169,26 @@ DeviceProps DeviceObject::snapshot() const
 void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result, std::string device,
                             std::map<std::string, sdbus::Variant> options)
 {
+    using Added = std::tuple<std::uint16_t, std::uint32_t>;
     Daemon &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result),
-                       [&d, name = name_, who = sender(), device, options]() -> std::tuple<std::uint16_t, std::uint32_t> {
-                           const Options o(options, {{"image", "s"}, {"size", "t"}, {"force", "b"}});
-                           SpareAddOptions sa;
-                           sa.force = o.flag("force");
-                           sa.image = o.get<std::string>("image").value_or("");
-                           sa.image_size = o.get<std::uint64_t>("size").value_or(0);
-                           if (sa.image.empty() && device.empty())
-                               throw Error(Error::Code::InvalidArgument,
-                                           "device: empty (give a device, or the 'image' and 'size' options)");
-                           if (!sa.image.empty() && !device.empty())
-                               throw Error(Error::Code::InvalidArgument, "device: must be empty with the 'image' option");
-                           if (!sa.image.empty() && sa.image_size == 0)
-                               throw Error(Error::Code::InvalidArgument, "options: 'image' needs a 'size' above 0");
-                           d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
-                           const SpareAdded added = RemapDevice(name).spare_add(device, sa);
-                           d.refresh(name);
-                           return {added.index, added.blocks};
-                       });
+    dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_, who = sender(), device, options]() -> Added {
+        const Options o(options, {{"image", "s"}, {"size", "t"}, {"force", "b"}});
+        SpareAddOptions sa;
+        sa.force = o.flag("force");
+        sa.image = o.get<std::string>("image").value_or("");
+        sa.image_size = o.get<std::uint64_t>("size").value_or(0);
+        if (sa.image.empty() && device.empty())
+            throw Error(Error::Code::InvalidArgument,
+                        "device: empty (give a device, or the 'image' and 'size' options)");
+        if (!sa.image.empty() && !device.empty())
+            throw Error(Error::Code::InvalidArgument, "device: must be empty with the 'image' option");
+        if (!sa.image.empty() && sa.image_size == 0)
+            throw Error(Error::Code::InvalidArgument, "options: 'image' needs a 'size' above 0");
+        d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
+        const RefreshAfter refresh(d, name);
+        const SpareAdded added = RemapDevice(name).spare_add(device, sa);
+        return {added.index, added.blocks};
+    });
 }
 
 void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::string device,
@@ -183,9 +205,15 @@ void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::s
         // caller can watch the job; the result arrives as Completed.
         return sdbus::ObjectPath(d.start_job(
             "spare-evacuate", {ObjectPaths::device(name)}, uid,
-            [&d, name, device, evacuate] {
-                const SpareRemoved r = RemapDevice(name).spare_remove(device, evacuate);
-                d.refresh(name);
+            [&d, name, device, evacuate](const Daemon::JobProgress &progress) {
+                const RefreshAfter refresh(d, name);
+                // The library polls the spare's live count while the kernel
+                // moves its blocks.
+                const SpareRemoved r = RemapDevice(name).spare_remove(
+                    device, evacuate, [&progress](std::uint32_t done, std::uint32_t total) {
+                        if (total)
+                            progress(static_cast<double>(done) / total);
+                    });
                 return r.device + " removed: " + std::to_string(r.moved) + " blocks moved, " + std::to_string(r.lost) +
                        " lost";
             },
@@ -193,7 +221,8 @@ void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::s
     });
 }
 
-void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block, std::map<std::string, sdbus::Variant> options)
+void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
+                         std::map<std::string, sdbus::Variant> options)
 {
     Daemon &d = daemon_;
     dispatch_to_worker(
@@ -201,27 +230,26 @@ void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block, std:
         [&d, name = name_, who = sender(), block, options] {
             const Options o(options, {});
             d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
-            const bool moved = RemapDevice(name).remap(block);
-            d.refresh(name);
-            return moved;
+            const RefreshAfter refresh(d, name);
+            return RemapDevice(name).remap(block);
         },
         exhausted_check(name_));
 }
 
-void DeviceObject::GetRemaps(
-    sdbus::Result<std::vector<sdbus::Struct<std::uint64_t, bool, std::uint16_t, std::uint32_t, bool>>> &&result,
-    std::uint64_t first, std::uint32_t count, std::map<std::string, sdbus::Variant> options)
+void DeviceObject::GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std::uint64_t first, std::uint32_t count,
+                             std::map<std::string, sdbus::Variant> options)
 {
     dispatch_to_worker(daemon_.worker(), std::move(result), [name = name_, first, count, options] {
         const Options o(options, {});
         if (count > kMaxRemapsPerCall)
             throw Error(Error::Code::InvalidArgument,
                         "count: " + std::to_string(count) + " is above " + std::to_string(kMaxRemapsPerCall));
-        std::vector<sdbus::Struct<std::uint64_t, bool, std::uint16_t, std::uint32_t, bool>> out;
+        std::vector<RemapRow> out;
         RemapDevice dev(name);
         std::uint64_t from = first;
         while (out.size() < count) {
-            const std::uint32_t want = std::min<std::uint32_t>(kLibraryPage, count - static_cast<std::uint32_t>(out.size()));
+            const auto left = static_cast<std::uint32_t>(count - out.size());
+            const std::uint32_t want = std::min(RemapDevice::kMaxRemapsPage, left);
             const auto page = dev.remaps(from, want);
             for (const auto &e : page)
                 out.emplace_back(e.block, e.pending, e.member, e.spare_block, e.on_missing);
@@ -239,8 +267,8 @@ void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::V
     dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_, who = sender(), options] {
         const Options o(options, {});
         d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
+        const RefreshAfter refresh(d, name);
         RemapDevice(name).stop();
-        d.refresh(name);
     });
 }
 
@@ -249,12 +277,9 @@ std::string DeviceObject::SetUUID() { return snapshot().set_uuid; }
 std::string DeviceObject::DeviceNode() { return snapshot().device_node; }
 std::string DeviceObject::DataDevice() { return snapshot().data_device; }
 
-std::vector<sdbus::Struct<std::uint16_t, std::string, std::string, std::uint32_t, std::uint32_t, std::uint32_t, std::string>>
-DeviceObject::Spares()
+std::vector<DeviceObject::SpareRow> DeviceObject::Spares()
 {
-    std::vector<sdbus::Struct<std::uint16_t, std::string, std::string, std::uint32_t, std::uint32_t, std::uint32_t,
-                              std::string>>
-        out;
+    std::vector<SpareRow> out;
     for (const auto &s : snapshot().spares)
         out.emplace_back(s);
     return out;

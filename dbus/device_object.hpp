@@ -46,22 +46,25 @@ public:
     void update(const DeviceProps &props);
 
 private:
+    using RemapRow = sdbus::Struct<std::uint64_t, bool, std::uint16_t, std::uint32_t, bool>;
+    using SpareRow = sdbus::Struct<std::uint16_t, std::string, std::string, std::uint32_t, std::uint32_t,
+                                   std::uint32_t, std::string>;
+
     void AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result, std::string device,
                   std::map<std::string, sdbus::Variant> options) override;
     void RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::string device,
                      std::map<std::string, sdbus::Variant> options) override;
-    void Remap(sdbus::Result<bool> &&result, std::uint64_t block, std::map<std::string, sdbus::Variant> options) override;
-    void GetRemaps(sdbus::Result<std::vector<sdbus::Struct<std::uint64_t, bool, std::uint16_t, std::uint32_t, bool>>> &&result,
-                   std::uint64_t first, std::uint32_t count, std::map<std::string, sdbus::Variant> options) override;
+    void Remap(sdbus::Result<bool> &&result, std::uint64_t block,
+               std::map<std::string, sdbus::Variant> options) override;
+    void GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std::uint64_t first, std::uint32_t count,
+                   std::map<std::string, sdbus::Variant> options) override;
     void Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
 
     std::string Name() override;
     std::string SetUUID() override;
     std::string DeviceNode() override;
     std::string DataDevice() override;
-    std::vector<sdbus::Struct<std::uint16_t, std::string, std::string, std::uint32_t, std::uint32_t, std::uint32_t,
-                              std::string>>
-    Spares() override;
+    std::vector<SpareRow> Spares() override;
     std::uint32_t BlockSize() override;
     std::uint64_t Remapped() override;
     std::uint64_t Pending() override;

@@ -26,13 +26,25 @@ JobObject::~JobObject()
     unregisterAdaptor();
 }
 
-void JobObject::finish(bool success, const std::string &message)
+void JobObject::set_progress(double progress) noexcept
 {
     {
         std::lock_guard lock(mutex_);
-        progress_ = 1.0;
+        if (!(progress > progress_) || progress > 1.0)
+            return;
+        progress_ = progress;
     }
-    emitPropertiesChangedSignal(org::dmremap1::Job_adaptor::INTERFACE_NAME, {"Progress"});
+    // Outside the lock: emitting reads the value back through the getter.
+    try {
+        emitPropertiesChangedSignal(org::dmremap1::Job_adaptor::INTERFACE_NAME, {"Progress"});
+    } catch (...) {
+        // Called from the library's thread: nothing may escape into it.
+    }
+}
+
+void JobObject::finish(bool success, const std::string &message)
+{
+    set_progress(1.0);
     emitCompleted(success, message);
 }
 

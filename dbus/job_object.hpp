@@ -22,6 +22,9 @@ public:
               std::vector<sdbus::ObjectPath> objects, std::uint32_t uid);
     ~JobObject();
 
+    // Any thread (the library reports evacuation progress from its own):
+    // a higher value is stored and announced, anything else ignored.
+    void set_progress(double progress) noexcept;
     // Progress to 1, then Completed(success, message).
     void finish(bool success, const std::string &message);
 
@@ -34,7 +37,8 @@ private:
     std::uint64_t ExpectedEndTime() override { return 0; }
     std::vector<sdbus::ObjectPath> Objects() override { return objects_; }
     std::uint32_t StartedByUID() override { return uid_; }
-    // The evacuation is one kernel message: nothing to interrupt safely.
+    // The evacuation is one kernel message: nothing can interrupt it
+    // safely from outside.
     bool Cancelable() override { return false; }
 
     const std::string operation_;

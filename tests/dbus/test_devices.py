@@ -323,6 +323,33 @@ class TestDevices(DBusTest):
         rest = plain(self.device().GetRemaps(dbus.UInt64(blocks[250] + 1), dbus.UInt32(1000), {}))
         self.assertEqual(rest, entries[251:])
 
+    def test_09c_evacuation_progress(self):
+        dev = self.device()
+        dev.AddSpare(SPARES[0], {})
+        self.assertEqual(self.props()["State"], "active", "a spare clears exhausted")
+        for b in range(400, 410):
+            self.assertTrue(dev.Remap(dbus.UInt64(b), {}))
+        live = {row[1]: row[5] for row in self.props()["Spares"]}
+        self.assertEqual(live[SPARES[0]], 10, "the internal spare is full: they went to the new spare")
+        dev.AddSpare(SPARES[1], {})
+        self.signals.clear()
+        path = str(dev.RemoveSpare(SPARES[0], {"evacuate": True}))
+        job, props, seq = self.job_signals()
+        self.assertEqual(path, job)
+        kinds = [s[2] for s in seq]
+        self.assertEqual(kinds[0], "InterfacesAdded")
+        self.assertEqual(kinds[-2:], ["Completed", "InterfacesRemoved"])
+        self.assertEqual(set(kinds[1:-2]), {"PropertiesChanged"})
+        progress = [plain(s[3][1])["Progress"] for s in seq[1:-2]]
+        self.assertEqual(progress, sorted(set(progress)), "Progress only grows")
+        self.assertEqual(progress[-1], 1.0)
+        success, message = plain(seq[-2][3])
+        self.assertTrue(success, message)
+        self.assertIn("10 blocks moved, 0 lost", message)
+        live = {row[1]: row[5] for row in self.props()["Spares"]}
+        self.assertNotIn(SPARES[0], live)
+        self.assertEqual(live[SPARES[1]], 10)
+
     def test_10_members(self):
         members = [plain(m) for m in dbus.Interface(self.obj(MANAGER), MGR_IF).ListMembers({})]
         mine = [m for m in members if m["device"] == DATA]
@@ -350,10 +377,14 @@ class TestDevices(DBusTest):
 
     def test_13_create(self):
         m = dbus.Interface(self.obj(MANAGER), MGR_IF)
-        path = str(m.Create(SPARES[1], dbus.Array([], signature="s"), {"name": "vc", "max_remaps": dbus.UInt32(4096)}))
+        # The evacuated spare: its superblocks were wiped.
+        path = str(m.Create(SPARES[0], dbus.Array([], signature="s"),
+                            {"name": "vc", "max_remaps": dbus.UInt32(4096),
+                             "internal_spare": dbus.UInt64(1 << 20)}))
         self.assertEqual(path, ROOT + "/devices/vc")
-        self.assertEqual(self.props(path)["DataDevice"], SPARES[1])
-        name, _ = self.call_error(m.Create, SPARES[1], dbus.Array([], signature="s"), {"name": "vc2"})
+        p = self.props(path)
+        self.assertEqual((p["DataDevice"], p["SpareTotal"]), (SPARES[0], SPARE_BLOCKS))
+        name, _ = self.call_error(m.Create, SPARES[0], dbus.Array([], signature="s"), {"name": "vc2"})
         self.assertEqual(name, ERR + "Busy")
         dbus.Interface(self.obj(path), DEV_IF).Stop({})
         self.assertAlive()

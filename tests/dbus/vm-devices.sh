@@ -6,7 +6,7 @@
 # device-mapper-dependent expectations hold when device-mapper works.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 data=$(nullb_create d0 64 4096)
-s1=$(nullb_create s1 8 4096)
+s1=$(nullb_create s1 16 4096)
 s2=$(nullb_create s2 32 4096)
 export DMREMAP_TEST_DATA=$data DMREMAP_TEST_NULLB=d0 DMREMAP_TEST_SPARES="$s1 $s2"
 export DMREMAPD=$DMREMAP_BUILD/dbus/dm-remapd DMREMAPCTL=$DMREMAP_BUILD/tools/dmremapctl
