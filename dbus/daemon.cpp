@@ -16,6 +16,9 @@ Daemon::Daemon() : connection_(sdbus::createSystemBusConnection())
 {
     root_ = std::make_unique<RootObject>(*connection_);
     manager_ = std::make_unique<ManagerObject>(*this, *connection_);
+    // Listening first: a device made during the first scan still gets its
+    // refresh, queued behind the scan.
+    monitor_ = std::make_unique<UeventMonitor>([this](const std::string &name) { on_uevent(name); });
     // The first refresh runs where every later one does, so libdevmapper is
     // only ever used from the worker thread.
     std::promise<void> done;
@@ -28,7 +31,6 @@ Daemon::Daemon() : connection_(sdbus::createSystemBusConnection())
         done.set_value();
     });
     done.get_future().wait();
-    monitor_ = std::make_unique<UeventMonitor>([this](const std::string &name) { on_uevent(name); });
     connection_->requestName(ObjectPaths::kBusName);
 }
 

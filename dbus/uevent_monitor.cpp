@@ -23,8 +23,27 @@ template <typename T> using UdevPtr = std::unique_ptr<T, UdevDeleter>;
 
 } // namespace
 
-UeventMonitor::UeventMonitor(std::function<void(const std::string &)> changed) : changed_(std::move(changed))
+struct UeventMonitor::Udev {
+    UdevPtr<udev> context;
+    UdevPtr<udev_monitor> monitor;
+};
+
+UeventMonitor::UeventMonitor(std::function<void(const std::string &)> changed)
+    : changed_(std::move(changed)), udev_(std::make_unique<Udev>())
 {
+    // After udevd has processed an event its properties (DM_NAME) are
+    // complete; without udevd (containers, early boot) take the kernel's.
+    const char *source = dmremap::Discovery::udev_running() ? "udev" : "kernel";
+    udev_->context.reset(udev_new());
+    if (udev_->context)
+        udev_->monitor.reset(udev_monitor_new_from_netlink(udev_->context.get(), source));
+    if (!udev_->monitor ||
+        udev_monitor_filter_add_match_subsystem_devtype(udev_->monitor.get(), "block", "disk") < 0 ||
+        udev_monitor_enable_receiving(udev_->monitor.get()) < 0) {
+        std::cerr << "dm-remapd: cannot listen to " << source
+                  << " events; device properties follow only the daemon's own changes\n";
+        return;
+    }
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (stop_fd_ < 0) {
         std::cerr << "dm-remapd: eventfd: " << std::strerror(errno) << "; not following kernel events\n";
@@ -47,18 +66,8 @@ UeventMonitor::~UeventMonitor()
 
 void UeventMonitor::run()
 {
-    UdevPtr<udev> u(udev_new());
-    // After udevd has processed an event its properties (DM_NAME) are
-    // complete; without udevd (containers, early boot) take the kernel's.
-    const char *source = dmremap::Discovery::udev_running() ? "udev" : "kernel";
-    UdevPtr<udev_monitor> mon(u ? udev_monitor_new_from_netlink(u.get(), source) : nullptr);
-    if (!mon || udev_monitor_filter_add_match_subsystem_devtype(mon.get(), "block", "disk") < 0 ||
-        udev_monitor_enable_receiving(mon.get()) < 0) {
-        std::cerr << "dm-remapd: cannot listen to " << source
-                  << " events; device properties follow only the daemon's own changes\n";
-        return;
-    }
-    pollfd fds[2] = {{udev_monitor_get_fd(mon.get()), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    udev_monitor *mon = udev_->monitor.get();
+    pollfd fds[2] = {{udev_monitor_get_fd(mon), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     for (;;) {
         if (::poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
@@ -70,7 +79,7 @@ void UeventMonitor::run()
             return;
         if (!(fds[0].revents & POLLIN))
             continue;
-        UdevPtr<udev_device> d(udev_monitor_receive_device(mon.get()));
+        UdevPtr<udev_device> d(udev_monitor_receive_device(mon));
         if (!d)
             continue;
         const char *sysname = udev_device_get_sysname(d.get());

@@ -5,8 +5,8 @@
 // every metadata commit). The daemon follows the kernel instead of polling.
 #pragma once
 
-#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -14,18 +14,21 @@ namespace dmremap::daemon {
 
 class UeventMonitor {
 public:
-    // `changed` gets the device-mapper name, or "" when the event does not
-    // carry one (then every device is worth a look). Runs on the monitor's
-    // own thread: it must only queue work.
+    // Receiving starts before the constructor returns, so nothing that
+    // happens afterwards is missed. `changed` gets the device-mapper name,
+    // or "" when the event does not carry one (then every device is worth a
+    // look). It runs on the monitor's own thread: it must only queue work.
     explicit UeventMonitor(std::function<void(const std::string &)> changed);
     ~UeventMonitor();
     UeventMonitor(const UeventMonitor &) = delete;
     UeventMonitor &operator=(const UeventMonitor &) = delete;
 
 private:
+    struct Udev;
     void run();
 
     std::function<void(const std::string &)> changed_;
+    std::unique_ptr<Udev> udev_; // used by the monitor thread only, once it runs
     int stop_fd_ = -1;
     std::thread thread_;
 };

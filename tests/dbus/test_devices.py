@@ -27,6 +27,7 @@ from dbus_env import (DEV_IF, DMREMAPCTL, ERR, JOB_IF, MANAGER, MGR_IF, NAME, OM
 DATA = os.environ.get("DMREMAP_TEST_DATA", "")
 NULLB = os.environ.get("DMREMAP_TEST_NULLB", "")
 SPARES = os.environ.get("DMREMAP_TEST_SPARES", "").split()
+TINY = os.environ.get("DMREMAP_TEST_TINY", "")  # too small to be a spare
 SET = "vt"
 DEV = ROOT + "/devices/" + SET
 BLOCK = 4096                # the set's block size
@@ -310,6 +311,9 @@ class TestDevices(DBusTest):
         name, msg = self.call_error(dev.Remap, dbus.UInt64(last), {})
         self.assertEqual(name, ERR + "SpareExhausted", msg)
         self.assertEqual(self.props()["State"], "spare-exhausted")
+        # Out of room too, but not for lack of spares: plain NoSpace.
+        name, msg = self.call_error(dev.AddSpare, TINY, {})
+        self.assertEqual(name, ERR + "NoSpace", msg)
 
     def test_09b_get_remaps_spans_pages(self):
         # More entries than the library reads per kernel message (250).
