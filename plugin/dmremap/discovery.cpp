@@ -97,6 +97,15 @@ std::optional<Uuid> Discovery::set_uuid_of_dm_uuid(const std::string &dm_uuid)
 
 std::optional<FoundMember> Discovery::probe(const std::string &path)
 {
+    struct stat pre;
+    if (::stat(path.c_str(), &pre) == 0 && S_ISBLK(pre.st_mode)) {
+        // A read from a suspended dm device waits for its resume.
+        std::ifstream f("/sys/dev/block/" + std::to_string(major(pre.st_rdev)) + ":" +
+                        std::to_string(minor(pre.st_rdev)) + "/dm/suspended");
+        std::string v;
+        if (f >> v && v == "1")
+            throw Error(Error::Code::Busy, path + ": is a suspended device-mapper device; reading it would wait");
+    }
     FileIo io(path, FileIo::Mode::ReadOnly);
     Report ignore;
     const MemberView mv = Checker::read_superblocks(io, ignore);

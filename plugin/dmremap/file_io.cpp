@@ -23,13 +23,26 @@ FileIo::FileIo(std::string path, Mode mode) : path_(std::move(path))
     blockdev_ = S_ISBLK(st.st_mode);
     if (blockdev_ && mode == Mode::Exclusive)
         flags |= O_EXCL;
-    fd_ = ::open(path_.c_str(), flags);
+    // O_NONBLOCK: if the path is swapped for a FIFO after the stat, the open
+    // must not wait for a writer (the daemon opens paths callers give).
+    fd_ = ::open(path_.c_str(), flags | O_NONBLOCK);
     if (fd_ < 0) {
         int err = errno;
         if (err == EBUSY)
             throw Error(Error::Code::Busy,
                         path_ + ": device is in use (mounted, held by another device, or opened exclusively)", err);
         throw Error::from_errno(err == ENOENT ? Error::Code::NotFound : Error::Code::Io, path_ + ": open", err);
+    }
+    struct stat opened;
+    if (::fstat(fd_, &opened) < 0 || (opened.st_mode & S_IFMT) != (st.st_mode & S_IFMT) ||
+        (blockdev_ ? opened.st_rdev != st.st_rdev : opened.st_ino != st.st_ino || opened.st_dev != st.st_dev)) {
+        ::close(fd_);
+        throw Error(Error::Code::InvalidArgument, path_ + ": changed while it was being opened");
+    }
+    if (::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK) < 0) {
+        int err = errno;
+        ::close(fd_);
+        throw Error::from_errno(Error::Code::Io, path_ + ": open", err);
     }
     if (blockdev_) {
         int lbs = 0;
