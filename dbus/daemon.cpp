@@ -74,11 +74,14 @@ void Daemon::refresh(const std::optional<std::string> &changed)
         names = RemapDevice::names();
     } catch (const Error &e) {
         // Without device-mapper there are no devices; the daemon still
-        // answers for members, probing and the rest.
+        // answers for members, probing and the rest. A listing that fails
+        // once must not make every device vanish and come back: keep them.
         if (!dm_unavailable_logged_)
-            std::cerr << "dm-remapd: " << e.what() << "; no devices listed\n";
+            std::cerr << "dm-remapd: " << e.what() << "; device list kept as it was\n";
         dm_unavailable_logged_ = true;
+        return;
     }
+    dm_unavailable_logged_ = false;
     const std::set<std::string> now(names.begin(), names.end());
     for (auto it = devices_.begin(); it != devices_.end();)
         it = now.count(it->first) ? std::next(it) : devices_.erase(it);

@@ -3,6 +3,7 @@
 #include "daemon.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -37,7 +38,11 @@ int main(int argc, char **argv)
         std::thread waiter([&] {
             int sig = 0;
             sigwait(&stop_signals, &sig);
-            daemon.stop();
+            try {
+                daemon.stop();
+            } catch (...) {
+                std::_Exit(1); // an exception here would end in std::terminate
+            }
         });
         std::cerr << "dm-remapd " << DMREMAP_VERSION << ": serving org.dmremap1\n";
         int rc = 0;
@@ -45,6 +50,11 @@ int main(int argc, char **argv)
             daemon.run();
         } catch (const sdbus::Error &e) {
             std::cerr << "dm-remapd: bus: " << e.getName() << ": " << e.getMessage() << "\n";
+            rc = 1;
+        } catch (const std::exception &e) {
+            // Anything else must still reach the join below: a joinable
+            // thread destroyed during unwinding terminates the process.
+            std::cerr << "dm-remapd: " << e.what() << "\n";
             rc = 1;
         }
         // The loop also ends when the bus goes away: wake the waiter.

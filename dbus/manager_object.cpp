@@ -11,6 +11,8 @@
 #include <error.hpp>
 #include <set_manager.hpp>
 
+#include <sys/stat.h>
+
 namespace dmremap::daemon {
 namespace {
 
@@ -124,9 +126,16 @@ void ManagerObject::ListMembers(sdbus::Result<std::vector<Dict>> &&result, Dict 
 
 void ManagerObject::Probe(sdbus::Result<Dict> &&result, std::string device, Dict options)
 {
-    dispatch_to_worker(daemon_.worker(), std::move(result), [device, options] {
+    auto &d = daemon_;
+    dispatch_to_worker(d.worker(), std::move(result), [&d, who = sender(), device, options] {
         const Options o(options, {});
         check_path("device", device);
+        // Reading is open to everyone, but reading a file as root for anyone
+        // would tell them what is in files they cannot read.
+        struct stat st;
+        if (::stat(device.c_str(), &st) == 0 && !S_ISBLK(st.st_mode) && d.authorizer().uid_of(who) != 0)
+            throw ErrorTranslator::not_authorized("device: only root may probe a file (" + device +
+                                                  "); others may probe block devices");
         const auto m = Discovery::probe(device);
         return m ? member_dict(*m) : Dict{};
     });

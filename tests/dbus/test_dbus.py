@@ -151,8 +151,12 @@ class TestProbe(DBusTest):
         if os.geteuid() != 0:
             self.skipTest("not root: cannot run a client as uid 65534")
         self.set_polkit([])
+        # Block devices only: probing a file as root for anyone would
+        # disclose what is in files they cannot read.
         r = as_nobody(MANAGER, MGR_IF, "Probe", "sa{sv}", [self.image, {}])
-        self.assertEqual(r.get("result", {}).get("set_name"), "dbt", r)
+        self.assertEqual(r.get("error"), "org.dmremap1.Error.NotAuthorized", r)
+        r = as_nobody(MANAGER, MGR_IF, "Probe", "sa{sv}", ["/dev/null", {}])
+        self.assertEqual(r.get("error"), "org.dmremap1.Error.NotAuthorized", r)
         r = as_nobody(MANAGER, MGR_IF, "ListMembers", "a{sv}", [{}])
         self.assertIn("result", r)
         self.assertEqual(self.polkit_calls(), [], "reading asks polkit nothing")

@@ -45,6 +45,12 @@ expect_eq "DataDevice" 's "/dev/vda"' "$(busctl get-property "${D[@]}" DataDevic
 out=$(busctl call "${D[@]}" AddSpare 'sa{sv}' "" 2 image s /var/lib/dm-remap/s1.img size t 16777216)
 expect_eq "AddSpare of an image" "qu 1" "$(cut -d' ' -f1-2 <<< "$out")"
 expect_eq "image spare listed" 2 "$(busctl get-property -j "${D[@]}" Spares | json_get 'len(d["data"])')"
+# The sandbox still lets the daemon tell udev the loop device became a
+# member (its uevent file under /sys/devices is writable, nothing else).
+loop=$(busctl get-property -j "${D[@]}" Spares | json_get 'd["data"][1][1]')
+udevadm settle
+expect_eq "udev knows the image spare" "DM_REMAP_INDEX=1 DM_REMAP_ROLE=spare" \
+	"$(udevadm info --query=property "$loop" | grep -E '^DM_REMAP_(INDEX|ROLE)=' | sort | paste -sd' ')"
 
 # Real polkit, no agent: an unprivileged caller is refused, reading is open.
 r=$(call_as 65534 /org/dmremap1/devices/vf org.dmremap1.Device Stop 'a{sv}' '[{}]')
