@@ -29,8 +29,10 @@ call_as() { # call_as UID PATH IFACE METHOD SIG JSON: the JSON dbus_call.py prin
 		unix:path=/run/dbus/system_bus_socket "${@:2}"
 }
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# unit_state: systemctl is-active's word (it exits 3 for "inactive").
+unit_state() { local rc=0 out; out=$(systemctl is-active dm-remapd.service) || rc=$?; echo "$out"; }
 
-expect_eq "before the first call" inactive "$(systemctl is-active dm-remapd.service || true)"
+expect_eq "before the first call" inactive "$(unit_state)"
 expect_eq "Version (activates the service)" 's "0.1.0"' "$(busctl get-property "${M[@]}" Version)"
 expect_eq "activated through its unit" active "$(systemctl is-active dm-remapd.service)"
 
@@ -68,7 +70,7 @@ busctl call "${D[@]}" Stop 'a{sv}' 0 > /dev/null
 
 # Stopped with SIGTERM, started again on the next call.
 systemctl stop dm-remapd.service
-expect_eq "stopped" inactive "$(systemctl is-active dm-remapd.service || true)"
+expect_eq "stopped" inactive "$(unit_state)"
 expect_eq "reactivated" 's "0.1.0"' "$(busctl get-property "${M[@]}" Version)"
 journalctl -u dm-remapd.service --no-pager | grep -i "denied\|error" && die "errors in the unit's journal"
 echo "dm-remapd activated by D-Bus under its unit's sandbox, real polkit refuses uid 65534"
