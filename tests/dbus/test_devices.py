@@ -21,6 +21,7 @@ from dbus.mainloop.glib import DBusGMainLoop
 from gi.repository import GLib
 
 import dbus_env as E
+from dbus_call import plain  # D-Bus values as plain JSON-like Python
 from dbus_env import (DEV_IF, DMREMAPCTL, ERR, JOB_IF, MANAGER, MGR_IF, NAME, OM_IF, PROPS_IF, ROOT, DBusTest,
                       as_nobody, dm_available, parse_node, xml_interfaces)
 
@@ -87,20 +88,6 @@ def ctl(*args):
     if r.returncode != 0:
         raise AssertionError("dmremapctl %s: %s" % (" ".join(args), r.stderr))
     return r.stdout
-
-
-def plain(v):
-    if isinstance(v, dict):
-        return {str(k): plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [plain(x) for x in v]
-    if isinstance(v, dbus.Boolean):
-        return bool(v)
-    if isinstance(v, int):
-        return int(v)
-    if isinstance(v, float):
-        return float(v)
-    return str(v)
 
 
 @unittest.skipUnless(DATA and SPARES and dm_available(),
