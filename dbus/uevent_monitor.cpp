@@ -3,6 +3,7 @@
 
 #include <discovery.hpp>
 
+#include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <libudev.h>
@@ -79,18 +80,34 @@ void UeventMonitor::run()
             return;
         if (!(fds[0].revents & POLLIN))
             continue;
+        errno = 0;
         UdevPtr<udev_device> d(udev_monitor_receive_device(mon));
-        if (!d)
+        if (!d) {
+            // The socket overflowed (a burst of events, e.g. many devices
+            // at boot): some were lost, and with them which devices
+            // changed. Re-read them all.
+            if (errno == ENOBUFS) {
+                std::cerr << "dm-remapd: events were lost (uevent socket overflowed); re-reading every device\n";
+                notify("");
+            }
             continue;
+        }
         const char *sysname = udev_device_get_sysname(d.get());
         if (!sysname || std::strncmp(sysname, "dm-", 3) != 0)
             continue;
         const char *name = udev_device_get_property_value(d.get(), "DM_NAME");
-        try {
-            changed_(name ? name : "");
-        } catch (const std::exception &e) {
-            std::cerr << "dm-remapd: handling a uevent: " << e.what() << "\n";
-        }
+        notify(name ? name : "");
+    }
+}
+
+void UeventMonitor::notify(const std::string &name) noexcept
+{
+    try {
+        changed_(name);
+    } catch (const std::exception &e) {
+        std::cerr << "dm-remapd: handling a uevent: " << e.what() << "\n";
+    } catch (...) {
+        std::cerr << "dm-remapd: handling a uevent: internal error\n";
     }
 }
 

@@ -26,6 +26,7 @@ public:
 private:
     struct Udev;
     void run();
+    void notify(const std::string &name) noexcept;
 
     std::function<void(const std::string &)> changed_;
     std::unique_ptr<Udev> udev_; // used by the monitor thread only, once it runs
