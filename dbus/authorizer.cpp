@@ -3,11 +3,12 @@
 
 #include "error_translator.hpp"
 
+#include <error.hpp>
+
 #include <chrono>
 #include <iostream>
-#include <map>
 
-#include <sdbus-c++/IProxy.h>
+#include <sdbus-c++/sdbus-c++.h>
 
 namespace dmremap::daemon {
 namespace {
@@ -19,17 +20,173 @@ constexpr auto kQuickTimeout = std::chrono::seconds(25);
 
 } // namespace
 
-sdbus::IConnection &Authorizer::bus()
+// One check in flight: holds the sender's place in pending_ for as long as
+// it lives, so every way a check can end (reply, error, timeout, the proxy
+// dropping its calls at shutdown) gives the place back.
+class Authorizer::Slot {
+public:
+    Slot(Authorizer &owner, std::string sender, Done done)
+        : owner_(owner), sender_(std::move(sender)), done_(std::move(done))
+    {
+    }
+    ~Slot() { owner_.release(sender_); }
+    Slot(const Slot &) = delete;
+    Slot &operator=(const Slot &) = delete;
+
+    const std::string &sender() const { return sender_; }
+
+    // The checks' thread. Nothing may escape into the event loop: it would
+    // end the loop and with it every later check.
+    void answer(std::exception_ptr error, std::uint32_t uid) noexcept
+    {
+        if (!done_)
+            return;
+        auto done = std::move(done_);
+        done_ = nullptr;
+        try {
+            done(error, uid);
+        } catch (const std::exception &e) {
+            std::cerr << "dm-remapd: internal error after an authorization check: " << e.what() << "\n";
+        } catch (...) {
+            std::cerr << "dm-remapd: internal error after an authorization check\n";
+        }
+    }
+    void refuse(const std::string &message) noexcept
+    {
+        answer(std::make_exception_ptr(ErrorTranslator::not_authorized(message)), 0);
+    }
+
+private:
+    Authorizer &owner_;
+    const std::string sender_;
+    Done done_;
+};
+
+Authorizer::Authorizer()
+    : bus_(sdbus::createSystemBusConnection()),
+      dbus_(sdbus::createProxy(*bus_, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
+      polkit_(sdbus::createProxy(*bus_, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority"))
 {
-    if (!bus_)
-        bus_ = sdbus::createSystemBusConnection();
-    return *bus_;
+    // Our own thread rather than enterEventLoopAsync(): a loop that fails
+    // (the bus went away) must be logged, not end the process through an
+    // exception leaving a thread.
+    loop_ = std::thread([this] {
+        try {
+            bus_->enterEventLoop();
+        } catch (const sdbus::Error &e) {
+            std::cerr << "dm-remapd: authorization bus: " << e.getName() << ": " << e.getMessage() << "\n";
+        }
+    });
+}
+
+Authorizer::~Authorizer()
+{
+    stop();
+    // Pending calls' callbacks go with the proxies; their slots give back
+    // their places, which pending_mutex_ (still alive) guards.
+    polkit_.reset();
+    dbus_.reset();
+    bus_.reset();
+}
+
+void Authorizer::stop()
+{
+    if (!loop_.joinable())
+        return;
+    bus_->leaveEventLoop();
+    loop_.join();
+}
+
+void Authorizer::release(const std::string &sender)
+{
+    std::lock_guard lock(pending_mutex_);
+    const auto it = pending_.find(sender);
+    if (it != pending_.end() && --it->second == 0)
+        pending_.erase(it);
+}
+
+void Authorizer::authorize_async(const std::string &sender, const std::string &action, bool interactive,
+                                 std::optional<std::uint32_t> owner, Done done)
+{
+    {
+        std::lock_guard lock(pending_mutex_);
+        unsigned &n = pending_[sender];
+        if (n >= kMaxPendingPerSender) {
+            throw Error(Error::Code::Busy, "caller " + sender + ": already " + std::to_string(n) +
+                                               " authorization checks waiting, the limit per caller; "
+                                               "retry once one is answered");
+        }
+        ++n;
+    }
+    // From here the slot owns the place.
+    auto slot = std::make_shared<Slot>(*this, sender, std::move(done));
+    try {
+        dbus_->callMethodAsync("GetConnectionUnixUser")
+            .onInterface("org.freedesktop.DBus")
+            .withArguments(sender)
+            .uponReplyInvoke([this, slot, action, interactive, owner](const sdbus::Error *e, std::uint32_t uid) {
+                if (e) {
+                    slot->refuse("cannot identify the caller " + slot->sender() + ": " + e->getMessage());
+                    return;
+                }
+                if (uid == 0 || (owner && *owner == uid)) {
+                    slot->answer(nullptr, uid);
+                    return;
+                }
+                check_polkit(slot, uid, action, interactive);
+            });
+    } catch (const sdbus::Error &e) {
+        slot->refuse("cannot identify the caller " + sender + ": " + e.getMessage());
+    }
+}
+
+void Authorizer::check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t uid, const std::string &action,
+                              bool interactive)
+{
+    using Subject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
+    using Result = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
+    const auto failed = [slot, uid, action](const std::string &why) {
+        // Polkit unreachable or erroring: refuse (fail closed).
+        std::cerr << "dm-remapd: polkit check for uid " << uid << " failed: " << why << "\n";
+        slot->refuse(action + ": cannot check authorization (polkit: " + why + ")");
+    };
+    try {
+        const Subject subject{"system-bus-name", {{"name", sdbus::Variant(slot->sender())}}};
+        const std::map<std::string, std::string> details;
+        const std::uint32_t flags = interactive ? 1 : 0; // AllowUserInteraction
+        const auto timeout = interactive ? std::chrono::duration_cast<std::chrono::microseconds>(kInteractiveTimeout)
+                                         : std::chrono::duration_cast<std::chrono::microseconds>(kQuickTimeout);
+        polkit_->callMethodAsync("CheckAuthorization")
+            .onInterface("org.freedesktop.PolicyKit1.Authority")
+            .withTimeout(timeout)
+            .withArguments(subject, action, details, flags, std::string())
+            .uponReplyInvoke([slot, uid, action, failed](const sdbus::Error *e, Result result) {
+                if (e) {
+                    failed(e->getName() + ": " + e->getMessage());
+                    return;
+                }
+                if (!std::get<0>(result)) {
+                    slot->refuse(action + ": not authorized for uid " + std::to_string(uid));
+                    return;
+                }
+                slot->answer(nullptr, uid);
+            });
+    } catch (const sdbus::Error &e) {
+        failed(e.getName() + ": " + e.getMessage());
+    }
+}
+
+sdbus::IConnection &Authorizer::sync_bus()
+{
+    if (!sync_bus_)
+        sync_bus_ = sdbus::createSystemBusConnection();
+    return *sync_bus_;
 }
 
 std::uint32_t Authorizer::uid_of(const std::string &sender)
 {
     try {
-        auto proxy = sdbus::createProxy(bus(), "org.freedesktop.DBus", "/org/freedesktop/DBus");
+        auto proxy = sdbus::createProxy(sync_bus(), "org.freedesktop.DBus", "/org/freedesktop/DBus");
         std::uint32_t uid = 0;
         proxy->callMethod("GetConnectionUnixUser")
             .onInterface("org.freedesktop.DBus")
@@ -38,47 +195,9 @@ std::uint32_t Authorizer::uid_of(const std::string &sender)
         return uid;
     } catch (const sdbus::Error &e) {
         // A broken connection stays broken: make a new one next time.
-        bus_.reset();
+        sync_bus_.reset();
         throw ErrorTranslator::not_authorized("cannot identify the caller " + sender + ": " + e.getMessage());
     }
-}
-
-bool Authorizer::check_polkit(const std::string &sender, const std::string &action, bool interactive)
-{
-    using Subject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
-    using Result = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
-    const Subject subject{"system-bus-name", {{"name", sdbus::Variant(sender)}}};
-    const std::map<std::string, std::string> details;
-    const std::uint32_t flags = interactive ? 1 : 0; // AllowUserInteraction
-    Result result;
-    auto proxy = sdbus::createProxy(bus(), "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority");
-    proxy->callMethod("CheckAuthorization")
-        .onInterface("org.freedesktop.PolicyKit1.Authority")
-        .withTimeout(interactive ? std::chrono::duration_cast<std::chrono::microseconds>(kInteractiveTimeout)
-                                 : std::chrono::duration_cast<std::chrono::microseconds>(kQuickTimeout))
-        .withArguments(subject, action, details, flags, std::string())
-        .storeResultsTo(result);
-    return std::get<0>(result);
-}
-
-std::uint32_t Authorizer::authorize(const std::string &sender, const std::string &action, bool interactive)
-{
-    const std::uint32_t uid = uid_of(sender);
-    if (uid == 0)
-        return uid;
-    bool allowed = false;
-    try {
-        allowed = check_polkit(sender, action, interactive);
-    } catch (const sdbus::Error &e) {
-        bus_.reset();
-        std::cerr << "dm-remapd: polkit check for uid " << uid << " failed: " << e.getName() << ": "
-                  << e.getMessage() << "\n";
-        throw ErrorTranslator::not_authorized(action + ": cannot check authorization (polkit: " + e.getMessage() +
-                                              ")");
-    }
-    if (!allowed)
-        throw ErrorTranslator::not_authorized(action + ": not authorized for uid " + std::to_string(uid));
-    return uid;
 }
 
 } // namespace dmremap::daemon

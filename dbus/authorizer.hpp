@@ -1,33 +1,76 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Who may change things: root always, anyone else when polkit says so.
-// Used from the worker thread only, over a bus connection of its own: a
-// blocking call on the serving connection from its own thread would wait
-// for a reply that connection's loop is not there to read.
+// The check is asynchronous, on a bus connection of its own served by its
+// own thread: a polkit agent may wait minutes for a password, and neither
+// the serving connection's thread nor the worker may wait with it.
 #pragma once
 
 #include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <sdbus-c++/IConnection.h>
+#include <sdbus-c++/IProxy.h>
 
 namespace dmremap::daemon {
 
 class Authorizer {
 public:
     static constexpr const char *kManage = "org.dmremap1.manage";
+    // Checks one sender may have waiting at once: enough for any honest
+    // client, and a bound on what a flood can make us hold.
+    static constexpr unsigned kMaxPendingPerSender = 8;
 
-    // The caller's uid (the bus daemon's word, not the caller's).
+    // Connects and starts the thread that serves the checks.
+    Authorizer();
+    ~Authorizer();
+    Authorizer(const Authorizer &) = delete;
+    Authorizer &operator=(const Authorizer &) = delete;
+
+    // Ends the checks' thread; checks still waiting never call back.
+    void stop();
+
+    // `error` is null when allowed; then `uid` is the caller's.
+    using Done = std::function<void(std::exception_ptr error, std::uint32_t uid)>;
+    // Any thread; never blocks. Allowed without polkit: uid 0, and
+    // `owner` when given (who started what is being acted on). `done`
+    // runs exactly once, on the checks' thread, unless the sender is over
+    // its limit: then this throws Busy and `done` never runs.
+    void authorize_async(const std::string &sender, const std::string &action, bool interactive,
+                         std::optional<std::uint32_t> owner, Done done);
+
+    // Worker thread, blocking (a quick question to the bus daemon): the
+    // caller's uid, the bus daemon's word, not the caller's.
     std::uint32_t uid_of(const std::string &sender);
-    // Returns the caller's uid when allowed; throws NotAuthorized otherwise,
-    // also when polkit cannot be reached (failing closed).
-    std::uint32_t authorize(const std::string &sender, const std::string &action, bool interactive);
 
 private:
-    sdbus::IConnection &bus();
-    bool check_polkit(const std::string &sender, const std::string &action, bool interactive);
+    class Slot;
+    void check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t uid, const std::string &action,
+                      bool interactive);
+    void release(const std::string &sender);
+    sdbus::IConnection &sync_bus();
 
+    // The checks' own connection, its proxies (kept: a proxy's pending
+    // calls die with it) and the thread serving it.
     std::unique_ptr<sdbus::IConnection> bus_;
+    std::unique_ptr<sdbus::IProxy> dbus_;
+    std::unique_ptr<sdbus::IProxy> polkit_;
+    std::thread loop_;
+
+    // pending_mutex_ protects pending_: checks waiting per sender, taken by
+    // callers' threads and released on the checks' thread.
+    std::mutex pending_mutex_;
+    std::map<std::string, unsigned> pending_;
+
+    // Worker thread only, for uid_of: a blocking call must not share the
+    // connection another thread is serving.
+    std::unique_ptr<sdbus::IConnection> sync_bus_;
 };
 
 } // namespace dmremap::daemon

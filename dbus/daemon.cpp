@@ -36,6 +36,8 @@ Daemon::Daemon() : connection_(sdbus::createSystemBusConnection())
 
 Daemon::~Daemon()
 {
+    // First: its callbacks post to the worker.
+    authorizer_.stop();
     monitor_.reset();
     worker_.stop();
     jobs_.clear();
@@ -106,13 +108,15 @@ void Daemon::refresh(const std::optional<std::string> &changed)
 
 std::string Daemon::start_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
                               std::function<std::string(const JobProgress &)> work,
-                              std::function<bool()> spares_exhausted)
+                              std::function<bool()> spares_exhausted,
+                              [[maybe_unused]] std::optional<std::string> cancel_by_suspending)
 {
     const std::uint64_t id = next_job_++;
     const std::string path = ObjectPaths::job(id);
     std::vector<sdbus::ObjectPath> paths(objects.begin(), objects.end());
     JobObject *job =
-        jobs_.emplace(id, std::make_unique<JobObject>(*connection_, path, operation, std::move(paths), uid))
+        jobs_.emplace(id, std::make_unique<JobObject>(*connection_, path, operation, std::move(paths), uid,
+                                                      false /* Cancel comes next */))
             .first->second.get();
     worker_.post([this, id, job, work = std::move(work), spares_exhausted = std::move(spares_exhausted)] {
         bool ok = false;

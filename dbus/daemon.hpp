@@ -51,11 +51,14 @@ public:
     // Worker thread: exports a Job and queues `work`; its result (the
     // message, or the translated error) goes out as Completed, then the job
     // is removed. `work` gets a progress reporter (0..1, any thread, valid
-    // while `work` runs). Returns the job's path.
+    // while `work` runs). `cancel_by_suspending` names the device whose
+    // suspend makes `work` end early (then Job.Cancel works); nullopt: the
+    // job cannot be canceled. Returns the job's path.
     using JobProgress = std::function<void(double)>;
     std::string start_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
                           std::function<std::string(const JobProgress &)> work,
-                          std::function<bool()> spares_exhausted = {});
+                          std::function<bool()> spares_exhausted = {},
+                          std::optional<std::string> cancel_by_suspending = std::nullopt);
 
 private:
     // Monitor thread: queues one refresh per name, however many events.

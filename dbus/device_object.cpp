@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
+#include <utility>
 #include <sys/sysmacros.h>
 
 namespace dmremap::daemon {
@@ -172,8 +174,7 @@ void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result
                             std::map<std::string, sdbus::Variant> options)
 {
     using Added = std::tuple<std::uint16_t, std::uint32_t>;
-    Daemon &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_, who = sender(), device, options]() -> Added {
+    const auto parsed = parse_or_reply(result, [&] {
         const Options o(options, {{"image", "s"}, {"size", "t"}, {"force", "b"}});
         SpareAddOptions sa;
         sa.force = o.flag("force");
@@ -194,52 +195,66 @@ void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result
              sa.image.size() == std::string_view(kImageDir).size()))
             throw Error(Error::Code::InvalidArgument, "options: 'image' must be a file under " +
                                                           std::string(kImageDir) + ", not " + sa.image);
-        d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
-        const RefreshAfter refresh(d, name);
-        const SpareAdded added = RemapDevice(name).spare_add(device, sa);
-        return {added.index, added.blocks};
+        return std::pair(sa, o.interactive());
     });
+    if (!parsed)
+        return;
+    Daemon &d = daemon_;
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+                        parsed->second, [&d, name = name_, device, sa = parsed->first]() -> Added {
+                            const RefreshAfter refresh(d, name);
+                            const SpareAdded added = RemapDevice(name).spare_add(device, sa);
+                            return {added.index, added.blocks};
+                        });
 }
 
 void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::string device,
                                std::map<std::string, sdbus::Variant> options)
 {
-    Daemon &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_, who = sender(), device, options] {
-        const Options o(options, {{"evacuate", "b"}});
+    const auto o = parse_or_reply(result, [&] {
+        Options checked(options, {{"evacuate", "b"}});
         if (device.empty())
             throw Error(Error::Code::InvalidArgument, "device: empty (name the spare to remove)");
-        const bool evacuate = o.flag("evacuate");
-        const std::uint32_t uid = d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
-        // The reply (the job's path) goes out before the work starts, so the
-        // caller can watch the job; the result arrives as Completed.
-        return sdbus::ObjectPath(d.start_job(
-            "spare-evacuate", {ObjectPaths::device(name)}, uid,
-            [&d, name, device, evacuate](const Daemon::JobProgress &progress) {
-                const RefreshAfter refresh(d, name);
-                // The library polls the spare's live count while the kernel
-                // moves its blocks.
-                const SpareRemoved r = RemapDevice(name).spare_remove(
-                    device, evacuate, [&progress](std::uint32_t done, std::uint32_t total) {
-                        if (total)
-                            progress(static_cast<double>(done) / total);
-                    });
-                return r.device + " removed: " + std::to_string(r.moved) + " blocks moved, " + std::to_string(r.lost) +
-                       " lost";
-            },
-            exhausted_check(name)));
+        return checked;
     });
+    if (!o)
+        return;
+    Daemon &d = daemon_;
+    dispatch_authorized(
+        d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage, o->interactive(),
+        [&d, name = name_, device, evacuate = o->flag("evacuate")](std::uint32_t uid) {
+            // The reply (the job's path) goes out before the work starts, so
+            // the caller can watch the job; the result arrives as Completed.
+            // Only an evacuation takes long enough to cancel: a suspend of
+            // the device interrupts the kernel's move.
+            return sdbus::ObjectPath(d.start_job(
+                "spare-evacuate", {ObjectPaths::device(name)}, uid,
+                [&d, name, device, evacuate](const Daemon::JobProgress &progress) {
+                    const RefreshAfter refresh(d, name);
+                    // The library polls the spare's live count while the
+                    // kernel moves its blocks.
+                    const SpareRemoved r = RemapDevice(name).spare_remove(
+                        device, evacuate, [&progress](std::uint32_t done, std::uint32_t total) {
+                            if (total)
+                                progress(static_cast<double>(done) / total);
+                        });
+                    return r.device + " removed: " + std::to_string(r.moved) + " blocks moved, " +
+                           std::to_string(r.lost) + " lost";
+                },
+                exhausted_check(name), evacuate ? std::optional<std::string>(name) : std::nullopt));
+        });
 }
 
 void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
                          std::map<std::string, sdbus::Variant> options)
 {
+    const auto o = parse_or_reply(result, [&] { return Options(options, {}); });
+    if (!o)
+        return;
     Daemon &d = daemon_;
-    dispatch_to_worker(
-        d.worker(), std::move(result),
-        [&d, name = name_, who = sender(), block, options] {
-            const Options o(options, {});
-            d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
+    dispatch_authorized(
+        d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage, o->interactive(),
+        [&d, name = name_, block] {
             const RefreshAfter refresh(d, name);
             return RemapDevice(name).remap(block);
         },
@@ -273,13 +288,15 @@ void DeviceObject::GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std:
 
 void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
 {
+    const auto o = parse_or_reply(result, [&] { return Options(options, {}); });
+    if (!o)
+        return;
     Daemon &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_, who = sender(), options] {
-        const Options o(options, {});
-        d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
-        const RefreshAfter refresh(d, name);
-        RemapDevice(name).stop();
-    });
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+                        o->interactive(), [&d, name = name_] {
+                            const RefreshAfter refresh(d, name);
+                            RemapDevice(name).stop();
+                        });
 }
 
 std::string DeviceObject::Name() { return name_; }

@@ -8,9 +8,9 @@
 namespace dmremap::daemon {
 
 JobObject::JobObject(sdbus::IConnection &connection, std::string path, std::string operation,
-                     std::vector<sdbus::ObjectPath> objects, std::uint32_t uid)
+                     std::vector<sdbus::ObjectPath> objects, std::uint32_t uid, bool cancelable)
     : AdaptorInterfaces(connection, std::move(path)), operation_(std::move(operation)), objects_(std::move(objects)),
-      uid_(uid)
+      uid_(uid), cancelable_(cancelable)
 {
     registerAdaptor();
     emitInterfacesAddedSignal({org::dmremap1::Job_adaptor::INTERFACE_NAME});

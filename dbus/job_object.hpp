@@ -19,7 +19,7 @@ class JobObject final
                                       sdbus::Properties_adaptor> {
 public:
     JobObject(sdbus::IConnection &connection, std::string path, std::string operation,
-              std::vector<sdbus::ObjectPath> objects, std::uint32_t uid);
+              std::vector<sdbus::ObjectPath> objects, std::uint32_t uid, bool cancelable);
     ~JobObject();
 
     // Any thread (the library reports evacuation progress from its own):
@@ -37,13 +37,12 @@ private:
     std::uint64_t ExpectedEndTime() override { return 0; }
     std::vector<sdbus::ObjectPath> Objects() override { return objects_; }
     std::uint32_t StartedByUID() override { return uid_; }
-    // The evacuation is one kernel message: nothing can interrupt it
-    // safely from outside.
-    bool Cancelable() override { return false; }
+    bool Cancelable() override { return cancelable_; }
 
     const std::string operation_;
     const std::vector<sdbus::ObjectPath> objects_;
     const std::uint32_t uid_;
+    const bool cancelable_;
     std::mutex mutex_;
     double progress_ = 0.0;
 };

@@ -11,6 +11,8 @@
 #include <error.hpp>
 #include <set_manager.hpp>
 
+#include <optional>
+
 #include <sys/stat.h>
 
 namespace dmremap::daemon {
@@ -63,8 +65,11 @@ std::string ManagerObject::Version() { return DMREMAP_VERSION; }
 void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath> &&result, std::string data_device,
                            std::vector<std::string> spare_devices, Dict options)
 {
-    Daemon &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result), [&d, who = sender(), data_device, spare_devices, options] {
+    struct Parsed {
+        FormatOptions format;
+        bool force, interactive;
+    };
+    const auto parsed = parse_or_reply(result, [&] {
         const Options o(options, {{"name", "s"}, {"block_size", "u"}, {"internal_spare", "t"}, {"max_remaps", "u"},
                                   {"force", "b"}});
         check_path("data_device", data_device);
@@ -77,19 +82,30 @@ void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath> &&result, std::strin
         fo.internal_spare = o.get<std::uint64_t>("internal_spare");
         if (auto v = o.get<std::uint32_t>("max_remaps"))
             fo.max_entries = *v;
-        d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
-        std::vector<std::string> paths{data_device};
-        paths.insert(paths.end(), spare_devices.begin(), spare_devices.end());
-        const CreateResult created = SetManager::create(paths, fo, o.flag("force"));
-        d.refresh(created.name);
-        return sdbus::ObjectPath(ObjectPaths::device(created.name));
+        return Parsed{fo, o.flag("force"), o.interactive()};
     });
+    if (!parsed)
+        return;
+    Daemon &d = daemon_;
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+                        parsed->interactive,
+                        [&d, data_device, spare_devices, fo = parsed->format, force = parsed->force] {
+                            std::vector<std::string> paths{data_device};
+                            paths.insert(paths.end(), spare_devices.begin(), spare_devices.end());
+                            const CreateResult created = SetManager::create(paths, fo, force);
+                            d.refresh(created.name);
+                            return sdbus::ObjectPath(ObjectPaths::device(created.name));
+                        });
 }
 
 void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vector<std::string> members, Dict options)
 {
-    Daemon &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result), [&d, who = sender(), members, options] {
+    struct Parsed {
+        AssembleOptions assemble;
+        std::optional<Uuid> uuid;
+        bool interactive;
+    };
+    const auto parsed = parse_or_reply(result, [&] {
         const Options o(options, {{"uuid", "s"}, {"degraded", "b"}, {"name", "s"}});
         for (const auto &m : members)
             check_path("members", m);
@@ -106,11 +122,18 @@ void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vec
             throw Error(Error::Code::InvalidArgument, "options: 'uuid' is only for an empty members list");
         if (members.empty() && !uuid)
             throw Error(Error::Code::InvalidArgument, "members: empty, and no 'uuid' option names the set");
-        d.authorizer().authorize(who, Authorizer::kManage, o.interactive());
-        const AssembledSet set = members.empty() ? SetManager::assemble(*uuid, ao) : SetManager::assemble(members, ao);
-        d.refresh(set.name);
-        return sdbus::ObjectPath(ObjectPaths::device(set.name));
+        return Parsed{ao, uuid, o.interactive()};
     });
+    if (!parsed)
+        return;
+    Daemon &d = daemon_;
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+                        parsed->interactive, [&d, members, ao = parsed->assemble, uuid = parsed->uuid] {
+                            const AssembledSet set =
+                                members.empty() ? SetManager::assemble(*uuid, ao) : SetManager::assemble(members, ao);
+                            d.refresh(set.name);
+                            return sdbus::ObjectPath(ObjectPaths::device(set.name));
+                        });
 }
 
 void ManagerObject::ListMembers(sdbus::Result<std::vector<Dict>> &&result, Dict options)
