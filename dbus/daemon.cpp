@@ -11,6 +11,12 @@
 #include <iostream>
 
 namespace dmremap::daemon {
+namespace {
+
+// How a job's failure reads in Completed.
+std::string error_text(const sdbus::Error &e) { return e.getName() + ": " + e.getMessage(); }
+
+} // namespace
 
 Daemon::Daemon() : connection_(sdbus::createSystemBusConnection())
 {
@@ -109,25 +115,36 @@ void Daemon::refresh(const std::optional<std::string> &changed)
 std::string Daemon::start_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
                               std::function<std::string(const JobProgress &)> work,
                               std::function<bool()> spares_exhausted,
-                              [[maybe_unused]] std::optional<std::string> cancel_by_suspending)
+                              std::optional<std::string> cancel_by_suspending)
 {
     const std::uint64_t id = next_job_++;
     const std::string path = ObjectPaths::job(id);
     std::vector<sdbus::ObjectPath> paths(objects.begin(), objects.end());
-    JobObject *job =
-        jobs_.emplace(id, std::make_unique<JobObject>(*connection_, path, operation, std::move(paths), uid,
-                                                      false /* Cancel comes next */))
-            .first->second.get();
-    worker_.post([this, id, job, work = std::move(work), spares_exhausted = std::move(spares_exhausted)] {
+    auto control = std::make_shared<JobControl>(std::move(cancel_by_suspending));
+    JobObject *job = jobs_
+                         .emplace(id, std::make_unique<JobObject>(*connection_, authorizer_, path, operation,
+                                                                  std::move(paths), uid, control))
+                         .first->second.get();
+    worker_.post([this, id, job, control, work = std::move(work), spares_exhausted = std::move(spares_exhausted)] {
         bool ok = false;
         std::string message;
-        try {
-            // Only this task removes the job, after `work` returns.
-            message = work([job](double p) { job->set_progress(p); });
-            ok = true;
-        } catch (...) {
-            const sdbus::Error e = ErrorTranslator::translate(std::current_exception(), spares_exhausted);
-            message = e.getName() + ": " + e.getMessage();
+        if (!control->begin()) {
+            message = error_text(ErrorTranslator::cancelled("canceled before it started; nothing was changed"));
+        } else {
+            try {
+                // Only this task removes the job, after `work` returns.
+                message = work([job](double p) { job->set_progress(p); });
+                ok = true;
+            } catch (...) {
+                const auto error = std::current_exception();
+                message = error_text(control->cancel_requested()
+                                         ? ErrorTranslator::translate_canceled(error, spares_exhausted)
+                                         : ErrorTranslator::translate(error, spares_exhausted));
+            }
+            // Waits for a cancel's suspend and resume to end. The work's own
+            // refresh may have seen the device suspended by it: look again.
+            if (control->end() && control->device())
+                refresh(*control->device());
         }
         const auto it = jobs_.find(id);
         if (it == jobs_.end())

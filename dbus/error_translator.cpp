@@ -32,6 +32,20 @@ sdbus::Error make(const std::string &name, const std::string &message)
 
 sdbus::Error ErrorTranslator::not_authorized(const std::string &message) { return make("NotAuthorized", message); }
 
+sdbus::Error ErrorTranslator::cancelled(const std::string &message) { return make("Cancelled", message); }
+
+sdbus::Error ErrorTranslator::translate_canceled(std::exception_ptr error, const std::function<bool()> &spares_exhausted)
+{
+    try {
+        std::rethrow_exception(error);
+    } catch (const Error &e) {
+        if (e.sys_errno() == EINTR || e.code() == Error::Code::Busy)
+            return cancelled(std::string("canceled: ") + e.what());
+    } catch (...) {
+    }
+    return translate(error, spares_exhausted);
+}
+
 sdbus::Error ErrorTranslator::translate(std::exception_ptr error, const std::function<bool()> &spares_exhausted)
 {
     try {

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "job_object.hpp"
 
+#include "async_reply.hpp"
+#include "authorizer.hpp"
 #include "error_translator.hpp"
+#include "options.hpp"
 
 #include <error.hpp>
 
 namespace dmremap::daemon {
 
-JobObject::JobObject(sdbus::IConnection &connection, std::string path, std::string operation,
-                     std::vector<sdbus::ObjectPath> objects, std::uint32_t uid, bool cancelable)
-    : AdaptorInterfaces(connection, std::move(path)), operation_(std::move(operation)), objects_(std::move(objects)),
-      uid_(uid), cancelable_(cancelable)
+JobObject::JobObject(sdbus::IConnection &connection, Authorizer &authorizer, std::string path, std::string operation,
+                     std::vector<sdbus::ObjectPath> objects, std::uint32_t uid, std::shared_ptr<JobControl> control)
+    : AdaptorInterfaces(connection, path), authorizer_(authorizer), path_(path), operation_(std::move(operation)),
+      objects_(std::move(objects)), uid_(uid), control_(std::move(control))
 {
     registerAdaptor();
     emitInterfacesAddedSignal({org::dmremap1::Job_adaptor::INTERFACE_NAME});
@@ -44,7 +47,9 @@ void JobObject::set_progress(double progress) noexcept
 
 void JobObject::finish(bool success, const std::string &message)
 {
-    set_progress(1.0);
+    // A failed or canceled job did not get all the way.
+    if (success)
+        set_progress(1.0);
     emitCompleted(success, message);
 }
 
@@ -54,11 +59,47 @@ double JobObject::Progress()
     return progress_;
 }
 
-void JobObject::Cancel(const std::map<std::string, sdbus::Variant> &)
+std::string JobObject::sender() noexcept
 {
-    // A sync handler: only sdbus::Error may leave it.
-    throw ErrorTranslator::translate(std::make_exception_ptr(
-        Error(Error::Code::Failed, operation_ + ": cannot be canceled (one kernel operation, see Cancelable)")));
+    // "" fails authorization (no such bus name): never a way in.
+    try {
+        const sdbus::Message *msg = getObject().getCurrentlyProcessedMessage();
+        return msg ? msg->getSender() : std::string();
+    } catch (...) {
+        return {};
+    }
+}
+
+void JobObject::Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
+{
+    const auto o = parse_or_reply(result, [&] {
+        Options checked(options, {});
+        if (!control_->cancelable())
+            throw Error(Error::Code::Failed, path_ + ": " + operation_ +
+                                                 " without evacuation cannot be canceled (nothing long to interrupt)");
+        return checked;
+    });
+    if (!o)
+        return;
+    // Not through the worker: it is busy with this very job.
+    auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
+    try {
+        authorizer_.authorize_async(
+            sender(), Authorizer::kManage, o->interactive(), uid_,
+            [reply, control = control_, path = path_](std::exception_ptr error, std::uint32_t) {
+                try {
+                    if (error)
+                        std::rethrow_exception(error);
+                    if (control->cancel() == JobControl::CancelResult::AlreadyFinished)
+                        throw Error(Error::Code::Failed, path + ": already finished");
+                    reply->returnResults();
+                } catch (...) {
+                    detail::reply_error(reply, std::current_exception());
+                }
+            });
+    } catch (...) {
+        detail::reply_error(reply, std::current_exception());
+    }
 }
 
 } // namespace dmremap::daemon

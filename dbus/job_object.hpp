@@ -4,8 +4,10 @@
 #pragma once
 
 #include "job_adaptor.h"
+#include "job_control.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -14,22 +16,24 @@
 
 namespace dmremap::daemon {
 
+class Authorizer;
+
 class JobObject final
     : public sdbus::AdaptorInterfaces<org::dmremap1::Job_adaptor, sdbus::ManagedObject_adaptor,
                                       sdbus::Properties_adaptor> {
 public:
-    JobObject(sdbus::IConnection &connection, std::string path, std::string operation,
-              std::vector<sdbus::ObjectPath> objects, std::uint32_t uid, bool cancelable);
+    JobObject(sdbus::IConnection &connection, Authorizer &authorizer, std::string path, std::string operation,
+              std::vector<sdbus::ObjectPath> objects, std::uint32_t uid, std::shared_ptr<JobControl> control);
     ~JobObject();
 
     // Any thread (the library reports evacuation progress from its own):
     // a higher value is stored and announced, anything else ignored.
     void set_progress(double progress) noexcept;
-    // Progress to 1, then Completed(success, message).
+    // Progress to 1 when it succeeded, then Completed(success, message).
     void finish(bool success, const std::string &message);
 
 private:
-    void Cancel(const std::map<std::string, sdbus::Variant> &options) override;
+    void Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
 
     std::string Operation() override { return operation_; }
     double Progress() override;
@@ -37,12 +41,18 @@ private:
     std::uint64_t ExpectedEndTime() override { return 0; }
     std::vector<sdbus::ObjectPath> Objects() override { return objects_; }
     std::uint32_t StartedByUID() override { return uid_; }
-    bool Cancelable() override { return cancelable_; }
+    bool Cancelable() override { return control_->cancelable(); }
 
+    std::string sender() noexcept;
+
+    Authorizer &authorizer_;
+    const std::string path_;
     const std::string operation_;
     const std::vector<sdbus::ObjectPath> objects_;
     const std::uint32_t uid_;
-    const bool cancelable_;
+    // Shared: a Cancel waiting for polkit may outlive this object.
+    const std::shared_ptr<JobControl> control_;
+    // mutex_ protects progress_ (set from the library's polling thread).
     std::mutex mutex_;
     double progress_ = 0.0;
 };
