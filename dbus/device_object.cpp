@@ -113,6 +113,11 @@ DeviceProps DeviceObject::read(const std::string &name)
     p.remap_events = t.remap_events;
     p.healed = t.healed;
     p.state = st.state;
+    p.dm_uuid = st.info.uuid;
+    p.metadata_ok = t.metadata_ok;
+    p.exhausted = t.exhausted;
+    p.degraded = t.degraded;
+    p.seq = t.seq;
     return p;
 }
 
@@ -141,6 +146,11 @@ void DeviceObject::update(const DeviceProps &p)
         diff(o.remap_events != p.remap_events, "RemapEvents");
         diff(o.healed != p.healed, "Healed");
         diff(o.state != p.state, "State");
+        diff(o.dm_uuid != p.dm_uuid, "DmUUID");
+        diff(o.metadata_ok != p.metadata_ok, "MetadataOk");
+        diff(o.seq != p.seq, "Seq");
+        diff(o.exhausted != p.exhausted, "Exhausted");
+        diff(o.degraded != p.degraded, "Degraded");
         props_ = p;
         props_.name = name_;
     }
@@ -323,6 +333,11 @@ std::uint64_t DeviceObject::WriteErrors() { return snapshot().write_errors; }
 std::uint64_t DeviceObject::RemapEvents() { return snapshot().remap_events; }
 std::uint64_t DeviceObject::Healed() { return snapshot().healed; }
 std::string DeviceObject::State() { return snapshot().state; }
+std::string DeviceObject::DmUUID() { return snapshot().dm_uuid; }
+bool DeviceObject::MetadataOk() { return snapshot().metadata_ok; }
+std::uint64_t DeviceObject::Seq() { return snapshot().seq; }
+bool DeviceObject::Exhausted() { return snapshot().exhausted; }
+bool DeviceObject::Degraded() { return snapshot().degraded; }
 // Filled by the health service once it exists; until then nothing is known.
 std::string DeviceObject::HealthState() { return "unknown"; }
 std::map<std::string, sdbus::Variant> DeviceObject::HealthForecast() { return {}; }

@@ -28,6 +28,9 @@ struct DeviceProps {
     std::uint64_t remapped = 0, pending = 0, unavailable = 0, spare_used = 0, spare_total = 0;
     std::uint64_t read_errors = 0, write_errors = 0, remap_events = 0, healed = 0;
     std::string state;
+    std::string dm_uuid;
+    bool metadata_ok = true, exhausted = false, degraded = false;
+    std::uint64_t seq = 0;
 };
 
 class DeviceObject final
@@ -78,6 +81,11 @@ private:
     std::string State() override;
     std::string HealthState() override;
     std::map<std::string, sdbus::Variant> HealthForecast() override;
+    std::string DmUUID() override;
+    bool MetadataOk() override;
+    std::uint64_t Seq() override;
+    bool Exhausted() override;
+    bool Degraded() override;
 
     std::string sender() noexcept;
     DeviceProps snapshot() const;

@@ -12,6 +12,7 @@
 #include <set_manager.hpp>
 
 #include <optional>
+#include <tuple>
 
 #include <sys/stat.h>
 
@@ -37,6 +38,126 @@ void check_path(const std::string &arg, const std::string &path)
 {
     if (path.empty())
         throw Error(Error::Code::InvalidArgument, arg + ": empty device path");
+}
+
+struct CreateArgs {
+    std::vector<std::string> paths; // data device first
+    FormatOptions format;
+    bool force = false, interactive = true;
+};
+
+CreateArgs parse_create(const std::string &data_device, const std::vector<std::string> &spare_devices,
+                        const std::map<std::string, sdbus::Variant> &options)
+{
+    const Options o(options, {{"name", "s"}, {"block_size", "u"}, {"internal_spare", "t"}, {"max_remaps", "u"},
+                              {"force", "b"}, {"internal_spare_percent", "u"}, {"uuid", "s"}});
+    check_path("data_device", data_device);
+    for (const auto &s : spare_devices)
+        check_path("spare_devices", s);
+    CreateArgs a;
+    a.paths.push_back(data_device);
+    a.paths.insert(a.paths.end(), spare_devices.begin(), spare_devices.end());
+    FormatOptions &fo = a.format;
+    fo.name = o.get<std::string>("name").value_or("");
+    if (auto v = o.get<std::uint32_t>("block_size"))
+        fo.block_size = *v;
+    fo.internal_spare = o.get<std::uint64_t>("internal_spare");
+    if (auto v = o.get<std::uint32_t>("internal_spare_percent")) {
+        if (*v > 50)
+            throw Error(Error::Code::InvalidArgument, "options: 'internal_spare_percent' is above 50");
+        if (fo.internal_spare)
+            throw Error(Error::Code::InvalidArgument,
+                        "options: 'internal_spare' and 'internal_spare_percent' do not go together");
+        fo.internal_spare_percent = *v;
+    }
+    if (auto v = o.get<std::uint32_t>("max_remaps"))
+        fo.max_entries = *v;
+    if (auto text = o.get<std::string>("uuid")) {
+        fo.set_uuid = Uuid::parse(*text);
+        if (!fo.set_uuid || fo.set_uuid->is_nil())
+            throw Error(Error::Code::InvalidArgument, "options: 'uuid' is not a UUID: '" + *text + "'");
+    }
+    a.force = o.flag("force");
+    a.interactive = o.interactive();
+    return a;
+}
+
+CreateResult create_set(Daemon &d, const CreateArgs &a)
+{
+    const CreateResult created = SetManager::create(a.paths, a.format, a.force);
+    d.refresh(created.name);
+    return created;
+}
+
+struct AssembleArgs {
+    std::vector<std::string> members;
+    AssembleOptions assemble;
+    std::optional<Uuid> uuid;
+    bool interactive = true;
+};
+
+AssembleArgs parse_assemble(const std::vector<std::string> &members,
+                            const std::map<std::string, sdbus::Variant> &options)
+{
+    const Options o(options, {{"uuid", "s"}, {"degraded", "b"}, {"name", "s"}});
+    for (const auto &m : members)
+        check_path("members", m);
+    AssembleArgs a;
+    a.members = members;
+    a.assemble.degraded = o.flag("degraded");
+    a.assemble.name = o.get<std::string>("name").value_or("");
+    if (auto text = o.get<std::string>("uuid")) {
+        a.uuid = Uuid::parse(*text);
+        if (!a.uuid)
+            throw Error(Error::Code::InvalidArgument, "options: 'uuid' is not a UUID: '" + *text + "'");
+    }
+    if (!members.empty() && a.uuid)
+        throw Error(Error::Code::InvalidArgument, "options: 'uuid' is only for an empty members list");
+    if (members.empty() && !a.uuid)
+        throw Error(Error::Code::InvalidArgument, "members: empty, and no 'uuid' option names the set");
+    a.interactive = o.interactive();
+    return a;
+}
+
+AssembledSet assemble_set(Daemon &d, const AssembleArgs &a)
+{
+    const AssembledSet set =
+        a.members.empty() ? SetManager::assemble(*a.uuid, a.assemble) : SetManager::assemble(a.members, a.assemble);
+    d.refresh(set.name);
+    return set;
+}
+
+std::map<std::string, sdbus::Variant> set_dict(const AssembledSet &s)
+{
+    return {
+        {"name", sdbus::Variant(s.name)},
+        {"set_uuid", sdbus::Variant(s.set_uuid.str())},
+        {"members", sdbus::Variant(s.members)},
+        {"missing", sdbus::Variant(s.missing)},
+        {"attached", sdbus::Variant(s.attached)},
+        {"already_active", sdbus::Variant(s.already_active)},
+    };
+}
+
+// A member's layout as written, as dmremapctl create prints it.
+std::map<std::string, sdbus::Variant> superblock_dict(const Superblock &s)
+{
+    return {
+        {"set_uuid", sdbus::Variant(s.set_uuid.str())},
+        {"name", sdbus::Variant(s.name)},
+        {"block_size", sdbus::Variant(s.block_size)},
+        {"max_entries", sdbus::Variant(s.max_entries)},
+        {"data_offset_sectors", sdbus::Variant(s.data_offset)},
+        {"data_sectors", sdbus::Variant(s.data_sectors)},
+        {"index", sdbus::Variant(s.member_index)},
+        {"role", sdbus::Variant(std::string(role_name(s.role)))},
+        {"member_uuid", sdbus::Variant(s.member_uuid.str())},
+        {"member_sectors", sdbus::Variant(s.member_sectors)},
+        {"metadata_offset_sectors", sdbus::Variant(s.md_offset)},
+        {"metadata_sectors", sdbus::Variant(s.md_sectors)},
+        {"spare_offset_sectors", sdbus::Variant(s.spare_offset)},
+        {"spare_sectors", sdbus::Variant(s.spare_sectors)},
+    };
 }
 
 } // namespace
@@ -65,74 +186,91 @@ std::string ManagerObject::Version() { return DMREMAP_VERSION; }
 void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath> &&result, std::string data_device,
                            std::vector<std::string> spare_devices, Dict options)
 {
-    struct Parsed {
-        FormatOptions format;
-        bool force, interactive;
-    };
-    const auto parsed = parse_or_reply(result, [&] {
-        const Options o(options, {{"name", "s"}, {"block_size", "u"}, {"internal_spare", "t"}, {"max_remaps", "u"},
-                                  {"force", "b"}});
-        check_path("data_device", data_device);
-        for (const auto &s : spare_devices)
-            check_path("spare_devices", s);
-        FormatOptions fo;
-        fo.name = o.get<std::string>("name").value_or("");
-        if (auto v = o.get<std::uint32_t>("block_size"))
-            fo.block_size = *v;
-        fo.internal_spare = o.get<std::uint64_t>("internal_spare");
-        if (auto v = o.get<std::uint32_t>("max_remaps"))
-            fo.max_entries = *v;
-        return Parsed{fo, o.flag("force"), o.interactive()};
-    });
+    const auto parsed = parse_or_reply(result, [&] { return parse_create(data_device, spare_devices, options); });
     if (!parsed)
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
-                        parsed->interactive,
-                        [&d, data_device, spare_devices, fo = parsed->format, force = parsed->force] {
-                            std::vector<std::string> paths{data_device};
-                            paths.insert(paths.end(), spare_devices.begin(), spare_devices.end());
-                            const CreateResult created = SetManager::create(paths, fo, force);
-                            d.refresh(created.name);
+                        parsed->interactive, [&d, p = *parsed] {
+                            const CreateResult created = create_set(d, p);
                             return sdbus::ObjectPath(ObjectPaths::device(created.name));
+                        });
+}
+
+void ManagerObject::CreateSet(sdbus::Result<sdbus::ObjectPath, std::vector<Dict>> &&result, std::string data_device,
+                              std::vector<std::string> spare_devices, Dict options)
+{
+    using Out = std::tuple<sdbus::ObjectPath, std::vector<Dict>>;
+    const auto parsed = parse_or_reply(result, [&] { return parse_create(data_device, spare_devices, options); });
+    if (!parsed)
+        return;
+    Daemon &d = daemon_;
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+                        parsed->interactive, [&d, p = *parsed]() -> Out {
+                            const CreateResult created = create_set(d, p);
+                            std::vector<Dict> layout;
+                            for (const auto &sb : created.plan.superblocks)
+                                layout.push_back(superblock_dict(sb));
+                            return {sdbus::ObjectPath(ObjectPaths::device(created.name)), layout};
                         });
 }
 
 void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vector<std::string> members, Dict options)
 {
+    const auto parsed = parse_or_reply(result, [&] { return parse_assemble(members, options); });
+    if (!parsed)
+        return;
+    Daemon &d = daemon_;
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+                        parsed->interactive, [&d, p = *parsed] {
+                            const AssembledSet set = assemble_set(d, p);
+                            return sdbus::ObjectPath(ObjectPaths::device(set.name));
+                        });
+}
+
+void ManagerObject::AssembleSet(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::vector<std::string> members,
+                                Dict options)
+{
+    using Out = std::tuple<sdbus::ObjectPath, Dict>;
+    const auto parsed = parse_or_reply(result, [&] { return parse_assemble(members, options); });
+    if (!parsed)
+        return;
+    Daemon &d = daemon_;
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+                        parsed->interactive, [&d, p = *parsed]() -> Out {
+                            const AssembledSet set = assemble_set(d, p);
+                            return {sdbus::ObjectPath(ObjectPaths::device(set.name)), set_dict(set)};
+                        });
+}
+
+void ManagerObject::AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict options)
+{
     struct Parsed {
         AssembleOptions assemble;
-        std::optional<Uuid> uuid;
         bool interactive;
     };
     const auto parsed = parse_or_reply(result, [&] {
-        const Options o(options, {{"uuid", "s"}, {"degraded", "b"}, {"name", "s"}});
-        for (const auto &m : members)
-            check_path("members", m);
+        const Options o(options, {{"degraded", "b"}});
         AssembleOptions ao;
         ao.degraded = o.flag("degraded");
-        ao.name = o.get<std::string>("name").value_or("");
-        std::optional<Uuid> uuid;
-        if (auto text = o.get<std::string>("uuid")) {
-            uuid = Uuid::parse(*text);
-            if (!uuid)
-                throw Error(Error::Code::InvalidArgument, "options: 'uuid' is not a UUID: '" + *text + "'");
-        }
-        if (!members.empty() && uuid)
-            throw Error(Error::Code::InvalidArgument, "options: 'uuid' is only for an empty members list");
-        if (members.empty() && !uuid)
-            throw Error(Error::Code::InvalidArgument, "members: empty, and no 'uuid' option names the set");
-        return Parsed{ao, uuid, o.interactive()};
+        return Parsed{ao, o.interactive()};
     });
     if (!parsed)
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
-                        parsed->interactive, [&d, members, ao = parsed->assemble, uuid = parsed->uuid] {
-                            const AssembledSet set =
-                                members.empty() ? SetManager::assemble(*uuid, ao) : SetManager::assemble(members, ao);
-                            d.refresh(set.name);
-                            return sdbus::ObjectPath(ObjectPaths::device(set.name));
+                        parsed->interactive, [&d, ao = parsed->assemble] {
+                            std::vector<Dict> out;
+                            for (const auto &r : SetManager::assemble_all(ao)) {
+                                Dict one = r.set ? set_dict(*r.set) : Dict{};
+                                one["set_name"] = sdbus::Variant(r.set_name);
+                                one["set_uuid"] = sdbus::Variant(r.set_uuid.str());
+                                one["error"] = sdbus::Variant(r.set ? std::string() : r.error);
+                                if (r.set)
+                                    d.refresh(r.set->name);
+                                out.push_back(std::move(one));
+                            }
+                            return out;
                         });
 }
 

@@ -22,6 +22,11 @@ private:
     void Create(sdbus::Result<sdbus::ObjectPath> &&result, std::string data_device,
                 std::vector<std::string> spare_devices, Dict options) override;
     void Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vector<std::string> members, Dict options) override;
+    void CreateSet(sdbus::Result<sdbus::ObjectPath, std::vector<Dict>> &&result, std::string data_device,
+                   std::vector<std::string> spare_devices, Dict options) override;
+    void AssembleSet(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::vector<std::string> members,
+                     Dict options) override;
+    void AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict options) override;
     void ListMembers(sdbus::Result<std::vector<Dict>> &&result, Dict options) override;
     void Probe(sdbus::Result<Dict> &&result, std::string device, Dict options) override;
     std::string Version() override;
