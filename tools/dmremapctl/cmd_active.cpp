@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Starting and stopping sets: assemble, stop.
 #include "args.hpp"
+#include "backend.hpp"
 #include "commands.hpp"
 
 #include <error.hpp>
@@ -80,7 +81,7 @@ int cmd_assemble(int argc, char **argv)
     if (a.flag("all")) {
         nlohmann::json all = nlohmann::json::array();
         int rc = kExitOk;
-        for (const auto &r : SetManager::assemble_all(o)) {
+        for (const auto &r : make_backend("assemble")->assemble_all(o)) {
             if (a.flag("json")) {
                 nlohmann::json j = r.set ? set_json(*r.set) : nlohmann::json{{"name", r.set_name}};
                 j["set_uuid"] = r.set_uuid.str();
@@ -104,10 +105,10 @@ int cmd_assemble(int argc, char **argv)
         auto uuid = Uuid::parse(*u);
         if (!uuid)
             throw UsageError("assemble: --uuid '" + *u + "' is not a UUID");
-        s = SetManager::assemble(*uuid, o);
+        s = make_backend("assemble")->assemble(*uuid, o);
     } else {
         a.need(1, 64, "MEMBER");
-        s = SetManager::assemble(a.positional(), o);
+        s = make_backend("assemble")->assemble(a.positional(), o);
     }
     if (a.flag("json"))
         std::cout << set_json(s).dump(2) << "\n";
@@ -126,7 +127,7 @@ int cmd_members(int argc, char **argv)
     }
     a.need(0, 0, "");
     nlohmann::json all = nlohmann::json::array();
-    for (const auto &m : Discovery::members()) {
+    for (const auto &m : make_backend("members")->members()) {
         if (a.flag("json")) {
             all.push_back({{"device", m.devnode},
                            {"set_uuid", m.set_uuid.str()},
@@ -157,8 +158,9 @@ int cmd_stop(int argc, char **argv)
         return kExitOk;
     }
     a.need(1, 64, "NAME");
+    const auto backend = make_backend("stop");
     for (const auto &n : a.positional()) {
-        RemapDevice(n).stop();
+        backend->stop(n);
         std::cout << "Stopped " << n << "\n";
     }
     return kExitOk;

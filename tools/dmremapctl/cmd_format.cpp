@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "args.hpp"
+#include "backend.hpp"
 #include "commands.hpp"
 #include "text.hpp"
 
@@ -182,7 +183,7 @@ int cmd_create(int argc, char **argv)
     a.need(1, 64, "DATA_DEV");
     const FormatOptions o = format_options(a);
     const auto &paths = a.positional();
-    const CreateResult r = SetManager::create(paths, o, a.flag("force"));
+    const CreateResult r = make_backend("create")->create(paths, o, a.flag("force"));
     if (a.flag("json")) {
         nlohmann::json j = plan_json(r.plan, paths);
         j["device"] = "/dev/mapper/" + r.name;

@@ -2,6 +2,7 @@
 // Commands that change an active device through its kernel target: spare
 // add/remove/list, remap.
 #include "args.hpp"
+#include "backend.hpp"
 #include "commands.hpp"
 #include "text.hpp"
 
@@ -62,8 +63,8 @@ int spare_add(Args &a)
             throw UsageError("spare add: --size goes with --image");
         a.need(2, 2, a.positional().empty() ? "NAME" : "DEV (or --image PATH --size SIZE)");
     }
-    RemapDevice dev(a.positional()[0]);
-    const SpareAdded r = dev.spare_add(o.image.empty() ? a.positional()[1] : "", o);
+    const std::string &name = a.positional()[0];
+    const SpareAdded r = make_backend("spare add")->spare_add(name, o.image.empty() ? a.positional()[1] : "", o);
     if (a.flag("json")) {
         std::cout << nlohmann::json({{"device", r.device},
                                      {"index", r.index},
@@ -73,7 +74,7 @@ int spare_add(Args &a)
                   << "\n";
         return kExitOk;
     }
-    std::cout << "Added " << r.device << (r.image.empty() ? "" : " (image " + r.image + ")") << " to " << dev.name()
+    std::cout << "Added " << r.device << (r.image.empty() ? "" : " (image " + r.image + ")") << " to " << name
               << " as spare member " << r.index << ": " << r.blocks << " spare blocks\n";
     return kExitOk;
 }
@@ -81,7 +82,8 @@ int spare_add(Args &a)
 int spare_remove(Args &a)
 {
     a.need(2, 2, a.positional().empty() ? "NAME" : "DEV");
-    RemapDevice dev(a.positional()[0]);
+    const std::string &name = a.positional()[0];
+    const auto backend = make_backend("spare remove");
     RemapDevice::Progress bar;
     if (!a.flag("json") && ::isatty(STDERR_FILENO))
         bar = [](std::uint32_t done, std::uint32_t total) {
@@ -89,12 +91,12 @@ int spare_remove(Args &a)
             std::cerr << "\rmoving blocks [" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
                       << done << "/" << total << (done == total ? "\n" : "") << std::flush;
         };
-    const SpareRemoved r = dev.spare_remove(a.positional()[1], a.flag("evacuate"), bar);
+    const SpareRemoved r = backend->spare_remove(name, a.positional()[1], a.flag("evacuate"), bar);
     if (a.flag("json")) {
         std::cout << nlohmann::json({{"device", r.device}, {"moved", r.moved}, {"lost", r.lost}}).dump(2) << "\n";
         return kExitOk;
     }
-    std::cout << "Removed " << r.device << " from " << dev.name() << ": " << r.moved << " blocks moved";
+    std::cout << "Removed " << r.device << " from " << name << ": " << r.moved << " blocks moved";
     if (r.lost)
         std::cout << ", " << r.lost << " unreadable (now pending: they read as errors until written)";
     std::cout << "\n";
@@ -131,7 +133,7 @@ int cmd_spare(int argc, char **argv)
     if (sub == "remove")
         return spare_remove(a);
     a.need(1, 1, "NAME");
-    const auto spares = RemapDevice(a.positional()[0]).spares();
+    const auto spares = make_backend("spare list")->spares(a.positional()[0]);
     if (a.flag("json"))
         std::cout << spares_json(spares).dump(2) << "\n";
     else
@@ -151,14 +153,14 @@ int cmd_remap(int argc, char **argv)
     const auto block = parse_uint(a.positional()[1]);
     if (!block)
         throw UsageError("remap: BLOCK '" + a.positional()[1] + "' is not a block number");
-    RemapDevice dev(a.positional()[0]);
-    const bool moved = dev.remap(*block);
+    const std::string &name = a.positional()[0];
+    const bool moved = make_backend("remap")->remap(name, *block);
     if (a.flag("json"))
         std::cout << nlohmann::json({{"block", *block}, {"state", moved ? "remapped" : "pending"}}).dump(2) << "\n";
     else if (moved)
-        std::cout << dev.name() << ": block " << *block << " remapped\n";
+        std::cout << name << ": block " << *block << " remapped\n";
     else
-        std::cout << dev.name() << ": block " << *block
+        std::cout << name << ": block " << *block
                   << " could not be read: now pending (reads fail until it is written)\n";
     return kExitOk;
 }

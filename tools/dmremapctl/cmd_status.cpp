@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Commands that read active devices: status, list, remaps, pending.
 #include "args.hpp"
+#include "backend.hpp"
 #include "commands.hpp"
 #include "text.hpp"
 
@@ -12,6 +13,7 @@
 #include <sys/sysmacros.h>
 
 #include <iostream>
+#include <sstream>
 
 namespace dmremap::cli {
 namespace {
@@ -79,35 +81,38 @@ int list_entries(int argc, char **argv, bool pending_only)
         return kExitOk;
     }
     a.need(1, 1, "NAME");
-    RemapDevice dev(a.positional()[0]);
+    const auto backend = make_backend(cmd);
+    // Printed once the device answered: a failure leaves stdout empty.
+    std::ostringstream out;
     nlohmann::json all = nlohmann::json::array();
     std::uint64_t n = 0;
     const bool json = a.flag("json");
     if (!json)
-        std::cout << (pending_only ? "BLOCK\n" : "BLOCK                STATE     SPARE (member:block)\n");
-    dev.for_each_remap([&](const RemapEntryInfo &e) {
+        out << (pending_only ? "BLOCK\n" : "BLOCK                STATE     SPARE (member:block)\n");
+    backend->for_each_remap(a.positional()[0], [&](const RemapEntryInfo &e) {
         if (pending_only && !e.pending)
             return true;
         n++;
         if (json) {
             all.push_back(entry_json(e));
         } else if (pending_only) {
-            std::cout << e.block << "\n";
+            out << e.block << "\n";
         } else {
             std::string b = std::to_string(e.block);
-            std::cout << b << std::string(b.size() < 21 ? 21 - b.size() : 1, ' ');
+            out << b << std::string(b.size() < 21 ? 21 - b.size() : 1, ' ');
             if (e.pending)
-                std::cout << "pending   -\n";
+                out << "pending   -\n";
             else
-                std::cout << "remapped  " << e.member << ":" << e.spare_block << (e.on_missing ? " (missing)" : "")
-                          << "\n";
+                out << "remapped  " << e.member << ":" << e.spare_block << (e.on_missing ? " (missing)" : "")
+                    << "\n";
         }
         return true;
     });
     if (json)
-        std::cout << all.dump(2) << "\n";
+        out << all.dump(2) << "\n";
     else
-        std::cout << n << (pending_only ? " pending blocks\n" : " entries\n");
+        out << n << (pending_only ? " pending blocks\n" : " entries\n");
+    std::cout << out.str();
     return kExitOk;
 }
 
@@ -159,10 +164,11 @@ int cmd_status(int argc, char **argv)
                      "per member and error counters\nof active dm-remap devices (all of them without NAME).\n";
         return kExitOk;
     }
-    const auto names = a.positional().empty() ? RemapDevice::names() : a.positional();
+    const auto backend = make_backend("status");
+    const auto names = a.positional().empty() ? backend->names() : a.positional();
     nlohmann::json all = nlohmann::json::array();
     for (const auto &n : names) {
-        const DeviceStatus st = RemapDevice(n).status();
+        const DeviceStatus st = backend->status(n);
         if (a.flag("json"))
             all.push_back(to_json(n, st));
         else
@@ -184,8 +190,9 @@ int cmd_list(int argc, char **argv)
     }
     a.need(0, 0, "");
     nlohmann::json all = nlohmann::json::array();
-    for (const auto &n : RemapDevice::names()) {
-        const DeviceStatus st = RemapDevice(n).status();
+    const auto backend = make_backend("list");
+    for (const auto &n : backend->names()) {
+        const DeviceStatus st = backend->status(n);
         if (a.flag("json"))
             all.push_back({{"name", n}, {"uuid", st.info.uuid}, {"state", st.state},
                            {"remapped", st.target.remapped}, {"pending", st.target.pending}});

@@ -2,6 +2,7 @@
 // dmremapctl: the dm-remap admin tool. Library errors are translated to a
 // message and an exit code here, and only here.
 #include "args.hpp"
+#include "backend.hpp"
 #include "commands.hpp"
 
 #include <error.hpp>
@@ -71,6 +72,10 @@ int main(int argc, char **argv)
         } catch (const UsageError &e) {
             std::cerr << "dmremapctl " << e.what() << "\nTry 'dmremapctl " << name << " --help'.\n";
             return kExitUsage;
+        } catch (const BusUnreachable &e) {
+            std::cerr << "dmremapctl: cannot reach dm-remapd on the system bus (" << e.what()
+                      << "); run as root to act directly\n";
+            return kExitFailed;
         } catch (const dmremap::Error &e) {
             // "spare add", not "spare": the same prefix as its usage errors.
             const std::string cmd = name == "spare" && argc > 2 ? name + " " + argv[2] : name;

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// What the commands on active devices need, done either directly through
+// libbd_remap (root) or by dm-remapd over D-Bus (everyone else, so that
+// polkit decides). Both return the library's own structs, so a command
+// prints the same output whichever did the work.
+#pragma once
+
+#include <discovery.hpp>
+#include <remap_device.hpp>
+#include <set_manager.hpp>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace dmremap::cli {
+
+// dm-remapd could not be asked at all (no system bus, daemon not running
+// and not activatable). main.cpp prints it without the command's prefix.
+class BusUnreachable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    // Active dm-remap devices, sorted by name.
+    virtual std::vector<std::string> names() = 0;
+    virtual DeviceStatus status(const std::string &name) = 0;
+    virtual std::vector<SpareStat> spares(const std::string &name) = 0;
+    // Every remap table entry in block order; `fn` returns false to stop.
+    virtual void for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn) = 0;
+
+    virtual CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force) = 0;
+    virtual AssembledSet assemble(const std::vector<std::string> &members, const AssembleOptions &opts) = 0;
+    virtual AssembledSet assemble(const Uuid &set_uuid, const AssembleOptions &opts) = 0;
+    virtual std::vector<AssembleAllResult> assemble_all(const AssembleOptions &opts) = 0;
+    virtual void stop(const std::string &name) = 0;
+    virtual std::vector<FoundMember> members() = 0;
+
+    virtual SpareAdded spare_add(const std::string &name, const std::string &dev, const SpareAddOptions &opts) = 0;
+    virtual SpareRemoved spare_remove(const std::string &name, const std::string &dev, bool evacuate,
+                                      const RemapDevice::Progress &progress) = 0;
+    virtual bool remap(const std::string &name, std::uint64_t block) = 0;
+};
+
+// Root acts directly, everyone else through dm-remapd; the environment
+// variable DMREMAPCTL_BACKEND (direct or bus) overrides that.
+std::unique_ptr<Backend> make_backend(const std::string &command);
+
+} // namespace dmremap::cli

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The commands on active devices through dm-remapd (org.dmremap1 on the
+// system bus), with the proxies generated from dbus/*.xml. The daemon's
+// answers are put back into the library's structs; its errors back into
+// dmremap::Error with the same code and message the library would have
+// thrown here, so the output does not depend on the way taken.
+#pragma once
+
+#include "backend.hpp"
+
+#include <map>
+#include <memory>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+namespace dmremap::cli {
+
+class BusBackend final : public Backend {
+public:
+    BusBackend();
+    ~BusBackend() override;
+
+    std::vector<std::string> names() override;
+    DeviceStatus status(const std::string &name) override;
+    std::vector<SpareStat> spares(const std::string &name) override;
+    void for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn) override;
+
+    CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force) override;
+    AssembledSet assemble(const std::vector<std::string> &members, const AssembleOptions &opts) override;
+    AssembledSet assemble(const Uuid &set_uuid, const AssembleOptions &opts) override;
+    std::vector<AssembleAllResult> assemble_all(const AssembleOptions &opts) override;
+    void stop(const std::string &name) override;
+    std::vector<FoundMember> members() override;
+
+    SpareAdded spare_add(const std::string &name, const std::string &dev, const SpareAddOptions &opts) override;
+    SpareRemoved spare_remove(const std::string &name, const std::string &dev, bool evacuate,
+                              const RemapDevice::Progress &progress) override;
+    bool remap(const std::string &name, std::uint64_t block) override;
+
+private:
+    using Dict = std::map<std::string, sdbus::Variant>;
+    using Objects = std::map<sdbus::ObjectPath, std::map<std::string, Dict>>;
+
+    sdbus::IConnection &bus();
+    Objects objects();
+    // The Device object's path and properties; the library's NotFound or
+    // InvalidArgument when there is none.
+    std::pair<std::string, Dict> device(const std::string &name);
+    // Options every call carries: polkit may ask for a password only when
+    // someone is at a terminal to type it.
+    Dict options() const;
+    AssembledSet assemble_with(const std::vector<std::string> &members, Dict opts);
+
+    std::unique_ptr<sdbus::IConnection> bus_;
+};
+
+} // namespace dmremap::cli

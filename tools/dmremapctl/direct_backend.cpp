@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "direct_backend.hpp"
+
+#include <algorithm>
+
+namespace dmremap::cli {
+
+std::vector<std::string> DirectBackend::names()
+{
+    auto n = RemapDevice::names();
+    std::sort(n.begin(), n.end());
+    return n;
+}
+
+DeviceStatus DirectBackend::status(const std::string &name) { return RemapDevice(name).status(); }
+std::vector<SpareStat> DirectBackend::spares(const std::string &name) { return RemapDevice(name).spares(); }
+
+void DirectBackend::for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn)
+{
+    RemapDevice(name).for_each_remap(fn);
+}
+
+CreateResult DirectBackend::create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force)
+{
+    return SetManager::create(paths, opts, force);
+}
+
+AssembledSet DirectBackend::assemble(const std::vector<std::string> &members, const AssembleOptions &opts)
+{
+    return SetManager::assemble(members, opts);
+}
+
+AssembledSet DirectBackend::assemble(const Uuid &set_uuid, const AssembleOptions &opts)
+{
+    return SetManager::assemble(set_uuid, opts);
+}
+
+std::vector<AssembleAllResult> DirectBackend::assemble_all(const AssembleOptions &opts)
+{
+    return SetManager::assemble_all(opts);
+}
+
+void DirectBackend::stop(const std::string &name) { RemapDevice(name).stop(); }
+std::vector<FoundMember> DirectBackend::members() { return Discovery::members(); }
+
+SpareAdded DirectBackend::spare_add(const std::string &name, const std::string &dev, const SpareAddOptions &opts)
+{
+    return RemapDevice(name).spare_add(dev, opts);
+}
+
+SpareRemoved DirectBackend::spare_remove(const std::string &name, const std::string &dev, bool evacuate,
+                                         const RemapDevice::Progress &progress)
+{
+    return RemapDevice(name).spare_remove(dev, evacuate, progress);
+}
+
+bool DirectBackend::remap(const std::string &name, std::uint64_t block) { return RemapDevice(name).remap(block); }
+
+} // namespace dmremap::cli

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The commands on active devices through libbd_remap in this process:
+// needs root (device-mapper, block devices).
+#pragma once
+
+#include "backend.hpp"
+
+namespace dmremap::cli {
+
+class DirectBackend final : public Backend {
+public:
+    std::vector<std::string> names() override;
+    DeviceStatus status(const std::string &name) override;
+    std::vector<SpareStat> spares(const std::string &name) override;
+    void for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn) override;
+
+    CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force) override;
+    AssembledSet assemble(const std::vector<std::string> &members, const AssembleOptions &opts) override;
+    AssembledSet assemble(const Uuid &set_uuid, const AssembleOptions &opts) override;
+    std::vector<AssembleAllResult> assemble_all(const AssembleOptions &opts) override;
+    void stop(const std::string &name) override;
+    std::vector<FoundMember> members() override;
+
+    SpareAdded spare_add(const std::string &name, const std::string &dev, const SpareAddOptions &opts) override;
+    SpareRemoved spare_remove(const std::string &name, const std::string &dev, bool evacuate,
+                              const RemapDevice::Progress &progress) override;
+    bool remap(const std::string &name, std::uint64_t block) override;
+};
+
+} // namespace dmremap::cli
