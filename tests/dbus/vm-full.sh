@@ -61,6 +61,23 @@ r=$(call_as 65534 /org/dmremap1/devices/vf org.dmremap1.Device GetRemaps 'tua{sv
 expect_eq "GetRemaps as uid 65534" "[]" "$(json_get 'd.get("result")' <<< "$r")"
 [ -b /dev/mapper/vf ] || die "the refused Stop stopped it"
 
+# A disk whose driver loads after the daemon started (an NVMe-only machine
+# getting its first USB disk registers sd's majors then), with a block the
+# kernel remaps on its own: clients hear of it within a second of the
+# write's return (which waits for the remap's commit).
+nb=$(nullb_create vn0 64 4096)
+out=$(busctl call "${M[@]}" Create 'sasa{sv}' "$nb" 0 2 name s vn max_remaps u 4096)
+expect_eq "Create over null_blk" 'o "/org/dmremap1/devices/vn"' "$out"
+bad_block vn0 "$nb" 7
+r=$(cd "$DMREMAP_SRC/tests/dbus" && /usr/bin/python3 watch_props.py /org/dmremap1/devices/vn Remapped \
+	dd if=/dev/zero of=/dev/mapper/vn bs=4096 seek=7 count=1 oflag=direct status=none)
+expect_eq "the write to the failing block" 0 "$(json_get 'd["rc"]' <<< "$r")"
+expect_eq "Remapped in PropertiesChanged" 1 "$(json_get 'd["changed"]["Remapped"]' <<< "$r")"
+after=$(json_get 'd["after_exit"]' <<< "$r")
+echo "PropertiesChanged(Remapped=1) arrived $after s after the write returned"
+json_get 'd["after_exit"] < 1.0' <<< "$r" | grep -qx True || die "PropertiesChanged came $after s after the write (limit: 1 s)"
+busctl call org.dmremap1 /org/dmremap1/devices/vn org.dmremap1.Device Stop 'a{sv}' 0 > /dev/null
+
 busctl call "${D[@]}" Stop 'a{sv}' 0 > /dev/null
 [ ! -e /dev/mapper/vf ] || die "/dev/mapper/vf still there after Stop"
 r=$(call_as 0 /org/dmremap1/Manager org.dmremap1.Manager Assemble 'asa{sv}' '[["/dev/vda"], {}]')
