@@ -9,13 +9,9 @@
 # In the guest: run by tests/vm/vmtest.py
 set -eu
 if [ -z "${DMREMAP_VM_MODE:-}" ]; then
-	here=$(cd "$(dirname "$0")" && pwd)
-	build=${DMREMAP_BUILD:-$here/../../build}
-	mkdir -p "$build/vm"
-	work=$(mktemp -d "$build/vm/dbus-full-XXXXXX")
-	trap 'rm -rf "$work"' EXIT
-	exec python3 "$here/../vm/vmtest.py" run --kernel "$1" --mode full --install --build "$build" \
-		--disk "$work/data.img:96M" --timeout 600 "$0"
+	. "$(dirname "$0")/../vm/full/lib-host.sh"
+	full_boots "$0" "$1" dbus-full "data.img:96M" "--install --timeout 600"
+	exit 0
 fi
 
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"

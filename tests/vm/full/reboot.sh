@@ -10,15 +10,8 @@
 # In the guest: full/reboot.sh STEP               (as the host part runs it)
 set -eu
 if [ -z "${DMREMAP_VM_MODE:-}" ]; then
-	here=$(cd "$(dirname "$0")" && pwd)
-	build=${DMREMAP_BUILD:-$here/../../../build}
-	mkdir -p "$build/vm"
-	work=$(mktemp -d "$build/vm/reboot-XXXXXX")
-	trap 'rm -rf "$work"' EXIT
-	for step in write verify-then-cut verify; do
-		python3 "$here/../vmtest.py" run --kernel "$1" --mode full --install --build "$build" \
-			--disk "$work/disk.img:256M" --timeout 300 "$0" "$step"
-	done
+	. "$(dirname "$0")/lib-host.sh"
+	full_boots "$0" "$1" reboot "disk.img:256M" "--install --timeout 300" write verify-then-cut verify
 	exit 0
 fi
 

@@ -9,15 +9,8 @@
 # In the guest: full/target-reboot.sh STEP
 set -eu
 if [ -z "${DMREMAP_VM_MODE:-}" ]; then
-	here=$(cd "$(dirname "$0")" && pwd)
-	build=${DMREMAP_BUILD:-$here/../../../build}
-	mkdir -p "$build/vm"
-	work=$(mktemp -d "$build/vm/target-reboot-XXXXXX")
-	trap 'rm -rf "$work"' EXIT
-	for step in write verify; do
-		python3 "$here/../vmtest.py" run --kernel "$1" --mode full --build "$build" \
-			--disk "$work/disk.img:128M" --timeout 300 "$0" "$step"
-	done
+	. "$(dirname "$0")/lib-host.sh"
+	full_boots "$0" "$1" target-reboot "disk.img:128M" "--timeout 300" write verify
 	exit 0
 fi
 

@@ -9,15 +9,8 @@
 # In the guest: full/udev-discovery.sh STEP
 set -eu
 if [ -z "${DMREMAP_VM_MODE:-}" ]; then
-	here=$(cd "$(dirname "$0")" && pwd)
-	build=${DMREMAP_BUILD:-$here/../../../build}
-	mkdir -p "$build/vm"
-	work=$(mktemp -d "$build/vm/udev-discovery-XXXXXX")
-	trap 'rm -rf "$work"' EXIT
-	for step in create reboot; do
-		python3 "$here/../vmtest.py" run --kernel "$1" --mode full --install --build "$build" \
-			--disk "$work/data.img:96M" --disk "$work/spare.img:48M" --timeout 300 "$0" "$step"
-	done
+	. "$(dirname "$0")/lib-host.sh"
+	full_boots "$0" "$1" udev-discovery "data.img:96M spare.img:48M" "--install --timeout 300" create reboot
 	exit 0
 fi
 
