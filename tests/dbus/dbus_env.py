@@ -3,11 +3,13 @@
 """What the D-Bus tests share: a private system bus (deny-by-default policy
 plus the real dbus/org.dmremap1.conf), polkitd mocked by dbusmock's polkitd
 template, the built dm-remapd unmodified, and helpers. Imported by
-test_dbus.py and test_devices.py.
+test_dbus.py, test_devices.py and test_jobs.py; run as a script only as
+the burst client (see Burst).
 """
 import json
 import os
 import pwd
+import select
 import shutil
 import signal
 import subprocess
@@ -244,9 +246,120 @@ def empty_file():
         _EMPTY.append(path)
     return _EMPTY[0]
 
+NOBODY_PREFIX = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+
+
 def as_nobody(path, iface, method, sig, args):
     r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
                         PYTHON, DBUS_CALL, ENV.address, path, iface, method, sig, json.dumps(args)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def nobody_call(path, iface, method, sig, args):
+    """One call as uid 65534 in a process of its own (a sender of its own),
+    not waited for: communicate() gives dbus_call.py's JSON."""
+    return subprocess.Popen(NOBODY_PREFIX + [PYTHON, DBUS_CALL, ENV.address, path, iface, method, sig,
+                                             json.dumps(args)], stdout=subprocess.PIPE, text=True)
+
+
+class Burst:
+    """One connection (one sender) as uid 65534 that sends the same call
+    several times without waiting for the replies: send(n) sends n more,
+    replies(n) reads the next n, as dbus_call.py prints them."""
+
+    def __init__(self, path, iface, method, sig, args):
+        self.proc = subprocess.Popen(NOBODY_PREFIX + [PYTHON, os.path.abspath(__file__), "--burst", ENV.address,
+                                                      path, iface, method, sig, json.dumps(args)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        # Read by hand: select() on a buffered file misses lines already
+        # in its buffer.
+        self.fd = self.proc.stdout.fileno()
+        self.buf = b""
+        if self._line(30.0) != "ready":
+            raise AssertionError("the burst client did not start")
+
+    def _line(self, timeout):
+        """The next line, or None after `timeout` seconds."""
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise AssertionError("the burst client ended")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def send(self, n):
+        self.proc.stdin.write(b"%d\n" % n)
+        self.proc.stdin.flush()
+
+    def replies(self, n, timeout=30.0):
+        out = []
+        end = time.monotonic() + timeout
+        while len(out) < n:
+            line = self._line(end - time.monotonic())
+            if line is None:
+                raise AssertionError("%d of %d replies after %.0f s: %s" % (len(out), n, timeout, out))
+            out.append(json.loads(line))
+        return out
+
+    def pending(self):
+        """Whether a reply came that was not read."""
+        return b"\n" in self.buf or bool(select.select([self.fd], [], [], 0)[0])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+
+def _burst_main(address, path, iface, method, sig, args):
+    """The burst client itself (see Burst), in the uid 65534 process: GDBus
+    async calls on a GLib main loop (dbus-python's blocking calls from
+    several threads go out one at a time). Options dicts must be empty:
+    plain JSON cannot say a variant's type."""
+    import sys
+
+    from gi.repository import Gio, GLib
+
+    conn = Gio.DBusConnection.new_for_address_sync(
+        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+        None, None)
+    params = GLib.Variant("(%s)" % sig, tuple(json.loads(args)))
+
+    def done(c, res):
+        try:
+            r = {"result": c.call_finish(res).unpack()}
+        except GLib.Error as e:
+            name = Gio.DBusError.get_remote_error(e) or ""
+            prefix = "GDBus.Error:%s: " % name
+            message = e.message[len(prefix):] if e.message.startswith(prefix) else e.message
+            r = {"error": name, "message": message}
+        print(json.dumps(r), flush=True)
+
+    def got_line(_fd, _cond):
+        line = sys.stdin.readline()
+        if not line:
+            loop.quit()
+            return False
+        for _ in range(int(line)):
+            conn.call("org.dmremap1", path, iface, method, params, None, Gio.DBusCallFlags.NONE, 120000, None, done)
+        return True
+
+    loop = GLib.MainLoop()
+    GLib.io_add_watch(sys.stdin.fileno(), GLib.IO_IN | GLib.IO_HUP, got_line)
+    print("ready", flush=True)
+    loop.run()
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 8 and sys.argv[1] == "--burst":
+        _burst_main(*sys.argv[2:])

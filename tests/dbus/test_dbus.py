@@ -24,6 +24,10 @@ import dbus_env as E
 from dbus_env import (DBUS_CALL, DEV_IF, DMREMAPCTL, ERR, MANAGER, MGR_IF, MOCK_IF, NAME, NOBODY, OM_IF,
                       PROPS_IF, PYTHON, ROOT, DBusTest, as_nobody, dm_available, parse_node, wait_for, xml_interfaces)
 
+# Set by tests/dbus/vm-devices.sh, which runs this with an active dm-remap
+# device: then the checks of Device objects must run, not skip.
+EXPECT_DEVICE = os.environ.get("DMREMAP_TEST_EXPECT_DEVICE") == "1"
+
 
 def setUpModule():
     E.start()
@@ -66,6 +70,7 @@ class TestIntrospection(DBusTest):
     def test_devices_match_xml(self):
         paths = self.device_paths()
         if not paths:
+            self.assertFalse(EXPECT_DEVICE, "no Device object, but tests/dbus/vm-devices.sh made one")
             self.skipTest("no active dm-remap device here (device-mapper unavailable or no device): "
                           "Device objects not checked")
         for p in paths:
@@ -334,6 +339,7 @@ class TestAuthorization(DBusTest):
     def test_device_methods(self):
         paths = self.device_paths()
         if not paths:
+            self.assertFalse(EXPECT_DEVICE, "no Device object, but tests/dbus/vm-devices.sh made one")
             self.skipTest("no active dm-remap device here (device-mapper unavailable or no device): "
                           "authorization of AddSpare, RemoveSpare, Remap, Stop not checked")
         self.set_polkit([])
@@ -344,38 +350,94 @@ class TestAuthorization(DBusTest):
             r = as_nobody(paths[0], DEV_IF, method, sig, args)
             self.assertEqual(r.get("error"), ERR + "NotAuthorized", (method, r))
 
-    def test_bus_thread_not_blocked_by_polkit(self):
-        # While the worker waits on a slow polkit, properties still answer.
-        self.set_polkit([])
-        E.ENV.polkit().SetDelay(3.0, dbus_interface=MOCK_IF)
-        try:
-            method, sig, args, _ = changing_calls(E.ENV.dir)[0]
-            slow = subprocess.Popen(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
-                                     PYTHON, DBUS_CALL, E.ENV.address, MANAGER, MGR_IF, method, sig,
-                                     json.dumps(args)], stdout=subprocess.PIPE, text=True)
-            wait_for(lambda: len(self.polkit_calls()) == 1, what="the polkit call")
-            t = time.monotonic()
-            self.assertEqual(str(self.obj(MANAGER).Get(MGR_IF, "Version", dbus_interface=PROPS_IF)), "0.1.0")
-            self.assertLess(time.monotonic() - t, 1.0)
-            out, _ = slow.communicate(timeout=30)
-            self.assertEqual(json.loads(out).get("error"), ERR + "NotAuthorized")
-        finally:
-            E.ENV.polkit().SetDelay(0.0, dbus_interface=MOCK_IF)
+    # Authorizer::kMaxPendingPerSender
+    LIMIT = 8
 
-    def test_client_disconnects_mid_call(self):
+    def hang_polkit(self):
+        """From now on polkit holds every check of org.dmremap1.manage (as an
+        agent waiting for a password would) until ReleaseHangingCalls; its
+        own main loop keeps serving. (SetDelay sleeps in that loop, which
+        stalls the other callers' checks too, so it could not show a daemon
+        that serializes them.)"""
         self.set_polkit([])
-        E.ENV.polkit().SetDelay(2.0, dbus_interface=MOCK_IF)
-        try:
-            method, sig, args, _ = changing_calls(E.ENV.dir)[0]
-            client = subprocess.Popen(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
-                                       PYTHON, DBUS_CALL, E.ENV.address, MANAGER, MGR_IF, method, sig,
-                                       json.dumps(args)], stdout=subprocess.DEVNULL)
-            wait_for(lambda: len(self.polkit_calls()) == 1, what="the polkit call")
-            client.kill()
-            client.wait()
-            time.sleep(2.5)  # the daemon replies to nobody
-        finally:
-            E.ENV.polkit().SetDelay(0.0, dbus_interface=MOCK_IF)
+        E.ENV.polkit().SimulateHangActions(dbus.Array(["org.dmremap1.manage"], signature="s"),
+                                           dbus_interface=MOCK_IF)
+        self.addCleanup(self.unhang_polkit)
+
+    def unhang_polkit(self):
+        p = E.ENV.polkit()
+        p.SimulateHangActions(dbus.Array([], signature="s"), dbus_interface=MOCK_IF)
+        p.ReleaseHangingCalls(dbus_interface=MOCK_IF)
+
+    def release_polkit(self):
+        E.ENV.polkit().ReleaseHangingCalls(dbus_interface=MOCK_IF)
+
+    def test_others_not_blocked_by_hanging_polkit(self):
+        self.hang_polkit()
+        method, sig, args, after = changing_calls(E.ENV.dir)[0]
+        slow = E.nobody_call(MANAGER, MGR_IF, method, sig, args)
+        self.addCleanup(slow.kill)
+        wait_for(lambda: len(self.polkit_calls()) == 1, what="the polkit check")
+        m = self.manager()
+        t = time.monotonic()
+        # Root's changing call needs no polkit: it runs and fails on its own
+        # merits while the other caller's check still hangs.
+        name, _ = self.call_error(m.Create, *args, timeout=10)
+        self.assertEqual(name, after)
+        self.assertEqual(str(self.obj(MANAGER).Get(MGR_IF, "Version", dbus_interface=PROPS_IF, timeout=10)),
+                         "0.1.0")
+        self.assertEqual(dict(m.Probe(E.empty_file(), {}, timeout=10)), {})
+        self.assertLess(time.monotonic() - t, 1.0)
+        self.assertIsNone(slow.poll(), "the hanging caller was answered before polkit answered")
+        self.release_polkit()
+        out, _ = slow.communicate(timeout=30)
+        self.assertEqual(json.loads(out).get("error"), ERR + "NotAuthorized")
+
+    def test_client_killed_mid_check(self):
+        self.hang_polkit()
+        method, sig, args, _ = changing_calls(E.ENV.dir)[0]
+        burst = E.Burst(MANAGER, MGR_IF, method, sig, args)
+        self.addCleanup(burst.close)
+        burst.send(self.LIMIT)
+        wait_for(lambda: len(self.polkit_calls()) == self.LIMIT, what="the polkit checks")
+        burst.close()
+        # polkit answers for a caller that is gone: the replies go nowhere.
+        self.unhang_polkit()
+        self.assertAlive()
+        # The checks' thread still works: a new caller is checked and answered.
+        r = as_nobody(MANAGER, MGR_IF, method, sig, args)
+        self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
+
+    def test_per_sender_limit(self):
+        self.hang_polkit()
+        method, sig, args, _ = changing_calls(E.ENV.dir)[0]
+        burst = E.Burst(MANAGER, MGR_IF, method, sig, args)
+        self.addCleanup(burst.close)
+        burst.send(self.LIMIT + 1)
+        # Only the one over the limit is answered, at once and by us.
+        busy = burst.replies(1, timeout=10)[0]
+        self.assertEqual(busy.get("error"), ERR + "Busy", busy)
+        self.assertIn(str(self.LIMIT), busy["message"])
+        wait_for(lambda: len(self.polkit_calls()) == self.LIMIT, what="the polkit checks")
+        # Another sender of the same uid has places of its own.
+        other = E.nobody_call(MANAGER, MGR_IF, method, sig, args)
+        self.addCleanup(other.kill)
+        wait_for(lambda: len(self.polkit_calls()) == self.LIMIT + 1, what="the other sender's check")
+        self.assertFalse(burst.pending())
+        self.release_polkit()
+        for r in burst.replies(self.LIMIT):
+            self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
+        out, _ = other.communicate(timeout=30)
+        self.assertEqual(json.loads(out).get("error"), ERR + "NotAuthorized")
+        # Every place was given back: the same sender gets the limit again.
+        self.set_polkit([])
+        burst.send(self.LIMIT)
+        wait_for(lambda: len(self.polkit_calls()) == self.LIMIT, what="the polkit checks, again")
+        time.sleep(0.3)
+        self.assertFalse(burst.pending(), "a call was answered while its check hangs")
+        self.release_polkit()
+        for r in burst.replies(self.LIMIT):
+            self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
         self.assertAlive()
 
 
