@@ -2,6 +2,7 @@
 #include "bus_backend.hpp"
 
 #include "device_proxy.h"
+#include "job_watch.hpp"
 #include "manager_proxy.h"
 
 #include <error.hpp>
@@ -14,7 +15,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <poll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -26,7 +26,6 @@ constexpr const char *kService = "org.dmremap1";
 constexpr const char *kRoot = "/org/dmremap1";
 constexpr const char *kManager = "/org/dmremap1/Manager";
 constexpr const char *kDeviceIf = "org.dmremap1.Device";
-constexpr const char *kJobIf = "org.dmremap1.Job";
 constexpr const char *kErrPrefix = "org.dmremap1.Error.";
 // polkit gives a person 5 minutes to type a password, and the daemon's one
 // worker may finish other work first.
@@ -273,7 +272,8 @@ DeviceStatus BusBackend::status(const std::string &name)
     st.info.name = name;
     st.info.uuid = prop<std::string>(p, "DmUUID");
     const std::string node = prop<std::string>(p, "DeviceNode"); // /dev/dm-N
-    st.info.minor = static_cast<std::uint32_t>(std::stoul(node.substr(node.find_first_of("0123456789"))));
+    if (const auto digit = node.find_first_of("0123456789"); digit != std::string::npos)
+        st.info.minor = static_cast<std::uint32_t>(std::stoul(node.substr(digit)));
     TargetStatus &t = st.target;
     t.metadata_ok = prop<bool>(p, "MetadataOk");
     t.block_size = prop<std::uint32_t>(p, "BlockSize");
@@ -443,32 +443,7 @@ SpareRemoved BusBackend::spare_remove(const std::string &name, const std::string
                                       const RemapDevice::Progress &progress)
 {
     const auto [path, props] = device(name);
-    // The Job's signals are watched before it exists: it may be done
-    // before the reply naming it arrives.
-    struct Seen {
-        std::map<std::string, double> progress;
-        std::map<std::string, std::pair<bool, std::string>> completed;
-    } seen;
-    auto &b = bus();
-    const std::string jobs = std::string(kRoot) + "/jobs";
-    const auto done_slot = b.addMatch(
-        "type='signal',sender='" + std::string(kService) + "',interface='" + kJobIf + "',member='Completed'",
-        [&seen](sdbus::Message &msg) {
-            bool ok = false;
-            std::string text;
-            msg >> ok >> text;
-            seen.completed[msg.getPath()] = {ok, text};
-        });
-    const auto progress_slot = b.addMatch(
-        "type='signal',sender='" + std::string(kService) +
-            "',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path_namespace='" + jobs + "'",
-        [&seen](sdbus::Message &msg) {
-            std::string iface;
-            Dict changed;
-            msg >> iface >> changed;
-            if (const auto it = changed.find("Progress"); iface == kJobIf && it != changed.end())
-                seen.progress[msg.getPath()] = it->second.get<double>();
-        });
+    JobWatch watch(bus()); // before the job exists
     // The bar counts blocks; the job a fraction of the blocks living on the spare now.
     std::uint32_t total = 0;
     if (progress && evacuate) {
@@ -482,30 +457,14 @@ SpareRemoved BusBackend::spare_remove(const std::string &name, const std::string
     DeviceProxy proxy(bus(), path);
     const std::string job = call([&] { return proxy.RemoveSpare(absolute(dev), o); }, name);
     std::uint32_t shown = 0;
-    for (;;) {
-        while (b.processPendingRequest()) {
-        }
-        if (const auto it = seen.progress.find(job); it != seen.progress.end() && total) {
-            const auto now = static_cast<std::uint32_t>(std::lround(it->second * total));
-            if (now != shown && now < total)
+    const auto [ok, text] = watch.wait(
+        job,
+        [&](double fraction) {
+            const auto now = static_cast<std::uint32_t>(std::lround(fraction * total));
+            if (total && now != shown && now < total)
                 progress(shown = now, total);
-        }
-        if (seen.completed.count(job))
-            break;
-        const auto poll_data = b.getEventLoopPollData();
-        pollfd pfd{poll_data.fd, poll_data.events, 0};
-        if (::poll(&pfd, 1, 1000) < 0 && errno != EINTR)
-            throw Error::from_errno(Error::Code::Failed, "waiting for dm-remapd", errno);
-        // The job's object gone without our having heard its end: the
-        // daemon went away.
-        if (pfd.revents == 0 && !objects().count(sdbus::ObjectPath(job)) && !seen.completed.count(job)) {
-            while (b.processPendingRequest()) {
-            }
-            if (!seen.completed.count(job))
-                throw Error(Error::Code::Failed, "dm-remapd: " + job + " ended without a result");
-        }
-    }
-    const auto &[ok, text] = seen.completed[job];
+        },
+        [&] { return objects().count(sdbus::ObjectPath(job)) > 0; });
     if (!ok) {
         // "org.dmremap1.Error.NAME: message", as the method would have failed.
         const auto colon = text.find(": ");
