@@ -20,25 +20,29 @@ constexpr auto kQuickTimeout = std::chrono::seconds(25);
 
 } // namespace
 
-// One check in flight: holds the sender's place in pending_ for as long as
-// it lives, so every way a check can end (reply, error, timeout, the proxy
-// dropping its calls at shutdown) gives the place back.
+// One check in flight: holds the sender's place in pending_ until it is
+// answered, or, when it never is (the proxy dropping its calls at
+// shutdown), until the last callback holding it goes away.
 class Authorizer::Slot {
 public:
     Slot(Authorizer &owner, std::string sender, Done done)
         : owner_(owner), sender_(std::move(sender)), done_(std::move(done))
     {
     }
-    ~Slot() { owner_.release(sender_); }
+    ~Slot() { give_back(); }
     Slot(const Slot &) = delete;
     Slot &operator=(const Slot &) = delete;
 
     const std::string &sender() const { return sender_; }
 
-    // The checks' thread. Nothing may escape into the event loop: it would
-    // end the loop and with it every later check.
+    // The checks' thread. The place is given back first: the answer may
+    // reach the caller (through the worker) before the library drops the
+    // callback holding this slot, and the caller's next call must find
+    // its place free. Nothing may escape into the event loop: it would end
+    // the loop and with it every later check.
     void answer(std::exception_ptr error, std::uint32_t uid) noexcept
     {
+        give_back();
         if (!done_)
             return;
         auto done = std::move(done_);
@@ -57,9 +61,18 @@ public:
     }
 
 private:
+    void give_back() noexcept
+    {
+        if (!held_)
+            return;
+        held_ = false;
+        owner_.release(sender_);
+    }
+
     Authorizer &owner_;
     const std::string sender_;
     Done done_;
+    bool held_ = true; // touched by one thread at a time: the caller's, then the checks'
 };
 
 Authorizer::Authorizer()
