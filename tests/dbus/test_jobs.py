@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Job.Cancel on a real evacuation. Runs inside the VM kernels
+(tests/dbus/vm-devices.sh); elsewhere it skips.
+
+The set: data $DMREMAP_JOBS_DATA (4 KiB blocks; the 1 MiB internal spare,
+the smallest, holds 256), and spare $DMREMAP_JOBS_SLOW, a dm-delay device whose
+reads take 50 ms: the kernel reads each block it evacuates, one at a time,
+so moving 200 blocks off it takes about 10 s and a cancel lands midway.
+$DMREMAP_JOBS_FAST is the spare they move to.
+"""
+import os
+import random
+import subprocess
+import time
+import unittest
+
+import dbus
+from dbus.mainloop.glib import DBusGMainLoop
+from gi.repository import GLib
+
+import dbus_env as E
+from dbus_call import plain
+from dbus_env import DEV_IF, DMREMAPCTL, ERR, JOB_IF, NAME, OM_IF, PROPS_IF, ROOT, DBusTest, as_nobody, dm_available
+
+DATA = os.environ.get("DMREMAP_JOBS_DATA", "")
+SLOW = os.environ.get("DMREMAP_JOBS_SLOW", "")
+FAST = os.environ.get("DMREMAP_JOBS_FAST", "")
+SET = "jt"
+DEV = ROOT + "/devices/" + SET
+NODE = "/dev/mapper/" + SET
+BLOCK = 4096
+INTERNAL = 256              # blocks in the 1 MiB internal spare
+ON_SLOW = 200               # blocks remapped onto the slow spare
+
+
+def setUpModule():
+    if DATA and dm_available():
+        E.start()
+
+
+def tearDownModule():
+    E.stop()
+
+
+def ctl(*args):
+    r = subprocess.run([DMREMAPCTL] + list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("dmremapctl %s: %s" % (" ".join(args), r.stderr))
+    return r.stdout
+
+
+def majmin(dev):
+    rdev = os.stat(dev).st_rdev
+    return "%d:%d" % (os.major(rdev), os.minor(rdev))
+
+
+def dm_state(name):
+    """'ACTIVE' or 'SUSPENDED', as dmsetup info says."""
+    r = subprocess.run(["dmsetup", "info", name], capture_output=True, text=True, check=True)
+    for line in r.stdout.splitlines():
+        if line.startswith("State:"):
+            return line.split()[1]
+    raise AssertionError("no State in dmsetup info: " + r.stdout)
+
+
+class Signals:
+    """org.dmremap1's signals, in order, on a connection of its own."""
+
+    def __init__(self):
+        self.bus = dbus.bus.BusConnection(E.ENV.address, mainloop=DBusGMainLoop())
+        self.log = []
+        self.bus.add_signal_receiver(self._got, bus_name=NAME, path_keyword="path", member_keyword="member")
+
+    def _got(self, *args, path=None, member=None):
+        self.log.append((str(path), str(member), args))
+
+    def wait(self, pred, timeout=60.0, what="signal"):
+        ctx = GLib.MainContext.default()
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            while ctx.iteration(False):
+                pass
+            for s in self.log:
+                if pred(s):
+                    return s
+            time.sleep(0.02)
+        raise AssertionError("no %s; got %s" % (what, [s[:2] for s in self.log]))
+
+
+@unittest.skipUnless(DATA and SLOW and FAST and dm_available(),
+                     "needs device-mapper, the dm-remap target, null_blk and dm-delay (tests/dbus/vm-devices.sh "
+                     "runs this in the VM kernels)")
+class TestCancel(DBusTest):
+    @classmethod
+    def setUpClass(cls):
+        ctl("create", "--name", SET, "--block-size", str(BLOCK), "--internal-spare", "1M", "--max-remaps", "4096",
+            DATA, SLOW)
+        E.wait_for(lambda: DEV in cls.managed(cls), timeout=30, what="the Device object")
+        with open(NODE, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+        cls.pattern = random.Random(7).randbytes(size)
+        with open(NODE, "r+b") as f:
+            f.write(cls.pattern)
+            f.flush()
+            os.fsync(f.fileno())
+        dev = dbus.Interface(E.ENV.bus.get_object(NAME, DEV), DEV_IF)
+        # First fit: the internal spare fills up, the rest go to SLOW.
+        for b in range(INTERNAL + ON_SLOW):
+            assert dev.Remap(dbus.UInt64(b), {})
+        dev.AddSpare(FAST, {})
+
+    @classmethod
+    def tearDownClass(cls):
+        ctl("stop", SET)
+
+    def managed(self):
+        om = dbus.Interface(E.ENV.bus.get_object(NAME, ROOT), OM_IF)
+        return {str(p): plain(ifs) for p, ifs in om.GetManagedObjects().items()}
+
+    def live(self):
+        """Live blocks by member device (by major:minor: a dm device's node
+        shows as /dev/dm-N)."""
+        spares = plain(self.obj(DEV).Get(DEV_IF, "Spares", dbus_interface=PROPS_IF))
+        by_majmin = {row[2]: row[5] for row in spares}
+        return {d: by_majmin[majmin(d)] for d in (DATA, SLOW, FAST) if majmin(d) in by_majmin}
+
+    def device(self):
+        return dbus.Interface(self.obj(DEV), DEV_IF)
+
+    def job(self, path):
+        return dbus.Interface(self.obj(path, introspect=False), JOB_IF)
+
+    def assertDataIntact(self):
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        with open(NODE, "rb") as f:
+            got = f.read()
+        self.assertEqual(len(got), len(self.pattern))
+        bad = [i // BLOCK for i in range(0, len(got), BLOCK) if got[i:i + BLOCK] != self.pattern[i:i + BLOCK]]
+        self.assertEqual(bad, [], "blocks that no longer read what was written")
+
+    def test_1_cancel_unknown_job(self):
+        name, _ = self.call_error(self.job(ROOT + "/jobs/999999").Cancel, dbus.Dictionary({}, signature="sv"))
+        self.assertEqual(name, "org.freedesktop.DBus.Error.UnknownObject")
+
+    def test_2_cancel_midway(self):
+        self.assertEqual(self.live()[SLOW], ON_SLOW)
+        signals = Signals()
+        path = str(self.device().RemoveSpare(SLOW, {"evacuate": True}))
+        added = signals.wait(lambda s: s[1] == "InterfacesAdded" and str(s[2][0]) == path, what="the job")
+        props = plain(added[2][1])[JOB_IF]
+        self.assertEqual((props["Operation"], props["Cancelable"], props["StartedByUID"]),
+                         ("spare-evacuate", True, 0))
+
+        # Someone else, without polkit's word: refused, and the job goes on.
+        self.set_polkit([])
+        r = as_nobody(path, JOB_IF, "Cancel", "a{sv}", [{}])
+        self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
+        self.assertIn(path, self.managed(), "the job ended before the cancel; it must take longer")
+
+        # Once some blocks moved (Progress > 0), the starter cancels.
+        signals.wait(lambda s: s[0] == path and s[1] == "PropertiesChanged" and plain(s[2][1]).get("Progress", 0) > 0,
+                     what="Progress above 0")
+        t = time.monotonic()
+        self.job(path).Cancel(dbus.Dictionary({}, signature="sv"))
+        done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
+        success, message = plain(done[2])
+        self.assertFalse(success, message)
+        self.assertTrue(message.startswith(ERR + "Cancelled: "), message)
+        signals.wait(lambda s: s[1] == "InterfacesRemoved" and str(s[2][0]) == path, what="the job's removal")
+        print("canceled after %.1f s: %s" % (time.monotonic() - t, message))
+
+        self.assertEqual(dm_state(SET), "ACTIVE", "the cancel left the device suspended")
+        E.wait_for(lambda: self.obj(DEV).Get(DEV_IF, "State", dbus_interface=PROPS_IF) == "active",
+                   what="State active")
+        self.assertNotIn(path, self.managed())
+        live = self.live()
+        self.assertIn(SLOW, live, "the spare was removed although canceled")
+        self.assertGreater(live[SLOW], 0, "every block moved: the cancel came too late")
+        self.assertLessEqual(live[SLOW], ON_SLOW)
+        print("blocks still on the slow spare: %d of %d" % (live[SLOW], ON_SLOW))
+        self.assertDataIntact()
+        # Gone once finished: nothing left to cancel.
+        name, _ = self.call_error(self.job(path).Cancel, dbus.Dictionary({}, signature="sv"))
+        self.assertEqual(name, "org.freedesktop.DBus.Error.UnknownObject")
+
+    def test_3_run_again_finishes(self):
+        left = self.live()[SLOW]
+        signals = Signals()
+        path = str(self.device().RemoveSpare(SLOW, {"evacuate": True}))
+        done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
+        success, message = plain(done[2])
+        self.assertTrue(success, message)
+        self.assertIn("%d blocks moved, 0 lost" % left, message)
+        self.assertNotIn(SLOW, self.live())
+        self.assertEqual(self.live()[FAST], ON_SLOW)
+        self.assertEqual(dm_state(SET), "ACTIVE")
+        self.assertDataIntact()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2, buffer=False)
