@@ -38,8 +38,9 @@ public:
     // The checks' thread. The place is given back first: the answer may
     // reach the caller (through the worker) before the library drops the
     // callback holding this slot, and the caller's next call must find
-    // its place free. Nothing may escape into the event loop: it would end
-    // the loop and with it every later check.
+    // its place free. `done` runs on the answering thread; nothing may
+    // escape into the event loop: it would end the loop and with it every
+    // later check.
     void answer(std::exception_ptr error, std::uint32_t uid) noexcept
     {
         give_back();
@@ -48,11 +49,9 @@ public:
         auto done = std::move(done_);
         done_ = nullptr;
         try {
-            done(error, uid);
+            owner_.answers_.post([done = std::move(done), error, uid] { done(error, uid); });
         } catch (const std::exception &e) {
-            std::cerr << "dm-remapd: internal error after an authorization check: " << e.what() << "\n";
-        } catch (...) {
-            std::cerr << "dm-remapd: internal error after an authorization check\n";
+            std::cerr << "dm-remapd: cannot hand on an authorization answer: " << e.what() << "\n";
         }
     }
     void refuse(const std::string &message) noexcept
@@ -104,10 +103,12 @@ Authorizer::~Authorizer()
 
 void Authorizer::stop()
 {
-    if (!loop_.joinable())
-        return;
-    bus_->leaveEventLoop();
-    loop_.join();
+    if (loop_.joinable()) {
+        bus_->leaveEventLoop();
+        loop_.join();
+    }
+    // The answers already given still go out.
+    answers_.stop();
 }
 
 void Authorizer::release(const std::string &sender)

@@ -3,7 +3,15 @@
 // The check is asynchronous, on a bus connection of its own served by its
 // own thread: a polkit agent may wait minutes for a password, and neither
 // the serving connection's thread nor the worker may wait with it.
+//
+// Answers go out from a third thread. sdbus-c++ holds a connection's lock
+// while it runs that connection's callbacks: the serving thread holds its
+// own while it asks us (taking ours), so our loop, holding ours, must not
+// reply on the serving connection (taking its lock): that is a deadlock
+// (seen in the VM: the daemon stopped answering after a Cancel).
 #pragma once
+
+#include "worker.hpp"
 
 #include <cstdint>
 #include <exception>
@@ -36,12 +44,14 @@ public:
     // Ends the checks' thread; checks still waiting never call back.
     void stop();
 
-    // `error` is null when allowed; then `uid` is the caller's.
+    // `error` is null when allowed; then `uid` is the caller's. Runs on
+    // the answering thread, which holds no bus lock.
     using Done = std::function<void(std::exception_ptr error, std::uint32_t uid)>;
     // Any thread; never blocks. Allowed without polkit: uid 0, and
     // `owner` when given (who started what is being acted on). `done`
-    // runs exactly once, on the checks' thread, unless the sender is over
-    // its limit: then this throws Busy and `done` never runs.
+    // runs exactly once unless the sender is over
+    // its limit: then this throws Busy and `done` never runs. `done` runs
+    // on the answering thread.
     void authorize_async(const std::string &sender, const std::string &action, bool interactive,
                          std::optional<std::uint32_t> owner, Done done);
 
@@ -71,6 +81,10 @@ private:
     // Worker thread only, for uid_of: a blocking call must not share the
     // connection another thread is serving.
     std::unique_ptr<sdbus::IConnection> sync_bus_;
+
+    // Runs the Done callbacks, outside every bus lock (see the top). Last:
+    // destroyed first, after stop() ran what it had queued.
+    Worker answers_;
 };
 
 } // namespace dmremap::daemon
