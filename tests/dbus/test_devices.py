@@ -283,7 +283,7 @@ class TestDevices(DBusTest):
         self.assertEqual(set(props[JOB_IF]), set(xml_interfaces("org.dmremap1.Job")[JOB_IF]["properties"]))
         self.assertEqual(props[JOB_IF], {"Operation": "spare-evacuate", "Progress": 0.0, "Rate": 0,
                                          "ExpectedEndTime": 0, "Objects": [DEV], "StartedByUID": 0,
-                                         "Cancelable": False})
+                                         "Cancelable": True})
         self.assertEqual([s[2] for s in seq], ["InterfacesAdded", "PropertiesChanged", "Completed",
                                                "InterfacesRemoved"])
         self.assertEqual(plain(seq[1][3][1]), {"Progress": 1.0})
