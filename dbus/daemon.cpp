@@ -131,20 +131,51 @@ std::string Daemon::start_job(const std::string &operation, const std::vector<st
         if (!control->begin()) {
             message = error_text(ErrorTranslator::cancelled("canceled before it started; nothing was changed"));
         } else {
+            std::exception_ptr error;
             try {
                 // Only this task removes the job, after `work` returns.
                 message = work([job](double p) { job->set_progress(p); });
                 ok = true;
             } catch (...) {
-                const auto error = std::current_exception();
-                message = error_text(control->cancel_requested()
-                                         ? ErrorTranslator::translate_canceled(error, spares_exhausted)
-                                         : ErrorTranslator::translate(error, spares_exhausted));
+                error = std::current_exception();
             }
-            // Waits for a cancel's suspend and resume to end. The work's own
-            // refresh may have seen the device suspended by it: look again.
-            if (control->end() && control->device())
-                refresh(*control->device());
+            // Nothing may escape here: the job must still send Completed
+            // and be erased, or its starter waits forever.
+            bool interrupted = false;
+            try {
+                // Waits for a cancel's suspend and resume to end, so whether
+                // it suspended at all is known before the error is read.
+                interrupted = control->end();
+            } catch (const std::exception &e) {
+                std::cerr << "dm-remapd: job " << id << ": ending a cancel: " << e.what() << "\n";
+            }
+            if (error) {
+                try {
+                    // EINTR/EBUSY mean "canceled" only when our cancel
+                    // suspended the device.
+                    message = error_text(interrupted ? ErrorTranslator::translate_canceled(error, spares_exhausted)
+                                                     : ErrorTranslator::translate(error, spares_exhausted));
+                } catch (const std::exception &e) {
+                    message = std::string("org.dmremap1.Error.Failed: ") + e.what();
+                }
+            }
+            // The work's own refresh may have seen the device suspended by
+            // the cancel: look again.
+            try {
+                if (interrupted && control->device())
+                    refresh(*control->device());
+            } catch (const std::exception &e) {
+                std::cerr << "dm-remapd: job " << id << ": refreshing the device after a cancel: " << e.what()
+                          << "\n";
+            } catch (...) {
+                std::cerr << "dm-remapd: job " << id << ": refreshing the device after a cancel failed\n";
+            }
+            try {
+                if (const auto left = control->resume_failure())
+                    message += "; " + *left;
+            } catch (const std::exception &e) {
+                std::cerr << "dm-remapd: job " << id << ": " << e.what() << "\n";
+            }
         }
         const auto it = jobs_.find(id);
         if (it == jobs_.end())

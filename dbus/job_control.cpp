@@ -4,6 +4,7 @@
 #include <dm_control.hpp>
 #include <error.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
@@ -15,8 +16,11 @@ namespace {
 // (milliseconds), not so many that a stuck job means endless suspends.
 constexpr int kMaxInterrupts = 20;
 constexpr auto kInterruptEvery = std::chrono::milliseconds(250);
-constexpr int kResumeTries = 10;
-constexpr auto kResumeRetryAfter = std::chrono::milliseconds(100);
+// A device we suspended must not stay so (its I/O would wait forever):
+// resume keeps being retried, backing off, for this long.
+constexpr auto kResumeFor = std::chrono::seconds(30);
+constexpr auto kResumeFirstRetry = std::chrono::milliseconds(100);
+constexpr auto kResumeMaxRetry = std::chrono::seconds(2);
 
 } // namespace
 
@@ -65,6 +69,12 @@ bool JobControl::cancel_requested()
     return canceled_;
 }
 
+std::optional<std::string> JobControl::resume_failure()
+{
+    std::lock_guard lock(mutex_);
+    return resume_failure_;
+}
+
 JobControl::CancelResult JobControl::cancel()
 {
     std::lock_guard lock(mutex_);
@@ -72,58 +82,122 @@ JobControl::CancelResult JobControl::cancel()
         return CancelResult::AlreadyFinished;
     if (canceled_)
         return CancelResult::Requested; // a second Cancel changes nothing
-    canceled_ = true;
     // Queued: begin() sees the flag and the work never starts.
-    if (phase_ == Phase::Running)
+    if (phase_ == Phase::Running) {
+        // Under the lock throughout: nobody sees canceled_ without the
+        // thread that makes it true. A thread that cannot start leaves the
+        // job not canceled (a later Cancel tries again) and the error to
+        // the caller.
         interrupter_ = std::thread([this] { interrupt_until_done(); });
+    }
+    canceled_ = true;
     return CancelResult::Requested;
 }
 
-void JobControl::interrupt_until_done()
+void JobControl::interrupt_until_done() noexcept
 {
-    for (int i = 0; i < kMaxInterrupts; ++i) {
-        {
-            std::lock_guard lock(mutex_);
-            if (phase_ == Phase::Done)
+    try {
+        for (int i = 0; i < kMaxInterrupts; ++i) {
+            {
+                std::lock_guard lock(mutex_);
+                if (phase_ == Phase::Done)
+                    return;
+            }
+            const Interrupt done = interrupt_once();
+            std::unique_lock lock(mutex_);
+            interrupted_ = interrupted_ || done == Interrupt::Suspended;
+            // Left suspended: no more suspends on top of it.
+            if (resume_failure_)
+                return;
+            if (changed_.wait_for(lock, kInterruptEvery, [this] { return phase_ == Phase::Done; }))
                 return;
         }
-        const bool suspended = interrupt_once();
-        std::unique_lock lock(mutex_);
-        interrupted_ = interrupted_ || suspended;
-        if (changed_.wait_for(lock, kInterruptEvery, [this] { return phase_ == Phase::Done; }))
-            return;
+        std::cerr << "dm-remapd: " << *device_ << ": the canceled job still runs after " << kMaxInterrupts
+                  << " tries to interrupt it; left to finish\n";
+    } catch (const std::exception &e) {
+        // Nothing may leave this thread (std::terminate); the device is
+        // resumed by interrupt_once's guard whatever happened.
+        std::cerr << "dm-remapd: " << *device_ << ": cancel: " << e.what() << "; the job is left to finish\n";
+    } catch (...) {
+        std::cerr << "dm-remapd: " << *device_ << ": cancel failed; the job is left to finish\n";
     }
-    std::cerr << "dm-remapd: " << *device_ << ": the canceled job still runs after " << kMaxInterrupts
-              << " suspends; left to finish\n";
 }
 
-bool JobControl::interrupt_once()
+JobControl::Interrupt JobControl::interrupt_once()
 {
-    DmControl dm;
     const std::string &name = *device_;
+    // Resumes what this call suspended, on every way out.
+    struct ResumeGuard {
+        JobControl &self;
+        const std::string &name;
+        bool armed = false;
+        ~ResumeGuard()
+        {
+            if (armed)
+                self.resume_suspended(name);
+        }
+    } guard{*this, name};
     try {
+        DmControl dm;
         const auto info = dm.info(name);
         // Gone, or suspended by someone else: not ours to resume.
         if (!info || info->suspended)
-            return false;
-        dm.suspend(name);
-    } catch (const Error &e) {
-        std::cerr << "dm-remapd: cancel: " << e.what() << "\n";
-        return false;
-    }
-    // Never leave the device suspended: its I/O would wait forever.
-    for (int i = 0; i < kResumeTries; ++i) {
-        try {
-            dm.resume(name);
-            return true;
-        } catch (const Error &e) {
-            std::cerr << "dm-remapd: cancel: " << e.what() << (i + 1 < kResumeTries ? "; retrying" : "") << "\n";
+            return Interrupt::Skipped;
+        // A table loaded by someone else (lvm, dmsetup reload) and not yet
+        // resumed: our resume would make it live behind their back.
+        if (info->inactive_table) {
+            if (!skip_logged_)
+                std::cerr << "dm-remapd: " << name << ": has an inactive table loaded by someone else; "
+                          << "the cancel does not suspend it (its resume would swap that table in), the job goes on\n";
+            skip_logged_ = true;
+            return Interrupt::Skipped;
         }
-        std::this_thread::sleep_for(kResumeRetryAfter);
+        // A suspend that threw did not suspend (the ioctl failed): not
+        // armed then, so a suspend by someone else is never resumed by us.
+        dm.suspend(name);
+        guard.armed = true;
+        return Interrupt::Suspended;
+    } catch (const std::exception &e) {
+        std::cerr << "dm-remapd: cancel: " << e.what() << "\n";
+        return Interrupt::Skipped;
     }
-    std::cerr << "dm-remapd: cancel: " << name << " could not be resumed; resume it with 'dmsetup resume " << name
-              << "'\n";
-    return true;
+}
+
+void JobControl::resume_suspended(const std::string &name) noexcept
+{
+    const auto until = std::chrono::steady_clock::now() + kResumeFor;
+    std::chrono::milliseconds wait = kResumeFirstRetry;
+    std::string last = "unknown error";
+    for (;;) {
+        try {
+            DmControl dm;
+            const auto info = dm.info(name);
+            if (!info || !info->suspended)
+                return; // gone, or the suspend never happened
+            dm.resume(name);
+            return;
+        } catch (const std::exception &e) {
+            last = e.what();
+        } catch (...) {
+            last = "unknown error";
+        }
+        if (std::chrono::steady_clock::now() + wait > until)
+            break;
+        std::cerr << "dm-remapd: cancel: resuming " << name << ": " << last << "; retrying\n";
+        std::this_thread::sleep_for(wait);
+        wait = std::min(wait * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kResumeMaxRetry));
+    }
+    try {
+        const std::string message = "the cancel suspended " + name + " and could not resume it for " +
+                                    std::to_string(kResumeFor.count()) + " s (" + last +
+                                    "): it is left suspended, its I/O waits; resume it with 'dmsetup resume " +
+                                    name + "'";
+        std::cerr << "dm-remapd: " << message << "\n";
+        std::lock_guard lock(mutex_);
+        resume_failure_ = message;
+    } catch (...) {
+        std::cerr << "dm-remapd: " << name << " is left suspended; resume it with 'dmsetup resume NAME'\n";
+    }
 }
 
 } // namespace dmremap::daemon

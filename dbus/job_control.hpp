@@ -40,23 +40,33 @@ public:
     // (then it must not start).
     bool begin();
     // Worker: the work returned. Waits for an interruption in progress, so
-    // the device is resumed when this returns. True when a cancel touched
-    // the device (suspended and resumed it) while the work ran.
+    // the device is resumed (or given up on, see resume_failure()) when
+    // this returns. True when a cancel suspended the device at least once
+    // while the work ran: only then may the work's EINTR/EBUSY be read as
+    // "canceled".
     bool end();
     // Any thread: whether Cancel was accepted.
     bool cancel_requested();
+    // After end(): set when a cancel suspended the device and could not
+    // resume it; says so and how to resume it, for the job's Completed.
+    std::optional<std::string> resume_failure();
 
     enum class CancelResult { Requested, AlreadyFinished };
-    // Any thread, never blocks.
+    // Any thread, never blocks. Throws (and stays not canceled) when the
+    // interrupting thread cannot be started.
     CancelResult cancel();
 
 private:
     enum class Phase { Queued, Running, Done };
+    enum class Interrupt { Suspended, Skipped };
     // The interrupting thread: suspend and resume until the job ends, a
-    // bounded number of times.
-    void interrupt_until_done();
-    // One suspend and resume; true when it suspended.
-    bool interrupt_once();
+    // bounded number of times. Nothing escapes it.
+    void interrupt_until_done() noexcept;
+    // One suspend and resume.
+    Interrupt interrupt_once();
+    // Resumes the device we suspended, retrying with backoff for a while;
+    // records the failure when it stays suspended.
+    void resume_suspended(const std::string &name) noexcept;
 
     const std::optional<std::string> device_;
     // mutex_ protects phase_, canceled_ and interrupted_; changed_ tells the
@@ -66,6 +76,8 @@ private:
     Phase phase_ = Phase::Queued;
     bool canceled_ = false;
     bool interrupted_ = false;
+    std::optional<std::string> resume_failure_;
+    bool skip_logged_ = false; // touched only by the interrupting thread
     // Started by cancel() on a running job, joined by end() or the
     // destructor; touched only under mutex_ until joined.
     std::thread interrupter_;
