@@ -4,6 +4,7 @@
 #include <error.hpp>
 
 #include <cerrno>
+#include <string_view>
 
 namespace dmremap::daemon {
 namespace {
@@ -39,7 +40,13 @@ sdbus::Error ErrorTranslator::translate_canceled(std::exception_ptr error, const
     try {
         std::rethrow_exception(error);
     } catch (const Error &e) {
-        if (e.sys_errno() == EINTR || e.code() == Error::Code::Busy)
+        // Only what a suspend does to the work: EINTR (interrupted inside
+        // the message), EBUSY (the message refused on a suspended device)
+        // or the library's own "is suspended" look before it. Any other
+        // Busy (EROFS: a read-only table, ...) keeps its own name.
+        const bool suspended_look =
+            e.sys_errno() == 0 && std::string_view(e.what()).find(": is suspended") != std::string_view::npos;
+        if (e.sys_errno() == EINTR || (e.code() == Error::Code::Busy && (e.sys_errno() == EBUSY || suspended_look)))
             return cancelled(std::string("canceled: ") + e.what());
     } catch (...) {
     }

@@ -22,10 +22,12 @@ public:
     // SpareExhausted, which tells a client to add a spare rather than retry.
     static sdbus::Error translate(std::exception_ptr error, const std::function<bool()> &spares_exhausted = {});
 
-    // A job whose Cancel was accepted: an ending caused by the cancel's
-    // suspend (EINTR from the kernel's evacuation, or Busy: the device was
-    // suspended when the work looked or sent its message) is Cancelled;
-    // any other failure translates as above.
+    // A job whose Cancel suspended its device at least once (the caller
+    // knows; call it only then): an ending caused by that suspend (EINTR
+    // from the kernel's evacuation, or Busy with EBUSY or the library's
+    // "is suspended": the device was suspended when the work looked or sent
+    // its message) is Cancelled; any other failure (EROFS's Busy too)
+    // translates as above.
     static sdbus::Error translate_canceled(std::exception_ptr error, const std::function<bool()> &spares_exhausted = {});
 
     // Refusals that come from the daemon itself, not from the library.
