@@ -180,6 +180,15 @@ void Authorizer::check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t u
                     return;
                 }
                 if (!std::get<0>(result)) {
+                    // is_challenge: the user could authenticate, but no
+                    // agent answered (ssh without pkttyagent, or a
+                    // non-interactive call): say so, not "not authorized".
+                    if (std::get<1>(result)) {
+                        slot->refuse(action + ": authentication required and no polkit agent answered for uid " +
+                                     std::to_string(uid) +
+                                     "; run it as root, or with an agent (pkttyagent, a desktop session)");
+                        return;
+                    }
                     slot->refuse(action + ": not authorized for uid " + std::to_string(uid));
                     return;
                 }
