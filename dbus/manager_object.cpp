@@ -10,6 +10,7 @@
 #include <discovery.hpp>
 #include <error.hpp>
 #include <set_manager.hpp>
+#include <validator.hpp>
 
 #include <optional>
 #include <tuple>
@@ -106,10 +107,14 @@ AssembleArgs parse_assemble(const std::vector<std::string> &members,
     a.members = members;
     a.assemble.degraded = o.flag("degraded");
     a.assemble.name = o.get<std::string>("name").value_or("");
+    if (!a.assemble.name.empty() && !validator::valid_name(a.assemble.name))
+        // The library's words, so dmremapctl prints the same either way.
+        throw Error(Error::Code::InvalidArgument,
+                    "name '" + a.assemble.name + "' is not a valid device name (" + validator::kNameRules + ")");
     if (auto text = o.get<std::string>("uuid")) {
         a.uuid = Uuid::parse(*text);
-        if (!a.uuid)
-            throw Error(Error::Code::InvalidArgument, "options: 'uuid' is not a UUID: '" + *text + "'");
+        if (!a.uuid || a.uuid->is_nil())
+            throw Error(Error::Code::InvalidArgument, "options: 'uuid' is not a set UUID: '" + *text + "'");
     }
     if (!members.empty() && a.uuid)
         throw Error(Error::Code::InvalidArgument, "options: 'uuid' is only for an empty members list");

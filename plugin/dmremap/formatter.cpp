@@ -61,9 +61,8 @@ FormatPlan Formatter::plan(const FormatOptions &o, const std::vector<BlockIo *> 
     const Uuid set = o.set_uuid ? *o.set_uuid : Uuid::random();
     const std::string name = o.name.empty() ? "remap-" + set.str().substr(0, 8) : o.name;
     if (!validator::valid_name(name))
-        throw Error(E::InvalidArgument, "set name '" + name +
-                                            "' is not a valid device name (1-127 of A-Z a-z 0-9 _ - . + : @, "
-                                            "not starting with . or -)");
+        throw Error(E::InvalidArgument,
+                    "set name '" + name + "' is not a valid device name (" + validator::kNameRules + ")");
     const std::uint64_t bs_sect = bs >> DMR_SECTOR_SHIFT;
     const std::uint64_t md_sectors = layout::md_blocks(max_entries, o.journal_blocks) * DMR_MD_BLOCK_SECTORS;
     const std::uint64_t md_end = DMR_MD_OFFSET_SECTORS + md_sectors;

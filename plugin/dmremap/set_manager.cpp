@@ -6,6 +6,7 @@
 #include "file_io.hpp"
 #include "loop_device.hpp"
 #include "safety.hpp"
+#include "validator.hpp"
 
 #include <map>
 #include <memory>
@@ -103,6 +104,10 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
 {
     AssembledSet out;
     out.set_uuid = set;
+    // The name becomes /dev/mapper/NAME and goes into udev's records.
+    if (!opts.name.empty() && !validator::valid_name(opts.name))
+        throw Error(Error::Code::InvalidArgument,
+                    "name '" + opts.name + "' is not a valid device name (" + validator::kNameRules + ")");
     if (auto name = active_name_of(set); !name.empty()) {
         out.name = name;
         out.already_active = true;

@@ -17,6 +17,8 @@ namespace dmremap::validator {
 // A set name doubles as the /dev/mapper name and is printed into udev
 // KEY=VALUE lines, so it is restricted to characters safe in both.
 bool valid_name(std::string_view name);
+// What valid_name accepts, for error messages.
+inline constexpr const char *kNameRules = "1-127 of A-Z a-z 0-9 _ - . + : @, not starting with . or -";
 
 // device_sectors: real size of the member, 0 when unknown.
 Report superblock(ConstBlock raw, unsigned copy, std::uint64_t device_sectors, const std::string &where);

@@ -852,6 +852,8 @@ class TestActiveUsage(Base):
                  (("--uuid", UUID, d), exactly_one),
                  (("--all", "--uuid", UUID, d), exactly_one),
                  (("--all", "--name", "x"), "assemble: --name does not go with --all"),
+                 (("--name", "a/b", d), "assemble: --name 'a/b' is not a valid device name "
+                                        "(1-127 of A-Z a-z 0-9 _ - . + : @, not starting with . or -)"),
                  (("--uuid", "notauuid"), "assemble: --uuid 'notauuid' is not a UUID"),
                  (("--uuid", UUID, "--uuid", UUID), "assemble: option '--uuid' given twice"),
                  (("--uuid",), "assemble: option '--uuid' needs a value"),

@@ -8,6 +8,7 @@
 #include <discovery.hpp>
 #include <remap_device.hpp>
 #include <set_manager.hpp>
+#include <validator.hpp>
 
 #include <iostream>
 
@@ -71,8 +72,12 @@ int cmd_assemble(int argc, char **argv)
     }
     AssembleOptions o;
     o.degraded = a.flag("degraded");
-    if (auto n = a.value("name"))
+    if (auto n = a.value("name")) {
+        if (!validator::valid_name(*n))
+            throw UsageError("assemble: --name '" + *n + "' is not a valid device name (" + validator::kNameRules +
+                             ")");
         o.name = *n;
+    }
     const int ways = (a.value("uuid") ? 1 : 0) + (a.flag("all") ? 1 : 0) + (a.positional().empty() ? 0 : 1);
     if (ways != 1)
         throw UsageError("assemble: give MEMBER..., --uuid UUID or --all (exactly one)");

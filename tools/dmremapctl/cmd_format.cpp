@@ -56,7 +56,7 @@ FormatOptions format_options(const Args &a)
     if (auto v = a.value("name")) {
         if (!validator::valid_name(*v))
             throw UsageError(cmd + ": --name '" + *v +
-                             "' is not a valid device name (1-127 of A-Z a-z 0-9 _ - . + : @, not starting with . or -)");
+                             "' is not a valid device name (" + validator::kNameRules + ")");
         o.name = *v;
     }
     if (auto v = a.value("block-size")) {
