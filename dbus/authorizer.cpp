@@ -5,8 +5,14 @@
 
 #include <error.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <iostream>
+#include <system_error>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -79,16 +85,19 @@ Authorizer::Authorizer()
       dbus_(sdbus::createProxy(*bus_, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
       polkit_(sdbus::createProxy(*bus_, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority"))
 {
-    // Our own thread rather than enterEventLoopAsync(): a loop that fails
-    // (the bus went away) must be logged, not end the process through an
-    // exception leaving a thread.
-    loop_ = std::thread([this] {
-        try {
-            bus_->enterEventLoop();
-        } catch (const sdbus::Error &e) {
-            std::cerr << "dm-remapd: authorization bus: " << e.getName() << ": " << e.getMessage() << "\n";
-        }
-    });
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0)
+        throw std::system_error(errno, std::generic_category(), "eventfd");
+    // Our own loop rather than enterEventLoop(): requests are issued on
+    // this thread (see post()); a loop that fails (the bus went away) is
+    // logged, not the end of the process through an exception leaving a
+    // thread.
+    try {
+        loop_ = std::thread([this] { run_loop(); });
+    } catch (...) {
+        ::close(wake_fd_);
+        throw;
+    }
 }
 
 Authorizer::~Authorizer()
@@ -99,16 +108,78 @@ Authorizer::~Authorizer()
     polkit_.reset();
     dbus_.reset();
     bus_.reset();
+    if (wake_fd_ >= 0)
+        ::close(wake_fd_);
 }
 
 void Authorizer::stop()
 {
     if (loop_.joinable()) {
-        bus_->leaveEventLoop();
+        {
+            std::lock_guard lock(requests_mutex_);
+            stopping_ = true;
+        }
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
         loop_.join();
+        // Requests never issued: their slots give back their places.
+        std::vector<std::function<void()>> dropped;
+        std::lock_guard lock(requests_mutex_);
+        dropped.swap(requests_);
     }
     // The answers already given still go out.
     answers_.stop();
+}
+
+void Authorizer::post(std::function<void()> request)
+{
+    {
+        std::lock_guard lock(requests_mutex_);
+        if (stopping_)
+            throw Error(Error::Code::Failed, "the daemon is stopping");
+        requests_.push_back(std::move(request));
+    }
+    const std::uint64_t one = 1;
+    // Nonblocking: a counter already high enough wakes the loop anyway.
+    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void Authorizer::run_loop()
+{
+    try {
+        for (;;) {
+            std::vector<std::function<void()>> requests;
+            {
+                std::lock_guard lock(requests_mutex_);
+                if (stopping_)
+                    return;
+                requests.swap(requests_);
+            }
+            for (auto &request : requests) {
+                try {
+                    request();
+                } catch (const std::exception &e) {
+                    std::cerr << "dm-remapd: authorization request: " << e.what() << "\n";
+                }
+            }
+            requests.clear();
+            while (bus_->processPendingRequest()) {
+            }
+            const auto data = bus_->getEventLoopPollData();
+            pollfd fds[2] = {{data.fd, data.events, 0}, {wake_fd_, POLLIN, 0}};
+            const int r = ::poll(fds, 2, data.getPollTimeout());
+            if (r < 0 && errno != EINTR)
+                throw std::system_error(errno, std::generic_category(), "poll");
+            if (fds[1].revents & POLLIN) {
+                std::uint64_t count = 0;
+                [[maybe_unused]] const auto n = ::read(wake_fd_, &count, sizeof count);
+            }
+        }
+    } catch (const sdbus::Error &e) {
+        std::cerr << "dm-remapd: authorization bus: " << e.getName() << ": " << e.getMessage() << "\n";
+    } catch (const std::exception &e) {
+        std::cerr << "dm-remapd: authorization bus: " << e.what() << "\n";
+    }
 }
 
 void Authorizer::release(const std::string &sender)
@@ -135,9 +206,19 @@ void Authorizer::authorize_async(const std::string &sender, const std::string &a
     // From here the slot owns the place.
     auto slot = std::make_shared<Slot>(*this, sender, std::move(done));
     try {
+        post([this, slot, action, interactive, owner] { identify(slot, action, interactive, owner); });
+    } catch (const std::exception &e) {
+        slot->refuse("cannot identify the caller " + sender + ": " + e.what());
+    }
+}
+
+void Authorizer::identify(const std::shared_ptr<Slot> &slot, const std::string &action, bool interactive,
+                          std::optional<std::uint32_t> owner)
+{
+    try {
         dbus_->callMethodAsync("GetConnectionUnixUser")
             .onInterface("org.freedesktop.DBus")
-            .withArguments(sender)
+            .withArguments(slot->sender())
             .uponReplyInvoke([this, slot, action, interactive, owner](const sdbus::Error *e, std::uint32_t uid) {
                 if (e) {
                     slot->refuse("cannot identify the caller " + slot->sender() + ": " + e->getMessage());
@@ -150,7 +231,7 @@ void Authorizer::authorize_async(const std::string &sender, const std::string &a
                 check_polkit(slot, uid, action, interactive);
             });
     } catch (const sdbus::Error &e) {
-        slot->refuse("cannot identify the caller " + sender + ": " + e.getMessage());
+        slot->refuse("cannot identify the caller " + slot->sender() + ": " + e.getMessage());
     }
 }
 

@@ -4,6 +4,8 @@
 // own thread: a polkit agent may wait minutes for a password, and neither
 // the serving connection's thread nor the worker may wait with it.
 //
+// Every call on that connection is made on its thread (see post()).
+//
 // Answers go out from a third thread. sdbus-c++ holds a connection's lock
 // while it runs that connection's callbacks: the serving thread holds its
 // own while it asks us (taking ours), so our loop, holding ours, must not
@@ -22,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sdbus-c++/IConnection.h>
 #include <sdbus-c++/IProxy.h>
@@ -61,16 +64,33 @@ public:
 
 private:
     class Slot;
+    // The loop thread: the caller's uid, then polkit unless allowed.
+    void identify(const std::shared_ptr<Slot> &slot, const std::string &action, bool interactive,
+                  std::optional<std::uint32_t> owner);
     void check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t uid, const std::string &action,
                       bool interactive);
     void release(const std::string &sender);
     sdbus::IConnection &sync_bus();
+
+    // The loop thread: serves bus_ and runs the queued requests.
+    void run_loop();
+    // Any thread: `request` runs on the loop thread, which alone issues
+    // calls on bus_. sdbus-c++ 1.2 (before upstream PR #313) may leak a
+    // pending call's record when callMethodAsync runs on another thread
+    // than the one processing its reply.
+    void post(std::function<void()> request);
 
     // The checks' own connection, its proxies (kept: a proxy's pending
     // calls die with it) and the thread serving it.
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<sdbus::IProxy> dbus_;
     std::unique_ptr<sdbus::IProxy> polkit_;
+    // Wakes the loop: a request queued, or stop.
+    int wake_fd_ = -1;
+    // requests_mutex_ protects requests_ and stopping_.
+    std::mutex requests_mutex_;
+    std::vector<std::function<void()>> requests_;
+    bool stopping_ = false;
     std::thread loop_;
 
     // pending_mutex_ protects pending_: checks waiting per sender, taken by
