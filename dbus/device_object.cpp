@@ -296,6 +296,14 @@ void DeviceObject::GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std:
     });
 }
 
+void DeviceObject::Refresh(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
+{
+    if (!parse_or_reply(result, [&] { return Options(options, {}).interactive(); }))
+        return;
+    Daemon &d = daemon_;
+    dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_] { d.refresh(name); });
+}
+
 void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
 {
     const auto o = parse_or_reply(result, [&] { return Options(options, {}); });

@@ -61,6 +61,7 @@ private:
                std::map<std::string, sdbus::Variant> options) override;
     void GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std::uint64_t first, std::uint32_t count,
                    std::map<std::string, sdbus::Variant> options) override;
+    void Refresh(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
     void Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
 
     std::string Name() override;

@@ -351,6 +351,54 @@ class TestDevices(DBusTest):
         self.assertNotIn(SPARES[0], live)
         self.assertEqual(live[SPARES[1]], 10)
 
+    def test_09d_refresh_shows_counters_no_event_moved(self):
+        # A read of a pending block counts a read error and commits
+        # nothing: no uevent, so the cache keeps the old count until a
+        # Refresh (which dmremapctl run by a user makes before printing).
+        block = 700
+        first = DATA_OFFSET + block * BLOCK_SECTORS
+        bad = "/sys/kernel/config/nullb/%s/badblocks" % NULLB
+
+        def read():
+            return subprocess.run(["dd", "if=/dev/mapper/" + SET, "of=/dev/null", "bs=%d" % BLOCK,
+                                   "skip=%d" % block, "count=1", "iflag=direct", "status=none"],
+                                  capture_output=True).returncode
+
+        def kernel_read_errors():
+            out = subprocess.run(["dmsetup", "status", SET], capture_output=True, text=True, check=True).stdout
+            return int([t for t in out.split() if t.startswith("read_errors=")][0].split("=")[1])
+
+        pending = self.props()["Pending"]
+        with open(bad, "w") as f:
+            f.write("+%d-%d" % (first, first + BLOCK_SECTORS - 1))
+        try:
+            self.assertNotEqual(read(), 0, "a failing block read back")
+            self.signals.wait(lambda s: self.props()["Pending"] == pending + 1, what="the block pending")
+            self.signals.clear()
+            self.assertNotEqual(read(), 0, "a pending block read back")
+        finally:
+            with open(bad, "w") as f:
+                f.write("-%d-%d" % (first, first + BLOCK_SECTORS - 1))
+        self.signals.pump(1.0)
+        count = kernel_read_errors()
+        self.assertLess(self.props()["ReadErrors"], count, "the cache already moved: nothing left to show")
+        # dmremapctl prints the same through the daemon as directly: it
+        # has the daemon read the device again first.
+        bus = subprocess.run([DMREMAPCTL, "status", "--json", SET], capture_output=True, text=True,
+                             env=dict(E.ENV.env, DMREMAPCTL_BACKEND="bus"))
+        self.assertEqual(bus.returncode, 0, bus.stderr)
+        direct = json.loads(ctl("status", "--json", SET))
+        self.assertEqual(direct[0]["read_errors"], count)
+        self.assertEqual(json.loads(bus.stdout), direct)
+        self.assertEqual(self.props()["ReadErrors"], count)
+        self.signals.pump(0.5)
+        changed = [plain(s[3][1]) for s in self.signals.log if s[0] == DEV and s[2] == "PropertiesChanged"]
+        self.assertEqual(changed, [{"ReadErrors": count}])
+        # Nothing moved since: a Refresh changes nothing and says nothing.
+        self.device().Refresh({})
+        self.signals.pump(0.5)
+        self.assertEqual(len([s for s in self.signals.log if s[0] == DEV and s[2] == "PropertiesChanged"]), 1)
+
     def test_10_members(self):
         members = [plain(m) for m in dbus.Interface(self.obj(MANAGER), MGR_IF).ListMembers({})]
         mine = [m for m in members if m["device"] == DATA]

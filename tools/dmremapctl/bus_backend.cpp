@@ -265,9 +265,28 @@ std::vector<std::string> BusBackend::names()
     return out;
 }
 
+// Counters move without an event the daemon hears (a read of a pending
+// block counts a read error; no commit follows): have it read the device
+// again, as root's direct read would, then take the properties.
+BusBackend::Dict BusBackend::fresh(const std::string &name)
+{
+    const std::string path = device(name).first;
+    DeviceProxy dev(bus(), path);
+    call([&] { dev.Refresh({}); }, name);
+    auto proxy = sdbus::createProxy(bus(), kService, path);
+    Dict props;
+    call([&] {
+        proxy->callMethod("GetAll")
+            .onInterface("org.freedesktop.DBus.Properties")
+            .withArguments(std::string(kDeviceIf))
+            .storeResultsTo(props);
+    }, name);
+    return props;
+}
+
 DeviceStatus BusBackend::status(const std::string &name)
 {
-    const auto [path, p] = device(name);
+    const Dict p = fresh(name);
     DeviceStatus st;
     st.info.name = name;
     st.info.uuid = prop<std::string>(p, "DmUUID");
@@ -294,7 +313,7 @@ DeviceStatus BusBackend::status(const std::string &name)
     return st;
 }
 
-std::vector<SpareStat> BusBackend::spares(const std::string &name) { return spares_of(device(name).second); }
+std::vector<SpareStat> BusBackend::spares(const std::string &name) { return spares_of(fresh(name)); }
 
 void BusBackend::for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn)
 {

@@ -46,6 +46,8 @@ private:
     // The Device object's path and properties; the library's NotFound or
     // InvalidArgument when there is none.
     std::pair<std::string, Dict> device(const std::string &name);
+    // The Device properties after the daemon read the device again.
+    Dict fresh(const std::string &name);
     // Options every call carries: polkit may ask for a password only when
     // someone is at a terminal to type it.
     Dict options() const;
