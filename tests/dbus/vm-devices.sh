@@ -5,14 +5,7 @@
 # test_jobs.py need the kernel; test_dbus.py runs again here, with an
 # active device, so its device-mapper-dependent checks run (they fail
 # rather than skip: DMREMAP_TEST_EXPECT_DEVICE).
-. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
-data=$(nullb_create d0 64 4096)
-s1=$(nullb_create s1 16 4096)
-s2=$(nullb_create s2 32 4096)
-tiny=$(nullb_create s3 1 4096)
-export DMREMAP_TEST_DATA=$data DMREMAP_TEST_NULLB=d0 DMREMAP_TEST_SPARES="$s1 $s2" DMREMAP_TEST_TINY=$tiny
-export DMREMAPD=$DMREMAP_BUILD/dbus/dm-remapd DMREMAPCTL=$DMREMAP_BUILD/tools/dmremapctl
-export DBUS_SRC=$DMREMAP_SRC/dbus DBUS_CALL=$DMREMAP_SRC/tests/dbus/dbus_call.py
+. "$DMREMAP_SRC/tests/dbus/lib-guest.sh"
 /usr/bin/python3 "$DMREMAP_SRC/tests/dbus/test_devices.py" -v 2>&1 || die "test_devices.py failed"
 
 # Evacuation slow enough to cancel midway: reads of the spare take 50 ms.
