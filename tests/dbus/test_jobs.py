@@ -6,10 +6,13 @@
 The set: data $DMREMAP_JOBS_DATA (4 KiB blocks; the 1 MiB internal spare,
 the smallest, holds 256), and spare $DMREMAP_JOBS_SLOW, a dm-delay device whose
 reads take 50 ms: the kernel reads each block it evacuates, one at a time,
-so moving 200 blocks off it takes about 10 s and a cancel lands midway.
+so moving 400 blocks off it takes about 20 s and a cancel lands midway,
+twice (test_2, then test_3 on what is left).
 $DMREMAP_JOBS_FAST is the spare they move to.
 """
+import json
 import os
+import pwd
 import random
 import subprocess
 import time
@@ -31,7 +34,7 @@ DEV = ROOT + "/devices/" + SET
 NODE = "/dev/mapper/" + SET
 BLOCK = 4096
 INTERNAL = 256              # blocks in the 1 MiB internal spare
-ON_SLOW = 200               # blocks remapped onto the slow spare
+ON_SLOW = 400               # blocks remapped onto the slow spare: two cancels, each ~4 s in, leave some
 
 
 def setUpModule():
@@ -53,6 +56,20 @@ def ctl(*args):
 def majmin(dev):
     rdev = os.stat(dev).st_rdev
     return "%d:%d" % (os.major(rdev), os.minor(rdev))
+
+
+# A non-root uid other than the starter's (65534). One with a passwd entry:
+# the bus daemon refuses a connection whose uid it cannot look up.
+OTHER_UID = pwd.getpwnam("daemon").pw_uid
+
+
+def as_uid(uid, path, iface, method, sig, args):
+    """One call as `uid` in a process of its own: dbus_call.py's JSON."""
+    r = subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", E.PYTHON, E.DBUS_CALL,
+                        E.ENV.address, path, iface, method, sig, json.dumps(args)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
 
 
 def dm_state(name):
@@ -178,14 +195,61 @@ class TestCancel(DBusTest):
         live = self.live()
         self.assertIn(SLOW, live, "the spare was removed although canceled")
         self.assertGreater(live[SLOW], 0, "every block moved: the cancel came too late")
-        self.assertLessEqual(live[SLOW], ON_SLOW)
+        # Progress went above 0 before the cancel: what moved stays moved.
+        self.assertLess(live[SLOW], ON_SLOW, "nothing moved off the slow spare, or the cancel undid it")
         print("blocks still on the slow spare: %d of %d" % (live[SLOW], ON_SLOW))
         self.assertDataIntact()
         # Gone once finished: nothing left to cancel.
         name, _ = self.call_error(self.job(path).Cancel, dbus.Dictionary({}, signature="sv"))
         self.assertEqual(name, "org.freedesktop.DBus.Error.UnknownObject")
 
-    def test_3_run_again_finishes(self):
+    def test_3_starter_cancels_without_polkit(self):
+        """A job started by uid 65534 (polkit allowing manage) may be
+        canceled by that uid with polkit denying everything; another
+        non-root uid may not."""
+        before = self.live()[SLOW]
+        self.assertGreater(before, 0, "test_2 left nothing on the slow spare")
+        signals = Signals()
+        self.set_polkit(["org.dmremap1.manage"])
+        r = as_nobody(DEV, DEV_IF, "RemoveSpare", "sa{sv}", [SLOW, {"evacuate": True}])
+        self.assertNotIn("error", r, r)
+        path = str(r["result"])
+        added = signals.wait(lambda s: s[1] == "InterfacesAdded" and str(s[2][0]) == path, what="the job")
+        props = plain(added[2][1])[JOB_IF]
+        self.assertEqual((props["Operation"], props["Cancelable"], props["StartedByUID"]),
+                         ("spare-evacuate", True, E.NOBODY))
+
+        # polkit now denies everything: another non-root uid is refused.
+        self.set_polkit([])
+        r = as_uid(OTHER_UID, path, JOB_IF, "Cancel", "a{sv}", [{}])
+        self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
+        self.assertIn(path, self.managed(), "the job ended before the cancel; it must take longer")
+
+        signals.wait(lambda s: s[0] == path and s[1] == "PropertiesChanged" and plain(s[2][1]).get("Progress", 0) > 0,
+                     what="Progress above 0")
+        # The starter, still denied by polkit: allowed as the job's owner,
+        # without asking polkit at all.
+        self.set_polkit([])
+        r = as_nobody(path, JOB_IF, "Cancel", "a{sv}", [{}])
+        self.assertNotIn("error", r, r)
+        self.assertEqual(self.polkit_calls(), [], "the starter's Cancel asked polkit")
+        done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
+        success, message = plain(done[2])
+        self.assertFalse(success, message)
+        self.assertTrue(message.startswith(ERR + "Cancelled: "), message)
+        signals.wait(lambda s: s[1] == "InterfacesRemoved" and str(s[2][0]) == path, what="the job's removal")
+
+        self.assertEqual(dm_state(SET), "ACTIVE", "the cancel left the device suspended")
+        E.wait_for(lambda: self.obj(DEV).Get(DEV_IF, "State", dbus_interface=PROPS_IF) == "active",
+                   what="State active")
+        live = self.live()
+        self.assertIn(SLOW, live, "the spare was removed although canceled")
+        self.assertGreater(live[SLOW], 0, "every block moved: the cancel came too late")
+        self.assertLess(live[SLOW], before, "nothing moved off the slow spare, or the cancel undid it")
+        print("blocks still on the slow spare: %d of %d" % (live[SLOW], before))
+        self.assertDataIntact()
+
+    def test_4_run_again_finishes(self):
         left = self.live()[SLOW]
         signals = Signals()
         path = str(self.device().RemoveSpare(SLOW, {"evacuate": True}))
