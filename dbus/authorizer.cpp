@@ -112,6 +112,16 @@ Authorizer::~Authorizer()
         ::close(wake_fd_);
 }
 
+std::string Authorizer::caller(sdbus::IObject &object) noexcept
+{
+    try {
+        const sdbus::Message *msg = object.getCurrentlyProcessedMessage();
+        return msg ? msg->getSender() : std::string();
+    } catch (...) {
+        return {};
+    }
+}
+
 void Authorizer::stop()
 {
     if (loop_.joinable()) {

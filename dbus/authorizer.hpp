@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <sdbus-c++/IConnection.h>
+#include <sdbus-c++/IObject.h>
 #include <sdbus-c++/IProxy.h>
 
 namespace dmremap::daemon {
@@ -43,6 +44,11 @@ public:
     ~Authorizer();
     Authorizer(const Authorizer &) = delete;
     Authorizer &operator=(const Authorizer &) = delete;
+
+    // The unique bus name of the caller whose method call `object` is
+    // handling (bus thread, inside a handler). "" when it cannot be told,
+    // which fails authorization (no such bus name): never a way in.
+    static std::string caller(sdbus::IObject &object) noexcept;
 
     // Ends the checks' thread; checks still waiting never call back.
     void stop();

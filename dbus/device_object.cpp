@@ -160,17 +160,6 @@ void DeviceObject::update(const DeviceProps &p)
         emitPropertiesChangedSignal(org::dmremap1::Device_adaptor::INTERFACE_NAME, changed);
 }
 
-std::string DeviceObject::sender() noexcept
-{
-    // "" fails authorization later (no such bus name): never a way in.
-    try {
-        const sdbus::Message *msg = getObject().getCurrentlyProcessedMessage();
-        return msg ? msg->getSender() : std::string();
-    } catch (...) {
-        return {};
-    }
-}
-
 DeviceProps DeviceObject::snapshot() const
 {
     std::lock_guard lock(mutex_);
@@ -210,7 +199,7 @@ void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->second, [&d, name = name_, device, sa = parsed->first]() -> Added {
                             const RefreshAfter refresh(d, name);
                             const SpareAdded added = RemapDevice(name).spare_add(device, sa);
@@ -231,7 +220,7 @@ void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::s
         return;
     Daemon &d = daemon_;
     dispatch_authorized(
-        d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage, o->interactive(),
+        d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(),
         [&d, name = name_, device, evacuate = o->flag("evacuate")](std::uint32_t uid) {
             // The reply (the job's path) goes out before the work starts, so
             // the caller can watch the job; the result arrives as Completed.
@@ -263,7 +252,7 @@ void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
         return;
     Daemon &d = daemon_;
     dispatch_authorized(
-        d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage, o->interactive(),
+        d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(),
         [&d, name = name_, block] {
             const RefreshAfter refresh(d, name);
             return RemapDevice(name).remap(block);
@@ -310,7 +299,7 @@ void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::V
     if (!o)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
                         o->interactive(), [&d, name = name_] {
                             const RefreshAfter refresh(d, name);
                             RemapDevice(name).stop();

@@ -88,7 +88,6 @@ private:
     bool Exhausted() override;
     bool Degraded() override;
 
-    std::string sender() noexcept;
     DeviceProps snapshot() const;
 
     Daemon &daemon_;

@@ -59,17 +59,6 @@ double JobObject::Progress()
     return progress_;
 }
 
-std::string JobObject::sender() noexcept
-{
-    // "" fails authorization (no such bus name): never a way in.
-    try {
-        const sdbus::Message *msg = getObject().getCurrentlyProcessedMessage();
-        return msg ? msg->getSender() : std::string();
-    } catch (...) {
-        return {};
-    }
-}
-
 void JobObject::Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
 {
     const auto o = parse_or_reply(result, [&] {
@@ -85,7 +74,7 @@ void JobObject::Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Va
     auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
     try {
         authorizer_.authorize_async(
-            sender(), Authorizer::kManage, o->interactive(), uid_,
+            Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(), uid_,
             [reply, control = control_, path = path_](std::exception_ptr error, std::uint32_t) {
                 try {
                     if (error)

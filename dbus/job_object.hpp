@@ -43,7 +43,6 @@ private:
     std::uint32_t StartedByUID() override { return uid_; }
     bool Cancelable() override { return control_->cancelable(); }
 
-    std::string sender() noexcept;
 
     Authorizer &authorizer_;
     const std::string path_;

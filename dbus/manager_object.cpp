@@ -175,17 +175,6 @@ ManagerObject::ManagerObject(Daemon &daemon, sdbus::IConnection &connection)
 
 ManagerObject::~ManagerObject() { unregisterAdaptor(); }
 
-std::string ManagerObject::sender() noexcept
-{
-    // "" fails authorization later (no such bus name): never a way in.
-    try {
-        const sdbus::Message *msg = getObject().getCurrentlyProcessedMessage();
-        return msg ? msg->getSender() : std::string();
-    } catch (...) {
-        return {};
-    }
-}
-
 std::string ManagerObject::Version() { return DMREMAP_VERSION; }
 
 void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath> &&result, std::string data_device,
@@ -195,7 +184,7 @@ void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath> &&result, std::strin
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, p = *parsed] {
                             const CreateResult created = create_set(d, p);
                             return sdbus::ObjectPath(ObjectPaths::device(created.name));
@@ -210,7 +199,7 @@ void ManagerObject::CreateSet(sdbus::Result<sdbus::ObjectPath, std::vector<Dict>
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, p = *parsed]() -> Out {
                             const CreateResult created = create_set(d, p);
                             std::vector<Dict> layout;
@@ -226,7 +215,7 @@ void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vec
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, p = *parsed] {
                             const AssembledSet set = assemble_set(d, p);
                             return sdbus::ObjectPath(ObjectPaths::device(set.name));
@@ -241,7 +230,7 @@ void ManagerObject::AssembleSet(sdbus::Result<sdbus::ObjectPath, Dict> &&result,
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, p = *parsed]() -> Out {
                             const AssembledSet set = assemble_set(d, p);
                             return {sdbus::ObjectPath(ObjectPaths::device(set.name)), set_dict(set)};
@@ -263,7 +252,7 @@ void ManagerObject::AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict 
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), sender(), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, ao = parsed->assemble] {
                             std::vector<Dict> out;
                             for (const auto &r : SetManager::assemble_all(ao)) {
@@ -293,7 +282,7 @@ void ManagerObject::ListMembers(sdbus::Result<std::vector<Dict>> &&result, Dict 
 void ManagerObject::Probe(sdbus::Result<Dict> &&result, std::string device, Dict options)
 {
     auto &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result), [&d, who = sender(), device, options] {
+    dispatch_to_worker(d.worker(), std::move(result), [&d, who = Authorizer::caller(getObject()), device, options] {
         const Options o(options, {});
         check_path("device", device);
         // Reading is open to everyone, but reading a file as root for anyone

@@ -31,7 +31,6 @@ private:
     void Probe(sdbus::Result<Dict> &&result, std::string device, Dict options) override;
     std::string Version() override;
 
-    std::string sender() noexcept;
 
     Daemon &daemon_;
 };
