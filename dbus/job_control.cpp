@@ -63,12 +63,6 @@ bool JobControl::end()
     return interrupted_;
 }
 
-bool JobControl::cancel_requested()
-{
-    std::lock_guard lock(mutex_);
-    return canceled_;
-}
-
 std::optional<std::string> JobControl::resume_failure()
 {
     std::lock_guard lock(mutex_);

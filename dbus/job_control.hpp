@@ -45,8 +45,6 @@ public:
     // while the work ran: only then may the work's EINTR/EBUSY be read as
     // "canceled".
     bool end();
-    // Any thread: whether Cancel was accepted.
-    bool cancel_requested();
     // After end(): set when a cancel suspended the device and could not
     // resume it; says so and how to resume it, for the job's Completed.
     std::optional<std::string> resume_failure();
