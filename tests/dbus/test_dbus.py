@@ -185,6 +185,8 @@ def changing_calls(tmp):
     return [
         ("Create", "sasa{sv}", [missing, [], {}], ERR + "NotFound"),
         ("Assemble", "asa{sv}", [[missing], {}], ERR + "NotFound"),
+        ("CreateSet", "sasa{sv}", [missing, [], {}], ERR + "NotFound"),
+        ("AssembleSet", "asa{sv}", [[missing], {}], ERR + "NotFound"),
     ]
 
 
@@ -301,6 +303,16 @@ class TestAuthorization(DBusTest):
             # The error of the operation itself: authorization came first and passed.
             self.assertEqual(r.get("error"), after, (method, r))
         self.assertEqual(len(self.polkit_calls()), len(changing_calls(E.ENV.dir)))
+
+    def test_assemble_all_denied(self):
+        # Not in changing_calls: allowed, it would start whatever sets this
+        # machine has.
+        self.set_polkit([])
+        before = self.device_paths()
+        r = as_nobody(MANAGER, MGR_IF, "AssembleAll", "a{sv}", [{}])
+        self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
+        self.assertEqual(len(self.polkit_calls()), 1)
+        self.assertEqual(self.device_paths(), before)
 
     def test_assemble_by_uuid_reaches_device_mapper(self):
         if dm_available():
@@ -455,6 +467,7 @@ class TestZRestart(DBusTest):
     """Last (by name): the daemon goes away and comes back."""
 
     def test_restart(self):
+        devices = sorted(self.device_paths())
         rc = E.ENV.stop_daemon()
         self.assertEqual(rc, 0, E.ENV.log())
         wait_for(lambda: not E.ENV.has_owner(NAME), what="the name to be released")
@@ -463,6 +476,10 @@ class TestZRestart(DBusTest):
         E.ENV.start_daemon()
         om = dbus.Interface(self.obj(ROOT), OM_IF)
         self.assertIn(MANAGER, om.GetManagedObjects())
+        # Active devices are found again (in the VM's second run there is one).
+        self.assertEqual(sorted(self.device_paths()), devices)
+        if EXPECT_DEVICE:
+            self.assertTrue(devices, "no device to re-discover")
         self.assertAlive()
 
 
