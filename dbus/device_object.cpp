@@ -199,7 +199,8 @@ void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->second, [&d, name = name_, device, sa = parsed->first]() -> Added {
                             const RefreshAfter refresh(d, name);
                             const SpareAdded added = RemapDevice(name).spare_add(device, sa);
@@ -220,7 +221,8 @@ void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::s
         return;
     Daemon &d = daemon_;
     dispatch_authorized(
-        d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(),
+        d.worker(), d.authorizer(), std::move(result),
+        Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(),
         [&d, name = name_, device, evacuate = o->flag("evacuate")](std::uint32_t uid) {
             // The reply (the job's path) goes out before the work starts, so
             // the caller can watch the job; the result arrives as Completed.
@@ -252,7 +254,8 @@ void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
         return;
     Daemon &d = daemon_;
     dispatch_authorized(
-        d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(),
+        d.worker(), d.authorizer(), std::move(result),
+        Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(),
         [&d, name = name_, block] {
             const RefreshAfter refresh(d, name);
             return RemapDevice(name).remap(block);
@@ -299,7 +302,8 @@ void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::V
     if (!o)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()), Authorizer::kManage,
                         o->interactive(), [&d, name = name_] {
                             const RefreshAfter refresh(d, name);
                             RemapDevice(name).stop();

@@ -35,7 +35,8 @@ sdbus::Error ErrorTranslator::not_authorized(const std::string &message) { retur
 
 sdbus::Error ErrorTranslator::cancelled(const std::string &message) { return make("Cancelled", message); }
 
-sdbus::Error ErrorTranslator::translate_canceled(std::exception_ptr error, const std::function<bool()> &spares_exhausted)
+sdbus::Error ErrorTranslator::translate_canceled(std::exception_ptr error,
+                                                const std::function<bool()> &spares_exhausted)
 {
     try {
         std::rethrow_exception(error);

@@ -184,7 +184,8 @@ void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath> &&result, std::strin
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, p = *parsed] {
                             const CreateResult created = create_set(d, p);
                             return sdbus::ObjectPath(ObjectPaths::device(created.name));
@@ -199,7 +200,8 @@ void ManagerObject::CreateSet(sdbus::Result<sdbus::ObjectPath, std::vector<Dict>
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, p = *parsed]() -> Out {
                             const CreateResult created = create_set(d, p);
                             std::vector<Dict> layout;
@@ -215,7 +217,8 @@ void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vec
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, p = *parsed] {
                             const AssembledSet set = assemble_set(d, p);
                             return sdbus::ObjectPath(ObjectPaths::device(set.name));
@@ -230,7 +233,8 @@ void ManagerObject::AssembleSet(sdbus::Result<sdbus::ObjectPath, Dict> &&result,
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, p = *parsed]() -> Out {
                             const AssembledSet set = assemble_set(d, p);
                             return {sdbus::ObjectPath(ObjectPaths::device(set.name)), set_dict(set)};
@@ -252,7 +256,8 @@ void ManagerObject::AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict 
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result), Authorizer::caller(getObject()), Authorizer::kManage,
+    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()), Authorizer::kManage,
                         parsed->interactive, [&d, ao = parsed->assemble] {
                             std::vector<Dict> out;
                             for (const auto &r : SetManager::assemble_all(ao)) {
