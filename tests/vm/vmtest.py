@@ -303,9 +303,12 @@ def run(args):
         log(f"SKIP: {e}")
         return SKIP
     k.prepare()
-    kmod_dir = vmdir / k.abi / "kmod"
-    if (SRC / "kernel" / "Kbuild").exists():
-        k.build_kbuild(SRC / "kernel", kmod_dir)
+    # DMREMAP_KMOD_SRC: a changed copy of kernel/ (a mutation check) builds
+    # into a module directory of its own, so runs beside it keep the real one.
+    kmod_src = Path(os.environ.get("DMREMAP_KMOD_SRC") or SRC / "kernel").resolve()
+    kmod_dir = vmdir / k.abi / ("kmod" if kmod_src == SRC / "kernel" else "kmod-mut-" + kmod_src.name)
+    if (kmod_src / "Kbuild").exists():
+        k.build_kbuild(kmod_src, kmod_dir)
     if (SRC / "tests/vm/selftest/Kbuild").exists():
         k.build_kbuild(SRC / "tests/vm/selftest", vmdir / k.abi / "selftest")
     initrd = initramfs(k, vmdir / f"initramfs-{k.abi}.cpio")
