@@ -14,9 +14,12 @@ busybox initramfs that mounts the host root read-only over 9p with a tmpfs
 overlay on top. fast mode chroots into it and runs SCRIPT; full mode
 switch_roots into systemd as PID 1 and runs SCRIPT from a unit.
 
-Exit status: SCRIPT's (77 = skipped), or 1 when the guest kernel logged a
-WARNING, BUG, Oops, hung task, refcount or sanitizer report, or the guest
-did not finish in time. On failure the guest kernel log is printed.
+Exit status: SCRIPT's (77 = skipped: ./scripts/test fails the run unless
+tests/skips-allowed names the test), or 1 when the guest kernel logged a
+WARNING, BUG, Oops, hung task, refcount or sanitizer report, the guest did
+not finish in time, or a host tool or the kernel is missing. On failure the
+guest kernel log is printed. The last line on stderr is the verdict:
+"vmtest: PASS|SKIP|FAIL: ...".
 """
 import argparse
 import codecs
@@ -290,37 +293,42 @@ def parse_disks(specs, rundir):
 
 
 def run(args):
-    for tool in HOST_TOOLS:
-        if not shutil.which(tool):
-            log(f"SKIP: {tool} is not installed (scripts/install-deps installs it)")
-            return SKIP
+    # Every machine that runs the suite must have these (scripts/install-deps):
+    # a missing one fails the test, it does not skip it.
+    missing = [tool for tool in HOST_TOOLS if not shutil.which(tool)]
+    if missing:
+        log(f"FAIL: not installed: {' '.join(missing)} (scripts/install-deps installs them)")
+        return 1
     build = Path(args.build).resolve()
     vmdir = build / "vm"
     vmdir.mkdir(parents=True, exist_ok=True)
     try:
         k = Kernel(args.kernel)
     except LookupError as e:
-        log(f"SKIP: {e}")
-        return SKIP
+        log(f"FAIL: {e}")
+        return 1
     k.prepare()
     # DMREMAP_KMOD_SRC: a changed copy of kernel/ (a mutation check) builds
     # into a module directory of its own, so runs beside it keep the real one.
     kmod_src = Path(os.environ.get("DMREMAP_KMOD_SRC") or SRC / "kernel").resolve()
     kmod_dir = vmdir / k.abi / ("kmod" if kmod_src == SRC / "kernel" else "kmod-mut-" + kmod_src.name)
-    if (kmod_src / "Kbuild").exists():
-        k.build_kbuild(kmod_src, kmod_dir)
-    if (SRC / "tests/vm/selftest/Kbuild").exists():
-        k.build_kbuild(SRC / "tests/vm/selftest", vmdir / k.abi / "selftest")
-    initrd = initramfs(k, vmdir / f"initramfs-{k.abi}.cpio")
-    acc = accel(k, vmdir, initrd)
+    # Guests run in parallel: one of them builds what they share, the others wait.
+    with open(vmdir / f"prepare-{k.abi}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (kmod_src / "Kbuild").exists():
+            k.build_kbuild(kmod_src, kmod_dir)
+        if (SRC / "tests/vm/selftest/Kbuild").exists():
+            k.build_kbuild(SRC / "tests/vm/selftest", vmdir / k.abi / "selftest")
+        initrd = initramfs(k, vmdir / f"initramfs-{k.abi}.cpio")
+        acc = accel(k, vmdir, initrd)
 
+    rundir = Path(tempfile.mkdtemp(prefix="run-", dir=vmdir))
     if args.install:
-        # The project as a package would lay it out, over the host root.
-        args.destdir = str(vmdir / "destdir")
-        shutil.rmtree(args.destdir, ignore_errors=True)
+        # The project as a package would lay it out, over the host root; one
+        # tree per run, as runs beside it install theirs.
+        args.destdir = str(rundir / "destdir")
         subprocess.run(["meson", "install", "-C", str(build), "--destdir", args.destdir, "--no-rebuild", "--quiet"],
                        check=True, stdout=subprocess.DEVNULL)
-    rundir = Path(tempfile.mkdtemp(prefix="run-", dir=vmdir))
     disks = parse_disks(args.disk, Path.cwd())
     runner = rundir / "run.sh"
     script = [str(Path(args.script).resolve())] + args.args if args.script else ["/bin/sh", "-i"]
@@ -406,7 +414,7 @@ def main():
         s.add_argument("--bench", action="store_true", help="instruction-counting TCG for cost comparisons")
         s.add_argument("--disk", action="append", default=[], help="PATH[:SIZE]; .qcow2 or raw, persists")
         s.add_argument("--destdir", help="meson install --destdir tree to lay over the host root (full mode)")
-        s.add_argument("--install", action="store_true", help="meson install the build into build/vm/destdir and use it")
+        s.add_argument("--install", action="store_true", help="meson install the build into the run directory and use it")
         s.add_argument("--timeout", type=int, default=300)
         if name == "run":
             s.add_argument("--show-output", action="store_true",
