@@ -74,7 +74,9 @@ BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configur
 """
 
 
-def wait_for(cond, timeout=10.0, what="condition"):
+# Generous: the same waits run in TCG guests on a loaded 2-core machine,
+# and they only last that long when something is wrong.
+def wait_for(cond, timeout=60.0, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if cond():
@@ -83,10 +85,49 @@ def wait_for(cond, timeout=10.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
-def dm_available():
-    """device-mapper usable here (then Device objects can exist)."""
+def dm_problem():
+    """None when device-mapper is usable here (then Device objects can
+    exist), else why not, as `dmremapctl list` says."""
     r = subprocess.run([DMREMAPCTL, "list"], capture_output=True, text=True)
-    return r.returncode == 0
+    if r.returncode == 0:
+        return None
+    return "'dmremapctl list' failed (exit %d): %s" % (r.returncode, r.stderr.strip())
+
+
+def dm_available():
+    return dm_problem() is None
+
+
+# In the VM (tests/vm/vmtest.py sets DMREMAP_VM_MODE; the guest scripts
+# export the disks as DMREMAP_TEST_* and DMREMAP_JOBS_*) device-mapper,
+# the target, the disks and root are provided: a missing one is a broken
+# guest or a regression (in `dmremapctl list` say), never a reason to skip.
+IN_VM = bool(os.environ.get("DMREMAP_VM_MODE")) or any(
+    k.startswith(("DMREMAP_TEST_", "DMREMAP_JOBS_")) for k in os.environ)
+
+
+def precondition_problem(env_names):
+    """None when the environment variables `env_names` are set and
+    device-mapper works, else what is missing."""
+    missing = [n for n in env_names if not os.environ.get(n)]
+    if missing:
+        return "not set: " + " ".join(missing)
+    return dm_problem()
+
+
+def require(problem, where):
+    """In the VM a precondition that does not hold is a failure; elsewhere
+    the caller skips (`where` says which test runs it for real)."""
+    if problem and IN_VM:
+        raise AssertionError("in the VM, which must provide it: %s" % problem)
+    return problem and "%s (%s)" % (problem, where)
+
+
+def require_root():
+    """The authorization tests run clients as uid 65534 through setpriv."""
+    if os.geteuid() != 0:
+        raise AssertionError("not root (euid %d): the test runs clients as uid %d with setpriv; run it as root"
+                             % (os.geteuid(), NOBODY))
 
 
 class Env:

@@ -6,7 +6,8 @@ command on active devices is run as a script twice from equivalent states,
 once each way, and stdout, stderr and the exit code of every step must be
 identical. Then: polkit saying no (NotAuthorized, nothing changes), the
 daemon not running (a clear message). Runs inside the VM kernels
-(tests/dbus/vm-cli.sh gives it null_blk disks); elsewhere it skips.
+(tests/dbus/vm-cli.sh gives it null_blk disks), where a missing
+precondition fails; elsewhere it skips.
 
 Disks: $DMREMAP_TEST_DATA (data, null_blk $DMREMAP_TEST_NULLB),
 $DMREMAP_TEST_SPARES (two spares), $DMREMAP_TEST_TINY (too small).
@@ -16,10 +17,13 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
 import dbus_env as E
-from dbus_env import DMREMAPCTL, NOBODY, DBusTest, dm_available
+from dbus_env import DMREMAPCTL, NOBODY, DBusTest
 
 DATA = os.environ.get("DMREMAP_TEST_DATA", "")
 NULLB = os.environ.get("DMREMAP_TEST_NULLB", "")
@@ -38,8 +42,15 @@ MANAGE = "org.dmremap1.manage"
 UUID_RE = re.compile(r"(?!%s)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}" % UUID)
 
 
+PROBLEM = E.require(E.precondition_problem(["DMREMAP_TEST_DATA", "DMREMAP_TEST_NULLB", "DMREMAP_TEST_SPARES",
+                                            "DMREMAP_TEST_TINY"]) or
+                    (None if len(SPARES) == 2 else "DMREMAP_TEST_SPARES: two spares wanted, not %r" % SPARES),
+                    "tests/dbus/vm-cli.sh runs this in the VM kernels")
+
+
 def setUpModule():
-    if DATA and dm_available():
+    if not PROBLEM:
+        E.require_root()
         E.start()
 
 
@@ -143,9 +154,7 @@ def member_uuids_renamed(run):
     return [(args, (rc, UUID_RE.sub(rename, out), UUID_RE.sub(rename, err))) for args, (rc, out, err) in run]
 
 
-@unittest.skipUnless(DATA and len(SPARES) == 2 and TINY and dm_available(),
-                     "needs device-mapper, the dm-remap target and null_blk disks (tests/dbus/vm-cli.sh runs this "
-                     "in the VM kernels)")
+@unittest.skipIf(PROBLEM, PROBLEM)
 class TestCliBothWays(DBusTest):
     @classmethod
     def setUpClass(cls):
@@ -265,4 +274,5 @@ class TestCliBothWays(DBusTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    import testmain
+    sys.exit(testmain.main())

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Job.Cancel on a real evacuation. Runs inside the VM kernels
-(tests/dbus/vm-devices.sh); elsewhere it skips.
+(tests/dbus/vm-devices.sh), where a missing precondition fails; elsewhere
+it skips.
 
 The set: data $DMREMAP_JOBS_DATA (4 KiB blocks; the 1 MiB internal spare,
-the smallest, holds 256), and spare $DMREMAP_JOBS_SLOW, a dm-delay device whose
-reads take 50 ms: the kernel reads each block it evacuates, one at a time,
-so moving 400 blocks off it takes about 20 s and a cancel lands midway,
-twice (test_2, then test_3 on what is left).
+the smallest, holds 256), and spare $DMREMAP_JOBS_SLOW, a dm-delay device
+whose reads take 50 ms: the kernel reads each block it evacuates, one at a
+time, 64 to a batch, so a batch takes seconds and the library's progress
+reports (every 250 ms) show the job midway. Once one has, the test holds
+the job there by suspending $DMREMAP_JOBS_SLOW (its reads wait for the
+resume), cancels, then resumes it: the cancel is sent while the job cannot
+have finished, twice (test_2, then test_3 on what is left).
 $DMREMAP_JOBS_FAST is the spare they move to.
 """
 import json
@@ -15,8 +19,11 @@ import os
 import pwd
 import random
 import subprocess
+import sys
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import dbus
 from dbus.mainloop.glib import DBusGMainLoop
@@ -24,7 +31,7 @@ from gi.repository import GLib
 
 import dbus_env as E
 from dbus_call import plain
-from dbus_env import DEV_IF, DMREMAPCTL, ERR, JOB_IF, NAME, OM_IF, PROPS_IF, ROOT, DBusTest, as_nobody, dm_available
+from dbus_env import DEV_IF, DMREMAPCTL, ERR, JOB_IF, NAME, OM_IF, PROPS_IF, ROOT, DBusTest, as_nobody
 
 DATA = os.environ.get("DMREMAP_JOBS_DATA", "")
 SLOW = os.environ.get("DMREMAP_JOBS_SLOW", "")
@@ -34,11 +41,14 @@ DEV = ROOT + "/devices/" + SET
 NODE = "/dev/mapper/" + SET
 BLOCK = 4096
 INTERNAL = 256              # blocks in the 1 MiB internal spare
-ON_SLOW = 400               # blocks remapped onto the slow spare: two cancels, each ~4 s in, leave some
+ON_SLOW = 400               # blocks remapped onto the slow spare: two cancels, a batch or two in, leave some
+
+PROBLEM = E.require(E.precondition_problem(["DMREMAP_JOBS_DATA", "DMREMAP_JOBS_SLOW", "DMREMAP_JOBS_FAST"]),
+                    "tests/dbus/vm-devices.sh runs this in the VM kernels")
 
 
 def setUpModule():
-    if DATA and dm_available():
+    if not PROBLEM:
         E.start()
 
 
@@ -92,7 +102,7 @@ class Signals:
     def _got(self, *args, path=None, member=None):
         self.log.append((str(path), str(member), args))
 
-    def wait(self, pred, timeout=60.0, what="signal"):
+    def wait(self, pred, timeout=120.0, what="signal"):
         ctx = GLib.MainContext.default()
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -105,9 +115,18 @@ class Signals:
         raise AssertionError("no %s; got %s" % (what, [s[:2] for s in self.log]))
 
 
-@unittest.skipUnless(DATA and SLOW and FAST and dm_available(),
-                     "needs device-mapper, the dm-remap target, null_blk and dm-delay (tests/dbus/vm-devices.sh "
-                     "runs this in the VM kernels)")
+def dmsetup(*args):
+    subprocess.run(["dmsetup"] + list(args), check=True)
+
+
+def progress_of(s, path):
+    """The Progress a signal of the job at `path` reports, or None."""
+    if s[0] != path or s[1] != "PropertiesChanged":
+        return None
+    return plain(s[2][1]).get("Progress")
+
+
+@unittest.skipIf(PROBLEM, PROBLEM)
 class TestCancel(DBusTest):
     @classmethod
     def setUpClass(cls):
@@ -157,6 +176,25 @@ class TestCancel(DBusTest):
         bad = [i // BLOCK for i in range(0, len(got), BLOCK) if got[i:i + BLOCK] != self.pattern[i:i + BLOCK]]
         self.assertEqual(bad, [], "blocks that no longer read what was written")
 
+    def hold_midway(self, signals, path):
+        """Waits for a Progress strictly between 0 and 1, then suspends the
+        slow spare so the job can move no further; returns the Progress.
+        The caller resumes it (an added cleanup does too)."""
+        s = signals.wait(lambda s: (progress_of(s, path) or 0) > 0, what="Progress above 0")
+        progress = progress_of(s, path)
+        self.assertLess(progress, 1.0, "the evacuation ended before it could be held midway")
+        dmsetup("suspend", os.path.basename(SLOW))
+        self.addCleanup(self.release)
+        # Every report so far: none said the job was done.
+        last = max(p for p in (progress_of(s, path) for s in signals.log) if p is not None)
+        self.assertLess(last, 1.0, "the evacuation ended before it was held")
+        self.assertIn(path, self.managed(), "the job ended before it was held")
+        return last
+
+    def release(self):
+        if dm_state(os.path.basename(SLOW)) == "SUSPENDED":
+            dmsetup("resume", os.path.basename(SLOW))
+
     def test_1_cancel_unknown_job(self):
         name, _ = self.call_error(self.job(ROOT + "/jobs/999999").Cancel, dbus.Dictionary({}, signature="sv"))
         self.assertEqual(name, "org.freedesktop.DBus.Error.UnknownObject")
@@ -176,11 +214,14 @@ class TestCancel(DBusTest):
         self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
         self.assertIn(path, self.managed(), "the job ended before the cancel; it must take longer")
 
-        # Once some blocks moved (Progress > 0), the starter cancels.
-        signals.wait(lambda s: s[0] == path and s[1] == "PropertiesChanged" and plain(s[2][1]).get("Progress", 0) > 0,
-                     what="Progress above 0")
+        # Once some blocks moved, held midway, the starter cancels. Cancel
+        # answers at once (the job is interrupted from a thread of its own,
+        # which suspends the set: that waits for the held read).
+        progress = self.hold_midway(signals, path)
         t = time.monotonic()
         self.job(path).Cancel(dbus.Dictionary({}, signature="sv"))
+        self.release()
+        print("canceled at Progress %.3f" % progress)
         done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
         success, message = plain(done[2])
         self.assertFalse(success, message)
@@ -225,12 +266,13 @@ class TestCancel(DBusTest):
         self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
         self.assertIn(path, self.managed(), "the job ended before the cancel; it must take longer")
 
-        signals.wait(lambda s: s[0] == path and s[1] == "PropertiesChanged" and plain(s[2][1]).get("Progress", 0) > 0,
-                     what="Progress above 0")
+        progress = self.hold_midway(signals, path)
         # The starter, still denied by polkit: allowed as the job's owner,
         # without asking polkit at all.
         self.set_polkit([])
         r = as_nobody(path, JOB_IF, "Cancel", "a{sv}", [{}])
+        self.release()
+        print("canceled at Progress %.3f" % progress)
         self.assertNotIn("error", r, r)
         self.assertEqual(self.polkit_calls(), [], "the starter's Cancel asked polkit")
         done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
@@ -264,4 +306,5 @@ class TestCancel(DBusTest):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2, buffer=False)
+    import testmain
+    sys.exit(testmain.main())

@@ -5,7 +5,7 @@ on the system bus for org.dmremap1.Device's PropertiesChanged on OBJECT, and
 prints as JSON how long after COMMAND ended the first signal naming
 PROPERTY arrived ("after_exit", seconds; negative when it came first),
 that signal's changes, and COMMAND's exit code. Exits 1 when no such
-signal came within 10 s.
+signal came within 120 s.
 
 Used by vm-full.sh: a write to a failing block returns once the kernel has
 committed the remap, so the time from the write's return to the signal is
@@ -50,13 +50,15 @@ def main():
         GLib.idle_add(lambda: loop.quit() if "at" in got else None)
 
     threading.Thread(target=run, daemon=True).start()
-    GLib.timeout_add(10000, loop.quit)
+    # Far above what vm-full.sh allows: the time is measured and judged
+    # there, this only ends a wait for a signal that never comes.
+    GLib.timeout_add(120000, loop.quit)
     loop.run()
     if "exit" not in ran:
-        print(json.dumps({"error": "command still running after 10 s"}))
+        print(json.dumps({"error": "command still running after 120 s"}))
         return 1
     if "at" not in got:
-        print(json.dumps({"error": "no PropertiesChanged naming %s within 10 s" % prop, "rc": ran["rc"]}))
+        print(json.dumps({"error": "no PropertiesChanged naming %s within 120 s" % prop, "rc": ran["rc"]}))
         return 1
     print(json.dumps({"after_exit": round(got["at"] - ran["exit"], 3), "changed": got["changed"],
                       "rc": ran["rc"]}))
