@@ -33,3 +33,78 @@ failing_slice() {
 	table+="$pos $((len - pos)) linear $dev $pos"
 	dmsetup create "$name" <<< "$table"
 }
+
+# Kernel log lines logged after a marker: what one command made the kernel
+# say, whatever the log held before. /dev/kmsg writes are rate-limited by
+# default, which would drop markers.
+klog_mark() {
+	local m="vmtest-mark-$BASHPID-$RANDOM$RANDOM"
+	[ "$(cat /proc/sys/kernel/printk_devkmsg)" = on ] || echo on > /proc/sys/kernel/printk_devkmsg
+	echo "$m" > /dev/kmsg
+	echo "$m"
+}
+klog_since() { dmesg | sed 's/^\[[^]]*\] //' | sed -n "/^$1\$/,\$p" | sed 1d; }
+# errno_text NAME: the strerror(3) text dmsetup prints for an errno.
+errno_text() {
+	case $1 in
+	EINVAL) echo "Invalid argument" ;; EBUSY) echo "Device or resource busy" ;; EEXIST) echo "File exists" ;;
+	ENOSPC) echo "No space left on device" ;; EROFS) echo "Read-only file system" ;; ENODEV) echo "No such device" ;;
+	EINTR) echo "Interrupted system call" ;; ENOENT) echo "No such file or directory" ;;
+	ENOTBLK) echo "Block device required" ;; ENAMETOOLONG) echo "File name too long" ;;
+	ESTALE) echo "Stale file handle" ;; EUCLEAN) echo "Structure needs cleaning" ;; ENXIO) echo "No such device or address" ;;
+	*) die "errno_text: unknown errno $1" ;;
+	esac
+}
+# refused_with ERRNO LOGGED CMD...: the dmsetup command CMD fails with ERRNO
+# (as its stderr says) and the kernel logs a line containing LOGGED ("" when
+# the refusal has no log line to check).
+refused_with() {
+	local errno=$1 logged=$2 mark err line
+	shift 2
+	mark=$(klog_mark)
+	if err=$("$@" 2>&1 > /dev/null); then die "accepted: $*"; fi
+	case $err in
+	*" failed: $(errno_text "$errno")"*) ;;
+	*) die "$*: expected $errno ($(errno_text "$errno")), got: $err" ;;
+	esac
+	[ -n "$logged" ] || return 0
+	while IFS= read -r line; do [[ $line == *"$logged"* ]] && return 0; done < <(klog_since "$mark")
+	die "$*: the kernel did not log '...$logged'; it logged: $(klog_since "$mark")"
+}
+# ctr_refused ERRNO ERROR TABLE...: the table line is refused by the
+# constructor with ERRNO, its ti->error ERROR logged by device-mapper.
+ctr_refused() {
+	local errno=$1 error=$2
+	shift 2
+	refused_with "$errno" ": remap: $error (-$errno)" dmsetup create ctr-refused "$@"
+	if dmsetup info ctr-refused > /dev/null 2>&1; then die "a refused create left ctr-refused behind"; fi
+}
+# dm_name NAME: the name dm-remap's log lines give the mapped device.
+dm_name() { dmsetup info -c --noheadings -o major,minor --separator : "$1" | tr -d ' '; }
+# wait_until SECONDS WHAT CMD...: polls CMD until it succeeds; dies naming
+# WHAT after SECONDS (of guest time: a poll may itself take long under TCG).
+wait_until() {
+	local end=$((SECONDS + $1)) what=$2
+	shift 2
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || die "timed out waiting for $what"
+		sleep 0.05
+	done
+}
+# inflight_writes NAME: writes the block layer counts in flight on dm device NAME.
+inflight_writes() { awk '{print $2}' "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')/inflight"; }
+# dm_written NAME: sectors written through dm device NAME so far.
+dm_written() { awk '{print $7}' "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')/stat"; }
+# bad_while_writing PID NAME NULLB DEV BLOCK...: data blocks BLOCK... of
+# the set on DEV go bad while PID (fio) writes through NAME: PID is alive
+# before, and alive after NAME's write counter moved past where it stood
+# when they went bad.
+bad_while_writing() {
+	local pid=$1 name=$2 nb=$3 dev=$4 w b
+	shift 4
+	kill -0 "$pid" 2> /dev/null || die "fio had ended before blocks $* went bad"
+	w=$(dm_written "$name")
+	for b; do bad_block "$nb" "$dev" "$b"; done
+	wait_until 120 "writes through $name after blocks $* went bad" eval '[ "$(dm_written "$name")" -gt "$w" ]'
+	kill -0 "$pid" 2> /dev/null || die "fio ended before writing on after blocks $* went bad"
+}
