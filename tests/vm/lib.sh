@@ -114,3 +114,11 @@ vm_power_cut() {
 	echo o > /proc/sysrq-trigger
 	sleep 30
 }
+
+# ext4_errors DEV: the error count ext4 keeps for the filesystem mounted
+# from DEV (sysfs, by kernel name: /dev/mapper nodes are not links here).
+ext4_errors() {
+	local kname
+	kname=$(basename "$(readlink -f "/sys/dev/block/$(stat -L -c '%Hr:%Lr' "$1")")")
+	cat "/sys/fs/ext4/$kname/errors_count"
+}
