@@ -151,8 +151,18 @@ class Env:
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
         self.bus_proc = subprocess.Popen(["dbus-daemon", "--nofork", "--nopidfile", "--config-file=" + conf],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(lambda: os.path.exists(self.socket), what="the bus socket")
-        self.bus = dbus.bus.BusConnection(self.address)
+        # The socket file exists from bind(), before listen(): until then
+        # a connection is refused.
+        self.bus = None
+
+        def connected():
+            try:
+                self.bus = dbus.bus.BusConnection(self.address)
+            except dbus.DBusException:
+                if self.bus_proc.poll() is not None:
+                    raise AssertionError("dbus-daemon exited: " + self.bus_proc.stderr.read().decode())
+            return self.bus is not None
+        wait_for(connected, what="the bus socket to accept connections")
         self.polkit_proc = None
         self.daemon = None
         self.daemon_log = os.path.join(self.dir, "dm-remapd.log")
