@@ -1388,6 +1388,9 @@ static int write_block(struct remap_c *rc, u64 blk, void *buf, struct updates *u
 		}
 		return 0;
 	}
+	/* A write to a pending block came here from map, not through end_io: count it here. */
+	if (e)
+		atomic64_inc(&rc->write_errors);
 	if (rc->no_auto_remap)
 		return -EIO;
 	return remap_block(rc, blk, e, buf, up, REMAP_COUNT);
