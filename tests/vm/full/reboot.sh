@@ -15,7 +15,7 @@
 set -eu
 if [ -z "${DMREMAP_VM_MODE:-}" ]; then
 	. "$(dirname "$0")/lib-host.sh"
-	full_boots "$0" "$1" reboot "disk.img:256M notes.img:1M" "--install --timeout 300" \
+	full_boots "$0" "$1" reboot "disk.img:256M notes.img:1M" "--install --timeout 600" \
 		write verify-then-cut verify
 	exit 0
 fi

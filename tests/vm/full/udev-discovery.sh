@@ -10,7 +10,7 @@
 set -eu
 if [ -z "${DMREMAP_VM_MODE:-}" ]; then
 	. "$(dirname "$0")/lib-host.sh"
-	full_boots "$0" "$1" udev-discovery "data.img:96M spare.img:48M" "--install --timeout 300" create reboot
+	full_boots "$0" "$1" udev-discovery "data.img:96M spare.img:48M" "--install --timeout 600" create reboot
 	exit 0
 fi
 
