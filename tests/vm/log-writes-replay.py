@@ -2,8 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Replay a dm-log-writes log onto a device, up to a mark.
 
-  log-writes-replay.py --log LOGDEV [--list]
+  log-writes-replay.py --log LOGDEV [--list | --count | --points]
   log-writes-replay.py --log LOGDEV --replay DEV [--end-mark MARK | [--start K] --limit N] [--zero]
+  log-writes-replay.py --log LOGDEV --replay DEV --serve
+
+--serve keeps one process for a whole crash test: each line N read from
+stdin replays the entries up to N (from where the last one stopped) and
+answers "at N". --points lists the N after which the device differs from
+N - 1 (marks write nothing: a crash right after one is the crash before it).
 
 Debian ships no replay tool, so this follows the log format of
 drivers/md/dm-log-writes.c: a super block (magic, version, nr_entries,
@@ -40,6 +46,30 @@ def entries(log):
         yield i, ss, sector, nr_sectors, flags, mark, data_pos
 
 
+def apply(log, dev, ss, sector, nr, flags, data_pos):
+    if flags & DISCARD:
+        os.pwrite(dev, bytes(nr * ss), sector * ss)
+    elif nr:
+        os.pwrite(dev, os.pread(log, nr * ss, data_pos), sector * ss)
+    if flags & (FLUSH | FUA):
+        os.fsync(dev)
+
+
+def serve(log, dev):
+    it = entries(log)
+    at = 0
+    for line in sys.stdin:
+        limit = int(line)
+        while at < limit:
+            i, ss, sector, nr, flags, mark, data_pos = next(it)
+            if mark is None:
+                apply(log, dev, ss, sector, nr, flags, data_pos)
+            at = i + 1
+        os.fsync(dev)
+        print(f"at {at}", flush=True)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--log", required=True)
@@ -50,6 +80,8 @@ def main():
     p.add_argument("--list", action="store_true", help="print the marks in log order")
     p.add_argument("--count", action="store_true", help="print the number of entries")
     p.add_argument("--zero", action="store_true", help="zero the replay device first")
+    p.add_argument("--points", action="store_true", help="print every N at which a crash leaves a new state")
+    p.add_argument("--serve", action="store_true", help="replay up to each N read from stdin")
     a = p.parse_args()
     log = os.open(a.log, os.O_RDONLY)
     if a.count:
@@ -60,9 +92,16 @@ def main():
             if mark is not None:
                 print(f"{i} {mark}")
         return 0
+    if a.points:
+        for i, _, _, _, _, mark, _ in entries(log):
+            if mark is None:
+                print(i + 1)
+        return 0
     if not a.replay:
         p.error("--replay or --list is required")
     dev = os.open(a.replay, os.O_RDWR)
+    if a.serve:
+        return serve(log, dev)
     if a.zero:
         size = os.lseek(dev, 0, os.SEEK_END)
         chunk = bytes(1 << 20)
@@ -80,12 +119,7 @@ def main():
                 found = True
                 break
             continue
-        if flags & DISCARD:
-            os.pwrite(dev, bytes(nr * ss), sector * ss)
-        elif nr:
-            os.pwrite(dev, os.pread(log, nr * ss, data_pos), sector * ss)
-        if flags & (FLUSH | FUA):
-            os.fsync(dev)
+        apply(log, dev, ss, sector, nr, flags, data_pos)
         applied += 1
     os.fsync(dev)
     if not found:

@@ -44,38 +44,44 @@ dmsetup remove c
 unslice
 dmsetup remove lw
 
-entries=$(python3 "$replay_tool" --log "$logdev" --count)
 marks=$(python3 "$replay_tool" --log "$logdev" --list)
 start=$(awk '$2 == "formatted" {print $1}' <<< "$marks")
-# One replay device, brought forward one entry at a time; the set is
-# loaded read-only on it, so checking writes nothing.
+declare -A at # mark -> its log entry
+while read -r i m; do at[$m]=$i; done <<< "$marks"
+# One replay device brought forward by one replay process, its slices and
+# the set loaded read-only on it at every point where a crash leaves a new
+# state (after each write or flush; a mark writes nothing), so checking
+# writes nothing.
 nullb_create rp 48 4096 > /dev/null
-python3 "$replay_tool" --log "$logdev" --replay /dev/rp --limit $((start + 1)) > /dev/null
+coproc replay { python3 "$replay_tool" --log "$logdev" --replay /dev/rp --serve; }
+slices /dev/rp
 checked=0
-for ((n = start + 1; n <= entries; n++)); do
-	[ "$n" -gt $((start + 1)) ] &&
-		python3 "$replay_tool" --log "$logdev" --replay /dev/rp --start $((n - 1)) --limit "$n" > /dev/null
-	slices /dev/rp
+for n in $(python3 "$replay_tool" --log "$logdev" --points); do
+	[ "$n" -gt "$start" ] || continue
+	echo "$n" >&"${replay[1]}"
+	read -r reply <&"${replay[0]}"
+	expect_eq "replayed" "at $n" "$reply"
 	dmsetup create c --readonly --table "$table" ||
-		die "table does not load after $n of $entries log entries"
+		die "table does not load after $n log entries"
 	# A write is durable once a flush after it is in the log: the flush of
 	# the next odd-numbered write. Writes not yet durable may read old,
 	# new or EIO.
 	want=()
 	for i in "${!order[@]}"; do
 		d=$(( i % 2 ? i : i + 1 ))
-		m=$(awk -v w="w$d" '$2 == w {print $1}' <<< "$marks")
-		if [ -n "$m" ] && [ "$m" -lt "$n" ]; then
+		if [ -n "${at[w$d]:-}" ] && [ "${at[w$d]}" -lt "$n" ]; then
 			want+=("${order[$i]}:w$i")
 		else
 			want+=("${order[$i]}:w$i:old")
 		fi
 	done
 	out=$(blocks expect /dev/mapper/c "${want[@]}") ||
-		die "lost or wrong data after a crash at entry $n of $entries: $out"
+		die "lost or wrong data after a crash at entry $n: $out"
 	dmsetup remove c
-	unslice
 	checked=$((checked + 1))
 done
+exec {replay[1]}>&-
+wait "$replay_PID" || die "the replay process failed"
+unslice
 [ "$checked" -gt 20 ] || die "only $checked crash points were checked"
 echo "crash replay: the table loaded and every acknowledged write read back at all $checked crash points"
