@@ -16,9 +16,13 @@ vm_configfs() {
 	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
 }
 
+# A generous deadline: three TCG guests share two cores in CI.
 wait_for_dev() {
-	for _ in $(seq 100); do [ -b "$1" ] && return 0; sleep 0.05; done
-	die "$1 did not appear"
+	local end=$((SECONDS + 60))
+	until [ -b "$1" ]; do
+		[ "$SECONDS" -lt "$end" ] || die "$1 did not appear within 60 s"
+		sleep 0.05
+	done
 }
 
 # nullb_create NAME SIZE_MB [BLOCK_SIZE] -> prints /dev/NAME
@@ -48,8 +52,9 @@ nullb_remove() {
 scsi_debug_create() {
 	modprobe sd_mod # no udev in fast mode to load it on demand
 	modprobe scsi_debug dev_size_mb="$1" opts=2 medium_error_start="$2" medium_error_count="$3"
-	local b
-	for _ in $(seq 100); do
+	local b=""
+	local end=$((SECONDS + 60))
+	while [ "$SECONDS" -lt "$end" ]; do
 		b=$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block 2>/dev/null | head -n1)
 		[ -n "$b" ] && break
 		sleep 0.05
