@@ -103,13 +103,15 @@ dm_written() { awk '{print $7}' "/sys/block/dm-$(dmsetup info -c --noheadings -o
 # bad_while_writing PID NAME NULLB DEV BLOCK...: data blocks BLOCK... of
 # the set on DEV go bad while PID (fio) writes through NAME: PID is alive
 # before, and alive after NAME's write counter moved past where it stood
-# when they went bad.
+# when they went bad. Set data_off=$(data_sector DEV 0) before starting fio
+# to spare the lookup while it runs.
 bad_while_writing() {
-	local pid=$1 name=$2 nb=$3 dev=$4 w b
+	local pid=$1 name=$2 nb=$3 dev=$4 w b off
 	shift 4
+	off=${data_off:-$(data_sector "$dev" 0)}
 	kill -0 "$pid" 2> /dev/null || die "fio had ended before blocks $* went bad"
 	w=$(dm_written "$name")
-	for b; do bad_block "$nb" "$dev" "$b"; done
+	for b; do nullb_bad "$nb" $((off + b * 8)) $((off + b * 8 + 7)); done
 	wait_until 120 "writes through $name after blocks $* went bad" eval '[ "$(dm_written "$name")" -gt "$w" ]'
 	kill -0 "$pid" 2> /dev/null || die "fio ended before writing on after blocks $* went bad"
 }
