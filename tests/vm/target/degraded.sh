@@ -22,7 +22,8 @@ dmsetup remove g
 # 1. Without s1 and without "degraded": refused.
 len=$(echo "$full" | cut -d' ' -f2)
 without="0 $len remap $dev 1 $s2"
-if dmsetup create g --table "$without" 2>/dev/null; then die "a table missing a spare was accepted"; fi
+ctr_refused EINVAL 'A spare member of the set is missing from the table line ("degraded" starts without it)' \
+	--table "$without"
 
 # 2. Degraded: the four blocks on s1 are EIO, the rest verifies.
 dmsetup create g --table "$without 1 degraded"

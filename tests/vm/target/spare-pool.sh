@@ -13,14 +13,19 @@ dmsetup create p --table "$("$ctl" table "$dev")"
 blocks write /dev/mapper/p 0 512 one || die "initial write failed"
 # msg NAME ARGS...: a message that must succeed; prints its result.
 msg() { dmsetup message p 0 "$@" || die "message '$*' failed"; }
-# refused WHY ARGS...: a message that must fail.
-refused() { local why=$1; shift; if dmsetup message p 0 "$@" 2>/dev/null; then die "$why: '$*' accepted"; fi; }
+# refused ERRNO LOGGED ARGS...: a message refused with ERRNO, the kernel
+# logging LOGGED (prefixed with the device's name) unless it is "".
+refused() {
+	local errno=$1 logged=$2
+	shift 2
+	refused_with "$errno" "${logged:+$(dm_name p): $logged}" dmsetup message p 0 "$@"
+}
 
 # 1. No spare at all: the write fails, the status says exhausted.
 bad_block d0 "$dev" 10
 rc=0
-blocks write /dev/mapper/p 10 1 two > /dev/null 2>&1 || rc=$?
-expect_eq "write with no spare left" 1 "$rc"
+out=$(blocks write /dev/mapper/p 10 1 two 2>&1) || rc=$?
+expect_eq "write with no spare left" "1 write-errors 10" "$rc $out"
 expect_eq "exhausted" 1 "$(status_field p exhausted)"
 
 # 2. spare_add (null_blk): a member at once, writes succeed again.
@@ -48,33 +53,35 @@ len=$(blockdev --getsz /dev/mapper/p)
 dmsetup reload p --table "0 $len remap $(majmin "$dev") 1 $(majmin "$s1")"
 out=$(msg spare_add "$loop" /tmp/spare.img)
 expect_eq "spare_add loop result" "$(majmin "$loop") index=2 blocks=512" "$out"
-if dmsetup resume p 2>/dev/null; then die "a table loaded before spare_add resumed"; fi
+refused_with ESTALE "$(dm_name p): The set's members changed after this table was loaded: load it again" \
+	dmsetup resume p
 dmsetup reload p --table "0 $len remap $(majmin "$dev") 2 $(majmin "$s1") $(majmin "$loop")"
 dmsetup resume p
 blocks verify /dev/mapper/p 10 1 two || die "remapped block after the stale table"
 
 # 4. Refusals, each leaving the set as it was.
-refused "a member again" spare_add "$s1"
-refused "the data member" spare_add "$dev"
+refused EEXIST "spare_add: $s1 is already member 1 of this set" spare_add "$s1"
+refused EEXIST "spare_add: $dev is already member 0 of this set" spare_add "$dev"
 mnt=$(nullb_create m0 16 4096)
 modprobe ext4
 mkfs.ext4 -q "$mnt" && mkdir -p /mnt/m0 && mount "$mnt" /mnt/m0
-refused "a mounted device" spare_add "$mnt"
+refused EBUSY "spare_add: $mnt is in use (mounted, part of another device or opened exclusively)" spare_add "$mnt"
 umount /mnt/m0
 other=$(nullb_create o0 16 4096)
 "$ctl" format --name other --internal-spare 0 --max-remaps 4096 "$other" > /dev/null
-refused "another set's member" spare_add "$other"
+refused EEXIST "spare_add: $other belongs to another dm-remap set (other)" spare_add "$other"
 tiny=$(nullb_create t0 2 4096)
-refused "a device too small" spare_add "$tiny"
-refused "no such device" spare_add /dev/nonexistent
-refused "garbage" spare_add 999999:0
-refused "the data member (remove)" spare_remove "$dev"
-refused "not a member (remove)" spare_remove "$other"
-refused "bad flag" spare_remove "$s1" now
+refused ENOSPC "spare_add: $tiny is too small: 4096 sectors, needs " spare_add "$tiny"
+refused ENOENT "spare_add: no block device '/dev/nonexistent'" spare_add /dev/nonexistent
+refused EINVAL "spare_add: no block device '999999:0'" spare_add 999999:0
+refused EINVAL "spare_remove: $dev is the data member" spare_remove "$dev"
+refused ENODEV "spare_remove: $other is not a spare of this set" spare_remove "$other"
+refused EINVAL "" spare_remove "$s1" now
 expect_eq "spares after refusals" "0:0/0,1:1/256,2:0/512" "$(status_field p spares)"
 
 # 5. spare_remove: refused with a live block, evacuate moves it with its data.
-refused "a spare with live blocks" spare_remove "$s1"
+refused EBUSY "spare_remove: $s1: blocks live on it; \"spare_remove <dev> evacuate\" moves them first (moved 0, lost 0)" \
+	spare_remove "$s1"
 out=$(msg spare_remove "$s1" evacuate)
 expect_eq "evacuate result" "$(majmin "$s1") removed moved=1 lost=0" "$out"
 expect_eq "spares after evacuation" "0:0/0,2:1/512" "$(status_field p spares)"
@@ -95,10 +102,8 @@ dmsetup resume p
 # 7. Persistence: the old line (with the removed spare) is refused, the current one loads.
 dmsetup remove p
 len=$("$ctl" dump --json "$dev" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data_sectors"])')
-if dmsetup create p --table "0 $len remap $(majmin "$dev") 2 $(majmin "$s1") $(majmin "$loop")" 2>/dev/null; then
-	die "a table with the removed spare was accepted"
-fi
-if dmsetup info p > /dev/null 2>&1; then die "a failed create left a device behind"; fi
+ctr_refused EINVAL "not a dm-remap member (no valid superblock)" \
+	--table "0 $len remap $(majmin "$dev") 2 $(majmin "$s1") $(majmin "$loop")"
 dmsetup create p --table "$("$ctl" table "$dev" "$loop")"
 expect_eq "remapped after recreate" 1 "$(status_field p remapped)"
 blocks verify /dev/mapper/p 10 1 two || die "remapped block after recreate"
