@@ -22,7 +22,7 @@ import re
 import sys
 from collections import defaultdict
 
-SKIPPED_LINE = re.compile(r"^SKIPPED: (\S+): (.*)$", re.M)
+SKIPPED_LINE = re.compile(r"^SKIPPED: (.+?): (.*)$", re.M)
 
 
 def load_allow(path):
@@ -63,7 +63,7 @@ def main():
             for line in f:
                 r = json.loads(line)
                 # "dm-remap:vm+vm-6.1 / remap-basic@6.1": the first suite names the group.
-                suites, _, name = r["name"].partition(" / ")
+                suites, _, name = r["name"].rpartition(" / ")
                 group = suites.split(":", 1)[-1].split("+")[0]
                 suite_time[group] += r["duration"]
                 suite_count[group] += 1
@@ -71,7 +71,7 @@ def main():
                 mine = []
                 if r["result"] == "SKIP":
                     mine.append((name, "*", "the whole test exited 77"))
-                for sid, why in SKIPPED_LINE.findall(r.get("stdout") or ""):
+                for sid, why in SKIPPED_LINE.findall((r.get("stdout") or "") + "\n" + (r.get("stderr") or "")):
                     mine.append((name, sid, why.strip()))
                 skips += mine
                 not_allowed = [s for s in mine if not allowed(rules, s[0], s[1])]
