@@ -169,7 +169,7 @@ class TestCliBothWays(DBusTest):
         shows what the kernel does (as a client reading a moment later
         would), so both ways start from the same state."""
         E.wait_for(lambda: ctl(["status", "--json"]) == ctl(["status", "--json"], nobody=True),
-                   timeout=20, what="dm-remapd to show what device-mapper does")
+                   timeout=60, what="dm-remapd to show what device-mapper does")
 
     def run_script(self, nobody):
         clean_slate()

@@ -24,6 +24,7 @@ guest kernel log is printed. The last line on stderr is the verdict:
 import argparse
 import codecs
 import fcntl
+import hashlib
 import io
 import os
 import re
@@ -311,7 +312,8 @@ def run(args):
     # DMREMAP_KMOD_SRC: a changed copy of kernel/ (a mutation check) builds
     # into a module directory of its own, so runs beside it keep the real one.
     kmod_src = Path(os.environ.get("DMREMAP_KMOD_SRC") or SRC / "kernel").resolve()
-    kmod_dir = vmdir / k.abi / ("kmod" if kmod_src == SRC / "kernel" else "kmod-mut-" + kmod_src.name)
+    kmod_dir = vmdir / k.abi / ("kmod" if kmod_src == SRC / "kernel" else
+                                "kmod-mut-" + hashlib.sha1(str(kmod_src).encode()).hexdigest()[:12])
     # Guests run in parallel: one of them builds what they share, the others wait.
     with open(vmdir / f"prepare-{k.abi}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
