@@ -103,13 +103,24 @@ tokens = [data, spare, other, plain, "/dev/null", "0", "1", "2", "3", "64", "-1"
           "read_retries", "no_auto_remap", "degraded", "evacuate", "", "x" * 300, "%s", "\\x00", length]
 rnd = random.Random(20261127)
 dm(CREATE, "fz")
+
+
+def load(params, size=length):
+    spec = struct.pack("=QQiI16s", 0, int(size), 0, 0, b"remap") + params.encode() + b"\0"
+    dm(LOAD, "fz", spec + bytes(-len(spec) % 8), targets=1)
+
+
+# Controls: the hand-packed ioctls reach the target (a valid line loads, a
+# valid message is answered), so the refusals below are the target's.
+load(f"{data} 1 {spare} 1 degraded")
+dm(REMOVE, "fz")
+dm(CREATE, "fz")
+dm(MSG, "b", struct.pack("=Q", 0) + b"help\0")
 accepted = 0
 for i in range(300):
     size = rnd.choice([length, "8", "0", "99999999999"])
-    params = " ".join(rnd.choice(tokens) for _ in range(rnd.randint(0, 8))).encode() + b"\0"
-    spec = struct.pack("=QQiI16s", 0, int(size), 0, 0, b"remap") + params
     try:
-        dm(LOAD, "fz", spec + bytes(-len(spec) % 8), targets=1)
+        load(" ".join(rnd.choice(tokens) for _ in range(rnd.randint(0, 8))), size)
     except OSError:
         continue
     accepted += 1

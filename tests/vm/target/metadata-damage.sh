@@ -116,7 +116,7 @@ md sb spare_offset "$("$ctl" dump --json "$data" | jq .data_offset_sectors)" -- 
 problem "$data" sb-overlap "$data"
 refused "a spare area over the data area" "Invalid argument" "Member's areas overlap or lie outside the member"
 # Two entries of the snapshot on one spare block. The kernel refuses, but
-# its message blames a concurrent change (reported on issue 12).
+# its message blames a concurrent change (for issue 13: the load path says what it found).
 md slot-entry 1 spare_block "$taken" -- "$data" "$spare"
 problem "$data" entry-duplicate "$data slot $slot"
 refused "two snapshot entries on one spare block" "Structure needs cleaning" "Metadata changed while loading"
