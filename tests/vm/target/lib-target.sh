@@ -37,12 +37,6 @@ failing_slice() {
 # Kernel log lines logged after a marker: what one command made the kernel
 # say, whatever the log held before. /dev/kmsg writes are rate-limited by
 # default, which would drop markers.
-klog_mark() {
-	local m="vmtest-mark-$BASHPID-$RANDOM$RANDOM"
-	[ "$(cat /proc/sys/kernel/printk_devkmsg)" = on ] || echo on > /proc/sys/kernel/printk_devkmsg
-	echo "$m" > /dev/kmsg
-	echo "$m"
-}
 klog_since() { dmesg | sed 's/^\[[^]]*\] //' | sed -n "/^$1\$/,\$p" | sed 1d; }
 # errno_text NAME: sets $errno_text to the strerror(3) text dmsetup prints.
 errno_text() {
