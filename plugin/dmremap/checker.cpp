@@ -148,6 +148,8 @@ void Checker::cross_check(SetView &v)
         v.report.add(Severity::Error, "no-metadata", rs.set_uuid.str(), "no member holds a valid remap state");
         return;
     }
+    if (!history_complete(v, rs))
+        return;
     const RemapState &st = *v.state;
     std::set<std::uint16_t> seen;
     for (auto &m : v.members) {
@@ -182,6 +184,53 @@ void Checker::cross_check(SetView &v)
         if (!seen.count(rec.index))
             v.report.add(Severity::Info, "member-not-checked", "member " + num(rec.index),
                          std::string(role_name(rec.role)) + " member " + rec.uuid.str() + " was not given");
+}
+
+// Rules 3 and 4 of docs/FORMAT.md §5 across members: the set's history ends
+// at the newest state E only if no member holds a record of it past E and
+// no member has record E+1's block unreadable in every copy. A member that
+// cannot prove the history alone is then only damaged, not the set.
+bool Checker::history_complete(SetView &v, const Superblock &rs)
+{
+    const RemapState &st = *v.state;
+    const std::uint32_t next_block = static_cast<std::uint32_t>((st.seq + 1) % rs.journal_blocks);
+    bool complete = true;
+    for (const auto &m : v.members) {
+        if (!m.load || m.sb->set_uuid != rs.set_uuid)
+            continue;
+        const Report &own = m.load->report;
+        for (const auto &[seq, gen] : m.load->records) {
+            if (seq <= st.seq || gen != st.generation)
+                continue;
+            complete = false;
+            if (!own.has("journal-orphan"))
+                v.report.add(Severity::Error, "journal-orphan", m.path + " journal seq " + num(seq),
+                             "journal record " + num(seq) + " found beyond the end of the history at " +
+                                 num(st.seq) + ": a record in between is lost");
+            break;
+        }
+        if (m.load->unreadable_journal.count(next_block)) {
+            complete = false;
+            if (!own.has("journal-unreadable"))
+                v.report.add(Severity::Error, "journal-unreadable", m.path + " journal block " + num(next_block),
+                             "record " + num(st.seq + 1) + " would be in a block that cannot be read in any "
+                             "copy: the history cannot be proven to end at " + num(st.seq));
+        }
+    }
+    if (!complete) {
+        // Never hand out a history that may be shorter than the one acknowledged.
+        v.state.reset();
+        v.sb.reset();
+        return false;
+    }
+    Report r;
+    for (const auto &p : v.report.problems()) {
+        const bool proven = p.severity == Severity::Error && (p.code == "journal-orphan" || p.code == "journal-unreadable");
+        r.add(proven ? Severity::Warning : p.severity, p.code, p.where,
+              proven ? p.message + " (another member holds the history up to " + num(st.seq) + ")" : p.message);
+    }
+    v.report = std::move(r);
+    return true;
 }
 
 } // namespace dmremap

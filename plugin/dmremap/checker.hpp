@@ -40,6 +40,7 @@ public:
 
 private:
     void cross_check(SetView &v);
+    bool history_complete(SetView &v, const Superblock &rs);
 };
 
 } // namespace dmremap

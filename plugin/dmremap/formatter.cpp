@@ -64,7 +64,8 @@ FormatPlan Formatter::plan(const FormatOptions &o, const std::vector<BlockIo *> 
         throw Error(E::InvalidArgument,
                     "set name '" + name + "' is not a valid device name (" + validator::kNameRules + ")");
     const std::uint64_t bs_sect = bs >> DMR_SECTOR_SHIFT;
-    const std::uint64_t md_sectors = layout::md_blocks(max_entries, o.journal_blocks) * DMR_MD_BLOCK_SECTORS;
+    const std::uint32_t incompat = o.md_mirror ? DMR_INCOMPAT_MD_MIRROR : 0;
+    const std::uint64_t md_sectors = layout::md_sectors(max_entries, o.journal_blocks, DMR_MD_COPIES(incompat));
     const std::uint64_t md_end = DMR_MD_OFFSET_SECTORS + md_sectors;
     const std::uint64_t area_start = layout::align_up(md_end, DMR_AREA_ALIGN_SECTORS);
 
@@ -81,6 +82,7 @@ FormatPlan Formatter::plan(const FormatOptions &o, const std::vector<BlockIo *> 
         const std::uint64_t sectors = io.size_bytes() >> DMR_SECTOR_SHIFT;
         Superblock sb;
         sb.version = DMR_VERSION;
+        sb.incompat_flags = incompat;
         sb.block_size = bs;
         sb.set_uuid = set;
         sb.member_uuid = Uuid::random();
@@ -153,7 +155,8 @@ void Formatter::write(const FormatPlan &plan, const std::vector<BlockIo *> &memb
         io.write(0, zero);
         io.flush();
         MetadataArea area(io, sb, io.name());
-        io.write(layout::slot_offset(sb, 1), std::span(zero).first(kBlock));
+        for (unsigned c = 0; c < layout::md_copies(sb); c++)
+            io.write(layout::slot_offset(sb, 1, c), std::span(zero).first(kBlock));
         area.clear_journal();
         area.write_snapshot(plan.state, 0);
         area.write_superblocks(sb);

@@ -19,6 +19,9 @@ struct FormatOptions {
     std::uint32_t journal_blocks = 256;
     std::optional<Uuid> set_uuid;
     std::uint64_t ctime = 0;                         // 0: now (or SOURCE_DATE_EPOCH)
+    // Two copies of the metadata area (DMR_INCOMPAT_MD_MIRROR); false writes
+    // the one-copy layout of sets made before it, which tests still need.
+    bool md_mirror = true;
 };
 
 struct FormatPlan {

@@ -82,7 +82,8 @@ RestoreResult Restorer::restore(const SetDescription &d, const std::vector<Block
         area.write_snapshot(st, slot);
         area.clear_journal();
         if (old_slot[i] != static_cast<int>(slot ^ 1)) { // keep an older snapshot of this set
-            devices[i]->write(layout::slot_offset(sb, slot ^ 1), zero);
+            for (unsigned c = 0; c < layout::md_copies(sb); c++)
+                devices[i]->write(layout::slot_offset(sb, slot ^ 1, c), zero);
             devices[i]->flush();
         }
         res.indexes.push_back(target[i]->index);

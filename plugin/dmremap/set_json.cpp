@@ -160,7 +160,10 @@ SetDescription SetJson::parse(const json &j)
     c.ctime = get_u(j, "ctime", "", ~0ULL);
     c.generation = get_u(j, "generation", "", ~0ULL);
     c.md_offset = DMR_MD_OFFSET_SECTORS;
-    c.md_sectors = layout::md_blocks(c.max_entries, c.journal_blocks) * DMR_MD_BLOCK_SECTORS;
+    // A restored set gets the mirrored metadata area of a new one; a dump of
+    // a set formatted before it may leave room for one copy only.
+    c.incompat_flags = DMR_INCOMPAT_MD_MIRROR;
+    c.md_sectors = layout::md_sectors(c.max_entries, c.journal_blocks, DMR_MD_COPIES(c.incompat_flags));
     if (!j.contains("seq") || j["seq"].is_null())
         bad("seq", "missing: the dump holds no remap state");
     RemapState &st = d.state;
@@ -191,6 +194,19 @@ SetDescription SetJson::parse(const json &j)
         st.members.push_back(m);
     }
     std::sort(st.members.begin(), st.members.end(), [](auto &a, auto &b) { return a.index < b.index; });
+    auto fits = [&] {
+        const std::uint64_t md_end = c.md_offset + c.md_sectors;
+        if (c.data_offset < md_end)
+            return false;
+        for (const auto &m : st.members)
+            if (m.spare_sectors && m.spare_offset < md_end)
+                return false;
+        return true;
+    };
+    if (!fits()) {
+        c.incompat_flags = 0;
+        c.md_sectors = layout::md_sectors(c.max_entries, c.journal_blocks, 1);
+    }
     std::vector<Entry> entries;
     const json &remaps = j.contains("remaps") ? j["remaps"] : json::array();
     if (!remaps.is_array())

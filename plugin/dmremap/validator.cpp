@@ -54,9 +54,11 @@ void geometry(const Superblock &sb, std::uint64_t device_sectors, Report &r, con
             num(DMR_JOURNAL_BLOCKS_MAX) + "]");
         md_ok = false;
     }
-    if (md_ok && sb.md_sectors != layout::md_blocks(sb.max_entries, sb.journal_blocks) * DMR_MD_BLOCK_SECTORS)
+    const unsigned copies = layout::md_copies(sb);
+    if (md_ok && sb.md_sectors != layout::md_sectors(sb.max_entries, sb.journal_blocks, copies))
         bad("metadata area of " + num(sb.md_sectors) + " sectors does not match its capacity and journal (" +
-            num(layout::md_blocks(sb.max_entries, sb.journal_blocks) * DMR_MD_BLOCK_SECTORS) + ")");
+            num(layout::md_sectors(sb.max_entries, sb.journal_blocks, copies)) + " for " + num(copies) +
+            (copies == 1 ? " copy)" : " copies)"));
     // Fields are 64-bit and untrusted: compare ends with care for wrap-around.
     const std::uint64_t limit = std::uint64_t{1} << 56;
     if (sb.member_sectors >= limit || sb.md_sectors >= limit || sb.data_offset >= limit ||

@@ -216,7 +216,7 @@ static void test_probe(const gchar *dir)
 
 	const gchar *ctl = g_getenv("DMREMAPCTL");
 	REQUIRE(ctl != NULL, "DMREMAPCTL is not set (meson sets it)");
-	gchar *image = temp_file(dir, "member.img", 64 << 20);
+	gchar *image = temp_file(dir, "member.img", 128 << 20);
 	gint status = -1;
 	gchar *fmt_argv[] = {(gchar *)ctl, "format", "--name", "capi", image, NULL};
 	g_free(run(fmt_argv, &status));

@@ -106,20 +106,38 @@ TEST(Metadata, NewestStateWinsWhenOneMemberIsDestroyed)
     EXPECT_TRUE(v.report.has("no-metadata"));
 }
 
-TEST(Metadata, CorruptNewestSlotFallsBackToOlderSlotPlusJournal)
+TEST(Metadata, CorruptNewestSlotInOneCopyLosesNothing)
 {
     MemSet s = make_set({16 * MiB}, 256, 16);
     SetWriter w = writer(s);
     for (std::uint32_t i = 0; i < 20; i++) // one compaction into slot 1
         w.commit({remapped(i, 0, i)});
-    s.devs[0]->bytes()[layout::slot_offset(s.sb(0), 1) + 100] ^= 1;
+    s.devs[0]->bytes()[layout::slot_offset(s.sb(0), 1, 0) + 100] ^= 1;
+    SetView v = s.check();
+    EXPECT_TRUE(v.report.has("md-copy"));
+    EXPECT_FALSE(v.report.has("slot-checksum"));
+    EXPECT_EQ(v.report.count(Severity::Error), 0u);
+    ASSERT_TRUE(v.state);
+    EXPECT_EQ(*v.state, w.state());
+}
+
+// The newest snapshot destroyed in both copies: slot 0 (seq 1) plus the ring
+// cannot reach seq 21 (the records it needs were overwritten), and the ring's
+// records past the hole prove that a newer state existed. Loading the older
+// state would lose acknowledged commits silently: refuse.
+TEST(Metadata, NewestSnapshotLostInBothCopiesIsRefused)
+{
+    MemSet s = make_set({16 * MiB}, 256, 16);
+    SetWriter w = writer(s);
+    for (std::uint32_t i = 0; i < 20; i++)
+        w.commit({remapped(i, 0, i)});
+    for (unsigned c = 0; c < 2; c++)
+        s.devs[0]->bytes()[layout::slot_offset(s.sb(0), 1, c) + 100] ^= 1;
     SetView v = s.check();
     EXPECT_TRUE(v.report.has("slot-checksum"));
-    ASSERT_TRUE(v.state);
-    // Slot 0 (seq 1) plus the ring cannot reach seq 21: the overwritten
-    // records are gone, and the loader must stop rather than skip.
-    EXPECT_LT(v.state->seq, w.state().seq);
-    EXPECT_EQ(v.state->seq, 1u + v.members[0].load->replayed);
+    EXPECT_TRUE(v.report.has("journal-orphan"));
+    EXPECT_TRUE(v.members[0].load->refused);
+    EXPECT_FALSE(v.state);
 }
 
 TEST(Metadata, JournalGarbageAndOrphansAreReported)
@@ -129,7 +147,7 @@ TEST(Metadata, JournalGarbageAndOrphansAreReported)
     w.commit({pending(1)});
     const auto &sb = s.sb(1);
     auto &b = s.devs[1]->bytes();
-    b[layout::journal_offset(sb, 9) + 50] = 0x5a; // an empty block is no longer empty
+    b[layout::journal_offset(sb, 9, 0) + 50] = 0x5a; // an empty block is no longer empty
     SetView v = s.check();
     EXPECT_TRUE(v.report.has("journal-corrupt"));
     // A torn write of the newest record: checksum fails, older state loads.
@@ -138,7 +156,8 @@ TEST(Metadata, JournalGarbageAndOrphansAreReported)
     w2.commit({pending(1)});
     w2.commit({pending(2)});
     for (auto &d : t.devs)
-        d->bytes()[layout::journal_offset(t.sb(0), 3) + 2000] ^= 0xff;
+        for (unsigned c = 0; c < 2; c++)
+            d->bytes()[layout::journal_offset(t.sb(0), 3, c) + 2000] ^= 0xff;
     v = t.check();
     EXPECT_TRUE(v.report.has("journal-corrupt"));
     EXPECT_EQ(v.state->seq, 2u);
@@ -146,14 +165,17 @@ TEST(Metadata, JournalGarbageAndOrphansAreReported)
     MemSet u = make_set();
     SetWriter w3 = writer(u);
     w3.commit({pending(1)});
-    std::vector<std::uint8_t> rec(u.devs[0]->bytes().begin() + static_cast<long>(layout::journal_offset(u.sb(0), 2)),
-                                  u.devs[0]->bytes().begin() + static_cast<long>(layout::journal_offset(u.sb(0), 2) + kBlock));
+    const std::uint64_t at = layout::journal_offset(u.sb(0), 2, 0);
+    std::vector<std::uint8_t> rec(u.devs[0]->bytes().begin() + static_cast<long>(at),
+                                  u.devs[0]->bytes().begin() + static_cast<long>(at + kBlock));
     auto r = codec::unpack_journal(std::span<const std::uint8_t, kBlock>(rec.data(), kBlock));
     r.seq = 7;
     MetadataArea(*u.devs[0], u.sb(0), "m").append(r);
     v = u.check();
+    // Records 3-6 would be a hole in the history: refuse rather than stop at 2.
     EXPECT_TRUE(v.report.has("journal-orphan"));
-    EXPECT_EQ(v.state->seq, 2u);
+    EXPECT_GT(v.report.count(Severity::Error), 0u);
+    EXPECT_FALSE(v.state);
 }
 
 TEST(Metadata, WrongSetIsRefused)

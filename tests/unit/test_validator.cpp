@@ -96,13 +96,13 @@ TEST(Validator, VersionFeaturesLocation)
     EXPECT_TRUE(sb_report(s, 0, 0).has("sb-version"));
     patch_block(*s.devs[0], 0, [](std::uint8_t *p) {
         put32(p + kVersion, 1);
-        put32(p + kIncompat, 0x80);
+        put32(p + kIncompat, 0x80 | DMR_INCOMPAT_MD_MIRROR);
     });
     Report r = sb_report(s, 0, 0);
     EXPECT_TRUE(r.has("sb-feature"));
     EXPECT_EQ(r.count(Severity::Error), 1u);
     patch_block(*s.devs[0], 0, [](std::uint8_t *p) {
-        put32(p + kIncompat, 0);
+        put32(p + kIncompat, DMR_INCOMPAT_MD_MIRROR);
         put32(p + kRoCompat, 0x4);
     });
     r = sb_report(s, 0, 0);
@@ -124,7 +124,18 @@ TEST(Validator, SizesAndOverlaps)
         put64(p + kMdSectors, s.sb(0).md_sectors + 8);
     });
     EXPECT_TRUE(sb_report(s, 0, 0).has("sb-geometry"));
+    // md_sectors covers every copy: the mirror flag and the size go together.
     patch_block(*s.devs[0], 0, [&](std::uint8_t *p) {
+        put64(p + kMdSectors, s.sb(0).md_sectors);
+        put32(p + kIncompat, 0);
+    });
+    EXPECT_TRUE(sb_report(s, 0, 0).has("sb-geometry"));
+    patch_block(*s.devs[0], 0, [&](std::uint8_t *p) {
+        put64(p + kMdSectors, s.sb(0).md_sectors / 2);
+    });
+    EXPECT_FALSE(sb_report(s, 0, 0).has("sb-geometry"));
+    patch_block(*s.devs[0], 0, [&](std::uint8_t *p) {
+        put32(p + kIncompat, DMR_INCOMPAT_MD_MIRROR);
         put64(p + kMdSectors, s.sb(0).md_sectors);
         put64(p + kDataSectors, s.sb(0).data_sectors + 2048); // runs into the internal spare
     });
@@ -182,9 +193,15 @@ TEST(Validator, SnapshotEntriesChecksumAndContent)
     MemSet s = make_set();
     add_entries(s, {remapped(3, 1, 0), pending(4)});
     // Compaction went to slot 1 on every member.
-    const std::uint64_t entries = layout::entries_offset(s.sb(0), 1);
-    s.devs[0]->bytes()[entries + 3] ^= 1;
+    // One copy damaged: the other carries the snapshot.
+    s.devs[0]->bytes()[layout::entries_offset(s.sb(0), 1, 0) + 3] ^= 1;
     SetView v = s.check();
+    EXPECT_TRUE(v.report.has("md-copy"));
+    EXPECT_FALSE(v.report.has("member-stale"));
+    ASSERT_TRUE(v.state);
+    EXPECT_EQ(v.state->count(EntryState::Remapped), 1u);
+    s.devs[0]->bytes()[layout::entries_offset(s.sb(0), 1, 1) + 3] ^= 1;
+    v = s.check();
     EXPECT_TRUE(v.report.has("slot-entries-checksum"));
     ASSERT_TRUE(v.state);
     EXPECT_EQ(v.state->count(EntryState::Remapped), 1u); // from member 1, or slot 0 + journal
@@ -193,9 +210,12 @@ TEST(Validator, SnapshotEntriesChecksumAndContent)
 TEST(Validator, MemberTableDamage)
 {
     MemSet s = make_set();
-    const std::uint64_t table = layout::members_offset(s.sb(0), 0);
-    s.devs[0]->bytes()[table + 300] ^= 1; // member 1's uuid
+    s.devs[0]->bytes()[layout::members_offset(s.sb(0), 0, 0) + 300] ^= 1; // member 1's uuid
     SetView v = s.check();
+    EXPECT_TRUE(v.report.has("md-copy"));
+    EXPECT_FALSE(v.report.has("no-metadata"));
+    s.devs[0]->bytes()[layout::members_offset(s.sb(0), 0, 1) + 300] ^= 1;
+    v = s.check();
     EXPECT_TRUE(v.report.has("slot-members-checksum"));
     EXPECT_TRUE(v.report.has("member-stale") || v.report.has("no-metadata"));
 }
@@ -216,18 +236,24 @@ TEST(Validator, EveryByteFlipIsDetected)
     ASSERT_FALSE(s.check().report.damaged());
     const Superblock &sb = s.sb(0);
     struct Region {
-        const char *name;
+        std::string name;
         std::uint64_t off, len;
-    } regions[] = {
+    };
+    std::vector<Region> regions = {
         {"superblock copy 0", layout::sb_offset(0), kBlock},
         {"superblock copy 1", layout::sb_offset(1), kBlock},
-        {"slot 1 header", layout::slot_offset(sb, 1), kBlock},
-        {"slot 1 member table", layout::members_offset(sb, 1), DMR_MEMBER_TABLE_BLOCKS * kBlock},
-        {"slot 1 entries", layout::entries_offset(sb, 1), 3 * sizeof(dmr_entry_disk)},
-        {"journal record 2", layout::journal_offset(sb, 2), kBlock},
-        {"journal record 3", layout::journal_offset(sb, 3), kBlock},
-        {"empty journal block", layout::journal_offset(sb, 9), kBlock},
     };
+    // Either copy of the metadata area: a flip in one is a lost copy (md-copy).
+    ASSERT_EQ(layout::md_copies(sb), 2u);
+    for (unsigned c = 0; c < 2; c++) {
+        const std::string cs = " (md copy " + std::to_string(c) + ")";
+        regions.push_back({"slot 1 header" + cs, layout::slot_offset(sb, 1, c), kBlock});
+        regions.push_back({"slot 1 member table" + cs, layout::members_offset(sb, 1, c), DMR_MEMBER_TABLE_BLOCKS * kBlock});
+        regions.push_back({"slot 1 entries" + cs, layout::entries_offset(sb, 1, c), 3 * sizeof(dmr_entry_disk)});
+        regions.push_back({"journal record 2" + cs, layout::journal_offset(sb, 2, c), kBlock});
+        regions.push_back({"journal record 3" + cs, layout::journal_offset(sb, 3, c), kBlock});
+        regions.push_back({"empty journal block" + cs, layout::journal_offset(sb, 9, c), kBlock});
+    }
     auto &bytes = s.devs[0]->bytes();
     for (const auto &r : regions) {
         for (std::uint64_t i = 0; i < r.len; i++) {
