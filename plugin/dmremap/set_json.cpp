@@ -98,6 +98,7 @@ json SetJson::dump(const SetView &v, std::size_t member)
     j["data_sectors"] = sb.data_sectors;
     j["max_entries"] = sb.max_entries;
     j["journal_blocks"] = sb.journal_blocks;
+    j["metadata_copies"] = layout::md_copies(sb);
     j["ctime"] = sb.ctime;
     j["member"] = {{"path", mv.path},
                    {"uuid", sb.member_uuid.str()},
@@ -160,9 +161,14 @@ SetDescription SetJson::parse(const json &j)
     c.ctime = get_u(j, "ctime", "", ~0ULL);
     c.generation = get_u(j, "generation", "", ~0ULL);
     c.md_offset = DMR_MD_OFFSET_SECTORS;
-    // A restored set gets the mirrored metadata area of a new one; a dump of
-    // a set formatted before it may leave room for one copy only.
-    c.incompat_flags = DMR_INCOMPAT_MD_MIRROR;
+    // Without "metadata_copies" (a dump made before the mirror), a restored
+    // set gets the mirrored metadata area of a new one if its areas leave
+    // room for it; with it, exactly what the dump describes.
+    const bool copies_given = j.contains("metadata_copies") && !j["metadata_copies"].is_null();
+    const std::uint64_t copies = copies_given ? get_u(j, "metadata_copies", "", 2) : 2;
+    if (copies < 1)
+        bad("metadata_copies", "must be 1 or 2");
+    c.incompat_flags = copies == 2 ? DMR_INCOMPAT_MD_MIRROR : 0;
     c.md_sectors = layout::md_sectors(c.max_entries, c.journal_blocks, DMR_MD_COPIES(c.incompat_flags));
     if (!j.contains("seq") || j["seq"].is_null())
         bad("seq", "missing: the dump holds no remap state");
@@ -203,7 +209,7 @@ SetDescription SetJson::parse(const json &j)
                 return false;
         return true;
     };
-    if (!fits()) {
+    if (!copies_given && !fits()) {
         c.incompat_flags = 0;
         c.md_sectors = layout::md_sectors(c.max_entries, c.journal_blocks, 1);
     }

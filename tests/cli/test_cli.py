@@ -24,7 +24,7 @@ import unittest
 BIN = os.environ.get("DMREMAPCTL", "/work/main/build/tools/dmremapctl")
 MiB = 1 << 20
 BLK = 4096                      # metadata block size
-MD_OFFSET = 2 * BLK             # metadata area: slot 0, slot 1, journal
+MD_OFFSET = 2 * BLK             # metadata area: slot 0, slot 1, journal; twice (mirror)
 DEFAULT_MAX = 1048576           # default --max-remaps
 
 # Superblock field offsets (kernel/dm-remap-format.h).
@@ -82,9 +82,20 @@ def patch_sb(path, copy, **fields):
     write_at(path, copy * BLK, with_csum(blk))
 
 
-def slot_offset(slot, max_entries=DEFAULT_MAX):
+def md_copy_bytes(max_entries=DEFAULT_MAX, journal_blocks=256):
+    """One copy of the metadata area; format writes two, one after the other."""
+    return (2 * (1 + 4 + max_entries // 256) + journal_blocks) * BLK
+
+
+def slot_offset(slot, max_entries=DEFAULT_MAX, copy=0):
     """Slot 0, slot 1; slot 2 is where the journal ring starts."""
-    return MD_OFFSET + slot * (1 + 4 + max_entries // 256) * BLK
+    return MD_OFFSET + copy * md_copy_bytes(max_entries) + slot * (1 + 4 + max_entries // 256) * BLK
+
+
+def write_both(path, off, data):
+    """Writes at `off` (in metadata copy 0) and the same place in copy 1, as the writers do."""
+    for copy in (0, 1):
+        write_at(path, off + copy * md_copy_bytes(), data)
 
 
 def journal_record(set_uuid, seq, updates, generation=1):
@@ -132,7 +143,7 @@ class Base(unittest.TestCase):
             f.truncate(size)
         return path
 
-    def new_set(self, spares=1, data_size=128 * MiB, spare_size=64 * MiB, opts=(), prefix=""):
+    def new_set(self, spares=1, data_size=128 * MiB, spare_size=96 * MiB, opts=(), prefix=""):
         paths = [self.img(prefix + "data.img", data_size)]
         paths += [self.img("%sspare%d.img" % (prefix, i + 1), spare_size) for i in range(spares)]
         fmt = self.jctl("format", "--json", *opts, *paths)
@@ -167,8 +178,8 @@ class Base(unittest.TestCase):
     def commit(self, paths, set_uuid, seq, updates, block=None):
         """Append a journal record as the kernel would (block: misplace it on purpose)."""
         for p in paths:
-            write_at(p, slot_offset(2) + (seq % 256 if block is None else block) * BLK,
-                     journal_record(set_uuid, seq, updates))
+            write_both(p, slot_offset(2) + (seq % 256 if block is None else block) * BLK,
+                       journal_record(set_uuid, seq, updates))
 
     def need_root(self):
         # As root (how scripts/test runs) loop devices and mounts must work:
@@ -206,13 +217,14 @@ class TestMain(Base):
 
 class TestFormat(Base):
     def test_text_output(self):
-        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 64 * MiB)
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 96 * MiB)
         p = self.ctl("format", "--name", "vol1", d, s)
         self.assertRegex(p.stdout, r"^Formatted remap set 'vol1' \([0-9a-f-]{36}\), block size 4096\n")
         self.assertIn("  data member 0: %s (128.0 MiB)\n" % d, p.stdout)
-        self.assertIn("  spare member 1: %s (64.0 MiB)\n" % s, p.stdout)
-        self.assertIn("    data area:     90.0 MiB at sector 69632\n", p.stdout)
-        self.assertIn("room for 1048576 remaps", p.stdout)
+        self.assertIn("  spare member 1: %s (96.0 MiB)\n" % s, p.stdout)
+        # Two copies of the metadata area (33 MiB each) come before the data.
+        self.assertIn("    data area:     57.0 MiB at sector 137216\n", p.stdout)
+        self.assertIn("    metadata:      66.1 MiB in 2 copies, room for 1048576 remaps\n", p.stdout)
         # Image files get the losetup hint instead of an unusable table line.
         self.assertTrue(p.stdout.endswith("Image files: attach them with 'losetup --find --show FILE', then\n"
                                           "  dmremapctl assemble LOOP_DEV...\n"))
@@ -250,7 +262,7 @@ class TestFormat(Base):
                   f["data_offset_sectors"] + f["data_sectors"] == 256 * 2048),
                  (("--internal-spare", "0%"), lambda f: f["members"][0]["spare_sectors"] == 0),
                  (("--max-remaps", "300"), lambda f: f["max_entries"] == 512),
-                 (("--max-remaps", "256"), lambda f: f["max_entries"] == 256 and f["data_offset_sectors"] == 4096)]
+                 (("--max-remaps", "256"), lambda f: f["max_entries"] == 256 and f["data_offset_sectors"] == 6144)]
         for opts, ok in cases:
             with self.subTest(opts=opts):
                 f = self.jctl("format", "--force", "--json", *opts, d)
@@ -349,7 +361,7 @@ class TestFormat(Base):
 
     def test_format_loop_devices(self):
         self.need_root()
-        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 64 * MiB)
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 96 * MiB)
         ld, ls = self.loop(d), self.loop(s)
         p = self.ctl("format", "--name", "loopset", ld, ls)
         table = self.ctl("table", ld, ls).stdout
@@ -426,7 +438,7 @@ class TestDump(Base):
 
     def test_no_state(self):
         (d,), _ = self.new_set(spares=0)
-        write_at(d, slot_offset(0), bytes(BLK))
+        write_both(d, slot_offset(0), bytes(BLK))
         self.ctl("dump", d, out="Remap state: none readable\n",
                  err="dmremapctl dump: %s: 2 errors, 0 warnings; run 'dmremapctl check' for details" % d)
         self.assertIsNone(self.jctl("dump", "--json", d)["seq"])
@@ -472,7 +484,7 @@ class TestCheck(Base):
     def test_sb_fields(self):
         (d, s), _ = self.new_set()
         cases = [({"version": 99}, "sb-version", "format version 99 is not supported"),
-                 ({"incompat": 1}, "sb-feature", "unknown incompatible features 0x1"),
+                 ({"incompat": 3}, "sb-feature", "unknown incompatible features 0x2"),
                  ({"ro_compat": 4}, "sb-feature", "read-only use only"),
                  ({"sb_copy": 1}, "sb-location", "superblock copy 0 claims to be copy 1"),
                  ({"block_size": 3000}, "sb-geometry", "block size 3000 is not a power of two"),
@@ -509,6 +521,13 @@ class TestCheck(Base):
         (d, s), _ = self.new_set()
         flip(d, slot_offset(0) + 100)
         r = self.check(d, s, rc=1)
+        # One copy lost: the other carries the snapshot, a warning says so.
+        lost = self.problem(r, "md-copy")
+        self.assertEqual((lost["where"], lost["severity"]), (d + " slot 0 copy 0", "warning"))
+        self.assertNotIn("no-metadata", {p["code"] for p in r["problems"]})
+        self.assertEqual(r["seq"], 1)
+        flip(d, slot_offset(0, copy=1) + 100)
+        r = self.check(d, s, rc=1)
         self.assertEqual(self.problem(r, "slot-checksum")["where"], d + " slot 0")
         self.assertEqual(self.problem(r, "no-metadata")["where"], d)
         self.assertEqual(r["seq"], 1)  # the spare still holds the state
@@ -520,6 +539,9 @@ class TestCheck(Base):
         hdr, ents = read_at(d, hdr_off, BLK), read_at(d, ent_off, BLK)
         self.assertEqual(struct.unpack_from("<QQI", hdr, 32), (2, 1, 3))  # seq, generation, nr_entries
         flip(d, ent_off + 20)
+        self.assertEqual(self.problem(self.check(d, rc=1), "md-copy")["where"], d + " slot 1 copy 0")
+        self.assertEqual(self.check(d, rc=1)["seq"], 2)  # copy 1 holds it
+        flip(d, ent_off + 20 + md_copy_bytes())
         r = self.check(d, rc=1)
         self.assertEqual(self.problem(r, "slot-entries-checksum")["where"], d + " slot 1")
         self.assertEqual(r["seq"], 1)  # fell back to the older slot
@@ -532,18 +554,18 @@ class TestCheck(Base):
                 struct.pack_into("<Q", e, 16, block)   # entry 1: the pending block 9
                 h = bytearray(hdr)
                 struct.pack_into("<I", h, SNAP_ECSUM, crc32c(e[:3 * 16]))
-                write_at(d, ent_off, bytes(e))
-                write_at(d, hdr_off, with_csum(h))
+                write_both(d, ent_off, bytes(e))
+                write_both(d, hdr_off, with_csum(h))
                 self.assertIn(msg, self.problem(self.check(d, rc=1), code)["message"])
-        write_at(d, ent_off, ents)
-        write_at(d, hdr_off, hdr)
+        write_both(d, ent_off, ents)
+        write_both(d, hdr_off, hdr)
         self.assertEqual(self.check(d, s, rc=0)["seq"], 2)
 
     def test_journal(self):
         (d, s), f = self.new_set()
-        write_at(d, slot_offset(2) + 5 * BLK, random.Random(5).randbytes(BLK))  # journal block 5
+        write_both(d, slot_offset(2) + 5 * BLK, random.Random(5).randbytes(BLK))  # journal block 5
         self.assertEqual(self.problem(self.check(d, s, rc=1), "journal-corrupt")["where"], d + " journal block 5")
-        write_at(d, slot_offset(2) + 5 * BLK, bytes(BLK))
+        write_both(d, slot_offset(2) + 5 * BLK, bytes(BLK))
         u = f["set_uuid"]
         self.commit([d, s], u, 2, [(7, 0, 1, 1)])       # block 7 remapped to spare 1:0
         self.commit([d, s], u, 3, [(8, 0, 0xFFFF, 2)])  # block 8 pending
@@ -556,9 +578,12 @@ class TestCheck(Base):
         self.commit([d], u, 4, [(99, 0, 0xFFFF, 0)])      # frees a block that has no entry
         r = self.check(d, rc=1)
         self.assertEqual(self.problem(r, "journal-location")["where"], d + " journal block 10")
-        self.assertEqual(self.problem(r, "journal-orphan")["where"], d + " journal seq 12")
         self.assertEqual(self.problem(r, "journal-update")["where"], d + " journal seq 4")
-        self.assertEqual(r["seq"], 3)
+        # Records past the end of the history prove that one in between is
+        # lost: an error, and no state is handed out.
+        orphans = {p["where"]: p["severity"] for p in r["problems"] if p["code"] == "journal-orphan"}
+        self.assertEqual(orphans[d + " journal seq 12"], "error")
+        self.assertIsNone(r["seq"])
 
     def test_stale_member(self):
         (d, s), _ = self.new_set()
@@ -584,8 +609,9 @@ class TestCheck(Base):
         rng = random.Random(1234)
         areas = [("superblock 0", 0, BLK, {"sb-magic", "sb-checksum"}),
                  ("superblock 1", BLK, BLK, {"sb-magic", "sb-checksum"}),
-                 ("snapshot header", slot_offset(0), BLK, {"slot-magic", "slot-checksum"}),
-                 ("member table", slot_offset(0) + BLK, 2 * 256, {"slot-members-checksum"})]
+                 # Metadata copy 0 only: copy 1 still holds it, md-copy says so.
+                 ("snapshot header", slot_offset(0), BLK, {"md-copy"}),
+                 ("member table", slot_offset(0) + BLK, 2 * 256, {"md-copy"})]
         for name, base, size, expected in areas:
             for off in sorted({0, 8, size - 1, *rng.sample(range(size), 6)}):
                 with self.subTest(area=name, offset=off):
@@ -601,7 +627,7 @@ class TestCheck(Base):
         (d, s), _ = self.new_set()
         self.restore_remaps([d, s])                  # seq 2 in slot 1
         self.assertEqual(self.restore_remaps([d, s])["seq"], 3)  # seq 3 in slot 0
-        write_at(d, slot_offset(0), bytes(5 * BLK))  # header and member table of slot 0
+        write_both(d, slot_offset(0), bytes(5 * BLK))  # header and member table of slot 0
         r = self.check(d, s, rc=1)
         self.assertEqual(r["seq"], 3)
         self.assertEqual(self.problem(r, "member-stale")["where"], d)
@@ -674,7 +700,7 @@ class TestRestore(Base):
         write_at(d, 0, bytes(2 * BLK))
         write_at(s, 0, bytes(2 * BLK))
         self.ctl("restore", "--from", dump, s, d, rc=1,
-                 err="%s: device has 131072 sectors, member 0 needs 262144" % s)
+                 err="%s: device has 196608 sectors, member 0 needs 262144" % s)
         self.assertEqual(self.ctl("probe", s).stdout + self.ctl("probe", d).stdout, "")
         out = self.jctl("restore", "--json", "--from", dump, d, s)
         self.assertEqual(out["members"], [{"path": d, "index": 0}, {"path": s, "index": 1}])
@@ -988,7 +1014,7 @@ class TestActiveRefusals(Base):
                 self.ctl(*args, rc=1, err="dmremapctl %s: %s: no such device-mapper device\n" % (cmd, name))
 
     def test_create_needs_block_devices(self):
-        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 64 * MiB)
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 96 * MiB)
         missing = os.path.join(self.dir, "nope")
         cases = [((d,), "%s: not a block device" % d),
                  ((d, s), "%s: not a block device" % d),
@@ -1040,7 +1066,7 @@ class TestActiveRefusals(Base):
         self.check(d, s, rc=0)
 
     def test_format_says_how_to_assemble(self):
-        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 64 * MiB)
+        d, s = self.img("d.img", 128 * MiB), self.img("s.img", 96 * MiB)
         ld, ls = self.loop(d), self.loop(s)
         p = self.ctl("format", "--name", "loopset", ld, ls)
         table = self.ctl("table", ld, ls).stdout

@@ -128,7 +128,9 @@ void print_plan(const FormatPlan &plan, const std::vector<std::string> &paths)
                       << "\n";
         std::cout << "    spare area:    " << human_size(s.spare_sectors << 9) << " ("
                   << layout::spare_blocks(s.spare_sectors, s.block_size) << " blocks)\n";
-        std::cout << "    metadata:      " << human_size((s.md_offset + s.md_sectors) << 9) << ", room for "
+        const unsigned copies = layout::md_copies(s);
+        std::cout << "    metadata:      " << human_size((s.md_offset + s.md_sectors) << 9) << " in " << copies
+                  << (copies == 1 ? " copy" : " copies") << ", room for "
                   << s.max_entries << " remaps\n";
     }
 }

@@ -67,7 +67,8 @@ void print_dump(const SetView &v)
               << "  block size:        " << s.block_size << "\n"
               << "  member size:       " << s.member_sectors << " sectors (" << human_size(s.member_sectors << 9)
               << ")\n"
-              << "  metadata area:     sector " << s.md_offset << ", " << s.md_sectors << " sectors, room for "
+              << "  metadata area:     sector " << s.md_offset << ", " << s.md_sectors << " sectors in "
+              << layout::md_copies(s) << (layout::md_copies(s) == 1 ? " copy" : " copies") << ", room for "
               << s.max_entries << " remaps, journal of " << s.journal_blocks << " commits\n"
               << "  data area:         sector " << s.data_offset << ", " << s.data_sectors << " sectors ("
               << human_size(s.data_sectors << 9) << ")\n"
