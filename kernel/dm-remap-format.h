@@ -10,7 +10,8 @@
  * Member layout (byte offsets):
  *   0        superblock copy 0            (4 KiB)
  *   4 KiB    superblock copy 1            (4 KiB)
- *   8 KiB    metadata area: slot 0, slot 1, journal ring
+ *   8 KiB    metadata area: slot 0, slot 1, journal ring; with
+ *            DMR_INCOMPAT_MD_MIRROR that whole sequence twice
  *   ...      data area (data member only, 1 MiB aligned)
  *   ...      spare area (internal spare on the data member, or the
  *            whole rest of a spare member)
@@ -52,11 +53,17 @@
 /*
  * Feature flags. Unknown compat flags are ignored, unknown ro_compat
  * flags allow read-only activation only, unknown incompat flags refuse
- * the member. Version 1 defines none; the masks are what we support.
+ * the member. The masks are what we support.
  */
 #define DMR_COMPAT_SUPP		0u
 #define DMR_RO_COMPAT_SUPP	0u
-#define DMR_INCOMPAT_SUPP	0u
+/*
+ * The metadata area holds two identical copies of slot 0, slot 1 and the
+ * journal, one after the other, and every metadata write goes to both: one
+ * unreadable sector then loses nothing even on a set of one disk.
+ */
+#define DMR_INCOMPAT_MD_MIRROR	0x1u
+#define DMR_INCOMPAT_SUPP	DMR_INCOMPAT_MD_MIRROR
 
 /* Superblock copies sit at sectors 0 and 8. */
 #define DMR_SB_COPIES		2u
@@ -94,8 +101,12 @@
 /* Per slot: header block, member table, entry table. */
 #define DMR_SLOT_BLOCKS(max_entries) \
 	(1u + DMR_MEMBER_TABLE_BLOCKS + (max_entries) / DMR_ENTRIES_PER_BLOCK)
+/* Blocks of one copy of the metadata area. */
 #define DMR_MD_BLOCKS(max_entries, journal_blocks) \
 	(2u * DMR_SLOT_BLOCKS(max_entries) + (journal_blocks))
+/* Copies of the metadata area; copy c starts c * md_sectors / copies in. */
+#define DMR_MD_COPIES(incompat_flags) \
+	(((incompat_flags) & DMR_INCOMPAT_MD_MIRROR) ? 2u : 1u)
 
 /* dmr_entry_disk.state */
 #define DMR_ENTRY_FREE		0u	/* journal only: delete data_block */
@@ -125,7 +136,7 @@ struct dmr_superblock_disk {
 	__le64 ctime;		/* seconds since the epoch */
 	__le64 member_sectors;
 	__le64 md_offset;	/* sectors */
-	__le64 md_sectors;
+	__le64 md_sectors;	/* all copies */
 	__le32 max_entries;	/* capacity of a snapshot, multiple of 256 */
 	__le32 journal_blocks;
 	__le64 data_offset;	/* set-wide: data area on member 0, sectors */

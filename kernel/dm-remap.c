@@ -24,6 +24,7 @@
 #include <linux/crc32c.h>
 #include <linux/delay.h>
 #include <linux/device-mapper.h>
+#include <linux/dm-io.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -80,8 +81,9 @@ struct remap_member {
 	u32 live;			/* remapped entries on it; worker only, read racily */
 	unsigned long *spare_map;	/* worker only: used or retired blocks */
 	int newest_slot;		/* worker only: slot of its newest snapshot */
+	unsigned int newest_copy;	/* load only: a copy holding that snapshot */
 	u64 snap_seq;			/* seq of its newest snapshot at load */
-	u64 end_seq;			/* last commit found on it at load */
+	bool stale;			/* load only: behind the set, or a copy damaged */
 };
 
 /* Updates for one journal record, and the busy blocks they settle. */
@@ -105,12 +107,15 @@ struct remap_c {
 	u32 max_entries;
 	u32 journal_blocks;
 	sector_t md_offset;
-	sector_t md_sectors;
+	sector_t md_sectors;		/* all copies */
+	unsigned int md_copies;		/* 2 with DMR_INCOMPAT_MD_MIRROR */
+	sector_t md_copy_sectors;	/* one copy */
 	u32 slot_blocks;
 	unsigned int read_retries;
 	bool no_auto_remap;
 	bool degraded_ok;		/* table option "degraded": spares may be missing */
 	bool read_only;			/* table loaded read-only: never write metadata */
+	bool resumed;			/* preresume has run: the state in memory is the truth */
 
 	/*
 	 * Members by index. Only the worker changes the list, for a message
@@ -134,6 +139,8 @@ struct remap_c {
 	struct page *bounce;		/* one data block; worker only */
 	struct updates *up;		/* worker only */
 	struct bio_set bs;		/* the worker's own bios, never the caller's pool */
+	struct dm_io_client *io_client;	/* metadata I/O */
+	struct dm_io_region where[BITS_PER_LONG]; /* md_write's regions; worker only */
 
 	/* Metadata state; worker only (and ctr/preresume, before any I/O). */
 	u64 generation;			/* membership generation in force (the data member's) */
@@ -275,14 +282,127 @@ static int sync_io(struct remap_c *rc, struct block_device *bdev, sector_t secto
 	return 0;
 }
 
-static sector_t slot_sector(struct remap_c *rc, unsigned int slot)
+/*
+ * Metadata addresses are offsets into one copy of the metadata area
+ * (sectors); md_sector() places them in a copy.
+ */
+static sector_t slot_off(struct remap_c *rc, unsigned int slot)
 {
-	return rc->md_offset + (sector_t)slot * rc->slot_blocks * DMR_MD_BLOCK_SECTORS;
+	return (sector_t)slot * rc->slot_blocks * DMR_MD_BLOCK_SECTORS;
 }
 
-static sector_t journal_sector(struct remap_c *rc, u64 seq)
+static unsigned int journal_pos(struct remap_c *rc, u64 seq)
 {
-	return slot_sector(rc, 2) + (sector_t)do_div(seq, rc->journal_blocks) * DMR_MD_BLOCK_SECTORS;
+	return do_div(seq, rc->journal_blocks);
+}
+
+static sector_t journal_off(struct remap_c *rc, u64 seq)
+{
+	return slot_off(rc, 2) + (sector_t)journal_pos(rc, seq) * DMR_MD_BLOCK_SECTORS;
+}
+
+static sector_t md_sector(struct remap_c *rc, unsigned int copy, sector_t off)
+{
+	return rc->md_offset + copy * rc->md_copy_sectors + off;
+}
+
+static void md_mem(struct dm_io_request *req, void *buf)
+{
+	if (is_vmalloc_addr(buf)) {
+		req->mem.type = DM_IO_VMA;
+		req->mem.ptr.vma = buf;
+	} else {
+		req->mem.type = DM_IO_KMEM;
+		req->mem.ptr.addr = buf;
+	}
+}
+
+/* One synchronous metadata read of @len bytes at @off in copy @copy of @m. */
+static int md_read_copy(struct remap_c *rc, struct remap_member *m, unsigned int copy, sector_t off, void *buf,
+			size_t len)
+{
+	struct dm_io_region where = { m->dev->bdev, md_sector(rc, copy, off), len >> SECTOR_SHIFT };
+	struct dm_io_request req = { .bi_opf = REQ_OP_READ | REQ_META, .client = rc->io_client };
+	unsigned long bits = 0;
+
+	md_mem(&req, buf);
+	return dm_io(&req, 1, &where, &bits, IOPRIO_DEFAULT);
+}
+
+/*
+ * Reads @len bytes at @off from copy @copy of @m; a 4 KiB block that
+ * cannot be read there comes from the other copy. -EIO: a block can be
+ * read from no copy, and *@bad is its offset. *@fell_back tells that one
+ * copy had an unreadable block (redundancy lost, nothing yet).
+ */
+static int md_read(struct remap_c *rc, struct remap_member *m, unsigned int copy, sector_t off, void *buf,
+		   size_t len, sector_t *bad, bool *fell_back)
+{
+	size_t done;
+
+	if (!md_read_copy(rc, m, copy, off, buf, len))
+		return 0;
+	for (done = 0; done < len; done += DMR_MD_BLOCK_SIZE) {
+		sector_t o = off + (done >> SECTOR_SHIFT);
+		unsigned int i;
+		int r = -EIO;
+
+		for (i = 0; i < rc->md_copies && r; i++)
+			r = md_read_copy(rc, m, (copy + i) % rc->md_copies, o, buf + done, DMR_MD_BLOCK_SIZE);
+		if (i > 1 || r)
+			*fell_back = true;
+		if (r) {
+			*bad = o;
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Writes @len bytes at @off to every copy on each member in @mask at once
+ * (a zero @len with REQ_PREFLUSH: one flush per member). Returns the
+ * members on which nothing was written: one good copy keeps a member
+ * consistent, so a member that lost only one copy is logged, not failed.
+ */
+static u64 md_write(struct remap_c *rc, u64 mask, sector_t off, void *buf, size_t len, blk_opf_t opf)
+{
+	unsigned int copies = len ? rc->md_copies : 1, per_call = BITS_PER_LONG / copies;
+	struct dm_io_request req = { .bi_opf = opf | REQ_META | REQ_SYNC, .client = rc->io_client };
+	u8 idx[BITS_PER_LONG];
+	u64 failed = 0;
+	unsigned int i = 0;
+
+	md_mem(&req, buf ?: rc->md_block);
+	while (i < DMR_MAX_MEMBERS) {
+		unsigned long bits = 0;
+		unsigned int n = 0, k, c;
+
+		for (; i < DMR_MAX_MEMBERS && n / copies < per_call; i++) {
+			if (!(mask & BIT_ULL(i)) || !rc->members[i].dev)
+				continue;
+			for (c = 0; c < copies; c++, n++) {
+				idx[n] = i;
+				rc->where[n].bdev = rc->members[i].dev->bdev;
+				rc->where[n].sector = len ? md_sector(rc, c, off) : 0;
+				rc->where[n].count = len >> SECTOR_SHIFT;
+			}
+		}
+		if (!n)
+			break;
+		if (dm_io(&req, n, rc->where, &bits, IOPRIO_DEFAULT) && !bits)
+			bits = ~0UL;
+		for (k = 0; k < n; k += copies) {
+			unsigned long mine = (bits >> k) & ((1UL << copies) - 1);
+
+			if (mine == (1UL << copies) - 1)
+				failed |= BIT_ULL(idx[k]);
+			else if (mine)
+				DMWARN_LIMIT("%s: one copy of the metadata at offset %llu could not be written",
+					     rc->members[idx[k]].dev->name, (unsigned long long)off);
+		}
+	}
+	return failed;
 }
 
 /* ---------------------------------------------------------------------------
@@ -648,15 +768,24 @@ static int load_entry(struct remap_c *rc, const struct dmr_entry_disk *d)
 	return xa_err(xa_store(&rc->table, f.blk, entry_mk(f.state, f.idx, f.sblk), GFP_NOIO));
 }
 
+/* What loading found wrong on a member, short of an invalid state. */
+struct md_damage {
+	bool fell_back;			/* a block came from the other copy */
+	bool unreadable;		/* a block could be read from no copy */
+	sector_t bad;			/* its offset in a copy */
+};
+
 /*
  * Reads and checks one snapshot slot of @m completely (header, member
- * table, entries). Returns its seq, or 0 when the slot is not a valid
- * snapshot of this set. With @load, the entries also go into the table.
+ * table, entries), from copy @copy with unreadable blocks taken from the
+ * other copy. Returns its seq, or 0 when the slot is not a valid snapshot
+ * of this set. With @load, the entries also go into the table.
  */
-static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int slot, bool load, int *err)
+static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int slot, unsigned int copy,
+			bool load, int *err, struct md_damage *dmg)
 {
 	struct dmr_snapshot_disk *h = rc->md_block;
-	sector_t s = slot_sector(rc, slot);
+	sector_t s = slot_off(rc, slot);
 	struct dmr_entry_disk *ents = NULL;
 	u32 nblocks[DMR_MAX_MEMBERS];
 	u8 *table = NULL;
@@ -665,8 +794,10 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 	size_t len;
 
 	*err = 0;
-	if (sync_io(rc, m->dev->bdev, s, h, DMR_MD_BLOCK_SIZE, REQ_OP_READ | REQ_META))
+	if (md_read(rc, m, copy, s, h, DMR_MD_BLOCK_SIZE, &dmg->bad, &dmg->fell_back)) {
+		dmg->unreadable = true;
 		return 0;
+	}
 	if (le64_to_cpu(h->magic) != DMR_SNAP_MAGIC || block_csum(h) != le32_to_cpu(h->csum) ||
 	    le32_to_cpu(h->slot) != slot || memcmp(h->set_uuid, rc->set_uuid, 16) ||
 	    le64_to_cpu(h->generation) != rc->generation || le32_to_cpu(h->nr_entries) > rc->max_entries)
@@ -683,11 +814,15 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 	{
 		u32 members_csum = le32_to_cpu(h->members_csum), entries_csum = le32_to_cpu(h->entries_csum);
 
-		if (sync_io(rc, m->dev->bdev, s + DMR_MD_BLOCK_SECTORS, table,
-			    DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, REQ_OP_READ | REQ_META) ||
-		    dmr_csum(table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE) != members_csum ||
-		    (len && sync_io(rc, m->dev->bdev, s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS,
-				    ents, len, REQ_OP_READ | REQ_META)) ||
+		if (md_read(rc, m, copy, s + DMR_MD_BLOCK_SECTORS, table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE,
+			    &dmg->bad, &dmg->fell_back) ||
+		    (len && md_read(rc, m, copy, s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS, ents, len,
+				    &dmg->bad, &dmg->fell_back))) {
+			dmg->unreadable = true;
+			seq = 0;
+			goto out;
+		}
+		if (dmr_csum(table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE) != members_csum ||
 		    dmr_csum(ents, (size_t)nr * sizeof(*ents)) != entries_csum) {
 			seq = 0;
 			goto out;
@@ -718,21 +853,89 @@ out:
 	return *err ? 0 : seq;
 }
 
-/* Follows the journal from @seq; returns the last seq of the unbroken chain. */
-static u64 md_chain_end(struct remap_c *rc, struct remap_member *m, u64 seq)
+/* A valid record of this set and generation for ring position @pos? */
+static bool record_valid(struct remap_c *rc, struct dmr_journal_disk *j, unsigned int pos)
+{
+	return le64_to_cpu(j->magic) == DMR_JOURNAL_MAGIC && block_csum(j) == le32_to_cpu(j->csum) &&
+	       !memcmp(j->set_uuid, rc->set_uuid, 16) && le64_to_cpu(j->generation) == rc->generation &&
+	       le32_to_cpu(j->nr_updates) <= DMR_JOURNAL_UPDATES && journal_pos(rc, le64_to_cpu(j->seq)) == pos;
+}
+
+/*
+ * Looks for record @seq in every copy on every member; a member without it
+ * in every copy is stale. 1: found, copied to md_chunk. 0: absent. -EIO:
+ * absent where it could be read, and @*where could read it from no copy,
+ * so nobody can tell whether it was committed.
+ */
+static int md_find_record(struct remap_c *rc, u64 seq, struct remap_member **where)
 {
 	struct dmr_journal_disk *j = rc->md_block;
+	struct remap_member *m;
+	bool found = false, unknown = false;
+	unsigned int c, readable, valid;
 
-	for (;;) {
-		if (sync_io(rc, m->dev->bdev, journal_sector(rc, seq + 1), j, DMR_MD_BLOCK_SIZE,
-			    REQ_OP_READ | REQ_META))
-			return seq;
-		if (le64_to_cpu(j->magic) != DMR_JOURNAL_MAGIC || block_csum(j) != le32_to_cpu(j->csum) ||
-		    memcmp(j->set_uuid, rc->set_uuid, 16) || le64_to_cpu(j->seq) != seq + 1 ||
-		    le64_to_cpu(j->generation) != rc->generation || le32_to_cpu(j->nr_updates) > DMR_JOURNAL_UPDATES)
-			return seq;
-		seq++;
+	for_each_member(rc, m) {
+		readable = valid = 0;
+		for (c = 0; c < rc->md_copies; c++) {
+			if (md_read_copy(rc, m, c, journal_off(rc, seq), j, DMR_MD_BLOCK_SIZE)) {
+				DMWARN_LIMIT("%s: metadata journal block %u of copy %u is unreadable", m->dev->name,
+					     journal_pos(rc, seq), c);
+				continue;
+			}
+			readable++;
+			if (!record_valid(rc, j, journal_pos(rc, seq)) || le64_to_cpu(j->seq) != seq)
+				continue;
+			valid++;
+			if (!found)
+				memcpy(rc->md_chunk, j, DMR_MD_BLOCK_SIZE);
+			found = true;
+		}
+		if (valid < rc->md_copies)
+			m->stale = true;
+		if (!readable) {
+			unknown = true;
+			*where = m;
+		}
 	}
+	return found ? 1 : unknown ? -EIO : 0;
+}
+
+/*
+ * A valid record after @end anywhere means one is missing from the middle
+ * of the history (or the newest snapshot is lost): loading the part before
+ * the hole would silently drop commits. Blocks that cannot be read are
+ * skipped here; md_find_record already refused if the next one is such.
+ */
+static int md_find_orphan(struct remap_c *rc, u64 end, struct remap_member **where, u64 *seq)
+{
+	const unsigned int per_chunk = REMAP_MD_CHUNK / DMR_MD_BLOCK_SIZE;
+	struct remap_member *m;
+	unsigned int c, pos, b, n;
+
+	for_each_member(rc, m) {
+		for (c = 0; c < rc->md_copies; c++) {
+			for (pos = 0; pos < rc->journal_blocks; pos += n) {
+				sector_t off = slot_off(rc, 2) + (sector_t)pos * DMR_MD_BLOCK_SECTORS;
+				bool whole;
+
+				n = min(per_chunk, rc->journal_blocks - pos);
+				whole = !md_read_copy(rc, m, c, off, rc->md_chunk, n * DMR_MD_BLOCK_SIZE);
+				for (b = 0; b < n; b++) {
+					struct dmr_journal_disk *j = rc->md_chunk + b * DMR_MD_BLOCK_SIZE;
+
+					if (!whole && md_read_copy(rc, m, c, off + b * DMR_MD_BLOCK_SECTORS, j,
+								   DMR_MD_BLOCK_SIZE))
+						continue;
+					if (record_valid(rc, j, pos + b) && le64_to_cpu(j->seq) > end) {
+						*where = m;
+						*seq = le64_to_cpu(j->seq);
+						return -EUCLEAN;
+					}
+				}
+			}
+		}
+	}
+	return 0;
 }
 
 /*
@@ -845,40 +1048,74 @@ static int check_member_table(struct remap_c *rc, char **error)
 }
 
 static int md_compact(struct remap_c *rc);
+static int md_resync(struct remap_c *rc, char **error);
 
-/*
- * Loads the newest fully valid state across every copy on every member
- * (docs/FORMAT.md §5). Members behind it are rewritten when @resync.
- */
-static int md_load(struct remap_c *rc, bool resync, char **error)
+/* Finds @m's newest valid snapshot over both slots and every copy. */
+static int md_newest_slot(struct remap_c *rc, struct remap_member *m, char **error)
 {
-	struct remap_member *src = NULL, *m;
-	u64 best_end = 0, best_snap = 0, seq;
-	int best_slot = -1;
-	bool stale = false;
-	unsigned int slot, i;
+	u64 got[2][2] = {};
+	struct md_damage dmg;
+	unsigned int slot, c;
+	u64 seq;
 	int r;
 
-	md_clear(rc);
-	for_each_member(rc, m) {
-		m->newest_slot = -1;
-		m->snap_seq = 0;
-		for (slot = 0; slot < 2; slot++) {
-			seq = md_read_slot(rc, m, slot, false, &r);
+	m->newest_slot = -1;
+	m->snap_seq = 0;
+	for (slot = 0; slot < 2; slot++) {
+		for (c = 0; c < rc->md_copies; c++) {
+			memset(&dmg, 0, sizeof(dmg));
+			seq = md_read_slot(rc, m, slot, c, false, &r, &dmg);
 			if (r) {
 				*error = "Cannot allocate metadata buffers";
 				return r;
 			}
-			if (seq && seq > m->snap_seq) {
+			if (dmg.fell_back || dmg.unreadable) {
+				DMWARN("%s: metadata slot %u: block at sector %llu of copy %u is unreadable%s",
+				       m->dev->name, slot, (unsigned long long)md_sector(rc, c, dmg.bad), c,
+				       dmg.unreadable ? " in every copy" : "");
+				m->stale = true;
+			}
+			got[slot][c] = seq;
+			if (seq > m->snap_seq) {
 				m->newest_slot = slot;
+				m->newest_copy = c;
 				m->snap_seq = seq;
 			}
 		}
-		m->end_seq = m->newest_slot < 0 ? 0 : md_chain_end(rc, m, m->snap_seq);
-		if (m->newest_slot >= 0 && (!src || m->end_seq > best_end)) {
-			best_end = m->end_seq;
+	}
+	/* Redundancy is whole only if every copy holds the newest snapshot. */
+	for (c = 0; m->newest_slot >= 0 && c < rc->md_copies; c++)
+		if (got[m->newest_slot][c] != m->snap_seq)
+			m->stale = true;
+	return 0;
+}
+
+/*
+ * Loads the newest state across every copy on every member (docs/FORMAT.md
+ * §5): the newest snapshot, then every record after it from whichever copy
+ * holds it. A record nobody can read, or one found beyond the end, refuses
+ * the load: the history would be shorter than what was acknowledged.
+ * Members behind it, or with a damaged copy, are rewritten when @resync.
+ */
+static int md_load(struct remap_c *rc, bool resync, char **error)
+{
+	struct remap_member *src = NULL, *m;
+	const char *dev = dm_device_name(dm_table_get_md(rc->ti->table));
+	struct dmr_journal_disk *j = rc->md_chunk;
+	struct md_damage dmg = {};
+	u64 best_snap = 0, seq, orphan;
+	bool stale = false;
+	unsigned int i;
+	int r;
+
+	md_clear(rc);
+	for_each_member(rc, m) {
+		m->stale = false;
+		r = md_newest_slot(rc, m, error);
+		if (r)
+			return r;
+		if (m->newest_slot >= 0 && (!src || m->snap_seq > best_snap)) {
 			best_snap = m->snap_seq;
-			best_slot = m->newest_slot;
 			src = m;
 		}
 	}
@@ -886,73 +1123,56 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 		*error = "No valid metadata on any member";
 		return -EUCLEAN;
 	}
-	/*
-	 * Behind: a shorter chain, or the same chain from an older snapshot (a
-	 * crash during compaction; its ring still needs records the next
-	 * commits would overwrite), or a superblock of an older generation.
-	 */
-	for_each_member(rc, m)
-		stale |= m->newest_slot < 0 || m->end_seq < best_end || m->snap_seq != best_snap ||
-			 m->sb_generation != rc->generation;
-
-	if (!md_read_slot(rc, src, best_slot, true, &r)) {
-		*error = r == -ENOMEM ? "Cannot allocate the remap table" : "Metadata changed while loading";
+	if (!md_read_slot(rc, src, src->newest_slot, src->newest_copy, true, &r, &dmg)) {
+		if (r == -EUCLEAN)
+			*error = "Metadata snapshot uses a spare block twice (run dmremapctl check)";
+		else
+			*error = r == -ENOMEM ? "Cannot allocate the remap table" : "Metadata changed while loading";
 		return r ? r : -EUCLEAN;
 	}
-	for (seq = best_snap + 1; seq <= best_end; seq++) {
-		struct dmr_journal_disk *j = rc->md_block;
-
-		if (sync_io(rc, src->dev->bdev, journal_sector(rc, seq), j, DMR_MD_BLOCK_SIZE,
-			    REQ_OP_READ | REQ_META)) {
-			*error = "Cannot read the metadata journal";
-			return -EIO;
+	for (seq = best_snap + 1;; seq++) {
+		r = md_find_record(rc, seq, &m);
+		if (r == -EIO) {
+			DMERR("%s: %s: journal block %u is unreadable in every copy: commit %llu may be there",
+			      dev, m->dev->name, journal_pos(rc, seq), (unsigned long long)seq);
+			*error = "A metadata journal block is unreadable in every copy: the history cannot be proven complete";
+			return r;
 		}
-		/* Read again: check again, it is what gets trusted. */
-		if (le64_to_cpu(j->magic) != DMR_JOURNAL_MAGIC || block_csum(j) != le32_to_cpu(j->csum) ||
-		    le64_to_cpu(j->seq) != seq || le32_to_cpu(j->nr_updates) > DMR_JOURNAL_UPDATES) {
-			*error = "Metadata journal changed while loading";
-			return -EUCLEAN;
-		}
+		if (!r)
+			break;
 		for (i = 0; i < le32_to_cpu(j->nr_updates); i++) {
 			r = apply_update(rc, &j->updates[i], false);
 			if (r) {
+				DMERR("%s: journal record %llu is inconsistent", dev, (unsigned long long)seq);
 				*error = "Metadata journal record is inconsistent (run dmremapctl check)";
 				return r;
 			}
 		}
 	}
+	rc->seq = seq - 1;
+	rc->snapshot_seq = best_snap;
+	if (md_find_orphan(rc, rc->seq, &m, &orphan)) {
+		DMERR("%s: %s: journal record %llu found beyond the end of the history at %llu",
+		      dev, m->dev->name, (unsigned long long)orphan, (unsigned long long)rc->seq);
+		*error = "Metadata journal has a hole: a valid record lies beyond the end of the history";
+		return -EUCLEAN;
+	}
+	/*
+	 * Behind: an older snapshot (a crash during compaction: its ring still
+	 * needs records the next commits would overwrite), a missing record, a
+	 * damaged copy, or a superblock of an older generation.
+	 */
+	for_each_member(rc, m)
+		stale |= m->stale || m->snap_seq != best_snap || m->sb_generation != rc->generation;
 	if ((u64)atomic_read(&rc->nr_remapped) + atomic_read(&rc->nr_pending) + atomic_read(&rc->nr_retired) >
 	    rc->max_entries) {
 		*error = "Metadata holds more entries than its capacity";
 		return -EUCLEAN;
 	}
-	rc->seq = best_end;
-	rc->snapshot_seq = best_snap;
 	r = check_member_table(rc, error);
 	if (r)
 		return r;
-	if (resync && stale) {
-		struct dmr_superblock_disk *sb;
-
-		/* A fresh snapshot everywhere: no member stays behind. */
-		r = md_compact(rc);
-		if (r) {
-			*error = "Cannot bring stale members up to date";
-			return r;
-		}
-		sb = kmalloc(sizeof(*sb), GFP_NOIO);
-		if (!sb) {
-			*error = "Cannot allocate superblock buffer";
-			return -ENOMEM;
-		}
-		for_each_member(rc, m)
-			if (m->sb_generation != rc->generation && !m->md_failed && sb_set_generation(rc, m, sb)) {
-				m->md_failed = true;
-				rc->md_degraded = true;
-			}
-		kfree(sb);
-	}
-	return 0;
+	return resync && stale ? md_resync(rc, error) : 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -962,8 +1182,8 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 /* Entries of a snapshot on their way to one member, a chunk at a time. */
 struct snap_stream {
 	struct remap_c *rc;
-	struct block_device *bdev;
-	sector_t sector;		/* where the next chunk goes */
+	u64 mask;			/* the member, as md_write wants it */
+	sector_t off;			/* where the next chunk goes */
 	unsigned int fill;		/* entries in the chunk buffer */
 	u32 n;				/* entries streamed */
 	u32 crc;
@@ -980,8 +1200,8 @@ static void stream_write(struct snap_stream *st)
 	st->crc = crc32c(st->crc, rc->md_chunk, len);
 	memset(rc->md_chunk + len, 0, round_up(len, DMR_MD_BLOCK_SIZE) - len);
 	len = round_up(len, DMR_MD_BLOCK_SIZE);
-	st->err = sync_io(rc, st->bdev, st->sector, rc->md_chunk, len, REQ_OP_WRITE | REQ_META);
-	st->sector += len >> SECTOR_SHIFT;
+	st->err = md_write(rc, st->mask, st->off, rc->md_chunk, len, REQ_OP_WRITE) ? -EIO : 0;
+	st->off += len >> SECTOR_SHIFT;
 	st->fill = 0;
 }
 
@@ -1004,17 +1224,16 @@ static int md_snapshot(struct remap_c *rc, struct remap_member *m)
 	const struct dmr_member_disk *t = (const void *)rc->member_table;
 	struct dmr_snapshot_disk *h = rc->md_block;
 	unsigned int slot = m->newest_slot == 0 ? 1 : 0;
-	sector_t s = slot_sector(rc, slot);
-	struct snap_stream st = { .rc = rc, .bdev = m->dev->bdev, .crc = ~0U,
-				  .sector = s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS };
+	sector_t s = slot_off(rc, slot);
+	u64 mask = BIT_ULL(m - rc->members);
+	struct snap_stream st = { .rc = rc, .mask = mask, .crc = ~0U,
+				  .off = s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS };
 	unsigned long key;
 	void *e;
-	int r;
 
-	r = sync_io(rc, m->dev->bdev, s + DMR_MD_BLOCK_SECTORS, rc->member_table,
-		    DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_META);
-	if (r)
-		return r;
+	if (md_write(rc, mask, s + DMR_MD_BLOCK_SECTORS, rc->member_table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE,
+		     REQ_OP_WRITE))
+		return -EIO;
 	xa_for_each(&rc->table, key, e) {
 		if (entry_state(e) == DMR_ENTRY_REMAPPED)
 			stream_add(&st, key, DMR_ENTRY_REMAPPED, entry_index(e), entry_block(e));
@@ -1039,10 +1258,10 @@ static int md_snapshot(struct remap_c *rc, struct remap_member *m)
 	h->members_csum = cpu_to_le32(dmr_csum(rc->member_table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE));
 	h->csum = cpu_to_le32(block_csum(h));
 	/* The body durable before the header: a torn snapshot is an invalid one. */
-	r = sync_io(rc, m->dev->bdev, s, h, DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA);
-	if (!r)
-		m->newest_slot = slot;
-	return r;
+	if (md_write(rc, mask, s, h, DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA))
+		return -EIO;
+	m->newest_slot = slot;
+	return 0;
 }
 
 /*
@@ -1073,28 +1292,56 @@ static int md_compact(struct remap_c *rc)
 	return 0;
 }
 
+/* Flushes every member (but the data member if @spares_only) at once. */
+/*
+ * A fresh snapshot everywhere, into every copy: no member stays behind,
+ * and a damaged copy is whole again.
+ */
+static int md_resync(struct remap_c *rc, char **error)
+{
+	struct dmr_superblock_disk *sb;
+	struct remap_member *m;
+	int r;
+
+	r = md_compact(rc);
+	if (r) {
+		*error = "Cannot bring stale members up to date";
+		return r;
+	}
+	sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	if (!sb) {
+		*error = "Cannot allocate superblock buffer";
+		return -ENOMEM;
+	}
+	for_each_member(rc, m) {
+		m->stale = false;
+		if (m->sb_generation != rc->generation && !m->md_failed && sb_set_generation(rc, m, sb)) {
+			m->md_failed = true;
+			rc->md_degraded = true;
+		}
+	}
+	kfree(sb);
+	return 0;
+}
+
 static int flush_members(struct remap_c *rc, bool spares_only)
 {
-	struct remap_member *m;
-	int r = 0;
+	u64 mask = spares_only ? ~1ULL : ~0ULL;
 
-	for_each_member(rc, m)
-		if (!spares_only || m != rc->members)
-			r = blkdev_issue_flush(m->dev->bdev) ?: r;
-	return r;
+	return md_write(rc, mask, 0, NULL, 0, REQ_OP_WRITE | REQ_PREFLUSH) ? -EIO : 0;
 }
 
 /*
- * One durable commit of up to 252 updates: the record goes to every member
- * with a preflush (so spare data written before it is stable first) and
- * FUA. Applied to the in-memory table only once it is durable.
+ * One durable commit of up to 252 updates: every member is flushed (so
+ * spare data written before it is stable first), then the record goes to
+ * every copy on every member at once, FUA. Applied to the in-memory table
+ * only once it is durable.
  */
 static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int nr)
 {
 	struct dmr_journal_disk *j = rc->md_block;
-	struct remap_member *m;
-	u64 seq = rc->seq + 1;
-	unsigned int i, ok = 0;
+	u64 seq = rc->seq + 1, mask = 0, failed;
+	unsigned int i;
 	int r;
 
 	if (!nr)
@@ -1122,19 +1369,19 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 	j->generation = cpu_to_le64(rc->generation);
 	memcpy(j->updates, u, nr * sizeof(*u));
 	j->csum = cpu_to_le32(block_csum(j));
-	for_each_member(rc, m) {
-		if (m->md_failed)
+	for (i = 0; i < DMR_MAX_MEMBERS; i++)
+		if (rc->members[i].dev && !rc->members[i].md_failed)
+			mask |= BIT_ULL(i);
+	/* Just flushed: FUA alone makes the record durable after the data. */
+	failed = md_write(rc, mask, journal_off(rc, seq), j, DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_FUA);
+	for (i = 0; i < DMR_MAX_MEMBERS; i++) {
+		if (!(failed & BIT_ULL(i)))
 			continue;
-		if (sync_io(rc, m->dev->bdev, journal_sector(rc, seq), j, DMR_MD_BLOCK_SIZE,
-			    REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA)) {
-			DMERR("%s: metadata journal write failed", m->dev->name);
-			m->md_failed = true;
-			rc->md_degraded = true;
-			continue;
-		}
-		ok++;
+		DMERR("%s: metadata journal write failed", rc->members[i].dev->name);
+		rc->members[i].md_failed = true;
+		rc->md_degraded = true;
 	}
-	if (!ok)
+	if (failed == mask)
 		return -EIO;
 	rc->seq = seq;
 	for (i = 0; i < nr; i++) {
@@ -1577,15 +1824,19 @@ static int evacuate(struct remap_c *rc, struct remap_member *x, struct remap_req
 	return r;
 }
 
-/* Zeroes what a former life of a new member could leave: slot headers and the journal. */
+/* Zeroes what a former life of a new member could leave: slot headers and the journal, every copy. */
 static int md_wipe(struct remap_c *rc, struct remap_member *m)
 {
 	struct block_device *bdev = m->dev->bdev;
+	unsigned int c;
+	int r = 0;
 
-	return blkdev_issue_zeroout(bdev, slot_sector(rc, 0), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
-	       blkdev_issue_zeroout(bdev, slot_sector(rc, 1), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
-	       blkdev_issue_zeroout(bdev, slot_sector(rc, 2), (sector_t)rc->journal_blocks * DMR_MD_BLOCK_SECTORS,
-				    GFP_NOIO, 0);
+	for (c = 0; c < rc->md_copies && !r; c++)
+		r = blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 0)), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
+		    blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 1)), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
+		    blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 2)),
+					 (sector_t)rc->journal_blocks * DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0);
+	return r;
 }
 
 /*
@@ -1821,6 +2072,8 @@ static void remap_free(struct remap_c *rc)
 			dm_put_device(rc->ti, m->dev);
 	}
 	bioset_exit(&rc->bs);
+	if (!IS_ERR_OR_NULL(rc->io_client))
+		dm_io_client_destroy(rc->io_client);
 	if (rc->bounce)
 		__free_page(rc->bounce);
 	kfree(rc->up);
@@ -1847,11 +2100,13 @@ static int set_geometry(struct remap_c *rc, struct dmr_superblock_disk *sb, char
 	rc->journal_blocks = le32_to_cpu(sb->journal_blocks);
 	rc->md_offset = le64_to_cpu(sb->md_offset);
 	rc->md_sectors = le64_to_cpu(sb->md_sectors);
+	rc->md_copies = DMR_MD_COPIES(le32_to_cpu(sb->incompat_flags));
+	rc->md_copy_sectors = (u64)DMR_MD_BLOCKS(rc->max_entries, rc->journal_blocks) * DMR_MD_BLOCK_SECTORS;
 	rc->generation = le64_to_cpu(sb->generation);
 	if (rc->md_offset != DMR_MD_OFFSET_SECTORS || !rc->max_entries || rc->max_entries % DMR_ENTRIES_PER_BLOCK ||
 	    rc->max_entries > DMR_MAX_ENTRIES_LIMIT || rc->journal_blocks < DMR_JOURNAL_BLOCKS_MIN ||
 	    rc->journal_blocks > DMR_JOURNAL_BLOCKS_MAX ||
-	    rc->md_sectors != (u64)DMR_MD_BLOCKS(rc->max_entries, rc->journal_blocks) * DMR_MD_BLOCK_SECTORS) {
+	    rc->md_sectors != rc->md_copies * rc->md_copy_sectors) {
 		*error = "Invalid metadata geometry in the data member's superblock";
 		return -EINVAL;
 	}
@@ -1884,7 +2139,8 @@ static int add_member(struct remap_c *rc, struct dm_dev *dev, struct dmr_superbl
 		return -EINVAL;
 	}
 	if (le32_to_cpu(sb->block_size) != rc->block_size || le64_to_cpu(sb->data_sectors) != rc->data_sectors ||
-	    le32_to_cpu(sb->max_entries) != rc->max_entries || le32_to_cpu(sb->journal_blocks) != rc->journal_blocks) {
+	    le32_to_cpu(sb->max_entries) != rc->max_entries || le32_to_cpu(sb->journal_blocks) != rc->journal_blocks ||
+	    DMR_MD_COPIES(le32_to_cpu(sb->incompat_flags)) != rc->md_copies) {
 		*error = "Member's geometry differs from the data member's";
 		return -EINVAL;
 	}
@@ -1992,7 +2248,8 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->member_table = kvzalloc(DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, GFP_KERNEL);
 	rc->up = kzalloc(sizeof(*rc->up), GFP_KERNEL);
 	rc->bounce = alloc_page(GFP_KERNEL);
-	if (!sb || !rc->md_block || !rc->md_chunk || !rc->member_table || !rc->up || !rc->bounce ||
+	rc->io_client = dm_io_client_create();
+	if (!sb || !rc->md_block || !rc->md_chunk || !rc->member_table || !rc->up || !rc->bounce || IS_ERR(rc->io_client) ||
 	    bioset_init(&rc->bs, 4, 0, BIOSET_NEED_BVECS) || !(rc->io = alloc_percpu(struct io_count))) {
 		ti->error = "Cannot allocate context";
 		r = -ENOMEM;
@@ -2320,25 +2577,59 @@ static int check_generation(struct remap_c *rc, char **error)
 	return r;
 }
 
+/*
+ * Did a table replaced by this one commit after this one loaded? Every
+ * commit after seq writes record seq + 1's ring block, and any later one
+ * there has a higher seq; a compaction is always followed by a record.
+ */
+static bool md_moved_on(struct remap_c *rc)
+{
+	struct dmr_journal_disk *j = rc->md_block;
+	struct remap_member *m;
+	unsigned int c;
+
+	for_each_member(rc, m)
+		for (c = 0; c < rc->md_copies; c++)
+			if (!md_read_copy(rc, m, c, journal_off(rc, rc->seq + 1), j, DMR_MD_BLOCK_SIZE) &&
+			    record_valid(rc, j, journal_pos(rc, rc->seq + 1)) && le64_to_cpu(j->seq) > rc->seq)
+				return true;
+	return false;
+}
+
 static int remap_preresume(struct dm_target *ti)
 {
 	struct remap_c *rc = ti->private;
 	char *error = NULL;
 	unsigned int noio;
+	bool stale = false;
+	struct remap_member *m;
 	int r;
 
 	/*
-	 * A table replaced by this one has committed its last changes in its
-	 * postsuspend: read the state again, now that nothing else writes it,
-	 * and bring members that are behind up to date.
+	 * Once this table has run, its state in memory is the truth: a resume
+	 * reads nothing, so it cannot fail and leave the device suspended.
 	 */
 	flush_workqueue(rc->wq);
+	if (rc->resumed)
+		return 0;
 	/* Suspended: reclaim must not write back through this device. */
 	noio = memalloc_noio_save();
-	r = check_generation(rc, &error) ?: md_load(rc, !rc->read_only, &error);
+	r = check_generation(rc, &error);
+	if (!r && md_moved_on(rc)) {
+		/* The table this one replaces committed since: read it all again. */
+		r = md_load(rc, !rc->read_only, &error);
+	} else if (!r && !rc->read_only) {
+		/* Loaded in the constructor, read-only: now bring members behind up to date. */
+		for_each_member(rc, m)
+			stale |= m->stale || m->snap_seq != rc->snapshot_seq || m->sb_generation != rc->generation;
+		if (stale && md_resync(rc, &error))
+			DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
+	}
 	memalloc_noio_restore(noio);
 	if (r)
 		DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
+	else
+		rc->resumed = true;
 	return r;
 }
 

@@ -4,14 +4,16 @@
 
   mdedit.py locate DEV
       JSON of the live structures: superblock copies, the live snapshot slot
-      and the journal records replayed on top of it. Cross-checked against
+      and the journal records replayed on top of it, each with the sector of
+      every metadata copy ("copies"; "sector" is copy 0's). Cross-checked against
       `dmremapctl dump --json DEV` (seq and remaps must agree), so a damage
       aimed with it hits what the loader really uses.
   mdedit.py corrupt SECTOR DEV...
       flips the stored checksum of the 4 KiB block at SECTOR (bit rot, torn write)
   mdedit.py OP ARGS... -- DEV...
-      semantic damage with valid framing: the field is changed and every
-      checksum that covers it is recomputed, so only the meaning is wrong.
+      semantic damage with valid framing: the field is changed (in every
+      metadata copy) and every checksum that covers it is recomputed, so
+      only the meaning is wrong.
         record-update SEQ FIELD VALUE   the first remapped update of record SEQ
         record-count SEQ VALUE          nr_updates of record SEQ
         slot-count VALUE                nr_entries of the live slot
@@ -78,6 +80,9 @@ class Member:
             struct.unpack_from("<QQQII", sb, 80)[:1] + struct.unpack_from("<QQII", sb, 104)
         self.set_uuid = bytes(sb[32:48])
         self.slot_blocks = 1 + 4 + self.max_entries // 256
+        # DMR_INCOMPAT_MD_MIRROR: the metadata area twice, one copy after the other.
+        self.copies = 2 if struct.unpack_from("<I", sb, 24)[0] & 1 else 1
+        self.copy_sectors = (2 * self.slot_blocks + self.journal_blocks) * 8
 
     def read(self, sector, blocks):
         buf = mmap.mmap(-1, blocks * BLOCK)
@@ -91,11 +96,11 @@ class Member:
         os.pwritev(self.fd, [buf], sector * 512)
         os.fsync(self.fd)
 
-    def slot_sector(self, slot):
-        return self.md_offset + slot * self.slot_blocks * 8
+    def slot_sector(self, slot, copy=0):
+        return self.md_offset + copy * self.copy_sectors + slot * self.slot_blocks * 8
 
-    def journal_sector(self, seq):
-        return self.slot_sector(2) + (seq % self.journal_blocks) * 8
+    def journal_sector(self, seq, copy=0):
+        return self.slot_sector(2, copy) + (seq % self.journal_blocks) * 8
 
     def sb_copy(self, copy):
         blk = self.read(copy * 8, 1)
@@ -103,9 +108,9 @@ class Member:
                 block_csum(blk) == struct.unpack_from("<I", blk, 8)[0] and
                 struct.unpack_from("<IQ", blk, 68) == (copy, copy * 8)}
 
-    def slot(self, slot):
+    def slot(self, slot, copy=0):
         """The slot's header and entries if it is a valid snapshot of this generation."""
-        s = self.slot_sector(slot)
+        s = self.slot_sector(slot, copy)
         h = self.read(s, 1)
         csum, nslot = struct.unpack_from("<II", h, 8)
         seq, gen, nr, ecsum, mcsum = struct.unpack_from("<QQIII", h, 32)
@@ -118,16 +123,18 @@ class Member:
         if crc32c(raw) != ecsum:
             return None
         return {"slot": slot, "sector": s, "seq": seq, "nr_entries": nr,
+                "copies": [self.slot_sector(slot, c) for c in range(self.copies)],
                 "entries": [ENTRY.unpack_from(raw, i * 16) for i in range(nr)]}
 
-    def record(self, seq):
-        blk = self.read(self.journal_sector(seq), 1)
+    def record(self, seq, copy=0):
+        blk = self.read(self.journal_sector(seq, copy), 1)
         csum, nr = struct.unpack_from("<II", blk, 8)
         rseq, gen = struct.unpack_from("<QQ", blk, 32)
         if blk[:8] != JRNL_MAGIC or csum != block_csum(blk) or bytes(blk[16:32]) != self.set_uuid \
                 or rseq != seq or gen != self.generation or nr > 252:
             return None
         return {"seq": seq, "sector": self.journal_sector(seq),
+                "copies": [self.journal_sector(seq, c) for c in range(self.copies)],
                 "updates": [ENTRY.unpack_from(blk, 64 + i * 16) for i in range(nr)]}
 
     def live_slot(self):
@@ -163,7 +170,7 @@ def locate(path):
     live["remaps"] = [e[0] for e in live["entries"] if e[3] == REMAPPED]
     del live["entries"]
     return {"superblocks": copies, "slot": live, "records": records,
-            "metadata_end": m.md_offset + m.slot_blocks * 16 + m.journal_blocks * 8}
+            "metadata_end": m.md_offset + m.copies * m.copy_sectors}
 
 
 def set_entry(buf, off, field, value):
@@ -172,11 +179,11 @@ def set_entry(buf, off, field, value):
     ENTRY.pack_into(buf, off, *e)
 
 
-def edit(m, op, args):
+def edit(m, op, args, copy):
     if op == "record-update" or op == "record-count":
         seq = int(args[0])
-        s = m.journal_sector(seq)
-        if not m.record(seq):
+        s = m.journal_sector(seq, copy)
+        if not m.record(seq, copy):
             sys.exit(f"{m.path}: no valid record {seq}")
         blk = m.read(s, 1)
         if op == "record-count":
@@ -189,7 +196,7 @@ def edit(m, op, args):
         m.write(s, blk)
     elif op == "slot-count" or op == "slot-entry":
         live = m.live_slot()
-        s = live["sector"]
+        s = live["copies"][copy]
         h = m.read(s, 1)
         if op == "slot-count":
             struct.pack_into("<I", h, 48, int(args[0]))
@@ -203,11 +210,11 @@ def edit(m, op, args):
         seal(h)
         m.write(s, h)
     elif op == "sb":
-        for copy in (0, 1):
-            blk = m.read(copy * 8, 1)
+        for sb in (0, 1):
+            blk = m.read(sb * 8, 1)
             struct.pack_into("<Q", blk, SB_FIELDS[args[0]], int(args[1]))
             seal(blk)
-            m.write(copy * 8, blk)
+            m.write(sb * 8, blk)
     else:
         sys.exit(f"unknown operation {op}")
 
@@ -225,7 +232,9 @@ def main(argv):
     else:
         sep = argv.index("--")
         for path in argv[sep + 1:]:
-            edit(Member(path), argv[0], argv[1:sep])
+            m = Member(path)
+            for copy in range(m.copies if argv[0] != "sb" else 1):
+                edit(m, argv[0], argv[1:sep], copy)
     return 0
 
 

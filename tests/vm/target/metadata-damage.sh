@@ -115,11 +115,10 @@ refused "a snapshot with more entries than its capacity" "Structure needs cleani
 md sb spare_offset "$("$ctl" dump --json "$data" | jq .data_offset_sectors)" -- "$data"
 problem "$data" sb-overlap "$data"
 refused "a spare area over the data area" "Invalid argument" "Member's areas overlap or lie outside the member"
-# Two entries of the snapshot on one spare block. The kernel refuses, but
-# its message blames a concurrent change (for issue 13: the load path says what it found).
+# Two entries of the snapshot on one spare block: the message says so.
 md slot-entry 1 spare_block "$taken" -- "$data" "$spare"
 problem "$data" entry-duplicate "$data slot $slot"
-refused "two snapshot entries on one spare block" "Structure needs cleaning" "Metadata changed while loading"
+refused "two snapshot entries on one spare block" "Structure needs cleaning" "Metadata snapshot uses a spare block twice"
 
 # A record that claims more updates than a record holds is not a record:
 # the chain ends before it (FORMAT.md §5), as the userspace loader says.
