@@ -4,6 +4,7 @@
 
 #include <checker.hpp>
 #include <codec.hpp>
+#include <error.hpp>
 #include <formatter.hpp>
 #include <layout.hpp>
 #include <memory_io.hpp>
@@ -34,7 +35,7 @@ struct MemSet {
 
 // A small set: 256-entry capacity keeps images at a few MiB.
 inline MemSet make_set(std::vector<std::uint64_t> sizes = {16 * MiB, 8 * MiB}, std::uint32_t max_entries = 256,
-                       std::uint32_t journal_blocks = 16)
+                       std::uint32_t journal_blocks = 16, bool md_mirror = true)
 {
     MemSet s;
     for (std::size_t i = 0; i < sizes.size(); i++)
@@ -45,6 +46,7 @@ inline MemSet make_set(std::vector<std::uint64_t> sizes = {16 * MiB, 8 * MiB}, s
     o.journal_blocks = journal_blocks;
     o.internal_spare = 2 * MiB;
     o.ctime = 1700000000;
+    o.md_mirror = md_mirror;
     s.plan = Formatter::plan(o, s.ios());
     Formatter::write(s.plan, s.ios());
     return s;
@@ -60,6 +62,31 @@ inline Entry retired(std::uint16_t member, std::uint32_t spare)
 {
     return Entry{kNoBlock, spare, member, EntryState::Retired};
 }
+
+// A member whose listed byte ranges fail every read with EIO, as a disk's
+// bad sectors do; everything else passes through to the image.
+class BadSectorIo : public BlockIo {
+public:
+    explicit BadSectorIo(MemoryIo &inner) : inner_(inner) {}
+    void fail(std::uint64_t offset, std::uint64_t len) { bad_.push_back({offset, len}); }
+    const std::string &name() const override { return inner_.name(); }
+    std::uint64_t size_bytes() const override { return inner_.size_bytes(); }
+    unsigned logical_block_size() const override { return 512; }
+    void read(std::uint64_t off, std::span<std::uint8_t> out) override
+    {
+        for (auto [b, l] : bad_)
+            if (off < b + l && b < off + out.size())
+                throw Error(Error::Code::Io, inner_.name() + ": read at " + std::to_string(off) +
+                                                 ": Input/output error");
+        inner_.read(off, out);
+    }
+    void write(std::uint64_t off, std::span<const std::uint8_t> in) override { inner_.write(off, in); }
+    void flush() override {}
+
+private:
+    MemoryIo &inner_;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> bad_;
+};
 
 // Rewrites a block in place and fixes its checksum, to build structurally
 // wrong but checksum-valid metadata.

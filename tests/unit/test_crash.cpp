@@ -107,8 +107,12 @@ void crash_everywhere(std::size_t torn)
     }
     const long total_writes = (1L << 40) - unlimited;
     ASSERT_GT(total_writes, 80);
+    // Every record and header is written to metadata copy 0, then copy 1,
+    // as separate writes: some cuts land between the two.
+    bool split = false;
     for (long cut = 1; cut <= total_writes; cut++) {
         MemSet s = make_set({16 * MiB, 8 * MiB}, 256, 16);
+        ASSERT_EQ(layout::md_copies(s.sb(0)), 2u);
         long budget = cut;
         const std::uint64_t acked = run(s, budget, torn, nullptr);
         SetView v = s.check();
@@ -117,7 +121,9 @@ void crash_everywhere(std::size_t torn)
         ASSERT_LE(v.state->seq, acked + 1) << "cut " << cut;
         // Fresh images get fresh UUIDs; the remap content must match exactly.
         ASSERT_EQ(v.state->entries(), states.at(v.state->seq).entries()) << "state differs at cut " << cut;
+        split |= v.report.has("md-copy");
     }
+    EXPECT_TRUE(split) << "no cut left the two metadata copies different";
 }
 
 } // namespace
