@@ -332,8 +332,9 @@ static int md_read_copy(struct remap_c *rc, struct remap_member *m, unsigned int
 /*
  * Reads @len bytes at @off from copy @copy of @m; a 4 KiB block that
  * cannot be read there comes from the other copy. -EIO: a block can be
- * read from no copy, and *@bad is its offset. *@fell_back tells that one
- * copy had an unreadable block (redundancy lost, nothing yet).
+ * read from no copy. *@fell_back tells that one copy had an unreadable
+ * block (redundancy lost, nothing yet); *@bad is the offset of the last
+ * such block.
  */
 static int md_read(struct remap_c *rc, struct remap_member *m, unsigned int copy, sector_t off, void *buf,
 		   size_t len, sector_t *bad, bool *fell_back)
@@ -349,12 +350,12 @@ static int md_read(struct remap_c *rc, struct remap_member *m, unsigned int copy
 
 		for (i = 0; i < rc->md_copies && r; i++)
 			r = md_read_copy(rc, m, (copy + i) % rc->md_copies, o, buf + done, DMR_MD_BLOCK_SIZE);
-		if (i > 1 || r)
+		if (i > 1 || r) {
 			*fell_back = true;
-		if (r) {
 			*bad = o;
-			return -EIO;
 		}
+		if (r)
+			return -EIO;
 	}
 	return 0;
 }

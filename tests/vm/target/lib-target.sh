@@ -47,7 +47,7 @@ errno_text() {
 	EINTR) errno_text="Interrupted system call" ;; ENOENT) errno_text="No such file or directory" ;;
 	ENOTBLK) errno_text="Block device required" ;; ENAMETOOLONG) errno_text="File name too long" ;;
 	ESTALE) errno_text="Stale file handle" ;; EUCLEAN) errno_text="Structure needs cleaning" ;;
-	ENXIO) errno_text="No such device or address" ;;
+	ENXIO) errno_text="No such device or address" ;; EIO) errno_text="Input/output error" ;;
 	*) die "errno_text: unknown errno $1" ;;
 	esac
 }

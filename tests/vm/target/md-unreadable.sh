@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Unreadable metadata sectors on a set of one disk. The data sectors whose
+# writes failed read their old content again afterwards (as a failed sector
+# often does), so a remap dropped from the history would serve stale data as
+# success: every remapped block must read its latest data.
+# 1. One copy of a live journal record or of the live snapshot unreadable
+#    (null_blk bad blocks over it): after a fresh table load, a reload under
+#    a live table and a suspend/resume, all 9 remaps hold; check warns.
+# 2. A record unreadable in both copies, or the only valid snapshot: the
+#    table is refused with the block named, and nothing stale is served;
+#    a record rotten in both copies leaves a hole, refused too.
+# 3. A running table never reads its metadata again on resume: a journal
+#    block going bad under it changes nothing.
+. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+md() { python3 "$DMREMAP_SRC/tests/vm/target/mdedit.py" "$@"; }
+data=$(nullb_create d0 128 4096)
+spare=$(nullb_create s0 16 4096)
+"$ctl" format --name m --max-remaps 4096 --internal-spare 4M "$data" > /dev/null
+expect_eq "metadata copies" 2 "$("$ctl" dump --json "$data" | jq .metadata_copies)"
+table=$("$ctl" table "$data")
+dmsetup create m --table "$table"
+blocks write /dev/mapper/m 0 64 one
+first="3 9 14 20" second="27 33 41 50 58"
+for b in $first; do bad_block d0 "$data" "$b"; done
+blocks write /dev/mapper/m 0 64 two || die "remapping writes failed"
+# A spare added and removed again: two membership changes, each a snapshot,
+# so the first four remaps live in the snapshot of a one-disk set and the
+# next five in journal records after it.
+dmsetup message m 0 spare_add "$spare" > /dev/null
+dmsetup message m 0 spare_remove "$(majmin "$spare")" > /dev/null
+for b in $second; do
+	# Its sector keeps "one" under the remap, as the first four do.
+	blocks write /dev/mapper/m "$b" 1 one
+	bad_block d0 "$data" "$b"
+	blocks write /dev/mapper/m "$b" 1 two || die "remapping write of block $b failed"
+done
+expect_eq "remapped" 9 "$(status_field m remapped)"
+dmsetup remove m
+# The failed sectors read again, with what they held before the remaps.
+for b in $first $second; do good_block d0 "$data" "$b"; done
+dmsetup create raw --readonly --table "0 $("$ctl" dump --json "$data" | jq .data_sectors) linear $data $(data_sector "$data" 0)"
+old=$(blocks expect /dev/mapper/raw $(for b in $first $second; do echo "$b:one"; done)) ||
+	die "the failed sectors do not read their old contents: $old"
+dmsetup remove raw
+
+md locate "$data" > /tmp/live.json || die "live metadata not found"
+jq -cM . /tmp/live.json
+expect_eq "remaps in the live snapshot" "[3,9,14,20]" "$(jq -c .slot.remaps /tmp/live.json)"
+expect_eq "remaps in journal records" "[27,33,41,50,58]" "$(jq -c '[.records[].remaps[]]' /tmp/live.json)"
+seq=$(jq '.records[-1].seq' /tmp/live.json)
+# A load that finds a damaged copy rewrites the state (a fresh snapshot):
+# every case starts again from this metadata area, so it hits live blocks.
+md_sectors=$(jq .metadata_end /tmp/live.json)
+dd if="$data" of=/tmp/md.img bs=4096 count=$((md_sectors / 8)) iflag=direct status=none
+pristine() { dd if=/tmp/md.img of="$data" bs=4096 oflag=direct status=none; }
+
+# unreadable SECTOR...: each 4 KiB metadata block at SECTOR fails on d0.
+unreadable() { local s; for s in "$@"; do nullb_bad d0 "$s" $((s + 7)); done; }
+readable() { local s; for s in "$@"; do nullb_good d0 "$s" $((s + 7)); done; }
+intact() {
+	expect_eq "remapped after $1" 9 "$(status_field m remapped)"
+	expect_eq "seq after $1" "$seq" "$(status_field m seq)"
+	blocks verify /dev/mapper/m 0 64 two || die "stale or unreadable data after $1"
+}
+# md_copy_warned WHAT: dmremapctl check names the lost copy and nothing worse.
+md_copy_warned() {
+	local report rc=0
+	# A warning is damage too: exit status 1.
+	report=$("$ctl" check --json "$data") || rc=$?
+	expect_eq "$1: check's exit status" 1 "$rc"
+	jq -e 'any(.problems[]; .code == "md-copy") and all(.problems[]; .severity != "error")' <<< "$report" > /dev/null ||
+		die "$1: check does not report just a lost copy: $report"
+}
+# survives WHAT SECTOR...: the set loads and keeps every remap with those blocks unreadable.
+survives() {
+	local what=$1
+	shift
+	unreadable "$@"
+	md_copy_warned "$what"
+	dmsetup create m --table "$table" || die "table refused with $what"
+	intact "$what: fresh table"
+	# A new table under the live one reads the metadata while it is in use.
+	dmsetup reload m --table "$table" || die "reload refused with $what"
+	dmsetup resume m
+	intact "$what: table reloaded"
+	dmsetup suspend m
+	dmsetup resume m
+	intact "$what: suspend and resume"
+	dmsetup remove m
+	readable "$@"
+	pristine
+}
+rec_mid=$(jq -c '.records[2].copies' /tmp/live.json)
+survives "copy 0 of a journal record unreadable" "$(jq '.[0]' <<< "$rec_mid")"
+survives "copy 1 of a journal record unreadable" "$(jq '.[1]' <<< "$rec_mid")"
+survives "copy 0 of the last journal record unreadable" "$(jq '.records[-1].copies[0]' /tmp/live.json)"
+hdr0=$(jq '.slot.copies[0]' /tmp/live.json) hdr1=$(jq '.slot.copies[1]' /tmp/live.json)
+# Entry table: after the header and the 4-block member table.
+survives "copy 0 of the snapshot header unreadable" "$hdr0"
+survives "copy 1 of the snapshot entries unreadable" $((hdr1 + 40))
+survives "header of copy 0 and entries of copy 1 unreadable" "$hdr0" $((hdr1 + 40))
+
+# refused ERRNO KLOG SECTOR...: with those blocks unreadable the table is
+# refused with ERRNO, the kernel logs KLOG (which names the block), and no
+# mapping is left to serve anything.
+refused() {
+	local errno=$1 klog=$2
+	shift 2
+	unreadable "$@"
+	refused_with "$errno" "$klog" dmsetup create m --table "$table"
+	[ ! -e /dev/mapper/m ] || die "a refused table left /dev/mapper/m behind"
+	readable "$@"
+	pristine
+}
+jpos=$(jq ".records[2].seq % $("$ctl" dump --json "$data" | jq .journal_blocks)" /tmp/live.json)
+unproven="A metadata journal block is unreadable in every copy: the history cannot be proven complete (-EIO)"
+refused EIO "journal block $jpos is unreadable in every copy: commit $(jq '.records[2].seq' /tmp/live.json) may" \
+	$(jq -r '.[]' <<< "$rec_mid")
+refused EIO "$unproven" $(jq -r '.[]' <<< "$rec_mid")
+refused EIO "is unreadable in every copy: commit $seq may be there" $(jq -r '.records[-1].copies[]' /tmp/live.json)
+refused EUCLEAN "No valid metadata on any member (-EUCLEAN)" $((hdr0 + 40)) $((hdr1 + 40))
+# A record readable but invalid in both copies (bit rot): the history ends
+# before it, and the valid records after it show a hole, never a shorter
+# history whose seqs the next commits would reuse.
+mid=$(jq '.records[2].seq' /tmp/live.json)
+flip() { md corrupt "$(jq '.[0]' <<< "$rec_mid")" "$data"; md corrupt "$(jq '.[1]' <<< "$rec_mid")" "$data"; }
+flip
+refused_with EUCLEAN "journal record $((mid + 1)) found beyond the end of the history at $((mid - 1))" \
+	dmsetup create m --table "$table"
+flip
+
+# 3. Under a running table: nothing is read again on resume.
+dmsetup create m --table "$table"
+unreadable $(jq -r '.[]' <<< "$rec_mid")
+dmsetup suspend m
+dmsetup resume m || die "resume failed with a journal block gone bad under the table"
+intact "a journal block gone bad under a running table"
+dmsetup remove m
+readable $(jq -r '.[]' <<< "$rec_mid")
+dmsetup create m --table "$table"
+intact "everything readable again"
+dmsetup remove m
+echo "md-unreadable: one lost copy loses nothing; a loss in both copies is refused, never stale data"
