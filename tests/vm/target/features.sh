@@ -65,11 +65,17 @@ ev_expect() {
 	expect_eq "$name: uevents" $((ubefore + n)) "${uev_n[$name]}"
 }
 # ---------------------------------------------------------------------------
-# 1. A SCSI disk whose block 100 (sectors 4896-4903: 2 MiB of metadata, then
-#    100 blocks of 8 sectors) fails reads with an unrecovered read error.
-sd=$(scsi_debug_create 16 4896 8)
+# 1. A SCSI disk whose block 100 fails reads with an unrecovered read error.
+#    scsi_debug takes the failing sectors when it is loaded, before the disk
+#    can be formatted: an image of the same size, formatted the same way,
+#    says where block 100 will be.
+truncate -s 16M /tmp/sd.img
+"$ctl" format --name m --max-remaps 256 --internal-spare 1M /tmp/sd.img > /dev/null
+blk100=$(data_sector /tmp/sd.img 100)
+rm /tmp/sd.img
+sd=$(scsi_debug_create 16 "$blk100" 8)
 "$ctl" format --name m --max-remaps 256 --internal-spare 1M "$sd" > /dev/null
-expect_eq "sector of data block 100 on the SCSI disk" 4896 "$(data_sector "$sd" 100)"
+expect_eq "sector of data block 100 on the SCSI disk" "$blk100" "$(data_sector "$sd" 100)"
 mtable=$("$ctl" table "$sd")
 dmsetup create m --table "$mtable"
 sdreads() { local r _; read -r r _ < "/sys/block/${sd#/dev/}/stat"; echo "$r"; }
@@ -127,7 +133,7 @@ dmsetup remove m
 # 2. no_auto_remap, on a set that already has a remap (block 5) and a
 #    pending block (6).
 dev=$(nullb_create d0 64 4096)
-s1=$(nullb_create s1 3 4096)
+s1=$(nullb_create s1 4 4096)
 "$ctl" format --name b --max-remaps 256 --internal-spare 1M "$dev" "$s1" > /dev/null
 btable=$("$ctl" table "$dev" "$s1")
 dmsetup create b --table "$btable"
