@@ -14,21 +14,24 @@ raw=$(nullb_create raw 48 4096)
 logdev=$(nullb_create lg 512 4096)
 lw=$(logwrites_create lw "$raw" "$logdev")
 mib=2048 # sectors
-bad=(3 8 9 15)                   # data blocks that fail (data area starts 2 MiB into the slice)
+bad=(3 8 9 15)                   # data blocks that fail
+format=(--max-remaps 256 --internal-spare 1M)
+doff=$(predicted_data_offset 32M 16M -- "${format[@]}")
 # slices DEV: data = DEV[0, 32M) with the bad blocks failing, spare = DEV[32M, 48M).
 slices() {
 	local dev=$1
-	failing_slice cdata "$dev" $((32 * mib)) "${bad[@]}"
+	failing_slice cdata "$dev" $((32 * mib)) "$doff" "${bad[@]}"
 	dmsetup create cspare --table "0 $((16 * mib)) linear $dev $((32 * mib))"
 }
 unslice() { dmsetup remove cdata; dmsetup remove cspare; }
 
 slices "$lw"
-"$ctl" format --name c --max-remaps 256 --internal-spare 1M --force /dev/mapper/cdata /dev/mapper/cspare > /dev/null
+"$ctl" format --name c "${format[@]}" --force /dev/mapper/cdata /dev/mapper/cspare > /dev/null
+expect_eq "data offset as predicted" "$doff" "$(data_sector /dev/mapper/cdata 0)"
 table=$("$ctl" table /dev/mapper/cdata /dev/mapper/cspare)
 # Old data under every block, written around the failing ranges, so that a
 # spare block read before its data landed would show (it holds zeros).
-blocks write "$lw" 0 16 old --offset $((2 * mib)) --sync
+blocks write "$lw" 0 16 old --offset "$doff" --sync
 dmsetup create c --table "$table"
 sync
 logwrites_mark lw formatted

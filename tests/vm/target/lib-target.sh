@@ -19,13 +19,14 @@ bad_block() { local s; s=$(data_sector "$2" "$3"); nullb_bad "$1" "$s" $((s + 7)
 good_block() { local s; s=$(data_sector "$2" "$3"); nullb_good "$1" "$s" $((s + 7)); }
 # majmin DEV: the major:minor a table line shows for DEV.
 majmin() { printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"; }
-# failing_slice NAME DEV SECTORS BLOCK...: dm device NAME over DEV[0, SECTORS)
-# on which the given data blocks (4 KiB, data area 2 MiB into it) fail.
+# failing_slice NAME DEV SECTORS DATA_OFF BLOCK...: dm device NAME over
+# DEV[0, SECTORS) on which the given data blocks (4 KiB, data area DATA_OFF
+# sectors into it: see predicted_data_offset) fail.
 failing_slice() {
-	local name=$1 dev=$2 len=$3 table="" pos=0 b s
-	shift 3
+	local name=$1 dev=$2 len=$3 off=$4 table="" pos=0 b s
+	shift 4
 	for b in "$@"; do
-		s=$((4096 + b * 8))
+		s=$((off + b * 8))
 		[ "$s" -gt "$pos" ] && table+="$pos $((s - pos)) linear $dev $pos"$'\n'
 		table+="$s 8 error"$'\n'
 		pos=$((s + 8))
@@ -108,4 +109,25 @@ bad_while_writing() {
 	for b; do nullb_bad "$nb" $((off + b * 8)) $((off + b * 8 + 7)); done
 	wait_until 120 "writes through $name after blocks $* went bad" eval '[ "$(dm_written "$name")" -gt "$w" ]'
 	kill -0 "$pid" 2> /dev/null || die "fio ended before writing on after blocks $* went bad"
+}
+# predicted_data_offset SIZE... -- FORMAT_OPTION...: data_offset_sectors of
+# a set formatted with these options on members of these sizes (image
+# files), for a data member whose failing blocks must exist before it is
+# formatted. The layout depends on the format (the metadata mirror doubled
+# it once), so it is asked for, never assumed.
+predicted_data_offset() {
+	local imgs=() i=0 off
+	while [ "$1" != -- ]; do
+		truncate -s "$1" "/tmp/predict$i.img"
+		imgs+=("/tmp/predict$i.img")
+		i=$((i + 1))
+		shift
+	done
+	shift
+	# die, not set -e: this runs in a command substitution, where bash drops -e.
+	"$ctl" format "$@" "${imgs[@]}" > /dev/null || die "format of images to predict the layout ($*)"
+	off=$(data_sector "${imgs[0]}" 0)
+	rm -f "${imgs[@]}"
+	[ "$off" -gt 0 ] || die "no data offset in the images' layout"
+	echo "$off"
 }
