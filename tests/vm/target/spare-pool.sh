@@ -29,7 +29,7 @@ expect_eq "write with no spare left" "1 write-errors 10" "$rc $out"
 expect_eq "exhausted" 1 "$(status_field p exhausted)"
 
 # 2. spare_add (null_blk): a member at once, writes succeed again.
-s1=$(nullb_create s1 3 4096)
+s1=$(nullb_create s1 4 4096)
 out=$(msg spare_add "$s1")
 expect_eq "spare_add result" "$(majmin "$s1") index=1 blocks=256" "$out"
 expect_eq "exhausted after spare_add" 0 "$(status_field p exhausted)"
@@ -46,7 +46,7 @@ blocks verify /dev/mapper/p 11 501 one || die "data after reload"
 
 # 3. spare_add of a loop device on a file, its image path recorded.
 modprobe loop
-truncate -s 4M /tmp/spare.img
+truncate -s 5M /tmp/spare.img
 loop=$(losetup --find --show /tmp/spare.img)
 # A table loaded before the change must not resume after it.
 len=$(blockdev --getsz /dev/mapper/p)
