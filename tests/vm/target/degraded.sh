@@ -7,8 +7,8 @@
 # blocks still on it read their data again.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 dev=$(nullb_create d0 64 4096)
-s1=$(nullb_create s1 3 4096)
-s2=$(nullb_create s2 3 4096)
+s1=$(nullb_create s1 4 4096)
+s2=$(nullb_create s2 4 4096)
 "$ctl" format --name g --max-remaps 4096 --internal-spare 0 "$dev" "$s1" "$s2" > /dev/null
 full=$("$ctl" table "$dev" "$s1" "$s2")
 dmsetup create g --table "$full"
