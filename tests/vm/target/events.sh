@@ -6,8 +6,8 @@
 # hears every one as a change uevent carrying the state it followed.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 dev=$(nullb_create d0 64 4096)
-s1=$(nullb_create s1 3 4096)
-s2=$(nullb_create s2 3 4096)
+s1=$(nullb_create s1 4 4096)
+s2=$(nullb_create s2 4 4096)
 "$ctl" format --name e --max-remaps 4096 --internal-spare 0 "$dev" "$s1" > /dev/null
 dmsetup create e --table "$("$ctl" table "$dev" "$s1")"
 events() { dmsetup info -c --noheadings -o events e | tr -d ' '; }
