@@ -72,6 +72,7 @@ struct remap_member {
 	struct dm_dev *dev;		/* NULL: no such member, or missing */
 	bool missing;			/* in the member table, not in the table line (degraded) */
 	bool draining;			/* worker only: being removed, allocate nothing on it */
+	bool io_failed;			/* worker only: the device failed as a whole; allocate nothing on it */
 	bool md_failed;			/* a metadata write to it failed */
 	u8 uuid[16];
 	u64 sb_generation;		/* of its superblock */
@@ -90,7 +91,10 @@ struct remap_member {
 struct updates {
 	struct dmr_entry_disk u[DMR_JOURNAL_UPDATES];
 	u64 busy[DMR_JOURNAL_UPDATES];
-	unsigned int nr, nr_busy;
+	/* Spare blocks taken for these updates: given back if the commit fails. */
+	u16 alloc_idx[DMR_JOURNAL_UPDATES];
+	u32 alloc_blk[DMR_JOURNAL_UPDATES];
+	unsigned int nr, nr_busy, nr_alloc;
 	int err;			/* a reservation failed: do not commit */
 };
 
@@ -169,6 +173,8 @@ struct remap_c {
 	atomic64_t write_errors;
 	atomic64_t remap_events;
 	atomic64_t healed;
+	atomic64_t device_errors;	/* failures of a whole device, passed up */
+	unsigned long pending_retry;	/* jiffies before which a pending block is not read again */
 	bool exhausted;
 	bool md_degraded;
 	unsigned int spare_level;	/* worker only: last usage threshold crossed */
@@ -595,7 +601,7 @@ static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk)
 	for_each_member(rc, m) {
 		unsigned long b;
 
-		if (!m->spare_blocks || m->draining || m->spare_used >= m->spare_blocks)
+		if (!m->spare_blocks || m->draining || m->io_failed || m->spare_used >= m->spare_blocks)
 			continue;
 		b = find_first_zero_bit(m->spare_map, m->spare_blocks);
 		if (b >= m->spare_blocks)
@@ -1474,7 +1480,11 @@ static int upd_flush(struct remap_c *rc, struct updates *up)
 			else
 				xa_release(&rc->table, f.blk);
 		}
+		/* Nothing durable names them: spare_used and its thresholds stay true. */
+		for (i = 0; i < up->nr_alloc; i++)
+			spare_release(rc, up->alloc_idx[i], up->alloc_blk[i]);
 	}
+	up->nr_alloc = 0;
 	for (i = 0; i < up->nr_busy; i++)
 		busy_end(rc, up->busy[i]);
 	up->nr = up->nr_busy = 0;
@@ -1550,6 +1560,40 @@ static int read_at(struct remap_c *rc, u64 blk, void *e, void *buf)
 }
 
 /* Whether @extra more entries (beyond those queued in @up) fit in a snapshot. */
+/*
+ * What a failed data or spare I/O means. Only the medium failing at one
+ * place makes a block bad. SCSI reports a timeout, a lost link or I/O to
+ * an offline device as BLK_STS_IOERR as well, so an I/O error counts as
+ * the medium's only while the device still reads its superblock; any
+ * other status (timeout, transport, offline, no resources) never does.
+ */
+static bool media_errno(int r)
+{
+	return r == -ENODATA || r == -EIO || r == -EILSEQ;	/* MEDIUM, IOERR, PROTECTION */
+}
+
+static bool member_alive(struct remap_c *rc, struct remap_member *m)
+{
+	unsigned int copy;
+
+	for (copy = 0; copy < DMR_SB_COPIES; copy++)
+		if (!sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(copy), rc->md_block, DMR_MD_BLOCK_SIZE,
+			     REQ_OP_READ | REQ_META))
+			return true;
+	return false;
+}
+
+/* True when I/O on @m failed with @r because the device did, not its medium: pass it up. */
+static bool device_failure(struct remap_c *rc, struct remap_member *m, int r)
+{
+	if (media_errno(r) && member_alive(rc, m))
+		return false;
+	atomic64_inc(&rc->device_errors);
+	DMWARN_LIMIT("%s: I/O failed (%d) and the device does not answer: passed up, nothing remapped",
+		     m->dev->name, r);
+	return true;
+}
+
 static bool md_room(struct remap_c *rc, struct updates *up, unsigned int extra)
 {
 	u64 n = (u64)atomic_read(&rc->nr_remapped) + atomic_read(&rc->nr_pending) + atomic_read(&rc->nr_retired);
@@ -1593,7 +1637,17 @@ static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct
 				set_exhausted(rc, "spare blocks exhausted");
 			return -ENOSPC;
 		}
-		if (!spare_io(rc, idx, sblk, buf, REQ_OP_WRITE))
+		r = spare_io(rc, idx, sblk, buf, REQ_OP_WRITE);
+		if (r && device_failure(rc, &rc->members[idx], r)) {
+			/* The block is not to blame: give it back, and the device nothing more. */
+			spare_release(rc, idx, sblk);
+			rc->members[idx].io_failed = true;
+			continue;
+		}
+		/* One update (remapped or retired) names it: room is there. */
+		up->alloc_idx[up->nr_alloc] = idx;
+		up->alloc_blk[up->nr_alloc++] = sblk;
+		if (!r)
 			break;
 		/* This spare block is bad too: retire it (it stays taken), try the next. */
 		upd_add(rc, up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, idx, sblk);
@@ -1617,11 +1671,21 @@ static int write_block(struct remap_c *rc, u64 blk, void *buf, struct updates *u
 {
 	void *e = entry_get(rc, blk);
 
+	int r;
+
 	if (e && entry_state(e) == DMR_ENTRY_REMAPPED && rc->members[entry_index(e)].dev) {
-		if (!spare_io(rc, entry_index(e), entry_block(e), buf, REQ_OP_WRITE))
+		struct remap_member *m = &rc->members[entry_index(e)];
+
+		r = m->io_failed ? -ENODEV : spare_io(rc, entry_index(e), entry_block(e), buf, REQ_OP_WRITE);
+		if (!r)
 			return 0;
 		if (rc->no_auto_remap)
 			return -EIO;
+		/* A whole-block write needs nothing from a dead spare: it goes elsewhere. */
+		if (m->io_failed || device_failure(rc, m, r)) {
+			m->io_failed = true;
+			return remap_block(rc, blk, e, buf, up, REMAP_COUNT);
+		}
 		return remap_block(rc, blk, e, buf, up, REMAP_RETIRE_OLD | REMAP_COUNT);
 	}
 	/*
@@ -1629,7 +1693,13 @@ static int write_block(struct remap_c *rc, u64 blk, void *buf, struct updates *u
 	 * from it): drives reallocate a sector when it is written, so try in
 	 * place first.
 	 */
-	if (!data_io(rc, blk, buf, REQ_OP_WRITE)) {
+	r = data_io(rc, blk, buf, REQ_OP_WRITE);
+	/* The device answers: once more, as the failure may have been its glitch. */
+	if (r && !device_failure(rc, rc->members, r))
+		r = data_io(rc, blk, buf, REQ_OP_WRITE) ?: 0;
+	else if (r)
+		return r;
+	if (!r) {
 		if (e) {
 			upd_add(rc, up, blk, DMR_ENTRY_FREE, DMR_NO_MEMBER, 0);
 			atomic64_inc(&rc->healed);
@@ -1649,15 +1719,27 @@ static int read_block(struct remap_c *rc, u64 blk, void *buf, struct updates *up
 {
 	void *e = entry_get(rc, blk);
 	unsigned int i;
+	int r = 0;
 
-	if (e && entry_state(e) == DMR_ENTRY_PENDING)
-		return -EIO;
+	if (e && entry_state(e) == DMR_ENTRY_PENDING) {
+		/* Let through by map's rate limit: a block that reads again is healed. */
+		if (data_io(rc, blk, buf, REQ_OP_READ))
+			return -EIO;
+		upd_add(rc, up, blk, DMR_ENTRY_FREE, DMR_NO_MEMBER, 0);
+		atomic64_inc(&rc->healed);
+		return 0;
+	}
 	if (e && !rc->members[entry_index(e)].dev)
 		return -EIO;	/* on a missing spare: reported, kept for its return */
-	for (i = 0; i < rc->read_retries; i++)
-		if (!read_at(rc, blk, e, buf))
+	for (i = 0; i < rc->read_retries; i++) {
+		r = read_at(rc, blk, e, buf);
+		if (!r)
 			return 0;
+	}
 	if (rc->no_auto_remap || !md_room(rc, up, 2))
+		return -EIO;
+	/* A device that fails as a whole has not lost this block: nothing is recorded. */
+	if (device_failure(rc, e ? &rc->members[entry_index(e)] : rc->members, r))
 		return -EIO;
 	/* A write racing with the failed reads may have rewritten the block: once more, alone. */
 	if (busy_begin(rc, blk, up))
@@ -2431,8 +2513,18 @@ static int map_bio(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 		}
 		return DM_MAPIO_REMAPPED;
 	case DMR_ENTRY_PENDING:
-		/* Unreadable until written. */
+		/*
+		 * Unreadable until written, or until it reads again: the worker
+		 * tries the device for it, at most ten times a second.
+		 */
 		if (bio_op(bio) == REQ_OP_READ) {
+			unsigned long next = READ_ONCE(rc->pending_retry);
+
+			if (time_after_eq(jiffies, next) && cmpxchg(&rc->pending_retry, next, jiffies + HZ / 10) == next) {
+				pb->iter = bio->bi_iter;
+				defer_bio(rc, bio);
+				return DM_MAPIO_SUBMITTED;
+			}
 			atomic64_inc(&rc->read_errors);
 			return DM_MAPIO_KILL;
 		}
@@ -2500,10 +2592,15 @@ static noinline int end_io_slow(struct remap_c *rc, struct bio *bio, struct rema
 	/*
 	 * Only media errors mean a bad block. A timeout, a lost path or an
 	 * offline device must not burn spares or mark readable blocks pending;
-	 * readahead may fail at will.
+	 * readahead may fail at will. An I/O error may be either: the worker
+	 * asks the device (device_failure()).
 	 */
-	if ((*error != BLK_STS_IOERR && *error != BLK_STS_MEDIUM) || (bio->bi_opf & REQ_RAHEAD))
+	if (bio->bi_opf & REQ_RAHEAD)
 		return DM_ENDIO_DONE;
+	if (*error != BLK_STS_IOERR && *error != BLK_STS_MEDIUM && *error != BLK_STS_PROTECTION) {
+		atomic64_inc(&rc->device_errors);
+		return DM_ENDIO_DONE;
+	}
 	atomic64_inc(op == REQ_OP_READ ? &rc->read_errors : &rc->write_errors);
 	if (rc->no_auto_remap)
 		return DM_ENDIO_DONE;
@@ -2657,12 +2754,13 @@ static void remap_status(struct dm_target *ti, status_type_t type, unsigned int 
 	case STATUSTYPE_INFO:
 		spare_totals(rc, &used, &total);
 		DMEMIT("metadata=%s block_size=%u remapped=%d pending=%d spare_used=%llu spare_total=%llu "
-		       "read_errors=%llu write_errors=%llu remap_events=%llu healed=%llu exhausted=%d degraded=%d "
+		       "read_errors=%llu write_errors=%llu remap_events=%llu healed=%llu device_errors=%llu exhausted=%d degraded=%d "
 		       "unavailable=%u seq=%llu spares=",
 		       rc->md_degraded ? "degraded" : "ok", rc->block_size, atomic_read(&rc->nr_remapped),
 		       atomic_read(&rc->nr_pending), used, total, atomic64_read(&rc->read_errors),
 		       atomic64_read(&rc->write_errors), atomic64_read(&rc->remap_events),
-		       atomic64_read(&rc->healed), rc->exhausted, missing > 0, unavailable, READ_ONCE(rc->seq));
+		       atomic64_read(&rc->healed), atomic64_read(&rc->device_errors), rc->exhausted, missing > 0,
+		       unavailable, READ_ONCE(rc->seq));
 		for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
 			if (m->dev)
 				DMEMIT("%s%u:%u/%u", first ? "" : ",", (unsigned int)(m - rc->members),
@@ -2741,7 +2839,7 @@ static int msg_spare_stats(struct remap_c *rc, char *result, unsigned int maxlen
 		if (m->dev)
 			DMEMIT("%s index=%u total=%u used=%u free=%u live=%u state=%s\n", m->dev->name,
 			       (unsigned int)(m - rc->members), m->spare_blocks, used, m->spare_blocks - used,
-			       READ_ONCE(m->live), m->md_failed ? "failed" : "ok");
+			       READ_ONCE(m->live), m->md_failed || READ_ONCE(m->io_failed) ? "failed" : "ok");
 		else if (m->missing)
 			DMEMIT("- index=%u total=%u used=- free=- live=%u state=missing\n",
 			       (unsigned int)(m - rc->members), m->spare_blocks, READ_ONCE(m->live));
@@ -2972,6 +3070,7 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, c
 		atomic64_set(&rc->write_errors, 0);
 		atomic64_set(&rc->remap_events, 0);
 		atomic64_set(&rc->healed, 0);
+		atomic64_set(&rc->device_errors, 0);
 		return 0;
 	}
 	if (!strcasecmp(argv[0], "spare_stats") && argc == 1)

@@ -12,6 +12,8 @@
 #    a record rotten in both copies leaves a hole, refused too.
 # 3. A running table never reads its metadata again on resume: a journal
 #    block going bad under it changes nothing.
+# 4. A commit that cannot be written fails the write and gives back the
+#    spare block it took.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 md() { python3 "$DMREMAP_SRC/tests/vm/target/mdedit.py" "$@"; }
 data=$(nullb_create d0 128 4096)
@@ -140,5 +142,17 @@ dmsetup remove m
 readable $(jq -r '.[]' <<< "$rec_mid")
 dmsetup create m --table "$table"
 intact "everything readable again"
+
+# 4. A remap whose commit cannot be written (the next journal block fails
+#    in both copies): the write fails, and its spare block is given back.
+used=$(status_field m spare_used)
+next=$(jq '.records[-1].copies | map(. + 8) | .[]' /tmp/live.json)
+unreadable $next
+bad_block d0 "$data" 60
+if blocks write /dev/mapper/m 60 1 two; then die "a write whose remap could not be committed succeeded"; fi
+expect_eq "remapped after a failed commit" 9 "$(status_field m remapped)"
+expect_eq "spare blocks used after a failed commit" "$used" "$(status_field m spare_used)"
 dmsetup remove m
+readable $next
+good_block d0 "$data" 60
 echo "md-unreadable: one lost copy loses nothing; a loss in both copies is refused, never stale data"
