@@ -10,8 +10,8 @@
 # this test fails.)
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 dev=$(nullb_create d0 64 4096)
-raw1=$(nullb_create s1 3 4096)
-s2=$(nullb_create s2 3 4096)
+raw1=$(nullb_create s1 4 4096)
+s2=$(nullb_create s2 4 4096)
 s1=$(delay_create s1d "$raw1" 0)
 "$ctl" format --name w --max-remaps 4096 --internal-spare 0 "$dev" "$s1" > /dev/null
 dmsetup create w --table "$("$ctl" table "$dev" "$s1")"
