@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -35,7 +36,6 @@ IMAGE_DIR = "/var/lib/dm-remap/cli-test"  # the daemon takes images only under /
 IMAGE = IMAGE_DIR + "/i.img"
 MOVED = IMAGE_DIR + "/i.img.away"
 BLOCK_SECTORS = 8
-DATA_OFFSET = 4096          # sectors: data area start with these options
 BAD_BLOCK = 9               # unreadable on the data disk: remap makes it pending
 MANAGE = "org.dmremap1.manage"
 # Any UUID but the set's.
@@ -77,6 +77,28 @@ def root(*args):
     rc, out, err = ctl(args)
     assert rc == 0, "dmremapctl %s: %s" % (" ".join(args), err)
     return out
+
+
+def layout():
+    """(data_offset_sectors of DATA, spare_offset_sectors of a spare) that the
+    steps' create gives, read from a set formatted the same way on images of
+    the same sizes: the bad block must fail before the set exists, and the
+    layout is asked for, never assumed (the metadata mirror moved it once)."""
+    with tempfile.TemporaryDirectory() as d:
+        imgs = []
+        for i, disk in enumerate((DATA, SPARES[0])):
+            fd = os.open(disk, os.O_RDONLY)
+            try:
+                size = os.lseek(fd, 0, os.SEEK_END)
+            finally:
+                os.close(fd)
+            imgs.append(os.path.join(d, "%d.img" % i))
+            with open(imgs[-1], "wb") as f:
+                f.truncate(size)
+        root("format", "--name", SET, "--internal-spare", "0", "--max-remaps", "4096", *imgs)
+        data = json.loads(root("dump", "--json", imgs[0]))
+        spare = json.loads(root("dump", "--json", imgs[1]))
+    return data["data_offset_sectors"], spare["member"]["spare_offset_sectors"]
 
 
 def active():
@@ -159,7 +181,8 @@ class TestCliBothWays(DBusTest):
     @classmethod
     def setUpClass(cls):
         # Block BAD_BLOCK of the data area fails on the data disk, in both runs.
-        first = DATA_OFFSET + BAD_BLOCK * BLOCK_SECTORS
+        data_offset, cls.spare_offset = layout()
+        first = data_offset + BAD_BLOCK * BLOCK_SECTORS
         with open("/sys/kernel/config/nullb/%s/badblocks" % NULLB, "w") as f:
             f.write("+%d-%d" % (first, first + BLOCK_SECTORS - 1))
 
@@ -208,8 +231,8 @@ class TestCliBothWays(DBusTest):
         self.assertEqual(by["remap %s %d" % (SET, BAD_BLOCK)][0], 0)
         self.assertIn("could not be read: now pending", by["remap %s %d" % (SET, BAD_BLOCK)][1])
         self.assertEqual(by["spare add %s %s" % (SET, TINY)],
-                         (1, "", "dmremapctl spare add: %s: too small: 1 MiB, a spare of this set needs at least 3 "
-                          "MiB\n" % TINY))
+                         (1, "", "dmremapctl spare add: %s: too small: 1 MiB, a spare of this set needs at least %d "
+                          "MiB\n" % (TINY, self.spare_offset // 2048 + 1)))  # its metadata, 1 MiB of spare blocks
         self.assertRegex(by["spare remove --evacuate %s %s" % (SET, SPARES[0])][1],
                          r"^Removed %s from %s: [1-9]\d* blocks moved\n$" % (SPARES[0], SET))
         self.assertIn("attached image spare as /dev/loop", by["assemble " + DATA][1])
