@@ -5,8 +5,8 @@
 # and a device that is not dm-remap is refused by name.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 dev=$(nullb_create d0 64 4096)
-s1=$(nullb_create s1 3 4096)
-s2=$(nullb_create s2 3 4096)
+s1=$(nullb_create s1 4 4096)
+s2=$(nullb_create s2 4 4096)
 "$ctl" format --name st --max-remaps 4096 --internal-spare 4M "$dev" "$s1" "$s2" > /dev/null
 full=$("$ctl" table "$dev" "$s1" "$s2")
 dmsetup create st --table "$full"
