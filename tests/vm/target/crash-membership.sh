@@ -13,17 +13,23 @@ logdev=$(nullb_create lg 512 4096)
 lw=$(logwrites_create lw "$raw" "$logdev")
 mib=2048 # sectors
 bad=(3 8 9 15)
+format=(--max-remaps 256 --internal-spare 0)
+doff=$(predicted_data_offset 32M 8M -- "${format[@]}")
 # slices DEV: data = DEV[0, 32M) with the bad blocks failing, s1 and s2 the 8M after it.
 slices() {
 	local dev=$1
-	failing_slice cdata "$dev" $((32 * mib)) "${bad[@]}"
+	failing_slice cdata "$dev" $((32 * mib)) "$doff" "${bad[@]}"
 	dmsetup create cs1 --table "0 $((8 * mib)) linear $dev $((32 * mib))"
 	dmsetup create cs2 --table "0 $((8 * mib)) linear $dev $((40 * mib))"
 }
 unslice() { dmsetup remove cdata; dmsetup remove cs1; dmsetup remove cs2; }
 
 slices "$lw"
-"$ctl" format --name c --max-remaps 256 --internal-spare 0 --force /dev/mapper/cdata /dev/mapper/cs1 > /dev/null
+"$ctl" format --name c "${format[@]}" --force /dev/mapper/cdata /dev/mapper/cs1 > /dev/null
+expect_eq "data offset as predicted" "$doff" "$(data_sector /dev/mapper/cdata 0)"
+# s2 is the size of s1: spare_add must give it the capacity format gave s1.
+cap=$("$ctl" dump --json /dev/mapper/cs1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["member"]["spare_sectors"] // 8)')
+[ "$cap" -gt 0 ] || die "format gave s1 no spare capacity"
 len=$("$ctl" table /dev/mapper/cdata /dev/mapper/cs1 | awk '{print $2}')
 line_a="0 $len remap /dev/mapper/cdata 1 /dev/mapper/cs1"
 line_b="0 $len remap /dev/mapper/cdata 2 /dev/mapper/cs1 /dev/mapper/cs2"
@@ -37,7 +43,7 @@ dmsetup message c 0 spare_add /dev/mapper/cs2 > /dev/null || die "spare_add fail
 logwrites_mark lw added
 dmsetup message c 0 spare_remove /dev/mapper/cs1 evacuate > /dev/null || die "spare_remove failed"
 logwrites_mark lw removed
-expect_eq "spares" "0:0/0,2:4/1536" "$(status_field c spares)"
+expect_eq "spares" "0:0/0,2:4/$cap" "$(status_field c spares)"
 dmsetup remove c
 unslice
 dmsetup remove lw
