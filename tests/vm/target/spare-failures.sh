@@ -6,7 +6,7 @@
 # through and the status says so.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 data=$(nullb_create d0 64 4096)
-spare=$(nullb_create s0 3 4096)  # a 1 MiB spare area: 256 blocks
+spare=$(nullb_create s0 4 4096)  # a 1 MiB spare area after the metadata: 256 blocks
 "$ctl" format --name x --max-remaps 1024 --internal-spare 0 "$data" "$spare" > /dev/null
 soff=$("$ctl" dump --json "$spare" | python3 -c 'import json,sys; print(json.load(sys.stdin)["member"]["spare_offset_sectors"])')
 total=$("$ctl" dump --json "$spare" | python3 -c 'import json,sys; print(json.load(sys.stdin)["member"]["spare_sectors"] // 8)')
