@@ -50,8 +50,13 @@
 #define REMAP_READ_RETRIES_MAX 100
 /* Spare blocks a member can hand out; bounds the allocation bitmap. */
 #define REMAP_SPARE_BLOCKS_MAX DMR_MAX_ENTRIES_LIMIT
-/* Failed spare writes in a row before one block's remap gives up. */
+/*
+ * Failed spare writes in a row in one region of a member before a remap
+ * moves on to a region 1/16 of the area further, and regions it tries on
+ * one member before it moves on to the next member.
+ */
 #define REMAP_SPARE_TRIES 8
+#define REMAP_SPARE_REGIONS 4
 /* Blocks an evacuation moves per barrier and commit. */
 #define REMAP_EVACUATE_BATCH 64
 /* Snapshots are streamed to disk through a buffer of this size. */
@@ -73,6 +78,8 @@ struct remap_member {
 	bool missing;			/* in the member table, not in the table line (degraded) */
 	bool draining;			/* worker only: being removed, allocate nothing on it */
 	bool io_failed;			/* worker only: the device failed as a whole; allocate nothing on it */
+	bool spare_failing;		/* worker only: blocks of its spare area failed (retired ones exist) */
+	u32 alloc_from;			/* worker only: first fit starts here (past a bad zone) */
 	bool md_failed;			/* a metadata write to it failed */
 	u8 uuid[16];
 	u64 sb_generation;		/* of its superblock */
@@ -594,16 +601,27 @@ static void spare_threshold(struct remap_c *rc)
 }
 
 /* First fit: the internal spare area first, then spare devices by index. */
-static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk)
+/*
+ * First fit, the internal spare area first, then spare devices by index;
+ * once the failing disk's own spare area has shown bad blocks, spare
+ * devices come first and it comes last. Members in @skip are left out.
+ */
+static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk, u64 skip)
 {
-	struct remap_member *m;
+	bool internal_last = rc->members[0].spare_failing;
+	unsigned int n;
 
-	for_each_member(rc, m) {
+	for (n = 0; n < DMR_MAX_MEMBERS; n++) {
+		unsigned int i = internal_last ? (n + 1) % DMR_MAX_MEMBERS : n;
+		struct remap_member *m = &rc->members[i];
 		unsigned long b;
 
-		if (!m->spare_blocks || m->draining || m->io_failed || m->spare_used >= m->spare_blocks)
+		if (!m->dev || (skip & BIT_ULL(i)) || !m->spare_blocks || m->draining || m->io_failed ||
+		    m->spare_used >= m->spare_blocks)
 			continue;
-		b = find_first_zero_bit(m->spare_map, m->spare_blocks);
+		b = find_next_zero_bit(m->spare_map, m->spare_blocks, m->alloc_from);
+		if (b >= m->spare_blocks)
+			b = find_first_zero_bit(m->spare_map, m->spare_blocks);
 		if (b >= m->spare_blocks)
 			continue;
 		set_bit(b, m->spare_map);
@@ -763,6 +781,7 @@ static int load_entry(struct remap_c *rc, const struct dmr_entry_disk *d)
 		return -EUCLEAN;	/* a spare block used twice */
 	switch (f.state) {
 	case DMR_ENTRY_RETIRED:
+		rc->members[f.idx].spare_failing = true;
 		atomic_inc(&rc->nr_retired);
 		return xa_err(xa_store(&rc->retired, (u64)f.idx << 32 | f.sblk, xa_mk_value(1), GFP_NOIO));
 	case DMR_ENTRY_REMAPPED:
@@ -969,6 +988,7 @@ static int apply_update(struct remap_c *rc, const struct dmr_entry_disk *u, bool
 			return -EUCLEAN;
 		if (!reserved)
 			spare_mark(rc, f.idx, f.sblk);
+		rc->members[f.idx].spare_failing = true;
 		atomic_inc(&rc->nr_retired);
 		return xa_err(xa_store(&rc->retired, key, xa_mk_value(1), GFP_NOIO));
 	}
@@ -1009,6 +1029,8 @@ static void md_clear(struct remap_c *rc)
 		if (m->spare_map)
 			bitmap_zero(m->spare_map, m->spare_blocks);
 		m->spare_used = 0;
+		m->spare_failing = false;
+		m->alloc_from = 0;
 		m->live = 0;
 	}
 	atomic_set(&rc->nr_remapped, 0);
@@ -1620,7 +1642,9 @@ static void set_exhausted(struct remap_c *rc, const char *what)
 static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct updates *up, unsigned int flags)
 {
 	unsigned int failed = 0;
-	u16 idx;
+	u16 idx, last = DMR_NO_MEMBER;
+	u8 regions[DMR_MAX_MEMBERS] = {};
+	u64 skip = 0;
 	u32 sblk;
 	int r;
 
@@ -1632,7 +1656,10 @@ static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct
 				set_exhausted(rc, "metadata is full");
 			return -ENOSPC;
 		}
-		if (spare_alloc(rc, &idx, &sblk)) {
+		if (spare_alloc(rc, &idx, &sblk, skip)) {
+			/* Members given up on for this block may still have room: not exhausted. */
+			if (skip)
+				return -EIO;
 			if (flags & REMAP_COUNT)
 				set_exhausted(rc, "spare blocks exhausted");
 			return -ENOSPC;
@@ -1651,8 +1678,19 @@ static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct
 			break;
 		/* This spare block is bad too: retire it (it stays taken), try the next. */
 		upd_add(rc, up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, idx, sblk);
-		if (++failed == REMAP_SPARE_TRIES)
-			return -EIO;	/* a spare device that fails everything */
+		rc->members[idx].spare_failing = true;
+		if (idx != last)
+			failed = 0;
+		last = idx;
+		if (++failed == REMAP_SPARE_TRIES) {
+			struct remap_member *m = &rc->members[idx];
+
+			/* A bad zone: past it. An area failing everywhere: another member. */
+			failed = 0;
+			m->alloc_from = (sblk + max_t(u32, m->spare_blocks / 16, 1)) % m->spare_blocks;
+			if (++regions[idx] == REMAP_SPARE_REGIONS)
+				skip |= BIT_ULL(idx);
+		}
 		r = upd_room(rc, up);
 		if (r)
 			return r;
