@@ -137,10 +137,10 @@ class Member:
                 "copies": [self.journal_sector(seq, c) for c in range(self.copies)],
                 "updates": [ENTRY.unpack_from(blk, 64 + i * 16) for i in range(nr)]}
 
-    def live_slot(self):
-        slots = [s for s in (self.slot(0), self.slot(1)) if s]
+    def live_slot(self, copy=0):
+        slots = [s for s in (self.slot(0, copy), self.slot(1, copy)) if s]
         if not slots:
-            sys.exit(f"{self.path}: no valid snapshot slot")
+            sys.exit(f"{self.path}: no valid snapshot slot in metadata copy {copy}")
         return max(slots, key=lambda s: s["seq"])
 
 
@@ -195,7 +195,9 @@ def edit(m, op, args, copy):
         seal(blk)
         m.write(s, blk)
     elif op == "slot-count" or op == "slot-entry":
-        live = m.live_slot()
+        # This copy's own live slot: editing copy 0 first may have made
+        # it invalid there already.
+        live = m.live_slot(copy)
         s = live["copies"][copy]
         h = m.read(s, 1)
         if op == "slot-count":
