@@ -59,7 +59,7 @@ fs=$(nullb_create f0 64 4096)
 mkfs.ext4 -q "$fs"
 mkdir -p /mnt/spares
 mount "$fs" /mnt/spares
-truncate -s 16M /mnt/spares/s2.img
+truncate -s 17M /mnt/spares/s2.img  # 3 MiB of metadata, 14 MiB of spare blocks
 loop2=$(losetup --find --show /mnt/spares/s2.img)
 out=$("$ctl" spare add mg "$loop2")
 expect_eq "spare add loop" "Added $loop2 to mg as spare member 2: 3584 spare blocks" "$out"
