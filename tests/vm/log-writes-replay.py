@@ -8,7 +8,9 @@
 
 --serve keeps one process for a whole crash test: each line N read from
 stdin replays the entries up to N (from where the last one stopped) and
-answers "at N". --points lists the N after which the device differs from
+answers "at N"; a line "expect DEV BLOCK:SEED..." checks blocks as
+`blocks.py expect` does and answers "ok" or "fail WHAT" (one process, not
+one per crash point: under TCG a Python start costs most of a second). --points lists the N after which the device differs from
 N - 1 (marks write nothing: a crash right after one is the crash before it).
 
 Debian ships no replay tool, so this follows the log format of
@@ -21,6 +23,9 @@ durable, so replaying up to a mark reproduces the device as a crash right
 after that mark would have left it at worst.
 """
 import argparse
+import contextlib
+import importlib.util
+import io
 import os
 import struct
 import sys
@@ -55,11 +60,27 @@ def apply(log, dev, ss, sector, nr, flags, data_pos):
         os.fsync(dev)
 
 
+def load_blocks():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "target", "blocks.py")
+    spec = importlib.util.spec_from_file_location("blocks", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def serve(log, dev):
+    blocks = load_blocks()
     it = entries(log)
     at = 0
     for line in sys.stdin:
-        limit = int(line)
+        words = line.split()
+        if words[0] == "expect":
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = blocks.expect(words[1:])
+            print("ok" if rc == 0 else "fail " + " ".join(out.getvalue().split()), flush=True)
+            continue
+        limit = int(words[0])
         while at < limit:
             i, ss, sector, nr, flags, mark, data_pos = next(it)
             if mark is None:

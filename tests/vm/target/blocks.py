@@ -41,6 +41,8 @@ def expect(argv, bs=4096):
         except OSError:
             if not old:
                 failed.append(f"{block}:eio")
+    # A long-lived caller (log-writes-replay.py --serve) must not keep the device open.
+    os.close(fd)
     if failed:
         print(" ".join(failed))
     return 1 if failed else 0

@@ -78,8 +78,9 @@ for n in $(python3 "$replay_tool" --log "$logdev" --points); do
 			want+=("${order[$i]}:w$i:old")
 		fi
 	done
-	out=$(blocks expect /dev/mapper/c "${want[@]}") ||
-		die "lost or wrong data after a crash at entry $n: $out"
+	echo "expect /dev/mapper/c ${want[*]}" >&"${replay[1]}"
+	read -r reply <&"${replay[0]}"
+	[ "$reply" = ok ] || die "lost or wrong data after a crash at entry $n: $reply"
 	dmsetup remove c
 	checked=$((checked + 1))
 done
