@@ -11,25 +11,28 @@ data=$(nullb_create d0 128 4096)
 spare=$(nullb_create s0 16 4096)
 # spares_used NAME: "<index>:<used>,..." from the status' spares= token.
 spares_used() { status_field "$1" spares | sed 's|/[0-9]*||g'; }
-bad_zone() {
-	local s
-	s=$("$ctl" dump --json "$data" | jq '.members[0].spare_offset_sectors')
-	nullb_bad d0 "$s" $((s + 32 * 8 - 1))
-	echo "$s"
+# two_remaps WHAT DEV...: a set formatted on DEV... whose internal spare area
+# starts with 32 bad blocks; blocks 5 and 6 go bad and are written.
+two_remaps() {
+	local what=$1
+	shift
+	"$ctl" format --name m --max-remaps 4096 --internal-spare 4M --force "$@" > /dev/null
+	zone=$("$ctl" dump --json "$data" | jq '.members[0].spare_offset_sectors')
+	nullb_bad d0 "$zone" $((zone + 32 * 8 - 1))
+	table=$("$ctl" table "$@")
+	dmsetup create m --table "$table"
+	blocks write /dev/mapper/m 0 64 one
+	for b in 5 6; do bad_block d0 "$data" "$b"; done
+	blocks write /dev/mapper/m 0 64 two || die "writes to bad blocks failed $what"
+	expect_eq "remapped $what" 2 "$(status_field m remapped)"
+	blocks verify /dev/mapper/m 0 64 two || die "data after the remaps $what"
 }
-"$ctl" format --name m --max-remaps 4096 --internal-spare 4M "$data" "$spare" > /dev/null
-zone=$(bad_zone)
-dmsetup create m --table "$("$ctl" table "$data" "$spare")"
-blocks write /dev/mapper/m 0 64 one
-for b in 5 6; do bad_block d0 "$data" "$b"; done
-blocks write /dev/mapper/m 0 64 two || die "writes to bad blocks failed with a healthy spare device present"
-expect_eq "remapped" 2 "$(status_field m remapped)"
+two_remaps "with a healthy spare device present" "$data" "$spare"
 # One internal spare block tried (and retired), then the spare device.
 expect_eq "spare blocks used by member" "0:1,1:2" "$(spares_used m)"
-blocks verify /dev/mapper/m 0 64 two || die "data after the remaps"
 dmsetup remove m
 expect_eq "retired spare blocks" '[{"spare_block":0,"spare_member":0}]' "$("$ctl" dump --json "$data" | jq -cS .retired)"
-dmsetup create m --table "$("$ctl" table "$data" "$spare")"
+dmsetup create m --table "$table"
 bad_block d0 "$data" 7
 blocks write /dev/mapper/m 7 1 three || die "write to a bad block after the reload"
 expect_eq "spare blocks used after a reload" "0:1,1:3" "$(spares_used m)"
@@ -38,16 +41,9 @@ dmsetup remove m
 nullb_good d0 "$zone" $((zone + 32 * 8 - 1))
 for b in 5 6 7; do good_block d0 "$data" "$b"; done
 
-"$ctl" format --name m --max-remaps 4096 --internal-spare 4M --force "$data" > /dev/null
-zone=$(bad_zone)
-dmsetup create m --table "$("$ctl" table "$data")"
-blocks write /dev/mapper/m 0 64 one
-for b in 5 6; do bad_block d0 "$data" "$b"; done
-blocks write /dev/mapper/m 0 64 two || die "writes to bad blocks failed with good blocks left past the bad zone"
-expect_eq "remapped on one disk" 2 "$(status_field m remapped)"
+two_remaps "on one disk, with good blocks past the bad zone" "$data"
 # Eight tries in the zone, a jump of 1/16 of the area past it, and both land there.
 expect_eq "spare blocks used on one disk (8 retired + 2)" "0:10" "$(spares_used m)"
-blocks verify /dev/mapper/m 0 64 two || die "data after the remaps on one disk"
 dmsetup remove m
 expect_eq "retired spare blocks" "[0,1,2,3,4,5,6,7]" "$("$ctl" dump --json "$data" | jq -c '[.retired[].spare_block]')"
 "$ctl" dump --json "$data" | jq -e 'all(.remaps[]; .spare_block >= 32)' > /dev/null ||
