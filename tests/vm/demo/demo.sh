@@ -128,8 +128,8 @@ warn=$(kernel_lines 'of spare blocks in use')
 echo "The kernel warned (and raised a device-mapper event, for monitoring):"
 echo "  $warn"
 
-say "The internal spare is running low: add a 64 MiB spare, a sparse file"
-run dmremapctl spare add demo --image "$image" --size 64M
+say "The internal spare is running low: add a 128 MiB spare, a sparse file (half of it the two copies of the metadata)"
+run dmremapctl spare add demo --image "$image" --size 128M
 
 pick 2 2 2000
 say "More sectors go bad under ${#picked[@]} other files ($picked_blocks blocks); they are rewritten and 100 new files written"
