@@ -160,6 +160,7 @@ std::map<std::string, sdbus::Variant> superblock_dict(const Superblock &s)
         {"member_sectors", sdbus::Variant(s.member_sectors)},
         {"metadata_offset_sectors", sdbus::Variant(s.md_offset)},
         {"metadata_sectors", sdbus::Variant(s.md_sectors)},
+        {"incompat_flags", sdbus::Variant(s.incompat_flags)},
         {"spare_offset_sectors", sdbus::Variant(s.spare_offset)},
         {"spare_sectors", sdbus::Variant(s.spare_sectors)},
     };

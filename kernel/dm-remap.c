@@ -1761,8 +1761,10 @@ static int read_block(struct remap_c *rc, u64 blk, void *buf, struct updates *up
 
 	if (e && entry_state(e) == DMR_ENTRY_PENDING) {
 		/* Let through by map's rate limit: a block that reads again is healed. */
-		if (data_io(rc, blk, buf, REQ_OP_READ))
+		if (data_io(rc, blk, buf, REQ_OP_READ)) {
+			atomic64_inc(&rc->read_errors);
 			return -EIO;
+		}
 		upd_add(rc, up, blk, DMR_ENTRY_FREE, DMR_NO_MEMBER, 0);
 		atomic64_inc(&rc->healed);
 		return 0;

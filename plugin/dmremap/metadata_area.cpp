@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <endian.h>
 
 namespace dmremap {
 namespace {
@@ -211,6 +213,14 @@ void MetadataArea::scan_journal(MemberLoad &out, std::map<std::uint64_t, Journal
             if (codec::magic(blk) != DMR_JOURNAL_MAGIC || codec::stored_csum(blk) != codec::block_csum(blk)) {
                 probs[c].add(Severity::Warning, "journal-corrupt", w,
                              "journal block is neither empty nor a valid record (torn or damaged)");
+                continue;
+            }
+            std::uint32_t nr_updates = 0;
+            std::memcpy(&nr_updates, blk.data() + offsetof(dmr_journal_disk, nr_updates), sizeof(nr_updates));
+            if (le32toh(nr_updates) > DMR_JOURNAL_UPDATES) {
+                // Not a record (the kernel agrees): it ends the chain, it is no orphan.
+                probs[c].add(Severity::Warning, "journal-corrupt", w,
+                             "record claims " + num(le32toh(nr_updates)) + " updates, more than a record holds");
                 continue;
             }
             JournalRecord rec = codec::unpack_journal(blk);

@@ -184,6 +184,8 @@ Superblock superblock_of(const std::map<std::string, sdbus::Variant> &d)
     s.member_sectors = prop<std::uint64_t>(d, "member_sectors");
     s.md_offset = prop<std::uint64_t>(d, "metadata_offset_sectors");
     s.md_sectors = prop<std::uint64_t>(d, "metadata_sectors");
+    // Say how many metadata copies the set really has (DMR_INCOMPAT_MD_MIRROR).
+    s.incompat_flags = prop<std::uint32_t>(d, "incompat_flags");
     s.max_entries = prop<std::uint32_t>(d, "max_entries");
     s.data_offset = prop<std::uint64_t>(d, "data_offset_sectors");
     s.data_sectors = prop<std::uint64_t>(d, "data_sectors");

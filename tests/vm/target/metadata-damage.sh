@@ -3,8 +3,9 @@
 # Damaged metadata. Every damage is aimed at a structure the loader really
 # uses (found by mdedit.py locate, cross-checked with dmremapctl dump --json)
 # and shown to have hit it (dump/check now call that copy invalid).
-# 1. Any one copy destroyed: the set loads with every remap, from another
-#    slot, the journal or another member; every copy gone: refused.
+# 1. Any one copy destroyed: the set loads with every remap, from the
+#    member's other metadata copy, another slot, the journal or another
+#    member; every copy gone: refused.
 # 2. Records with valid framing but wrong content (checksums recomputed):
 #    refused with the documented message, or ignored as docs/FORMAT.md §5
 #    says, and never a read served from another block's place.
@@ -82,13 +83,23 @@ loads "superblock copy 0 destroyed"
 md corrupt 8 "$data"
 expect_eq "copies after damaging copy 1" "[true,false]" "$("$ctl" dump --json "$data" | jq -c .member.superblock_copies_valid)"
 loads "superblock copy 1 destroyed"
+# Each structure is kept twice on a member: one copy lost costs nothing
+# (the other copy), both lost on the data member fall back on the spare.
+corrupt_all() { local s; for s in $(jq ".$1.copies[]" /tmp/live.json); do md corrupt "$s" "$data"; done; }
 md corrupt "$(jq .slot.sector /tmp/live.json)" "$data"
+problem "$data" md-copy "$data"
+expect_eq "data member's own state with one snapshot copy lost" 3 "$("$ctl" dump --json "$data" | jq .counts.remapped)"
+loads "one copy of the live snapshot destroyed"
+corrupt_all slot
 problem "$data" slot-checksum "$data slot $slot"
-loads "the live snapshot destroyed"
+loads "the live snapshot destroyed in both copies"
 md corrupt "$(jq '.records[-1].sector' /tmp/live.json)" "$data"
+problem "$data" md-copy "$data"
+loads "one copy of the journal record of block 27 destroyed"
+corrupt_all 'records[-1]'
 problem "$data" journal-corrupt "$data journal block $jblock"
 expect_eq "data member's own state without the record" 2 "$("$ctl" dump --json "$data" | jq .counts.remapped)"
-loads "the journal record of block 27 destroyed"
+loads "the journal record of block 27 destroyed in both copies"
 zero "$data"
 problem "$data" no-metadata "$data"
 loads "the data member's whole metadata area destroyed"
