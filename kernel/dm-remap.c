@@ -1734,7 +1734,7 @@ static int write_block(struct remap_c *rc, u64 blk, void *buf, struct updates *u
 	r = data_io(rc, blk, buf, REQ_OP_WRITE);
 	/* The device answers: once more, as the failure may have been its glitch. */
 	if (r && !device_failure(rc, rc->members, r))
-		r = data_io(rc, blk, buf, REQ_OP_WRITE) ?: 0;
+		r = data_io(rc, blk, buf, REQ_OP_WRITE);
 	else if (r)
 		return r;
 	if (!r) {
