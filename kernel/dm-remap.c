@@ -127,6 +127,7 @@ struct remap_c {
 	bool degraded_ok;		/* table option "degraded": spares may be missing */
 	bool read_only;			/* table loaded read-only: never write metadata */
 	bool resumed;			/* preresume has run: the state in memory is the truth */
+	bool md_stale;			/* load found a member behind or a damaged copy */
 
 	/*
 	 * Members by index. Only the worker changes the list, for a message
@@ -600,7 +601,6 @@ static void spare_threshold(struct remap_c *rc)
 	rc->spare_level = level;
 }
 
-/* First fit: the internal spare area first, then spare devices by index. */
 /*
  * First fit, the internal spare area first, then spare devices by index;
  * once the failing disk's own spare area has shown bad blocks, spare
@@ -888,8 +888,9 @@ static bool record_valid(struct remap_c *rc, struct dmr_journal_disk *j, unsigne
 }
 
 /*
- * Looks for record @seq in every copy on every member; a member without it
- * in every copy is stale. 1: found, copied to md_chunk. 0: absent. -EIO:
+ * Looks for record @seq in every copy on every member; if it exists, a
+ * member without it in every copy is stale. 1: found, copied to md_chunk.
+ * 0: absent (the end of the history: nobody is behind for that). -EIO:
  * absent where it could be read, and @*where could read it from no copy,
  * so nobody can tell whether it was committed.
  */
@@ -898,6 +899,7 @@ static int md_find_record(struct remap_c *rc, u64 seq, struct remap_member **whe
 	struct dmr_journal_disk *j = rc->md_block;
 	struct remap_member *m;
 	bool found = false, unknown = false;
+	u64 whole = 0;			/* members holding it in every copy */
 	unsigned int c, readable, valid;
 
 	for_each_member(rc, m) {
@@ -916,12 +918,16 @@ static int md_find_record(struct remap_c *rc, u64 seq, struct remap_member **whe
 				memcpy(rc->md_chunk, j, DMR_MD_BLOCK_SIZE);
 			found = true;
 		}
-		if (valid < rc->md_copies)
-			m->stale = true;
+		if (valid == rc->md_copies)
+			whole |= BIT_ULL(m - rc->members);
 		if (!readable) {
 			unknown = true;
 			*where = m;
 		}
+	}
+	if (found) {
+		for_each_member(rc, m)
+			m->stale |= !(whole & BIT_ULL(m - rc->members));
 	}
 	return found ? 1 : unknown ? -EIO : 0;
 }
@@ -1133,11 +1139,11 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 	struct dmr_journal_disk *j = rc->md_chunk;
 	struct md_damage dmg = {};
 	u64 best_snap = 0, seq, orphan;
-	bool stale = false;
 	unsigned int i;
 	int r;
 
 	md_clear(rc);
+	rc->md_stale = false;
 	for_each_member(rc, m) {
 		m->stale = false;
 		r = md_newest_slot(rc, m, error);
@@ -1192,7 +1198,7 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 	 * damaged copy, or a superblock of an older generation.
 	 */
 	for_each_member(rc, m)
-		stale |= m->stale || m->snap_seq != best_snap || m->sb_generation != rc->generation;
+		rc->md_stale |= m->stale || m->snap_seq != best_snap || m->sb_generation != rc->generation;
 	if ((u64)atomic_read(&rc->nr_remapped) + atomic_read(&rc->nr_pending) + atomic_read(&rc->nr_retired) >
 	    rc->max_entries) {
 		*error = "Metadata holds more entries than its capacity";
@@ -1201,7 +1207,7 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 	r = check_member_table(rc, error);
 	if (r)
 		return r;
-	return resync && stale ? md_resync(rc, error) : 0;
+	return resync && rc->md_stale ? md_resync(rc, error) : 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -1321,7 +1327,6 @@ static int md_compact(struct remap_c *rc)
 	return 0;
 }
 
-/* Flushes every member (but the data member if @spares_only) at once. */
 /*
  * A fresh snapshot everywhere, into every copy: no member stays behind,
  * and a damaged copy is whole again.
@@ -1342,8 +1347,8 @@ static int md_resync(struct remap_c *rc, char **error)
 		*error = "Cannot allocate superblock buffer";
 		return -ENOMEM;
 	}
+	rc->md_stale = false;
 	for_each_member(rc, m) {
-		m->stale = false;
 		if (m->sb_generation != rc->generation && !m->md_failed && sb_set_generation(rc, m, sb)) {
 			m->md_failed = true;
 			rc->md_degraded = true;
@@ -1353,6 +1358,7 @@ static int md_resync(struct remap_c *rc, char **error)
 	return 0;
 }
 
+/* Flushes every member (but the data member if @spares_only) at once. */
 static int flush_members(struct remap_c *rc, bool spares_only)
 {
 	u64 mask = spares_only ? ~1ULL : ~0ULL;
@@ -2739,8 +2745,6 @@ static int remap_preresume(struct dm_target *ti)
 	struct remap_c *rc = ti->private;
 	char *error = NULL;
 	unsigned int noio;
-	bool stale = false;
-	struct remap_member *m;
 	int r;
 
 	/*
@@ -2758,9 +2762,7 @@ static int remap_preresume(struct dm_target *ti)
 		r = md_load(rc, !rc->read_only, &error);
 	} else if (!r && !rc->read_only) {
 		/* Loaded in the constructor, read-only: now bring members behind up to date. */
-		for_each_member(rc, m)
-			stale |= m->stale || m->snap_seq != rc->snapshot_seq || m->sb_generation != rc->generation;
-		if (stale && md_resync(rc, &error))
+		if (rc->md_stale && md_resync(rc, &error))
 			DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
 	}
 	memalloc_noio_restore(noio);
