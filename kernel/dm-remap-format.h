@@ -114,9 +114,26 @@
 #define DMR_ENTRY_PENDING	2u	/* unreadable; EIO until written */
 #define DMR_ENTRY_RETIRED	3u	/* spare location is bad; never reuse */
 
+/*
+ * Why a PENDING entry is pending, in its spare_block (spare_index is
+ * DMR_NO_MEMBER): the data device could not read it (a read that succeeds
+ * later clears it), or its latest data lived on a spare block or member
+ * that failed, so the data device holds an older version and only a write
+ * clears it.
+ */
+#define DMR_PENDING_UNREADABLE	0u
+#define DMR_PENDING_LOST	1u
+
 /* dmr_member_disk.flags */
 #define DMR_MEMBER_F_LOOP_IMAGE	0x1u	/* image_path holds the backing file */
-#define DMR_MEMBER_F_ALL	0x1u
+/*
+ * Left out of the set: a write or flush to it failed while the set ran.
+ * No metadata write reaches it and no entry points into its spare area
+ * (those became PENDING_LOST); it may be absent from the table line, and
+ * only spare_remove takes it out of the member table.
+ */
+#define DMR_MEMBER_F_FAILED	0x2u
+#define DMR_MEMBER_F_ALL	0x3u
 
 struct dmr_superblock_disk {
 	__le64 magic;

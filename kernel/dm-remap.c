@@ -76,11 +76,14 @@ struct io_count {
 struct remap_member {
 	struct dm_dev *dev;		/* NULL: no such member, or missing */
 	bool missing;			/* in the member table, not in the table line (degraded) */
+	/*
+	 * Left out of the set (DMR_MEMBER_F_FAILED): nothing is sent to it
+	 * any more. Set by the worker, read by map; it may have no device.
+	 */
+	bool failed;
 	bool draining;			/* worker only: being removed, allocate nothing on it */
-	bool io_failed;			/* worker only: the device failed as a whole; allocate nothing on it */
 	bool spare_failing;		/* worker only: blocks of its spare area failed (retired ones exist) */
 	u32 alloc_from;			/* worker only: first fit starts here (past a bad zone) */
-	bool md_failed;			/* a metadata write to it failed */
 	u8 uuid[16];
 	u64 sb_generation;		/* of its superblock */
 	sector_t spare_offset;
@@ -128,6 +131,9 @@ struct remap_c {
 	bool read_only;			/* table loaded read-only: never write metadata */
 	bool resumed;			/* preresume has run: the state in memory is the truth */
 	bool md_stale;			/* load found a member behind or a damaged copy */
+	bool fail_pending;		/* worker only: members failed since the last membership commit */
+	unsigned int nr_failed;		/* worker only: members failed while this table ran */
+	bool anchor_failed;		/* worker only: a metadata write to the data member failed everywhere */
 
 	/*
 	 * Members by index. Only the worker changes the list, for a message
@@ -146,6 +152,7 @@ struct remap_c {
 	struct xarray retired;
 	u8 *member_table;		/* as on disk, 16 KiB; worker only */
 	u32 nblocks[DMR_MAX_MEMBERS];	/* spare blocks by index under member_table; worker only */
+	u64 failed_mask;		/* members member_table marks failed; worker only */
 	void *md_block;			/* 4 KiB scratch for metadata I/O; worker only */
 	void *md_chunk;			/* REMAP_MD_CHUNK bytes for snapshots; worker only */
 	struct page *bounce;		/* one data block; worker only */
@@ -229,13 +236,18 @@ struct remap_pb {
 
 static inline void *entry_mk(unsigned int state, u16 idx, u32 blk)
 {
-	return xa_mk_value(state | ((unsigned long)idx << 2) | ((unsigned long)blk << 8));
+	return xa_mk_value(state | ((unsigned long)(idx & 0x3f) << 2) | ((unsigned long)blk << 8));
 }
 
 static inline unsigned int entry_state(void *e) { return xa_to_value(e) & 3; }
 static inline u16 entry_index(void *e) { return (xa_to_value(e) >> 2) & 0x3f; }
 static inline u32 entry_block(void *e) { return (xa_to_value(e) >> 8) & 0xffffffff; }
 static inline bool entry_busy(void *e) { return xa_to_value(e) & ENTRY_BUSY; }
+/* A pending block whose latest data is gone: the data device holds an older version. */
+static inline bool entry_lost(void *e)
+{
+	return entry_state(e) == DMR_ENTRY_PENDING && entry_block(e) == DMR_PENDING_LOST;
+}
 
 /* The entry of @blk, or NULL while it lives on the data device. */
 static void *entry_get(struct remap_c *rc, u64 blk)
@@ -248,6 +260,11 @@ static void *entry_get(struct remap_c *rc, u64 blk)
 #define for_each_member(rc, m) \
 	for (m = (rc)->members; m < (rc)->members + DMR_MAX_MEMBERS; m++) \
 		if (!m->dev) {} else
+
+/* Members there and in the set: those that metadata is read from and written to. */
+#define for_each_live(rc, m) \
+	for (m = (rc)->members; m < (rc)->members + DMR_MAX_MEMBERS; m++) \
+		if (!m->dev || m->failed) {} else
 
 static u32 dmr_csum(const void *buf, size_t len)
 {
@@ -394,7 +411,7 @@ static u64 md_write(struct remap_c *rc, u64 mask, sector_t off, void *buf, size_
 		unsigned int n = 0, k, c;
 
 		for (; i < DMR_MAX_MEMBERS && n / copies < per_call; i++) {
-			if (!(mask & BIT_ULL(i)) || !rc->members[i].dev)
+			if (!(mask & BIT_ULL(i)) || !rc->members[i].dev || rc->members[i].failed)
 				continue;
 			for (c = 0; c < copies; c++, n++) {
 				idx[n] = i;
@@ -550,7 +567,7 @@ static void spare_totals(struct remap_c *rc, u64 *used, u64 *total)
 	struct remap_member *m;
 
 	*used = *total = 0;
-	for_each_member(rc, m) {
+	for_each_live(rc, m) {
 		*used += READ_ONCE(m->spare_used);
 		*total += m->spare_blocks;
 	}
@@ -616,7 +633,7 @@ static int spare_alloc(struct remap_c *rc, u16 *idx, u32 *blk, u64 skip)
 		struct remap_member *m = &rc->members[i];
 		unsigned long b;
 
-		if (!m->dev || (skip & BIT_ULL(i)) || !m->spare_blocks || m->draining || m->io_failed ||
+		if (!m->dev || (skip & BIT_ULL(i)) || !m->spare_blocks || m->draining || m->failed ||
 		    m->spare_used >= m->spare_blocks)
 			continue;
 		b = find_next_zero_bit(m->spare_map, m->spare_blocks, m->alloc_from);
@@ -736,13 +753,19 @@ static struct entry_fields entry_decode(const struct dmr_entry_disk *d)
 				      le16_to_cpu(d->spare_index), le32_to_cpu(d->spare_block) };
 }
 
-/* Spare blocks of each member index under member table @t (0: no such member). */
-static void member_blocks(struct remap_c *rc, const u8 *table, u32 *nblocks)
+/*
+ * Spare blocks of each member index under member table @t (0: no such
+ * member); returns the members it marks failed.
+ */
+static u64 member_blocks(struct remap_c *rc, const u8 *table, u32 *nblocks)
 {
 	const struct dmr_member_disk *t = (const void *)table;
 	unsigned int i;
+	u64 failed = 0;
 
 	for (i = 0; i < DMR_MAX_MEMBERS; i++) {
+		if (le32_to_cpu(t[i].flags) & DMR_MEMBER_F_FAILED)
+			failed |= BIT_ULL(i);
 		if (rc->members[i].dev)
 			nblocks[i] = rc->members[i].spare_blocks;
 		else if (le16_to_cpu(t[i].role) != DMR_ROLE_NONE)
@@ -751,10 +774,15 @@ static void member_blocks(struct remap_c *rc, const u8 *table, u32 *nblocks)
 		else
 			nblocks[i] = 0;
 	}
+	return failed;
 }
 
-/* Checks an entry of a snapshot or journal against the set's geometry. */
-static bool entry_valid(struct remap_c *rc, const struct dmr_entry_disk *d, bool journal, const u32 *nblocks)
+/*
+ * Checks an entry of a snapshot or journal against the set's geometry.
+ * Nothing lives on a @failed member: its entries turned pending when it failed.
+ */
+static bool entry_valid(struct remap_c *rc, const struct dmr_entry_disk *d, bool journal, const u32 *nblocks,
+			u64 failed)
 {
 	struct entry_fields f = entry_decode(d);
 	u32 nb = f.idx < DMR_MAX_MEMBERS ? nblocks[f.idx] : 0;
@@ -763,9 +791,9 @@ static bool entry_valid(struct remap_c *rc, const struct dmr_entry_disk *d, bool
 	case DMR_ENTRY_FREE:
 		return journal && f.blk < rc->data_blocks;
 	case DMR_ENTRY_PENDING:
-		return f.blk < rc->data_blocks && f.idx == DMR_NO_MEMBER && !f.sblk;
+		return f.blk < rc->data_blocks && f.idx == DMR_NO_MEMBER && f.sblk <= DMR_PENDING_LOST;
 	case DMR_ENTRY_REMAPPED:
-		return f.blk < rc->data_blocks && f.sblk < nb;
+		return f.blk < rc->data_blocks && f.sblk < nb && !(failed & BIT_ULL(f.idx));
 	case DMR_ENTRY_RETIRED:
 		return f.blk == DMR_NO_BLOCK && f.sblk < nb;
 	}
@@ -814,6 +842,7 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 	sector_t s = slot_off(rc, slot);
 	struct dmr_entry_disk *ents = NULL;
 	u32 nblocks[DMR_MAX_MEMBERS];
+	u64 failed;
 	u8 *table = NULL;
 	u32 nr, i;
 	u64 seq = 0, prev = 0;
@@ -855,12 +884,12 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 		}
 	}
 	/* Entries may name members that are missing: their sizes come from this table. */
-	member_blocks(rc, table, nblocks);
+	failed = member_blocks(rc, table, nblocks);
 	for (i = 0; i < nr; i++) {
 		u64 key = le64_to_cpu(ents[i].data_block);
 
 		/* Sorted and unique by data block; retired entries last. */
-		if (!entry_valid(rc, &ents[i], false, nblocks) || le16_to_cpu(ents[i].state) == DMR_ENTRY_FREE ||
+		if (!entry_valid(rc, &ents[i], false, nblocks, failed) || le16_to_cpu(ents[i].state) == DMR_ENTRY_FREE ||
 		    (i && key != DMR_NO_BLOCK && key <= prev)) {
 			seq = 0;
 			goto out;
@@ -871,6 +900,7 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 		goto out;
 	memcpy(rc->member_table, table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE);
 	memcpy(rc->nblocks, nblocks, sizeof(nblocks));
+	rc->failed_mask = failed;
 	for (i = 0; i < nr && !*err; i++)
 		*err = load_entry(rc, &ents[i]);
 out:
@@ -902,7 +932,7 @@ static int md_find_record(struct remap_c *rc, u64 seq, struct remap_member **whe
 	u64 whole = 0;			/* members holding it in every copy */
 	unsigned int c, readable, valid;
 
-	for_each_member(rc, m) {
+	for_each_live(rc, m) {
 		readable = valid = 0;
 		for (c = 0; c < rc->md_copies; c++) {
 			if (md_read_copy(rc, m, c, journal_off(rc, seq), j, DMR_MD_BLOCK_SIZE)) {
@@ -926,7 +956,7 @@ static int md_find_record(struct remap_c *rc, u64 seq, struct remap_member **whe
 		}
 	}
 	if (found) {
-		for_each_member(rc, m)
+		for_each_live(rc, m)
 			m->stale |= !(whole & BIT_ULL(m - rc->members));
 	}
 	return found ? 1 : unknown ? -EIO : 0;
@@ -944,7 +974,7 @@ static int md_find_orphan(struct remap_c *rc, u64 end, struct remap_member **whe
 	struct remap_member *m;
 	unsigned int c, pos, b, n;
 
-	for_each_member(rc, m) {
+	for_each_live(rc, m) {
 		for (c = 0; c < rc->md_copies; c++) {
 			for (pos = 0; pos < rc->journal_blocks; pos += n) {
 				sector_t off = slot_off(rc, 2) + (sector_t)pos * DMR_MD_BLOCK_SECTORS;
@@ -980,7 +1010,7 @@ static int apply_update(struct remap_c *rc, const struct dmr_entry_disk *u, bool
 	struct entry_fields f = entry_decode(u);
 	void *old;
 
-	if (!entry_valid(rc, u, true, rc->nblocks))
+	if (!entry_valid(rc, u, true, rc->nblocks, rc->failed_mask))
 		return -EUCLEAN;
 	if (f.state == DMR_ENTRY_RETIRED) {
 		u64 key = (u64)f.idx << 32 | f.sblk;
@@ -1057,6 +1087,11 @@ static int check_member_table(struct remap_c *rc, char **error)
 		struct remap_member *m = &rc->members[i];
 
 		m->missing = false;
+		m->failed = le32_to_cpu(t[i].flags) & DMR_MEMBER_F_FAILED;
+		if (m->failed && !i) {
+			*error = "Metadata marks the data member failed";
+			return -EUCLEAN;
+		}
 		if (le16_to_cpu(t[i].role) == DMR_ROLE_NONE) {
 			if (m->dev) {
 				*error = "A device is not in the set's member table (removed spare?)";
@@ -1065,11 +1100,12 @@ static int check_member_table(struct remap_c *rc, char **error)
 			continue;
 		}
 		if (!m->dev) {
-			if (!rc->degraded_ok || !i) {
+			/* A failed member is out of the set: it need not be there. */
+			if (!m->failed && (!rc->degraded_ok || !i)) {
 				*error = "A spare member of the set is missing from the table line (\"degraded\" starts without it)";
 				return -EINVAL;
 			}
-			m->missing = true;
+			m->missing = !m->failed;
 			m->spare_blocks = min_t(u64, le64_to_cpu(t[i].spare_sectors) >> rc->block_shift,
 						REMAP_SPARE_BLOCKS_MAX);
 			continue;
@@ -1165,6 +1201,10 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 			*error = r == -ENOMEM ? "Cannot allocate the remap table" : "Metadata changed while loading";
 		return r ? r : -EUCLEAN;
 	}
+	/* Now failed members are known: their metadata is never read again. */
+	r = check_member_table(rc, error);
+	if (r)
+		return r;
 	for (seq = best_snap + 1;; seq++) {
 		r = md_find_record(rc, seq, &m);
 		if (r == -EIO) {
@@ -1197,22 +1237,90 @@ static int md_load(struct remap_c *rc, bool resync, char **error)
 	 * needs records the next commits would overwrite), a missing record, a
 	 * damaged copy, or a superblock of an older generation.
 	 */
-	for_each_member(rc, m)
+	for_each_live(rc, m)
 		rc->md_stale |= m->stale || m->snap_seq != best_snap || m->sb_generation != rc->generation;
 	if ((u64)atomic_read(&rc->nr_remapped) + atomic_read(&rc->nr_pending) + atomic_read(&rc->nr_retired) >
 	    rc->max_entries) {
 		*error = "Metadata holds more entries than its capacity";
 		return -EUCLEAN;
 	}
-	r = check_member_table(rc, error);
-	if (r)
-		return r;
 	return resync && rc->md_stale ? md_resync(rc, error) : 0;
 }
 
 /* ---------------------------------------------------------------------------
  * Metadata: commits (worker only)
  */
+
+static int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb);
+
+/*
+ * Leaves spare @m out of the set from now on (nothing more is sent to it);
+ * fail_commit() records that. The data member cannot be left out: once its
+ * metadata cannot be written anywhere, commits go on on the spares alone.
+ */
+static void member_fail(struct remap_c *rc, struct remap_member *m, const char *why)
+{
+	const char *dev = dm_device_name(dm_table_get_md(rc->ti->table));
+
+	if (m == rc->members) {
+		if (!rc->anchor_failed)
+			DMERR("%s: %s: %s: the data member's metadata is no longer written", dev, m->dev->name, why);
+		rc->anchor_failed = true;
+		rc->md_degraded = true;
+		return;
+	}
+	if (m->failed)
+		return;
+	DMERR("%s: %s: %s: left out of the set; its blocks read EIO until written", dev, m->dev->name, why);
+	WRITE_ONCE(m->failed, true);
+	rc->fail_pending = true;
+	rc->nr_failed++;
+	remap_event(rc);
+}
+
+/*
+ * Records the members failed since the last membership commit: every block
+ * that lived on one becomes pending (lost: the data device holds an older
+ * version), and the member table marks it failed, under a new generation
+ * on the members that remain. Until this is durable nothing may count as
+ * flushed: after a power loss those blocks would read their old data.
+ */
+static int fail_commit(struct remap_c *rc)
+{
+	struct dmr_member_disk *t = (void *)rc->member_table;
+	struct dmr_superblock_disk *sb;
+	unsigned long key;
+	unsigned int i;
+	void *e;
+	int r = 0;
+
+	while (rc->fail_pending && !r) {
+		rc->fail_pending = false;
+		xa_for_each(&rc->table, key, e) {
+			struct remap_member *m = &rc->members[entry_index(e)];
+
+			if (entry_state(e) != DMR_ENTRY_REMAPPED || !m->failed)
+				continue;
+			m->live--;
+			atomic_dec(&rc->nr_remapped);
+			atomic_inc(&rc->nr_pending);
+			/* Replaces a present entry: allocates nothing. */
+			xa_store(&rc->table, key,
+				 xa_mk_value(xa_to_value(entry_mk(DMR_ENTRY_PENDING, 0, DMR_PENDING_LOST)) |
+					     (xa_to_value(e) & ENTRY_BUSY)), GFP_NOIO);
+		}
+		for (i = 1; i < DMR_MAX_MEMBERS; i++)
+			if (rc->members[i].failed && le16_to_cpu(t[i].role) != DMR_ROLE_NONE)
+				t[i].flags |= cpu_to_le32(DMR_MEMBER_F_FAILED);
+		sb = kmalloc(sizeof(*sb), GFP_NOIO);
+		r = sb ? md_config_commit(rc, sb) : -ENOMEM;
+		kfree(sb);
+	}
+	/* Tried again before the next commit. */
+	if (r)
+		rc->fail_pending = true;
+	return r;
+}
 
 /* Entries of a snapshot on their way to one member, a chunk at a time. */
 struct snap_stream {
@@ -1273,7 +1381,7 @@ static int md_snapshot(struct remap_c *rc, struct remap_member *m)
 		if (entry_state(e) == DMR_ENTRY_REMAPPED)
 			stream_add(&st, key, DMR_ENTRY_REMAPPED, entry_index(e), entry_block(e));
 		else if (entry_state(e) == DMR_ENTRY_PENDING)
-			stream_add(&st, key, DMR_ENTRY_PENDING, DMR_NO_MEMBER, 0);
+			stream_add(&st, key, DMR_ENTRY_PENDING, DMR_NO_MEMBER, entry_block(e));
 	}
 	/* Retired blocks of a member leaving the set leave with it. */
 	xa_for_each(&rc->retired, key, e)
@@ -1311,12 +1419,10 @@ static int md_compact(struct remap_c *rc)
 	for (i = DMR_MAX_MEMBERS - 1; i >= 0; i--) {
 		struct remap_member *m = &rc->members[i];
 
-		if (!m->dev || m->md_failed)
+		if (!m->dev || m->failed || (!i && rc->anchor_failed))
 			continue;
 		if (md_snapshot(rc, m)) {
-			DMERR("%s: metadata snapshot write failed", m->dev->name);
-			m->md_failed = true;
-			rc->md_degraded = true;
+			member_fail(rc, m, "metadata snapshot write failed");
 			continue;
 		}
 		ok++;
@@ -1348,34 +1454,44 @@ static int md_resync(struct remap_c *rc, char **error)
 		return -ENOMEM;
 	}
 	rc->md_stale = false;
-	for_each_member(rc, m) {
-		if (m->sb_generation != rc->generation && !m->md_failed && sb_set_generation(rc, m, sb)) {
-			m->md_failed = true;
-			rc->md_degraded = true;
-		}
-	}
+	for_each_live(rc, m)
+		if (m->sb_generation != rc->generation && sb_set_generation(rc, m, sb))
+			member_fail(rc, m, "superblock write failed");
 	kfree(sb);
 	return 0;
 }
 
-/* Flushes every member (but the data member if @spares_only) at once. */
+/*
+ * Flushes every member (but the data member if @spares_only) at once. A
+ * spare whose flush fails is left out of the set, and that is made durable
+ * before the flush counts: what it acknowledged since its last flush may be
+ * gone, so its blocks must read EIO, never an older version. Only the data
+ * member's own failure fails the flush.
+ */
 static int flush_members(struct remap_c *rc, bool spares_only)
 {
-	u64 mask = spares_only ? ~1ULL : ~0ULL;
+	u64 failed = md_write(rc, spares_only ? ~1ULL : ~0ULL, 0, NULL, 0, REQ_OP_WRITE | REQ_PREFLUSH);
+	struct remap_member *m;
 
-	return md_write(rc, mask, 0, NULL, 0, REQ_OP_WRITE | REQ_PREFLUSH) ? -EIO : 0;
+	if (failed & 1)
+		return -EIO;
+	for_each_live(rc, m)
+		if (failed & BIT_ULL(m - rc->members))
+			member_fail(rc, m, "flush failed");
+	return fail_commit(rc);
 }
 
 /*
  * One durable commit of up to 252 updates: every member is flushed (so
  * spare data written before it is stable first), then the record goes to
  * every copy on every member at once, FUA. Applied to the in-memory table
- * only once it is durable.
+ * only once it is durable. -EAGAIN: a spare this commit put data on failed
+ * its flush; nothing was committed, and the caller places the data again.
  */
 static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int nr)
 {
 	struct dmr_journal_disk *j = rc->md_block;
-	u64 seq = rc->seq + 1, mask = 0, failed;
+	u64 seq, mask = 0, failed;
 	unsigned int i;
 	int r;
 
@@ -1383,7 +1499,11 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 		return 0;
 	if (rc->read_only)
 		return -EROFS;
-	if (seq - rc->snapshot_seq > rc->journal_blocks) {
+	/* Members that failed under the I/O since the last commit. */
+	r = fail_commit(rc);
+	if (r)
+		return r;
+	if (rc->seq + 1 - rc->snapshot_seq > rc->journal_blocks) {
 		r = md_compact(rc);
 		if (r)
 			return r;
@@ -1396,6 +1516,10 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 	r = flush_members(rc, false);
 	if (r)
 		return r;
+	for (i = 0; i < nr; i++)
+		if (le16_to_cpu(u[i].state) == DMR_ENTRY_REMAPPED && rc->members[le16_to_cpu(u[i].spare_index)].failed)
+			return -EAGAIN;
+	seq = rc->seq + 1;
 	memset(j, 0, sizeof(*j));
 	j->magic = cpu_to_le64(DMR_JOURNAL_MAGIC);
 	j->nr_updates = cpu_to_le32(nr);
@@ -1405,17 +1529,13 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 	memcpy(j->updates, u, nr * sizeof(*u));
 	j->csum = cpu_to_le32(block_csum(j));
 	for (i = 0; i < DMR_MAX_MEMBERS; i++)
-		if (rc->members[i].dev && !rc->members[i].md_failed)
+		if (rc->members[i].dev && !rc->members[i].failed && (i || !rc->anchor_failed))
 			mask |= BIT_ULL(i);
 	/* Just flushed: FUA alone makes the record durable after the data. */
 	failed = md_write(rc, mask, journal_off(rc, seq), j, DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_FUA);
-	for (i = 0; i < DMR_MAX_MEMBERS; i++) {
-		if (!(failed & BIT_ULL(i)))
-			continue;
-		DMERR("%s: metadata journal write failed", rc->members[i].dev->name);
-		rc->members[i].md_failed = true;
-		rc->md_degraded = true;
-	}
+	for (i = 0; i < DMR_MAX_MEMBERS; i++)
+		if (failed & BIT_ULL(i))
+			member_fail(rc, &rc->members[i], "metadata journal write failed");
 	if (failed == mask)
 		return -EIO;
 	rc->seq = seq;
@@ -1426,6 +1546,8 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 			return r;
 	}
 	remap_event(rc);
+	/* Durable already; a member lost on the way is recorded now, or before the next commit. */
+	fail_commit(rc);
 	return 0;
 }
 
@@ -1448,9 +1570,8 @@ static int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb)
 		slots[i] = rc->members[i].newest_slot;
 	rc->generation++;
 	rc->seq++;
-	r = md_compact(rc);
-	if (!r && rc->members[0].md_failed)
-		r = -EIO;
+	/* The commit point is the data member's superblock. */
+	r = rc->anchor_failed ? -EIO : md_compact(rc);
 	if (!r)
 		r = sb_set_generation(rc, &rc->members[0], sb);
 	if (r) {
@@ -1461,13 +1582,10 @@ static int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb)
 			rc->members[i].newest_slot = slots[i];
 		return r;
 	}
-	for_each_member(rc, m)
-		if (!m->draining && !m->md_failed && m->sb_generation != rc->generation && sb_set_generation(rc, m, sb)) {
-			DMERR("%s: superblock write failed", m->dev->name);
-			m->md_failed = true;
-			rc->md_degraded = true;
-		}
-	member_blocks(rc, rc->member_table, rc->nblocks);
+	for_each_live(rc, m)
+		if (!m->draining && m->sb_generation != rc->generation && sb_set_generation(rc, m, sb))
+			member_fail(rc, m, "superblock write failed");
+	rc->failed_mask = member_blocks(rc, rc->member_table, rc->nblocks);
 	remap_event(rc);
 	return 0;
 }
@@ -1672,9 +1790,11 @@ static int remap_block(struct remap_c *rc, u64 blk, void *old, void *buf, struct
 		}
 		r = spare_io(rc, idx, sblk, buf, REQ_OP_WRITE);
 		if (r && device_failure(rc, &rc->members[idx], r)) {
-			/* The block is not to blame: give it back, and the device nothing more. */
+			/* The block is not to blame: give it back. A spare device that died is left out. */
 			spare_release(rc, idx, sblk);
-			rc->members[idx].io_failed = true;
+			if (!idx)
+				return r;
+			member_fail(rc, &rc->members[idx], "write failed and the device does not answer");
 			continue;
 		}
 		/* One update (remapped or retired) names it: room is there. */
@@ -1717,25 +1837,28 @@ static int write_block(struct remap_c *rc, u64 blk, void *buf, struct updates *u
 
 	int r;
 
-	if (e && entry_state(e) == DMR_ENTRY_REMAPPED && rc->members[entry_index(e)].dev) {
+	if (e && entry_state(e) == DMR_ENTRY_REMAPPED && rc->members[entry_index(e)].dev &&
+	    !rc->members[entry_index(e)].failed) {
 		struct remap_member *m = &rc->members[entry_index(e)];
 
-		r = m->io_failed ? -ENODEV : spare_io(rc, entry_index(e), entry_block(e), buf, REQ_OP_WRITE);
+		r = spare_io(rc, entry_index(e), entry_block(e), buf, REQ_OP_WRITE);
 		if (!r)
 			return 0;
 		if (rc->no_auto_remap)
 			return -EIO;
 		/* A whole-block write needs nothing from a dead spare: it goes elsewhere. */
-		if (m->io_failed || device_failure(rc, m, r)) {
-			m->io_failed = true;
+		if (device_failure(rc, m, r)) {
+			if (!entry_index(e))
+				return r;
+			member_fail(rc, m, "write failed and the device does not answer");
 			return remap_block(rc, blk, e, buf, up, REMAP_COUNT);
 		}
 		return remap_block(rc, blk, e, buf, up, REMAP_RETIRE_OLD | REMAP_COUNT);
 	}
 	/*
-	 * Pending, or on a missing spare (a whole-block write needs nothing
-	 * from it): drives reallocate a sector when it is written, so try in
-	 * place first.
+	 * Pending, or on a missing or failed spare (a whole-block write needs
+	 * nothing from it): drives reallocate a sector when it is written, so
+	 * try in place first.
 	 */
 	r = data_io(rc, blk, buf, REQ_OP_WRITE);
 	/* The device answers: once more, as the failure may have been its glitch. */
@@ -1766,8 +1889,11 @@ static int read_block(struct remap_c *rc, u64 blk, void *buf, struct updates *up
 	int r = 0;
 
 	if (e && entry_state(e) == DMR_ENTRY_PENDING) {
-		/* Let through by map's rate limit: a block that reads again is healed. */
-		if (data_io(rc, blk, buf, REQ_OP_READ)) {
+		/*
+		 * Let through by map's rate limit: a block that reads again is
+		 * healed, unless the data device holds only an older version.
+		 */
+		if (entry_lost(e) || data_io(rc, blk, buf, REQ_OP_READ)) {
 			atomic64_inc(&rc->read_errors);
 			return -EIO;
 		}
@@ -1775,8 +1901,9 @@ static int read_block(struct remap_c *rc, u64 blk, void *buf, struct updates *up
 		atomic64_inc(&rc->healed);
 		return 0;
 	}
-	if (e && !rc->members[entry_index(e)].dev)
-		return -EIO;	/* on a missing spare: reported, kept for its return */
+	/* On a missing spare: reported, kept for its return. On a failed one: it is lost. */
+	if (e && (!rc->members[entry_index(e)].dev || rc->members[entry_index(e)].failed))
+		return -EIO;
 	for (i = 0; i < rc->read_retries; i++) {
 		r = read_at(rc, blk, e, buf);
 		if (!r)
@@ -1795,7 +1922,7 @@ static int read_block(struct remap_c *rc, u64 blk, void *buf, struct updates *up
 	/* A lost spare block: retire it, the data is gone. */
 	if (e)
 		upd_add(rc, up, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, entry_index(e), entry_block(e));
-	upd_add(rc, up, blk, DMR_ENTRY_PENDING, DMR_NO_MEMBER, 0);
+	upd_add(rc, up, blk, DMR_ENTRY_PENDING, DMR_NO_MEMBER, e ? DMR_PENDING_LOST : DMR_PENDING_UNREADABLE);
 	return -EIO;
 }
 
@@ -1815,12 +1942,14 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 {
 	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
 	struct updates *up = rc->up;
-	struct bvec_iter it = pb->iter;
-	u64 blk = pb->start >> rc->block_shift;
-	unsigned int nblocks = pb->iter.bi_size >> (SECTOR_SHIFT + rc->block_shift), i;
+	struct bvec_iter it;
+	u64 blk;
+	unsigned int nblocks = pb->iter.bi_size >> (SECTOR_SHIFT + rc->block_shift), i, tries = 0;
 	void *buf = page_address(rc->bounce);
 	bool write = bio_op(bio) == REQ_OP_WRITE;
-	blk_status_t status = BLK_STS_OK;
+	blk_status_t status;
+	unsigned int nr_failed;
+	int r;
 
 	pb->flags |= PB_HANDLED;
 	if (pb->flags & PB_FLUSH)
@@ -1830,9 +1959,12 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
+again:
+	nr_failed = rc->nr_failed;
+	it = pb->iter;
+	blk = pb->start >> rc->block_shift;
+	status = BLK_STS_OK;
 	for (i = 0; i < nblocks; i++, blk++) {
-		int r;
-
 		if (write) {
 			copy_bio_block(bio, &it, buf, rc->block_size, false);
 			r = write_block(rc, blk, buf, up);
@@ -1845,15 +1977,25 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 		}
 		if (r)
 			status = BLK_STS_IOERR;
-		if (upd_room(rc, up))
+		r = upd_room(rc, up);
+		/* A spare failed under this bio's data: all of it once more, elsewhere; each try leaves one out. */
+		if (r == -EAGAIN && ++tries < DMR_MAX_MEMBERS)
+			goto again;
+		if (r)
 			status = BLK_STS_IOERR;
 	}
 	/* The write is acknowledged only once its remaps are durable. */
-	if (upd_flush(rc, up))
+	r = upd_flush(rc, up);
+	if (r == -EAGAIN && ++tries < DMR_MAX_MEMBERS)
+		goto again;
+	if (r)
 		status = BLK_STS_IOERR;
 	/* The worker's own writes carry no FUA: honour the caller's now. */
 	if (write && (bio->bi_opf & REQ_FUA) && status == BLK_STS_OK && flush_members(rc, false))
 		status = BLK_STS_IOERR;
+	/* Blocks it wrote may have been on a spare that failed since: they read EIO now. */
+	if (write && rc->nr_failed != nr_failed && ++tries < DMR_MAX_MEMBERS)
+		goto again;
 	bio->bi_status = status;
 	bio_endio(bio);
 }
@@ -1939,7 +2081,7 @@ static int evacuate(struct remap_c *rc, struct remap_member *x, struct remap_req
 				req->moved += !r;
 			} else {
 				/* Unreadable where it lives: the data is gone. */
-				upd_add(rc, up, batch[i], DMR_ENTRY_PENDING, DMR_NO_MEMBER, 0);
+				upd_add(rc, up, batch[i], DMR_ENTRY_PENDING, DMR_NO_MEMBER, DMR_PENDING_LOST);
 				req->lost++;
 			}
 			r = r ?: upd_room(rc, up);
@@ -2052,7 +2194,7 @@ undo:
 	memset(m, 0, sizeof(*m));
 	m->newest_slot = -1;
 	mutex_unlock(&rc->members_lock);
-	member_blocks(rc, rc->member_table, rc->nblocks);
+	rc->failed_mask = member_blocks(rc, rc->member_table, rc->nblocks);
 out:
 	kfree(sb);
 	return r;
@@ -2072,8 +2214,9 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 	void *e;
 	int r;
 
-	if (m->live && !req->evacuate) {
-		req->error = "blocks live on it; \"spare_remove <dev> evacuate\" moves them first";
+	if (m->live && (!req->evacuate || !m->dev)) {
+		req->error = m->dev ? "blocks live on it; \"spare_remove <dev> evacuate\" moves them first" :
+			     "blocks live on it and it is missing: load a table with it to evacuate it";
 		return -EBUSY;
 	}
 	m->draining = true;
@@ -2104,10 +2247,14 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 			xa_erase(&rc->retired, key);
 			atomic_dec(&rc->nr_retired);
 		}
-	/* No longer a member: nothing on it may pass for one. */
+	/*
+	 * No longer a member: nothing on it may pass for one. A failed member
+	 * is not written (it may hang); its generation is behind for good.
+	 */
 	memset(sb, 0, sizeof(*sb));
-	if (sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(0), sb, sizeof(*sb), REQ_OP_WRITE | REQ_SYNC | REQ_FUA) ||
-	    sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(1), sb, sizeof(*sb), REQ_OP_WRITE | REQ_SYNC | REQ_FUA))
+	if (m->dev && !m->failed &&
+	    (sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(0), sb, sizeof(*sb), REQ_OP_WRITE | REQ_SYNC | REQ_FUA) ||
+	     sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(1), sb, sizeof(*sb), REQ_OP_WRITE | REQ_SYNC | REQ_FUA)))
 		DMWARN("%s: cannot wipe the removed spare's superblocks", m->dev->name);
 	kfree(sb);
 	/* Flushes and reads that looked it up before the commit. */
@@ -2118,7 +2265,7 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 	memset(m, 0, sizeof(*m));
 	m->newest_slot = -1;
 	mutex_unlock(&rc->members_lock);
-	member_blocks(rc, rc->member_table, rc->nblocks);
+	rc->failed_mask = member_blocks(rc, rc->member_table, rc->nblocks);
 	spare_threshold(rc);
 	return 0;
 }
@@ -2152,6 +2299,9 @@ static void remap_worker(struct work_struct *w)
 		complete(&req->done);
 		process_deferred(rc);
 	}
+	/* A spare that failed where nothing was committed since. */
+	if (rc->fail_pending && !rc->read_only)
+		fail_commit(rc);
 }
 
 static void defer_bio(struct remap_c *rc, struct bio *bio)
@@ -2539,8 +2689,8 @@ static int map_bio(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 		m = &rc->members[entry_index(e)];
 		if (bio_op(bio) == REQ_OP_DISCARD)
 			break;	/* discarding a spare block only drops a hint */
-		if (unlikely(!m->dev)) {
-			/* On a missing spare (degraded): unreadable, a write goes elsewhere. */
+		if (unlikely(!m->dev || READ_ONCE(m->failed))) {
+			/* On a missing or failed spare: unreadable, a write goes elsewhere. */
 			if (bio_op(bio) == REQ_OP_READ) {
 				atomic64_inc(&rc->read_errors);
 				return DM_MAPIO_KILL;
@@ -2566,7 +2716,7 @@ static int map_bio(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 		if (bio_op(bio) == REQ_OP_READ) {
 			unsigned long next = READ_ONCE(rc->pending_retry);
 
-			if (time_after_eq(jiffies, next) && cmpxchg(&rc->pending_retry, next, jiffies + HZ / 10) == next) {
+			if (!entry_lost(e) && time_after_eq(jiffies, next) && cmpxchg(&rc->pending_retry, next, jiffies + HZ / 10) == next) {
 				pb->iter = bio->bi_iter;
 				defer_bio(rc, bio);
 				return DM_MAPIO_SUBMITTED;
@@ -2732,12 +2882,35 @@ static bool md_moved_on(struct remap_c *rc)
 	struct remap_member *m;
 	unsigned int c;
 
-	for_each_member(rc, m)
+	for_each_live(rc, m)
 		for (c = 0; c < rc->md_copies; c++)
 			if (!md_read_copy(rc, m, c, journal_off(rc, rc->seq + 1), j, DMR_MD_BLOCK_SIZE) &&
 			    record_valid(rc, j, journal_pos(rc, rc->seq + 1)) && le64_to_cpu(j->seq) > rc->seq)
 				return true;
 	return false;
+}
+
+/*
+ * A start without some spares opens a new generation before anything is
+ * written: a spare that comes back later carries an older one, so its
+ * metadata, however long its history, is never read, only overwritten. A
+ * failure here is logged, not fatal: the device must not stay suspended.
+ */
+static void degraded_start(struct remap_c *rc)
+{
+	struct dmr_superblock_disk *sb;
+	struct remap_member *m;
+
+	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++)
+		if (m->missing)
+			break;
+	if (m == rc->members + DMR_MAX_MEMBERS)
+		return;
+	sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	if (!sb || md_config_commit(rc, sb))
+		DMERR("%s: cannot open a new generation for a degraded start",
+		      dm_device_name(dm_table_get_md(rc->ti->table)));
+	kfree(sb);
 }
 
 static int remap_preresume(struct dm_target *ti)
@@ -2765,6 +2938,8 @@ static int remap_preresume(struct dm_target *ti)
 		if (rc->md_stale && md_resync(rc, &error))
 			DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
 	}
+	if (!r && !rc->read_only)
+		degraded_start(rc);
 	memalloc_noio_restore(noio);
 	if (r)
 		DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
@@ -2807,10 +2982,19 @@ static void remap_status(struct dm_target *ti, status_type_t type, unsigned int 
 			if (m->dev)
 				DMEMIT("%s%u:%u/%u", first ? "" : ",", (unsigned int)(m - rc->members),
 				       READ_ONCE(m->spare_used), m->spare_blocks);
-			else if (m->missing)
+			else if (m->missing || m->failed)
 				DMEMIT("%s%u:missing", first ? "" : ",", (unsigned int)(m - rc->members));
 			else
 				continue;
+			first = false;
+		}
+		DMEMIT(" members=");
+		first = true;
+		for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
+			if (!m->dev && !m->missing && !m->failed)
+				continue;
+			DMEMIT("%s%u:%s", first ? "" : ",", (unsigned int)(m - rc->members),
+			       READ_ONCE(m->failed) ? "failed" : m->missing ? "missing" : "ok");
 			first = false;
 		}
 		break;
@@ -2860,7 +3044,7 @@ static int msg_list(struct remap_c *rc, unsigned int argc, char **argv, char *re
 			DMEMIT("%lu remapped %u:%u%s\n", index, entry_index(e), entry_block(e),
 			       rc->members[entry_index(e)].missing ? " missing" : "");
 		else if (entry_state(e) == DMR_ENTRY_PENDING)
-			DMEMIT("%lu pending -\n", index);
+			DMEMIT("%lu pending -%s\n", index, entry_lost(e) ? " lost" : "");
 		else
 			continue;
 		n++;
@@ -2881,10 +3065,10 @@ static int msg_spare_stats(struct remap_c *rc, char *result, unsigned int maxlen
 		if (m->dev)
 			DMEMIT("%s index=%u total=%u used=%u free=%u live=%u state=%s\n", m->dev->name,
 			       (unsigned int)(m - rc->members), m->spare_blocks, used, m->spare_blocks - used,
-			       READ_ONCE(m->live), m->md_failed || READ_ONCE(m->io_failed) ? "failed" : "ok");
-		else if (m->missing)
-			DMEMIT("- index=%u total=%u used=- free=- live=%u state=missing\n",
-			       (unsigned int)(m - rc->members), m->spare_blocks, READ_ONCE(m->live));
+			       READ_ONCE(m->live), READ_ONCE(m->failed) ? "failed" : "ok");
+		else if (m->missing || m->failed)
+			DMEMIT("- index=%u total=%u used=- free=- live=%u state=%s\n", (unsigned int)(m - rc->members),
+			       m->spare_blocks, READ_ONCE(m->live), m->missing ? "missing" : "failed");
 	}
 	mutex_unlock(&rc->members_lock);
 	return 1;
@@ -3059,13 +3243,24 @@ static int msg_spare_remove(struct remap_c *rc, unsigned int argc, char **argv, 
 	if (argc < 2 || argc > 3 || (argc == 3 && strcasecmp(argv[2], "evacuate")))
 		return -EINVAL;
 	req.evacuate = argc == 3;
-	r = msg_device(rc, "spare_remove", argv[1], &devt);
-	if (r)
-		return r;
+	if (!strncmp(argv[1], "index=", 6)) {
+		/* A member that is not in the table line (missing or failed) has no device to name. */
+		if (kstrtou16(argv[1] + 6, 10, &req.index) || !req.index || req.index >= DMR_MAX_MEMBERS)
+			return -EINVAL;
+		if (rc->read_only)
+			return -EROFS;
+	} else {
+		r = msg_device(rc, "spare_remove", argv[1], &devt);
+		if (r)
+			return r;
+	}
 	mutex_lock(&rc->msg_lock);
 	r = -ENODEV;
+	for (m = rc->members + 1; req.index && m < rc->members + DMR_MAX_MEMBERS; m++)
+		if (m - rc->members == req.index && (m->dev || m->missing || m->failed))
+			r = 0;
 	for_each_member(rc, m)
-		if (m->dev->bdev->bd_dev == devt) {
+		if (!req.index && m->dev->bdev->bd_dev == devt) {
 			r = m == rc->members ? -EINVAL : 0;
 			break;
 		}
@@ -3074,16 +3269,19 @@ static int msg_spare_remove(struct remap_c *rc, unsigned int argc, char **argv, 
 		       r == -EINVAL ? "the data member" : "not a spare of this set");
 		goto out;
 	}
-	req.index = m - rc->members;
+	if (!req.index)
+		req.index = m - rc->members;
 	r = submit_req(rc, &req);
 	if (r) {
 		DMWARN("%s: spare_remove: %s: %s (moved %u, lost %u)", name, argv[1], req.error ?: "failed",
 		       req.moved, req.lost);
 		goto out;
 	}
-	DMINFO("%s: spare %s removed; %u blocks moved, %u unreadable", name, req.dev->name, req.moved, req.lost);
-	DMEMIT("%s removed moved=%u lost=%u", req.dev->name, req.moved, req.lost);
-	dm_put_device(rc->ti, req.dev);
+	DMINFO("%s: spare %s removed; %u blocks moved, %u unreadable", name, req.dev ? req.dev->name : argv[1],
+	       req.moved, req.lost);
+	DMEMIT("%s removed moved=%u lost=%u", req.dev ? req.dev->name : argv[1], req.moved, req.lost);
+	if (req.dev)
+		dm_put_device(rc->ti, req.dev);
 	r = 1;
 out:
 	mutex_unlock(&rc->msg_lock);
