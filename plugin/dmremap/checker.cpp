@@ -108,7 +108,7 @@ void Checker::cross_check(SetView &v)
     if (!ref)
         return;
     const Superblock &rs = *ref->sb;
-    std::map<std::uint16_t, std::string> by_index;
+    std::map<std::uint16_t, std::string> by_index, failed_paths;
     std::set<Uuid> uuids;
     for (auto &m : v.members) {
         if (!m.sb)
@@ -163,6 +163,11 @@ void Checker::cross_check(SetView &v)
             continue;
         }
         seen.insert(rec->index);
+        if (rec->failed()) {
+            // Behind by design: nothing was written to it after it failed.
+            failed_paths[rec->index] = m.path;
+            continue;
+        }
         if (m.load && m.load->state && m.load->state->seq < st.seq)
             v.report.add(Severity::Error, "member-stale", m.path,
                          "metadata is at commit " + num(m.load->state->seq) + ", the set is at " + num(st.seq) +
@@ -180,10 +185,50 @@ void Checker::cross_check(SetView &v)
             v.report.add(Severity::Error, "member-mismatch", m.path,
                          "superblock and member table disagree on the member's areas");
     }
+    if (!failed_paths.empty()) {
+        // What its own metadata says no longer matters: the set stopped
+        // writing to it (and a dead disk cannot be read anyway).
+        Report r;
+        for (const auto &p : v.report.problems()) {
+            bool own = false;
+            for (const auto &[index, path] : failed_paths)
+                own |= p.where == path || p.where.rfind(path + " ", 0) == 0;
+            r.add(own && p.severity != Severity::Info ? Severity::Info : p.severity, p.code, p.where,
+                  own && p.severity != Severity::Info ? p.message + " (failed member, left out of the set)"
+                                                      : p.message);
+        }
+        v.report = std::move(r);
+    }
     for (const auto &rec : st.members)
-        if (!seen.count(rec.index))
+        if (rec.failed())
+            report_failed(v, rec, failed_paths[rec.index]);
+        else if (!seen.count(rec.index))
             v.report.add(Severity::Info, "member-not-checked", "member " + num(rec.index),
                          std::string(role_name(rec.role)) + " member " + rec.uuid.str() + " was not given");
+    std::size_t lost = 0;
+    for (const auto &e : st.entries())
+        lost += e.lost();
+    if (lost)
+        v.report.add(Severity::Warning, "pending-lost", rs.set_uuid.str(),
+                     num(lost) + (lost == 1 ? " block" : " blocks") +
+                         " lost their latest data with a failed spare; they read as errors until written "
+                         "(dmremapctl pending NAME lists them)");
+}
+
+// A member the kernel left out while the set ran: the set works without it,
+// but its spare capacity is gone until it is removed and replaced.
+void Checker::report_failed(SetView &v, const Member &rec, const std::string &path)
+{
+    std::string dev = path;
+    if (dev.empty() && (rec.flags & DMR_MEMBER_F_LOOP_IMAGE))
+        dev = rec.image_path;
+    const std::string where = "member " + num(rec.index) + (dev.empty() ? "" : " (" + dev + ")");
+    const std::string arg = path.empty() ? "index=" + num(rec.index) : path;
+    v.report.add(Severity::Warning, "member-failed", where,
+                 std::string(role_name(rec.role)) + " member " + num(rec.index) + " (" + rec.uuid.str() + ")" +
+                     (dev.empty() ? "" : " on " + dev) +
+                     " failed while the set ran and was left out of it; remove it with "
+                     "'dmremapctl spare remove NAME " + arg + "' and add a new spare");
 }
 
 // Rules 3 and 4 of docs/FORMAT.md §5 across members: the set's history ends

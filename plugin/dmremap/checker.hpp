@@ -41,6 +41,7 @@ public:
 private:
     void cross_check(SetView &v);
     bool history_complete(SetView &v, const Superblock &rs);
+    static void report_failed(SetView &v, const Member &rec, const std::string &path);
 };
 
 } // namespace dmremap

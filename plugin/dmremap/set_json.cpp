@@ -25,6 +25,7 @@ json member_json(const Member &m, std::uint32_t block_size)
               {"spare_sectors", m.spare_sectors},
               {"spare_blocks", layout::spare_blocks(m.spare_sectors, block_size)}};
     j["image_path"] = (m.flags & DMR_MEMBER_F_LOOP_IMAGE) ? json(m.image_path) : json(nullptr);
+    j["failed"] = m.failed();
     return j;
 }
 
@@ -55,6 +56,16 @@ std::uint64_t get_u(const json &j, const std::string &key, const std::string &ct
     if (u > max)
         bad(ctx + key, "is larger than " + std::to_string(max));
     return u;
+}
+
+// An optional boolean: false when absent or null.
+bool get_flag(const json &j, const std::string &key, const std::string &ctx)
+{
+    if (!j.contains(key) || j.at(key).is_null())
+        return false;
+    if (!j.at(key).is_boolean())
+        bad(ctx + key, "must be true or false");
+    return j.at(key).get<bool>();
 }
 
 Uuid get_uuid(const json &j, const std::string &key, const std::string &ctx)
@@ -116,6 +127,7 @@ json SetJson::dump(const SetView &v, std::size_t member)
     j["retired"] = json::array();
     if (v.state) {
         const RemapState &st = *v.state;
+        std::size_t lost = 0;
         j["generation"] = st.generation;
         j["seq"] = st.seq;
         for (const auto &m : st.members)
@@ -128,10 +140,13 @@ json SetJson::dump(const SetView &v, std::size_t member)
             json r = {{"block", e.data_block}, {"state", state_name(e.state)}};
             r["spare_member"] = e.state == EntryState::Remapped ? json(e.spare_index) : json(nullptr);
             r["spare_block"] = e.state == EntryState::Remapped ? json(e.spare_block) : json(nullptr);
+            r["lost"] = e.lost();
+            lost += e.lost();
             j["remaps"].push_back(r);
         }
         j["counts"] = {{"remapped", st.count(EntryState::Remapped)},
                        {"pending", st.count(EntryState::Pending)},
+                       {"lost", lost},
                        {"retired", st.count(EntryState::Retired)}};
     } else {
         j["generation"] = sb.generation;
@@ -195,6 +210,9 @@ SetDescription SetJson::parse(const json &j)
                 bad(ctx + "image_path", "must be 1-" + std::to_string(DMR_IMAGE_PATH_LEN - 1) + " bytes");
             m.flags |= DMR_MEMBER_F_LOOP_IMAGE;
         }
+        // Absent in dumps made before members could fail.
+        if (get_flag(mj, "failed", ctx))
+            m.flags |= DMR_MEMBER_F_FAILED;
         if (st.member(m.index))
             bad(ctx + "index", "index " + std::to_string(m.index) + " is listed twice");
         st.members.push_back(m);
@@ -227,8 +245,11 @@ SetDescription SetJson::parse(const json &j)
             e.state = EntryState::Remapped;
             e.spare_index = static_cast<std::uint16_t>(get_u(r, "spare_member", ctx, DMR_MAX_MEMBERS - 1));
             e.spare_block = static_cast<std::uint32_t>(get_u(r, "spare_block", ctx, 0xffffffffULL));
+            if (get_flag(r, "lost", ctx))
+                bad(ctx + "lost", "only a pending block can be lost");
         } else if (s == "pending") {
             e.state = EntryState::Pending;
+            e.spare_block = get_flag(r, "lost", ctx) ? DMR_PENDING_LOST : DMR_PENDING_UNREADABLE;
         } else {
             bad(ctx + "state", "must be \"remapped\" or \"pending\"");
         }

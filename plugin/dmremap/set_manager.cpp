@@ -139,7 +139,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
     // a spare added): before calling a member missing, read every device.
     bool complete = true;
     for (const auto &m : v.state->members)
-        complete &= m.role != Role::Spare || found.count(m.uuid) || !m.image_path.empty();
+        complete &= m.role != Role::Spare || m.failed() || found.count(m.uuid) || !m.image_path.empty();
     if (!complete && Discovery::udev_running()) {
         for (auto &[uuid, m] : collect(set, given, false))
             found.try_emplace(uuid, m);
@@ -151,7 +151,9 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
     bool missing = false;
     try {
         for (const auto &m : v.state->members) {
-            if (m.role != Role::Spare)
+            // A failed member serves nothing: the kernel needs it neither
+            // in the line nor as a reason to start degraded.
+            if (m.role != Role::Spare || m.failed())
                 continue;
             auto it = found.find(m.uuid);
             if (it != found.end()) {
@@ -185,6 +187,9 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
         if (dm.info(out.name))
             throw Error(Error::Code::Exists, out.name + ": a device-mapper device of that name exists already");
         dm.create(out.name, Discovery::dm_uuid(set), SetManager::table(paths, missing));
+        for (const auto &m : v.state->members)
+            if (m.failed())
+                out.failed.push_back(m.index);
     } catch (...) {
         for (const auto &dev : out.attached)
             LoopDevice::detach_quietly(dev);
@@ -245,7 +250,11 @@ DmTarget SetManager::table(const std::vector<std::string> &paths, bool degraded)
                         p + ": is an image file; the kernel target needs block devices (attach it with "
                             "'losetup --find --show " + p + "')");
     }
-    SetView v = Checker().run(ios);
+    return table(Checker().run(ios), degraded);
+}
+
+DmTarget SetManager::table(const SetView &v, bool degraded)
+{
     // A stale member is normal after a crash (activation brings it up to
     // date); anything that makes the set ambiguous is not.
     static const std::set<std::string> fatal = {"not-a-member",       "member-wrong-set",  "member-duplicate",
@@ -254,6 +263,8 @@ DmTarget SetManager::table(const std::vector<std::string> &paths, bool degraded)
     for (const auto &p : v.report.problems())
         if (p.severity == Severity::Error && fatal.count(p.code) && (p.code != "no-metadata" || !v.state))
             throw Error(Error::Code::InvalidArgument, p.where + ": " + p.message);
+    if (v.members.empty() || !v.state)
+        throw Error(Error::Code::InvalidArgument, "no member given");
     const MemberView &data = v.members[0];
     if (data.sb->role != Role::Data)
         throw Error(Error::Code::InvalidArgument, data.path + ": is spare member " +
@@ -266,7 +277,8 @@ DmTarget SetManager::table(const std::vector<std::string> &paths, bool degraded)
     std::string list;
     std::size_t n = 0;
     for (const auto &m : v.state->members) {
-        if (m.role != Role::Spare)
+        // Left out even when given: the kernel would open it and never use it.
+        if (m.role != Role::Spare || m.failed())
             continue;
         if (spares[m.index].empty()) {
             if (degraded)

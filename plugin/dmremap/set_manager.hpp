@@ -4,6 +4,7 @@
 // first byte is written.
 #pragma once
 
+#include "checker.hpp"
 #include "discovery.hpp"
 #include "dm_control.hpp"
 #include "formatter.hpp"
@@ -24,6 +25,7 @@ struct AssembledSet {
     Uuid set_uuid;
     std::vector<std::string> members;  // device nodes, data member first
     std::vector<std::uint16_t> missing; // spare indices started without
+    std::vector<std::uint16_t> failed;  // spare indices left out: failed while the set ran
     std::vector<std::string> attached;  // loop devices set up for image members
     bool already_active = false;
 };
@@ -51,6 +53,10 @@ public:
     // included; refuses an ambiguous or incomplete set (a missing spare
     // only with `degraded`).
     static DmTarget table(const std::vector<std::string> &paths, bool degraded = false);
+    // The same from members already read (SetView::members[i].path is the
+    // device put in the line): spares the member table marks failed are
+    // left out, given or not.
+    static DmTarget table(const SetView &v, bool degraded = false);
 
     // format + activate under the set's name.
     static CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force);

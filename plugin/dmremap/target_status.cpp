@@ -82,7 +82,44 @@ SpareUse spare_use(std::string_view s)
     return u;
 }
 
+MemberState member_state(std::string_view s)
+{
+    const auto colon = s.find(':');
+    if (colon == std::string_view::npos)
+        throw bad("member state", s);
+    MemberState m;
+    m.index = number<std::uint16_t>(s.substr(0, colon), "member index");
+    const auto state = s.substr(colon + 1);
+    if (state == "ok")
+        m.health = MemberHealth::Ok;
+    else if (state == "failed")
+        m.health = MemberHealth::Failed;
+    else if (state == "missing")
+        m.health = MemberHealth::Missing;
+    else
+        throw bad("member state", s);
+    return m;
+}
+
 } // namespace
+
+const char *member_health_name(MemberHealth h) noexcept
+{
+    switch (h) {
+    case MemberHealth::Ok: return "ok";
+    case MemberHealth::Failed: return "failed";
+    case MemberHealth::Missing: return "missing";
+    }
+    return "unknown";
+}
+
+std::size_t TargetStatus::count(MemberHealth h) const
+{
+    std::size_t n = 0;
+    for (const auto &m : members)
+        n += m.health == h;
+    return n;
+}
 
 TargetStatus parse_status(std::string_view info)
 {
@@ -125,6 +162,13 @@ TargetStatus parse_status(std::string_view info)
         } else if (k == "spares") {
             for (auto s : split(v, ','))
                 st.spares.push_back(spare_use(s));
+        } else if (k == "members") {
+            std::set<std::uint16_t> indexes;
+            for (auto s : split(v, ',')) {
+                st.members.push_back(member_state(s));
+                if (!indexes.insert(st.members.back().index).second)
+                    throw bad("repeated member", s);
+            }
         } else {
             st.other.emplace(k, v);
         }
@@ -181,8 +225,12 @@ std::vector<RemapEntryInfo> parse_list_remaps(std::string_view text)
             throw bad("list_remaps line", line);
         RemapEntryInfo e;
         e.block = number<std::uint64_t>(w[0], "block");
-        if (w[1] == "pending" && w[2] == "-" && w.size() == 3) {
+        // A lost block: "pending - lost" (the form of "remapped ... missing"),
+        // or "pending lost".
+        if (w[1] == "pending" && ((w[2] == "-" && (w.size() == 3 || (w.size() == 4 && w[3] == "lost"))) ||
+                                  (w[2] == "lost" && w.size() == 3))) {
             e.pending = true;
+            e.lost = w.back() == "lost";
         } else if (w[1] == "remapped" && (w.size() == 3 || (w.size() == 4 && w[3] == "missing"))) {
             const auto colon = w[2].find(':');
             if (colon == std::string_view::npos)

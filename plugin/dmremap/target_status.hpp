@@ -23,6 +23,20 @@ struct SpareUse {
     bool operator==(const SpareUse &) const = default;
 };
 
+// One member of the set's member table, from the status token `members=`.
+enum class MemberHealth : std::uint8_t {
+    Ok,
+    Failed,  // left out of the set after a write or flush to it failed
+    Missing, // absent from the table line (degraded start)
+};
+const char *member_health_name(MemberHealth h) noexcept;
+
+struct MemberState {
+    std::uint16_t index = 0;
+    MemberHealth health = MemberHealth::Ok;
+    bool operator==(const MemberState &) const = default;
+};
+
 struct TargetStatus {
     bool metadata_ok = true;  // false: a metadata write failed on some member
     std::uint32_t block_size = 0;
@@ -33,7 +47,10 @@ struct TargetStatus {
     std::uint64_t unavailable = 0; // blocks on missing spares
     std::uint64_t seq = 0;
     std::vector<SpareUse> spares;
+    std::vector<MemberState> members; // empty from a target without `members=`
     std::map<std::string, std::string> other; // keys this parser does not know
+
+    std::size_t count(MemberHealth h) const;
 };
 
 // One line per member of the "spare_stats" message.
@@ -54,6 +71,7 @@ struct RemapEntryInfo {
     std::uint16_t member = 0;      // when remapped
     std::uint32_t spare_block = 0; // when remapped
     bool on_missing = false;       // its spare member is missing
+    bool lost = false;             // pending because its spare copy failed: only a write clears it
     bool operator==(const RemapEntryInfo &) const = default;
 };
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "types.hpp"
 
+#include <dm-remap-format.h>
+
 namespace dmremap {
 
 const char *role_name(Role r) noexcept
@@ -23,5 +25,9 @@ const char *state_name(EntryState s) noexcept
     }
     return "unknown";
 }
+
+bool Member::failed() const noexcept { return flags & DMR_MEMBER_F_FAILED; }
+
+bool Entry::lost() const noexcept { return state == EntryState::Pending && spare_block == DMR_PENDING_LOST; }
 
 } // namespace dmremap

@@ -59,6 +59,8 @@ struct Member {
     std::uint64_t spare_sectors = 0;
     std::string image_path;
 
+    bool failed() const noexcept; // DMR_MEMBER_F_FAILED: left out of the set while it ran
+
     bool operator==(const Member &) const = default;
 };
 
@@ -67,6 +69,11 @@ struct Entry {
     std::uint32_t spare_block = 0;
     std::uint16_t spare_index = kNoMember;
     EntryState state = EntryState::Free;
+
+    // A pending entry whose latest data lived on a spare block or member
+    // that failed (DMR_PENDING_LOST): the data device holds an older
+    // version, so only a write clears it.
+    bool lost() const noexcept;
 
     bool operator==(const Entry &) const = default;
 };

@@ -227,8 +227,12 @@ Report entries(const std::vector<Entry> &entries, const std::vector<Member> &mem
     if (sb.block_size < DMR_BLOCK_SIZE_MIN)
         return r; // superblock already reported
     std::map<std::uint16_t, std::uint64_t> spare_blocks;
-    for (const auto &m : members)
+    std::set<std::uint16_t> failed;
+    for (const auto &m : members) {
         spare_blocks[m.index] = layout::spare_blocks(m.spare_sectors, sb.block_size);
+        if (m.failed())
+            failed.insert(m.index);
+    }
     const std::uint64_t data_blocks = layout::data_blocks(sb);
     std::set<std::uint64_t> seen_blocks;
     std::set<std::pair<std::uint16_t, std::uint32_t>> seen_spares;
@@ -269,8 +273,14 @@ Report entries(const std::vector<Entry> &entries, const std::vector<Member> &mem
             else if (!seen_spares.insert({e.spare_index, e.spare_block}).second)
                 bad("entry-duplicate", i, "spare block " + num(e.spare_block) + " on member " + num(e.spare_index) +
                                               " is used twice");
-        } else if (e.spare_index != kNoMember || e.spare_block) {
+            // Its entries turned pending (lost) when it failed; RETIRED ones may stay.
+            else if (e.state == EntryState::Remapped && failed.count(e.spare_index))
+                bad("entry-state", i, "block " + num(e.data_block) + " is remapped to member " +
+                                          num(e.spare_index) + ", which has failed");
+        } else if (e.spare_index != kNoMember) {
             bad("entry-state", i, "pending block " + num(e.data_block) + " carries a spare location");
+        } else if (e.spare_block != DMR_PENDING_UNREADABLE && e.spare_block != DMR_PENDING_LOST) {
+            bad("entry-state", i, "pending block " + num(e.data_block) + " has unknown reason " + num(e.spare_block));
         }
         std::tuple<std::uint64_t, std::uint16_t, std::uint32_t> key{e.data_block, e.spare_index, e.spare_block};
         if (snapshot_order && i && !(prev < key))

@@ -117,3 +117,56 @@ TEST(TargetStatus, ListRemaps)
     for (const char *bad : {"x remapped 0:0", "1 remapped 00", "1 gone -", "1 pending", "1 remapped 0:0 extra"})
         EXPECT_THROW(parse_list_remaps(bad), Error) << bad;
 }
+
+namespace {
+
+// A data device and two spares; spare 1 failed while the set ran (its two
+// blocks became pending, lost), spare 2 is missing. As the target formats
+// it (kernel/dm-remap.c, remap_status); device_errors= is a later key.
+constexpr const char *kFailed =
+    "metadata=ok block_size=4096 remapped=2 pending=3 spare_used=2 spare_total=512 read_errors=0 "
+    "write_errors=1 remap_events=2 healed=0 device_errors=1 exhausted=0 degraded=1 unavailable=0 seq=9 "
+    "spares=0:0/0,1:2/256,2:missing members=0:ok,1:failed,2:missing";
+constexpr const char *kFailedSpareStats = "253:0 index=0 total=0 used=0 free=0 live=0 state=ok\n"
+                                          "253:1 index=1 total=256 used=2 free=254 live=0 state=failed\n"
+                                          "- index=2 total=256 used=- free=- live=0 state=missing\n";
+constexpr const char *kFailedList = "10 pending - lost\n11 pending - lost\n51 pending -\n";
+
+} // namespace
+
+TEST(TargetStatus, MemberStates)
+{
+    const TargetStatus st = parse_status(kFailed);
+    ASSERT_EQ(st.members.size(), 3u);
+    EXPECT_EQ(st.members[0], (MemberState{0, MemberHealth::Ok}));
+    EXPECT_EQ(st.members[1], (MemberState{1, MemberHealth::Failed}));
+    EXPECT_EQ(st.members[2], (MemberState{2, MemberHealth::Missing}));
+    EXPECT_EQ(st.count(MemberHealth::Failed), 1u);
+    EXPECT_EQ(st.count(MemberHealth::Missing), 1u);
+    EXPECT_STREQ(member_health_name(st.members[1].health), "failed");
+    // A failed member still in the table line keeps its spare use.
+    EXPECT_EQ(st.spares[1], (SpareUse{1, false, 2, 256}));
+    EXPECT_EQ(st.other.count("members"), 0u);
+    EXPECT_EQ(st.other.at("device_errors"), "1");
+    // A target without the token (before members could fail).
+    EXPECT_TRUE(parse_status(kStatus).members.empty());
+    EXPECT_EQ(parse_status(kStatus).count(MemberHealth::Failed), 0u);
+    const std::string base = "metadata=ok block_size=4096 remapped=0 pending=0 spares=0:0/0 ";
+    for (const char *bad : {"members=0:gone", "members=0", "members=x:ok", "members=0:ok,0:failed"})
+        EXPECT_THROW(parse_status(base + bad), Error) << bad;
+    const auto sp = parse_spare_stats(kFailedSpareStats);
+    ASSERT_EQ(sp.size(), 3u);
+    EXPECT_EQ(sp[1], (SpareStat{"253:1", 1, 256, 2u, 254u, 0, "failed"}));
+}
+
+TEST(TargetStatus, ListRemapsLostPending)
+{
+    const auto l = parse_list_remaps(kFailedList);
+    ASSERT_EQ(l.size(), 3u);
+    EXPECT_EQ(l[0], (RemapEntryInfo{10, true, 0, 0, false, true}));
+    EXPECT_EQ(l[1], (RemapEntryInfo{11, true, 0, 0, false, true}));
+    EXPECT_EQ(l[2], (RemapEntryInfo{51, true, 0, 0, false, false})); // unreadable, not lost
+    EXPECT_EQ(parse_list_remaps("7 pending lost\n").at(0), (RemapEntryInfo{7, true, 0, 0, false, true}));
+    for (const char *bad : {"1 pending - lust", "1 pending lost -", "1 pending - lost x", "1 remapped 0:0 lost"})
+        EXPECT_THROW(parse_list_remaps(bad), Error) << bad;
+}
