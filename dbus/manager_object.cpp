@@ -139,6 +139,7 @@ std::map<std::string, sdbus::Variant> set_dict(const AssembledSet &s)
         {"set_uuid", sdbus::Variant(s.set_uuid.str())},
         {"members", sdbus::Variant(s.members)},
         {"missing", sdbus::Variant(s.missing)},
+        {"failed", sdbus::Variant(s.failed)},
         {"attached", sdbus::Variant(s.attached)},
         {"already_active", sdbus::Variant(s.already_active)},
     };

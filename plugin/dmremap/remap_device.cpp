@@ -42,6 +42,8 @@ std::string state_of(const DmInfo &info, const TargetStatus &s)
         return "suspended";
     if (s.degraded)
         return "degraded";
+    if (s.count(MemberHealth::Failed))
+        return "member-failed";
     if (s.exhausted)
         return "spare-exhausted";
     return "active";

@@ -132,7 +132,7 @@ template <typename T> T prop(const std::map<std::string, sdbus::Variant> &d, con
 // The daemon resolves paths from its own working directory (/).
 std::string absolute(const std::string &p)
 {
-    if (p.empty() || p[0] == '/')
+    if (p.empty() || p[0] == '/' || p.rfind("index=", 0) == 0) // index=N names a member without a device
         return p;
     std::error_code ec;
     const auto abs = std::filesystem::absolute(p, ec);
@@ -151,7 +151,9 @@ std::vector<SpareStat> spares_of(const std::map<std::string, sdbus::Variant> &p)
         s.total = std::get<3>(r);
         s.live = std::get<5>(r);
         s.state = std::get<6>(r);
-        if (s.state != "missing") { // the kernel knows no use for a missing member
+        // The kernel knows no use for a member absent from the table line
+        // (missing, or failed and left out).
+        if (s.device != "-") {
             s.used = std::get<4>(r);
             s.free = s.total - std::get<4>(r);
         }
@@ -167,6 +169,8 @@ AssembledSet set_of(const std::map<std::string, sdbus::Variant> &d)
     s.set_uuid = Uuid::parse(prop<std::string>(d, "set_uuid")).value_or(Uuid{});
     s.members = prop<std::vector<std::string>>(d, "members");
     s.missing = prop<std::vector<std::uint16_t>>(d, "missing");
+    if (d.count("failed")) // a daemon from before members could fail has none to report
+        s.failed = prop<std::vector<std::uint16_t>>(d, "failed");
     s.attached = prop<std::vector<std::string>>(d, "attached");
     s.already_active = prop<bool>(d, "already_active");
     return s;
@@ -311,6 +315,13 @@ DeviceStatus BusBackend::status(const std::string &name)
     t.degraded = prop<bool>(p, "Degraded");
     t.seq = prop<std::uint64_t>(p, "Seq");
     st.members = spares_of(p);
+    // The daemon passes the member states on in Spares, not the status line's token.
+    for (const auto &sp : st.members) {
+        const MemberHealth h = sp.state == "failed"    ? MemberHealth::Failed
+                               : sp.state == "missing" ? MemberHealth::Missing
+                                                       : MemberHealth::Ok;
+        t.members.push_back({sp.index, h});
+    }
     st.state = prop<std::string>(p, "State");
     return st;
 }

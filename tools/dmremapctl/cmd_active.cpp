@@ -39,6 +39,7 @@ nlohmann::json set_json(const AssembledSet &s)
             {"set_uuid", s.set_uuid.str()},
             {"members", s.members},
             {"missing", s.missing},
+            {"failed", s.failed},
             {"attached", s.attached},
             {"already_active", s.already_active}};
 }
@@ -57,6 +58,9 @@ void print_set(const AssembledSet &s)
         std::cout << "  attached image spare as " << l << "\n";
     for (auto i : s.missing)
         std::cout << "  started WITHOUT spare member " << i << " (degraded)\n";
+    for (auto i : s.failed)
+        std::cout << "  spare member " << i << " FAILED while the set ran and was left out; remove it with "
+                  << "'dmremapctl spare remove " << s.name << " index=" << i << "'\n";
 }
 
 } // namespace

@@ -18,6 +18,14 @@
 namespace dmremap::cli {
 namespace {
 
+nlohmann::json members_json(const TargetStatus &s)
+{
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto &m : s.members)
+        out.push_back({{"index", m.index}, {"state", member_health_name(m.health)}});
+    return out;
+}
+
 nlohmann::json to_json(const std::string &name, const DeviceStatus &a)
 {
     const TargetStatus &s = a.target;
@@ -39,6 +47,8 @@ nlohmann::json to_json(const std::string &name, const DeviceStatus &a)
             {"exhausted", s.exhausted},
             {"degraded", s.degraded},
             {"seq", s.seq},
+            {"failed_members", s.count(MemberHealth::Failed)},
+            {"members", members_json(s)},
             {"spares", spares_json(a.members)}};
 }
 
@@ -48,7 +58,15 @@ void print_human(const std::string &name, const DeviceStatus &a)
     std::cout << name << ": " << a.state << ", " << s.remapped << " remapped, " << s.pending << " pending";
     if (s.degraded)
         std::cout << ", " << s.unavailable << " on missing spares";
-    std::cout << "\n  spare blocks: " << s.spare_used << " of " << s.spare_total << " used";
+    std::cout << "\n";
+    // Its capacity is gone and blocks that lived on it read as errors
+    // until written: say so before anything else.
+    for (const auto &m : s.members)
+        if (m.health == MemberHealth::Failed)
+            std::cout << "  FAILED:       spare member " << m.index
+                      << " failed while the set ran and is left out; remove it with 'dmremapctl spare remove "
+                      << name << " index=" << m.index << "'\n";
+    std::cout << "  spare blocks: " << s.spare_used << " of " << s.spare_total << " used";
     if (s.spare_total)
         std::cout << " (" << s.spare_used * 100 / s.spare_total << "%)";
     std::cout << "\n  errors seen:  " << s.read_errors << " read, " << s.write_errors << " write; " << s.remap_events
@@ -61,6 +79,8 @@ void print_human(const std::string &name, const DeviceStatus &a)
 nlohmann::json entry_json(const RemapEntryInfo &e)
 {
     nlohmann::json j = {{"block", e.block}, {"state", e.pending ? "pending" : "remapped"}};
+    if (e.pending)
+        j["lost"] = e.lost;
     if (!e.pending) {
         j["member"] = e.member;
         j["spare_block"] = e.spare_block;
@@ -96,12 +116,12 @@ int list_entries(int argc, char **argv, bool pending_only)
         if (json) {
             all.push_back(entry_json(e));
         } else if (pending_only) {
-            out << e.block << "\n";
+            out << e.block << (e.lost ? " lost" : "") << "\n";
         } else {
             std::string b = std::to_string(e.block);
             out << b << std::string(b.size() < 21 ? 21 - b.size() : 1, ' ');
             if (e.pending)
-                out << "pending   -\n";
+                out << (e.lost ? "pending   lost\n" : "pending   -\n");
             else
                 out << "remapped  " << e.member << ":" << e.spare_block << (e.on_missing ? " (missing)" : "")
                     << "\n";
@@ -150,6 +170,10 @@ void print_spares(const std::vector<SpareStat> &spares, const std::string &inden
                   << (node.empty() ? sp.device : node + " (" + sp.device + ")") << ": ";
         if (sp.state == "missing")
             std::cout << "MISSING, " << sp.live << " blocks unavailable\n";
+        else if (!sp.used) // failed and absent from the table line: the kernel knows only its size
+            std::cout << sp.total << " spare blocks, " << (sp.state == "failed" ? "FAILED" : sp.state) << "\n";
+        else if (sp.state == "failed")
+            std::cout << *sp.used << "/" << sp.total << " spare blocks used, FAILED\n";
         else
             std::cout << *sp.used << "/" << sp.total << " spare blocks used, " << sp.live << " live"
                       << (sp.state == "ok" ? "" : ", " + sp.state) << "\n";
