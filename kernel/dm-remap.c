@@ -1120,6 +1120,7 @@ static int check_member_table(struct remap_c *rc, char **error)
 
 static int md_compact(struct remap_c *rc);
 static int md_resync(struct remap_c *rc, char **error);
+static int md_zero_journal(struct remap_c *rc, struct remap_member *m);
 
 /* Finds @m's newest valid snapshot over both slots and every copy. */
 static int md_newest_slot(struct remap_c *rc, struct remap_member *m, char **error)
@@ -1454,9 +1455,18 @@ static int md_resync(struct remap_c *rc, char **error)
 		return -ENOMEM;
 	}
 	rc->md_stale = false;
-	for_each_live(rc, m)
-		if (m->sb_generation != rc->generation && sb_set_generation(rc, m, sb))
+	for_each_live(rc, m) {
+		if (m->sb_generation == rc->generation)
+			continue;
+		/*
+		 * Back from an older generation (a degraded start went on
+		 * without it): its ring may hold another history's records past
+		 * the current seq. The snapshot just written holds everything,
+		 * so they go, lest they ever pass for ours.
+		 */
+		if (md_zero_journal(rc, m) || sb_set_generation(rc, m, sb))
 			member_fail(rc, m, "superblock write failed");
+	}
 	kfree(sb);
 	return 0;
 }
@@ -2095,6 +2105,18 @@ static int evacuate(struct remap_c *rc, struct remap_member *x, struct remap_req
 	return r;
 }
 
+/* Zeroes @m's journal ring in every copy. */
+static int md_zero_journal(struct remap_c *rc, struct remap_member *m)
+{
+	unsigned int c;
+	int r = 0;
+
+	for (c = 0; c < rc->md_copies && !r; c++)
+		r = blkdev_issue_zeroout(m->dev->bdev, md_sector(rc, c, slot_off(rc, 2)),
+					 (sector_t)rc->journal_blocks * DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0);
+	return r;
+}
+
 /* Zeroes what a former life of a new member could leave: slot headers and the journal, every copy. */
 static int md_wipe(struct remap_c *rc, struct remap_member *m)
 {
@@ -2104,10 +2126,8 @@ static int md_wipe(struct remap_c *rc, struct remap_member *m)
 
 	for (c = 0; c < rc->md_copies && !r; c++)
 		r = blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 0)), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
-		    blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 1)), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
-		    blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 2)),
-					 (sector_t)rc->journal_blocks * DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0);
-	return r;
+		    blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 1)), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0);
+	return r ?: md_zero_journal(rc, m);
 }
 
 /*
