@@ -27,7 +27,8 @@ add       give the active device NAME a new spare: a block device, or a new
           --force overwrites a signature or a member of another set
           (never a mounted or in-use device)
 remove    take a spare away; --evacuate first moves the blocks that live on
-          it to other spares (DEV may be the loop device or its image file)
+          it to other spares (DEV may be the loop device or its image file,
+          or index=N for a member without a device, such as a failed one)
 list      spare use per member
 )";
 
