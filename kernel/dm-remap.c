@@ -505,7 +505,11 @@ static const char *sb_error(int r)
 	}
 }
 
-/* Writes both copies of @sb, each durable before the next. */
+/*
+ * Writes both copies of @sb, each durable before the next. Copy 0 alone
+ * already carries the new generation, so a failed copy 1 fails nothing, but
+ * the member has lost its superblock redundancy: the status says so.
+ */
 static int sb_write(struct remap_c *rc, struct block_device *bdev, struct dmr_superblock_disk *sb)
 {
 	unsigned int copy;
@@ -517,9 +521,12 @@ static int sb_write(struct remap_c *rc, struct block_device *bdev, struct dmr_su
 		sb->csum = cpu_to_le32(block_csum(sb));
 		r = sync_io(rc, bdev, DMR_SB_SECTOR(copy), sb, sizeof(*sb),
 			    REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA);
-		/* Copy 0 alone already carries the new generation. */
-		if (r)
-			return copy ? 0 : r;
+		if (r && copy) {
+			DMWARN("%pg: superblock copy 1 could not be written (%d)", bdev, r);
+			rc->md_degraded = true;
+		} else if (r) {
+			return r;
+		}
 	}
 	return 0;
 }
@@ -2636,6 +2643,11 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	kfree(sb);
 	ti->private = rc;
 	ti->per_io_data_size = sizeof(struct remap_pb);
+	/*
+	 * Discards go to the data device alone (on a spare block they only
+	 * drop a hint): a spare device without discard must not turn them off.
+	 */
+	ti->discards_supported = bdev_max_discard_sectors(rc->members[0].dev->bdev) > 0;
 	/* One, to the data member; the worker passes it on to spare devices written since the last. */
 	ti->num_flush_bios = 1;
 	ti->flush_supported = true;
@@ -3058,7 +3070,11 @@ static int msg_list(struct remap_c *rc, unsigned int argc, char **argv, char *re
 		return -EINVAL;
 	rcu_read_lock();
 	xa_for_each_start(&rc->table, index, e, index) {
-		if (n == count || sz + 64 > maxlen)
+		/*
+		 * A line cut short fills the buffer: device-mapper then reports
+		 * DM_BUFFER_FULL_FLAG, and libdevmapper asks again with more room.
+		 */
+		if (n == count || sz + 1 >= maxlen)
 			break;
 		if (entry_state(e) == DMR_ENTRY_REMAPPED)
 			DMEMIT("%lu remapped %u:%u%s\n", index, entry_index(e), entry_block(e),

@@ -166,4 +166,18 @@ PY
 ctr_refused EROFS "A member has features this module can only read: load the table read-only" --table "$oline"
 dmsetup create ro --readonly --table "$oline" || die "read-only table over an ro_compat feature refused"
 dmsetup remove ro
+
+# A list longer than the message buffer comes back whole: the target says
+# the buffer is full (DM_BUFFER_FULL_FLAG) and libdevmapper asks again with
+# a larger one, instead of getting a silently shortened list.
+big=$(nullb_create q0 64 4096)
+"$ctl" format --name q --max-remaps 4096 --internal-spare 4M "$big" > /dev/null
+"$ctl" dump --json "$big" | jq '.remaps = [range(0; 3000) | {block: ., state: "pending"}]' > /tmp/q.json
+"$ctl" restore --force --from /tmp/q.json "$big" > /dev/null || die "restore of 3000 pending blocks failed"
+dmsetup create q --table "$("$ctl" table "$big")"
+expect_eq "pending blocks loaded" 3000 "$(status_field q pending)"
+dmsetup message q 0 list_remaps 0 5000 > /tmp/q.list || die "list_remaps of 3000 entries failed"
+expect_eq "entries listed" 3000 "$(wc -l < /tmp/q.list)"
+expect_eq "last entry listed" "2999 pending -" "$(tail -n 1 /tmp/q.list)"
+dmsetup remove q
 echo "bad input: every malformed line and message refused"

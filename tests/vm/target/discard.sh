@@ -40,5 +40,16 @@ blocks verify /dev/mapper/z 64 36 one || die "blocks after the zeroing"
 dmsetup suspend z
 "$ctl" check "$dev" > /tmp/check.out || { cat /tmp/check.out; die "metadata after discard"; }
 dmsetup resume z
+
+# 3. A spare device without discard support does not turn discard off.
+nodiscard=$(nullb_create s0 32 4096)
+expect_eq "spare without discard" 0 "$(cat /sys/block/s0/queue/discard_max_bytes)"
+dmsetup message z 0 spare_add "$nodiscard" > /dev/null || die "spare_add failed"
+dmsetup reload z --table "$(dmsetup table z)" && dmsetup suspend z && dmsetup resume z || die "reload with the spare"
+expect_eq "spares in the table line" 1 "$(dmsetup table z | awk '{print $5}')"
+[ "$(cat /sys/block/dm-"$(dmsetup info -c --noheadings -o minor z | tr -d ' ')"/queue/discard_max_bytes)" -gt 0 ] ||
+	die "a spare without discard turned discard off"
+blkdiscard --offset 0 --length $((64 * 4096)) /dev/mapper/z || die "discard with a spare without discard failed"
+blocks verify /dev/mapper/z 100 1 two || die "remapped block after the last discard"
 dmsetup remove z
 echo "discard and zeroing respect remapped and pending blocks"

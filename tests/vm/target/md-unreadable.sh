@@ -155,4 +155,15 @@ expect_eq "spare blocks used after a failed commit" "$used" "$(status_field m sp
 dmsetup remove m
 readable $next
 good_block d0 "$data" 60
+
+# 5. A membership change whose second superblock copy cannot be written:
+#    the change holds (copy 0 carries the generation), the status says so.
+dmsetup create m --table "$table"
+expect_eq "metadata before" ok "$(status_field m metadata)"
+nullb_bad d0 8 15
+dmsetup message m 0 spare_add "$spare" > /dev/null || die "spare_add with superblock copy 1 unwritable failed"
+expect_eq "metadata after a superblock copy failed" degraded "$(status_field m metadata)"
+expect_eq "members after the change" "0:ok,1:ok" "$(status_field m members)"
+dmsetup remove m
+nullb_good d0 8 15
 echo "md-unreadable: one lost copy loses nothing; a loss in both copies is refused, never stale data"
