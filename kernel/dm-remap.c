@@ -177,6 +177,16 @@ struct remap_c {
 	struct bio_list deferred;
 	struct list_head requests;	/* from messages, for the worker */
 	bool suspended;			/* no new requests for the worker */
+	/*
+	 * Group commit, worker only: bios served whose updates wait in @up
+	 * for one commit, and bios to serve again first (a spare failed
+	 * under their data before it was committed).
+	 */
+	struct bio_list batch, redo;
+	bool batch_fua;			/* a bio in @batch asked for FUA */
+	unsigned int batch_failed;	/* nr_failed when @batch began */
+	int batch_err;			/* an early commit of the group's updates failed */
+	u64 dirty;			/* worker only: members it wrote data to since its last commit flush */
 	struct workqueue_struct *wq;
 	struct work_struct worker;
 	struct work_struct uevent;	/* a change uevent, off the I/O path */
@@ -221,6 +231,7 @@ struct remap_pb {
 	sector_t start;			/* target-relative start sector */
 	unsigned int flags;
 	unsigned int counted;		/* 1 + its epoch while counted as sent down */
+	unsigned int served;		/* times the worker served it (bounds redo) */
 };
 
 #define PB_SPARE_DEV	0x1	/* went to a spare device, not the data member */
@@ -1479,15 +1490,15 @@ static int md_resync(struct remap_c *rc, char **error)
 }
 
 /*
- * Flushes every member (but the data member if @spares_only) at once. A
+ * Flushes the members in @mask at once. A
  * spare whose flush fails is left out of the set, and that is made durable
  * before the flush counts: what it acknowledged since its last flush may be
  * gone, so its blocks must read EIO, never an older version. Only the data
  * member's own failure fails the flush.
  */
-static int flush_members(struct remap_c *rc, bool spares_only)
+static int flush_members(struct remap_c *rc, u64 mask)
 {
-	u64 failed = md_write(rc, spares_only ? ~1ULL : ~0ULL, 0, NULL, 0, REQ_OP_WRITE | REQ_PREFLUSH);
+	u64 failed = mask ? md_write(rc, mask, 0, NULL, 0, REQ_OP_WRITE | REQ_PREFLUSH) : 0;
 	struct remap_member *m;
 
 	if (failed & 1)
@@ -1526,13 +1537,14 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 			return r;
 	}
 	/*
-	 * A preflush reaches only the member it is sent to: make the spare
-	 * data of this commit stable on every member before any record can
-	 * point at it.
+	 * A preflush reaches only the member it is sent to: make the data the
+	 * worker wrote for this commit (spare blocks, blocks healed in place)
+	 * stable on each member it went to before any record can point at it.
 	 */
-	r = flush_members(rc, false);
+	r = flush_members(rc, rc->dirty);
 	if (r)
 		return r;
+	rc->dirty = 0;
 	for (i = 0; i < nr; i++)
 		if (le16_to_cpu(u[i].state) == DMR_ENTRY_REMAPPED && rc->members[le16_to_cpu(u[i].spare_index)].failed)
 			return -EAGAIN;
@@ -1655,10 +1667,17 @@ static int upd_flush(struct remap_c *rc, struct updates *up)
 	return r;
 }
 
-/* Commits early when a record is nearly full. */
+/*
+ * Commits early when a record is nearly full. Bios of the group whose
+ * updates went with a failed commit share its fate: batch_commit() sees it.
+ */
 static int upd_room(struct remap_c *rc, struct updates *up)
 {
-	return up->nr >= DMR_JOURNAL_UPDATES - 4 || up->nr_busy >= ARRAY_SIZE(up->busy) - 1 ? upd_flush(rc, up) : 0;
+	int r = up->nr >= DMR_JOURNAL_UPDATES - 4 || up->nr_busy >= ARRAY_SIZE(up->busy) - 1 ? upd_flush(rc, up) : 0;
+
+	if (r && !rc->batch_err)
+		rc->batch_err = r;
+	return r;
 }
 
 static void copy_bio_block(struct bio *bio, struct bvec_iter *it, void *buf, unsigned int len, bool to_bio)
@@ -1705,15 +1724,22 @@ static int spare_io(struct remap_c *rc, u16 idx, u32 sblk, void *buf, blk_opf_t 
 	r = sync_io(rc, m->dev->bdev, m->spare_offset + ((sector_t)sblk << rc->block_shift), buf, rc->block_size,
 		    opf);
 
-	/* The next flush must reach this device. */
-	if (!r && idx && op_is_write(opf))
-		atomic_inc(&rc->spare_writes);
+	/* The next flush, and the next commit's, must reach this device. */
+	if (!r && op_is_write(opf)) {
+		rc->dirty |= BIT_ULL(idx);
+		if (idx)
+			atomic_inc(&rc->spare_writes);
+	}
 	return r;
 }
 
 static int data_io(struct remap_c *rc, u64 blk, void *buf, blk_opf_t opf)
 {
-	return sync_io(rc, rc->members[0].dev->bdev, data_sector(rc, blk), buf, rc->block_size, opf);
+	int r = sync_io(rc, rc->members[0].dev->bdev, data_sector(rc, blk), buf, rc->block_size, opf);
+
+	if (!r && op_is_write(opf))
+		rc->dirty |= 1;
+	return r;
 }
 
 /* Reads block @blk from where it lives now (@e: its entry, or NULL). */
@@ -1948,27 +1974,88 @@ static void process_flush(struct remap_c *rc, struct bio *bio)
 {
 	int n = atomic_read(&rc->spare_writes);
 
-	if (!flush_members(rc, true))
+	if (!flush_members(rc, ~1ULL))
 		WRITE_ONCE(rc->flushed_writes, n);
 	else
 		bio->bi_status = BLK_STS_IOERR;
 	bio_endio(bio);
 }
 
+/*
+ * Ends the group: one commit for the updates of every bio in it, then each
+ * completes (failed if the commit did). A spare that failed under their
+ * data before it was durable sends them all to be served again.
+ */
+static int batch_commit(struct remap_c *rc)
+{
+	int r = upd_flush(rc, rc->up);
+	struct bio *bio;
+
+	if (r != -EAGAIN && rc->batch_err)
+		r = rc->batch_err;
+	rc->batch_err = 0;
+
+	/* The worker's own writes carry no FUA: honour the callers' now. */
+	if (!r && rc->batch_fua && flush_members(rc, ~0ULL))
+		r = -EIO;
+	rc->batch_fua = false;
+	while ((bio = bio_list_pop(&rc->batch))) {
+		struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+		/*
+		 * Blocks a write put on a spare that failed since read EIO now:
+		 * such a write is served again, a bounded number of times.
+		 */
+		if ((r == -EAGAIN || (rc->nr_failed != rc->batch_failed && bio_op(bio) == REQ_OP_WRITE)) &&
+		    pb->served < DMR_MAX_MEMBERS) {
+			bio->bi_status = BLK_STS_OK;
+			bio_list_add(&rc->redo, bio);
+			continue;
+		}
+		if (r)
+			bio->bi_status = BLK_STS_IOERR;
+		bio_endio(bio);
+	}
+	rc->batch_failed = rc->nr_failed;
+	return r;
+}
+
+/* Whether the group's updates name a block of @bio: they must be in force before it is served. */
+static bool batch_touches(struct remap_c *rc, u64 first, unsigned int n)
+{
+	struct updates *up = rc->up;
+	unsigned int i;
+
+	for (i = 0; i < up->nr; i++)
+		if (le64_to_cpu(up->u[i].data_block) - first < n)
+			return true;
+	for (i = 0; i < up->nr_busy; i++)
+		if (up->busy[i] - first < n)
+			return true;
+	return false;
+}
+
+/* Room in the record for one more block (a new entry, a retired one and a failed spare block)? */
+static bool batch_full(struct remap_c *rc)
+{
+	struct updates *up = rc->up;
+
+	return up->nr >= DMR_JOURNAL_UPDATES - 4 || up->nr_busy >= ARRAY_SIZE(up->busy) - 1;
+}
+
+/* Serves @bio block by block into the group; it completes with the group's commit. */
 static void process_bio(struct remap_c *rc, struct bio *bio)
 {
 	struct remap_pb *pb = dm_per_bio_data(bio, sizeof(*pb));
 	struct updates *up = rc->up;
-	struct bvec_iter it;
-	u64 blk;
-	unsigned int nblocks = pb->iter.bi_size >> (SECTOR_SHIFT + rc->block_shift), i, tries = 0;
+	struct bvec_iter it = pb->iter;
+	u64 blk = pb->start >> rc->block_shift;
+	unsigned int nblocks = pb->iter.bi_size >> (SECTOR_SHIFT + rc->block_shift), i;
 	void *buf = page_address(rc->bounce);
 	bool write = bio_op(bio) == REQ_OP_WRITE;
-	blk_status_t status;
-	unsigned int nr_failed;
-	int r;
 
 	pb->flags |= PB_HANDLED;
+	pb->served++;
 	if (pb->flags & PB_FLUSH)
 		return process_flush(rc, bio);
 	if (bio_op(bio) != REQ_OP_READ && !write) {
@@ -1976,12 +2063,24 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
-again:
-	nr_failed = rc->nr_failed;
-	it = pb->iter;
-	blk = pb->start >> rc->block_shift;
-	status = BLK_STS_OK;
+	if (batch_touches(rc, blk, nblocks) && batch_commit(rc) == -EAGAIN) {
+		bio_list_add(&rc->redo, bio);
+		return;
+	}
 	for (i = 0; i < nblocks; i++, blk++) {
+		int r;
+
+		if (batch_full(rc)) {
+			/* This bio's blocks so far go with the group: so does its fate. */
+			r = batch_commit(rc);
+			if (r == -EAGAIN && pb->served < DMR_MAX_MEMBERS) {
+				bio->bi_status = BLK_STS_OK;
+				bio_list_add(&rc->redo, bio);
+				return;
+			}
+			if (r)
+				bio->bi_status = BLK_STS_IOERR;
+		}
 		if (write) {
 			copy_bio_block(bio, &it, buf, rc->block_size, false);
 			r = write_block(rc, blk, buf, up);
@@ -1993,30 +2092,19 @@ again:
 				bio_advance_iter(bio, &it, rc->block_size);
 		}
 		if (r)
-			status = BLK_STS_IOERR;
-		r = upd_room(rc, up);
-		/* A spare failed under this bio's data: all of it once more, elsewhere; each try leaves one out. */
-		if (r == -EAGAIN && ++tries < DMR_MAX_MEMBERS)
-			goto again;
-		if (r)
-			status = BLK_STS_IOERR;
+			bio->bi_status = BLK_STS_IOERR;
 	}
-	/* The write is acknowledged only once its remaps are durable. */
-	r = upd_flush(rc, up);
-	if (r == -EAGAIN && ++tries < DMR_MAX_MEMBERS)
-		goto again;
-	if (r)
-		status = BLK_STS_IOERR;
-	/* The worker's own writes carry no FUA: honour the caller's now. */
-	if (write && (bio->bi_opf & REQ_FUA) && status == BLK_STS_OK && flush_members(rc, false))
-		status = BLK_STS_IOERR;
-	/* Blocks it wrote may have been on a spare that failed since: they read EIO now. */
-	if (write && rc->nr_failed != nr_failed && ++tries < DMR_MAX_MEMBERS)
-		goto again;
-	bio->bi_status = status;
-	bio_endio(bio);
+	/* Acknowledged only once its remaps are durable: with the group. */
+	rc->batch_fua |= write && (bio->bi_opf & REQ_FUA);
+	bio_list_add(&rc->batch, bio);
 }
 
+/*
+ * Serves every bio deferred so far, then commits once for all of them:
+ * when many blocks fail at once, a commit (a flush of every member and a
+ * record) is paid per 248 updates, not per bio. Bios to serve again come
+ * first; nothing is left waiting when this returns.
+ */
 static void process_deferred(struct remap_c *rc)
 {
 	struct bio_list bios;
@@ -2027,8 +2115,18 @@ static void process_deferred(struct remap_c *rc)
 	bio_list_merge(&bios, &rc->deferred);
 	bio_list_init(&rc->deferred);
 	spin_unlock_irq(&rc->lock);
-	while ((bio = bio_list_pop(&bios)))
+	/* From remap_now or an evacuation, which saw it themselves. */
+	rc->batch_err = 0;
+	for (;;) {
+		bio = bio_list_pop(&rc->redo) ?: bio_list_pop(&bios);
+		if (!bio) {
+			if (bio_list_empty(&rc->batch) && !rc->up->nr)
+				break;
+			batch_commit(rc);
+			continue;
+		}
 		process_bio(rc, bio);
+	}
 }
 
 /*
@@ -2543,6 +2641,8 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	mutex_init(&rc->members_lock);
 	spin_lock_init(&rc->lock);
 	bio_list_init(&rc->deferred);
+	bio_list_init(&rc->batch);
+	bio_list_init(&rc->redo);
 	INIT_LIST_HEAD(&rc->requests);
 	INIT_WORK(&rc->worker, remap_worker);
 	INIT_WORK(&rc->uevent, remap_uevent);
@@ -2779,6 +2879,7 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 
 	pb->flags = 0;
 	pb->counted = 0;
+	pb->served = 0;
 	/*
 	 * A read of a data-device block needs no count: nothing the worker
 	 * does makes it return wrong data (io_barrier() waits for writes to a
