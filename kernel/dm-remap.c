@@ -606,9 +606,23 @@ static void remap_uevent(struct work_struct *w)
 {
 	struct remap_c *rc = container_of(w, struct remap_c, uevent);
 	struct mapped_device *md = dm_table_get_md(rc->ti->table);
-	char remapped[32], pending[32], exhausted[32];
-	char *envp[] = { "DM_REMAP_EVENT=1", remapped, pending, exhausted, NULL };
+	char remapped[32], pending[32], exhausted[32], name[DM_NAME_LEN], uuid[DM_UUID_LEN];
+	char name_env[sizeof("DM_NAME=") + DM_NAME_LEN], uuid_env[sizeof("DM_UUID=") + DM_UUID_LEN];
+	char *envp[] = { "DM_REMAP_EVENT=1", remapped, pending, exhausted, NULL, NULL, NULL };
+	unsigned int n = 4;
 
+	/*
+	 * Named, so that udev's device-mapper rules need not run dmsetup to
+	 * learn who the event is from (DM_NAME unset makes 10-dm.rules ask).
+	 */
+	if (!dm_copy_name_and_uuid(md, name, uuid)) {
+		snprintf(name_env, sizeof(name_env), "DM_NAME=%s", name);
+		envp[n++] = name_env;
+		if (uuid[0]) {
+			snprintf(uuid_env, sizeof(uuid_env), "DM_UUID=%s", uuid);
+			envp[n++] = uuid_env;
+		}
+	}
 	snprintf(remapped, sizeof(remapped), "DM_REMAP_REMAPPED=%d", atomic_read(&rc->nr_remapped));
 	snprintf(pending, sizeof(pending), "DM_REMAP_PENDING=%d", atomic_read(&rc->nr_pending));
 	snprintf(exhausted, sizeof(exhausted), "DM_REMAP_EXHAUSTED=%d", READ_ONCE(rc->exhausted));

@@ -9,7 +9,7 @@ dev=$(nullb_create d0 64 4096)
 s1=$(nullb_create s1 4 4096)
 s2=$(nullb_create s2 4 4096)
 "$ctl" format --name e --max-remaps 4096 --internal-spare 0 "$dev" "$s1" > /dev/null
-dmsetup create e --table "$("$ctl" table "$dev" "$s1")"
+dmsetup create e --uuid DMR-events-e --table "$("$ctl" table "$dev" "$s1")"
 events() { dmsetup info -c --noheadings -o events e | tr -d ' '; }
 
 # 258 failing blocks for 256 spare blocks (6.1's badblocks takes at most 512 sectors at once).
@@ -114,6 +114,8 @@ dm = sys.argv[1]
 got = [json.loads(line.split(" ", 1)[1]) for line in open(sys.argv[2]) if line.startswith("uevent ")]
 for e in got:
     assert e["ACTION"] == "change" and e["DEVNAME"] == dm and e["DM_REMAP_PENDING"] == "0", e
+    # Named, so udev's dm rules need not run dmsetup info for each.
+    assert e.get("DM_NAME") == "e" and e.get("DM_UUID") == "DMR-events-e", e
 groups = []
 for s in [(int(e["DM_REMAP_REMAPPED"]), int(e["DM_REMAP_EXHAUSTED"])) for e in got]:
     if groups and groups[-1][0] == s:
