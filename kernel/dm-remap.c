@@ -57,6 +57,8 @@
  */
 #define REMAP_SPARE_TRIES 8
 #define REMAP_SPARE_REGIONS 4
+/* Tries of an allocation in the worker before it fails (memalloc_retry_wait between). */
+#define REMAP_ALLOC_TRIES 50
 /* Blocks an evacuation moves per barrier and commit. */
 #define REMAP_EVACUATE_BATCH 64
 /* Snapshots are streamed to disk through a buffer of this size. */
@@ -154,6 +156,7 @@ struct remap_c {
 	u32 nblocks[DMR_MAX_MEMBERS];	/* spare blocks by index under member_table; worker only */
 	u64 failed_mask;		/* members member_table marks failed; worker only */
 	void *md_block;			/* 4 KiB scratch for metadata I/O; worker only */
+	struct dmr_superblock_disk *sb_scratch;	/* for membership commits on the I/O path; worker only */
 	void *md_chunk;			/* REMAP_MD_CHUNK bytes for snapshots; worker only */
 	struct page *bounce;		/* one data block; worker only */
 	struct updates *up;		/* worker only */
@@ -737,6 +740,23 @@ static void io_barrier(struct remap_c *rc)
  * the worker alone touches the block until the updates in @up are
  * committed (upd_flush ends it).
  */
+/*
+ * Room for @index in @xa, from the worker. Memory pressure is waited out a
+ * while (the reclaim it waits for does not need this device: GFP_NOIO)
+ * rather than turned into an EIO for a write that could be remapped.
+ */
+static int xa_room(struct xarray *xa, unsigned long index)
+{
+	unsigned int i;
+
+	for (i = 0; i < REMAP_ALLOC_TRIES; i++) {
+		if (!xa_reserve(xa, index, GFP_NOIO))
+			return 0;
+		memalloc_retry_wait(GFP_NOIO);
+	}
+	return -ENOMEM;
+}
+
 static int busy_begin(struct remap_c *rc, u64 blk, struct updates *up)
 {
 	void *e = xa_load(&rc->table, blk);
@@ -746,10 +766,11 @@ static int busy_begin(struct remap_c *rc, u64 blk, struct updates *up)
 		return 0;
 	if (WARN_ON_ONCE(up->nr_busy == ARRAY_SIZE(up->busy)))
 		return -EBUSY;
-	r = xa_err(xa_store(&rc->table, blk, xa_mk_value((e ? xa_to_value(e) : DMR_ENTRY_FREE) | ENTRY_BUSY),
-			    GFP_NOIO));
+	/* Reserved first, the store below allocates nothing. */
+	r = e ? 0 : xa_room(&rc->table, blk);
 	if (r)
 		return r;
+	xa_store(&rc->table, blk, xa_mk_value((e ? xa_to_value(e) : DMR_ENTRY_FREE) | ENTRY_BUSY), GFP_NOIO);
 	up->busy[up->nr_busy++] = blk;
 	io_barrier(rc);
 	return 0;
@@ -1321,7 +1342,6 @@ static void member_fail(struct remap_c *rc, struct remap_member *m, const char *
 static int fail_commit(struct remap_c *rc)
 {
 	struct dmr_member_disk *t = (void *)rc->member_table;
-	struct dmr_superblock_disk *sb;
 	unsigned long key;
 	unsigned int i;
 	void *e;
@@ -1345,9 +1365,7 @@ static int fail_commit(struct remap_c *rc)
 		for (i = 1; i < DMR_MAX_MEMBERS; i++)
 			if (rc->members[i].failed && le16_to_cpu(t[i].role) != DMR_ROLE_NONE)
 				t[i].flags |= cpu_to_le32(DMR_MEMBER_F_FAILED);
-		sb = kmalloc(sizeof(*sb), GFP_NOIO);
-		r = sb ? md_config_commit(rc, sb) : -ENOMEM;
-		kfree(sb);
+		r = md_config_commit(rc, rc->sb_scratch);
 	}
 	/* Tried again before the next commit. */
 	if (r)
@@ -1472,7 +1490,6 @@ static int md_compact(struct remap_c *rc)
  */
 static int md_resync(struct remap_c *rc, char **error)
 {
-	struct dmr_superblock_disk *sb;
 	struct remap_member *m;
 	int r;
 
@@ -1480,11 +1497,6 @@ static int md_resync(struct remap_c *rc, char **error)
 	if (r) {
 		*error = "Cannot bring stale members up to date";
 		return r;
-	}
-	sb = kmalloc(sizeof(*sb), GFP_NOIO);
-	if (!sb) {
-		*error = "Cannot allocate superblock buffer";
-		return -ENOMEM;
 	}
 	rc->md_stale = false;
 	for_each_live(rc, m) {
@@ -1496,10 +1508,9 @@ static int md_resync(struct remap_c *rc, char **error)
 		 * the current seq. The snapshot just written holds everything,
 		 * so they go, lest they ever pass for ours.
 		 */
-		if (md_zero_journal(rc, m) || sb_set_generation(rc, m, sb))
+		if (md_zero_journal(rc, m) || sb_set_generation(rc, m, rc->sb_scratch))
 			member_fail(rc, m, "superblock write failed");
 	}
-	kfree(sb);
 	return 0;
 }
 
@@ -1647,9 +1658,9 @@ static void upd_add(struct remap_c *rc, struct updates *up, u64 blk, unsigned in
 	d->spare_block = cpu_to_le32(sblk);
 	/* Room in memory now: once the record is durable, applying it must not fail. */
 	if (state == DMR_ENTRY_RETIRED) {
-		if (xa_reserve(&rc->retired, (u64)idx << 32 | sblk, GFP_NOIO))
+		if (xa_room(&rc->retired, (u64)idx << 32 | sblk))
 			up->err = -ENOMEM;
-	} else if (xa_reserve(&rc->table, blk, GFP_NOIO)) {
+	} else if (xa_room(&rc->table, blk)) {
 		up->err = -ENOMEM;
 	}
 }
@@ -2496,6 +2507,7 @@ static void remap_free(struct remap_c *rc)
 		__free_page(rc->bounce);
 	kfree(rc->up);
 	kfree(rc->md_block);
+	kfree(rc->sb_scratch);
 	kvfree(rc->md_chunk);
 	kvfree(rc->member_table);
 	kfree(rc);
@@ -2664,12 +2676,13 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		rc->members[i].newest_slot = -1;
 	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
 	rc->md_block = kmalloc(DMR_MD_BLOCK_SIZE, GFP_KERNEL);
+	rc->sb_scratch = kmalloc(sizeof(*rc->sb_scratch), GFP_KERNEL);
 	rc->md_chunk = kvmalloc(REMAP_MD_CHUNK, GFP_KERNEL);
 	rc->member_table = kvzalloc(DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, GFP_KERNEL);
 	rc->up = kzalloc(sizeof(*rc->up), GFP_KERNEL);
 	rc->bounce = alloc_page(GFP_KERNEL);
 	rc->io_client = dm_io_client_create();
-	if (!sb || !rc->md_block || !rc->md_chunk || !rc->member_table || !rc->up || !rc->bounce || IS_ERR(rc->io_client) ||
+	if (!sb || !rc->md_block || !rc->sb_scratch || !rc->md_chunk || !rc->member_table || !rc->up || !rc->bounce || IS_ERR(rc->io_client) ||
 	    bioset_init(&rc->bs, 4, 0, BIOSET_NEED_BVECS) || !(rc->io = alloc_percpu(struct io_count))) {
 		ti->error = "Cannot allocate context";
 		r = -ENOMEM;
@@ -3045,19 +3058,14 @@ static bool md_moved_on(struct remap_c *rc)
  */
 static void degraded_start(struct remap_c *rc)
 {
-	struct dmr_superblock_disk *sb;
 	struct remap_member *m;
 
 	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++)
 		if (m->missing)
 			break;
-	if (m == rc->members + DMR_MAX_MEMBERS)
-		return;
-	sb = kmalloc(sizeof(*sb), GFP_NOIO);
-	if (!sb || md_config_commit(rc, sb))
+	if (m != rc->members + DMR_MAX_MEMBERS && md_config_commit(rc, rc->sb_scratch))
 		DMERR("%s: cannot open a new generation for a degraded start",
 		      dm_device_name(dm_table_get_md(rc->ti->table)));
-	kfree(sb);
 }
 
 static int remap_preresume(struct dm_target *ti)
