@@ -2449,9 +2449,18 @@ static void remap_worker(struct work_struct *w)
 		complete(&req->done);
 		process_deferred(rc);
 	}
+	if (rc->read_only)
+		return;
 	/* A spare that failed where nothing was committed since. */
-	if (rc->fail_pending && !rc->read_only)
+	if (rc->fail_pending)
 		fail_commit(rc);
+	/*
+	 * Idle with the ring half used: compact now, so that a commit a bio
+	 * waits for seldom finds the ring full and has to compact first.
+	 */
+	if (rc->seq - rc->snapshot_seq > rc->journal_blocks / 2 && bio_list_empty(&rc->deferred) &&
+	    md_compact(rc))
+		DMERR_LIMIT("%s: compaction failed", dm_device_name(dm_table_get_md(rc->ti->table)));
 }
 
 static void defer_bio(struct remap_c *rc, struct bio *bio)
