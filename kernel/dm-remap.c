@@ -1329,15 +1329,15 @@ static void member_fail(struct remap_c *rc, struct remap_member *m, const char *
 	WRITE_ONCE(m->failed, true);
 	rc->fail_pending = true;
 	rc->nr_failed++;
-	remap_event(rc);
 }
 
 /*
  * Records the members failed since the last membership commit: every block
  * that lived on one becomes pending (lost: the data device holds an older
  * version), and the member table marks it failed, under a new generation
- * on the members that remain. Until this is durable nothing may count as
- * flushed: after a power loss those blocks would read their old data.
+ * on the members that remain (which raises the event). Until this is
+ * durable nothing may count as flushed: after a power loss those blocks
+ * would read their old data.
  */
 static int fail_commit(struct remap_c *rc)
 {
@@ -1599,9 +1599,12 @@ static int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int 
 		if (WARN_ON_ONCE(r))
 			return r;
 	}
-	remap_event(rc);
-	/* Durable already; a member lost on the way is recorded now, or before the next commit. */
-	fail_commit(rc);
+	/*
+	 * Durable already. A member lost on the way is recorded now (or
+	 * before the next commit), and that commit's event is this one's too.
+	 */
+	if (!rc->fail_pending || fail_commit(rc))
+		remap_event(rc);
 	return 0;
 }
 
