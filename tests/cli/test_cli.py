@@ -163,8 +163,8 @@ class Base(unittest.TestCase):
             json.dump(d, f)
         return path
 
-    REMAPS = [{"block": 5, "state": "remapped", "spare_member": 1, "spare_block": 3},
-              {"block": 9, "state": "pending", "spare_member": None, "spare_block": None}]
+    REMAPS = [{"block": 5, "state": "remapped", "spare_member": 1, "spare_block": 3, "lost": False},
+              {"block": 9, "state": "pending", "spare_member": None, "spare_block": None, "lost": False}]
     RETIRED = [{"spare_member": 0, "spare_block": 7}]
 
     def add_remaps(self, d):
@@ -644,7 +644,7 @@ class TestRestore(Base):
             j = self.jctl("dump", "--json", path)
             self.assertEqual(j["remaps"], self.REMAPS)
             self.assertEqual(j["retired"], self.RETIRED)
-            self.assertEqual(j["counts"], {"remapped": 1, "pending": 1, "retired": 1})
+            self.assertEqual(j["counts"], {"remapped": 1, "pending": 1, "lost": 0, "retired": 1})
             self.assertEqual((j["seq"], j["set_uuid"]), (2, f["set_uuid"]))
         self.ctl("check", d, s, out="clean: 0 errors, 0 warnings; newest state is commit 2 with 3 entries\n")
         # Restoring the same dump again moves on, and an empty table clears the remaps.
