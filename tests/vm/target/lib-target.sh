@@ -131,3 +131,29 @@ predicted_data_offset() {
 	[ "$off" -gt 0 ] || die "no data offset in the images' layout"
 	echo "$off"
 }
+# nullb_volatile NAME SIZE_MB [CACHE_MB]: a 4 KiB null_blk with a volatile
+# write cache (of the whole device unless CACHE_MB says): powering it off
+# (nullb_power NAME 0) loses every write it was not told to flush or FUA.
+nullb_volatile() {
+	modprobe null_blk nr_devices=0
+	vm_configfs
+	local d=/sys/kernel/config/nullb/$1
+	mkdir "$d"
+	echo "$2" > "$d/size"
+	echo 4096 > "$d/blocksize"
+	echo 1 > "$d/memory_backed"
+	echo "${3:-$2}" > "$d/cache_size"
+	echo 1 > "$d/power"
+	wait_for_dev "/dev/$1"
+	echo "/dev/$1"
+}
+# nullb_power NAME 0|1: the null_blk leaves or rejoins the bus (its stored
+# data and bad blocks stay; its write cache does not).
+nullb_power() {
+	echo "$2" > "/sys/kernel/config/nullb/$1/power"
+	if [ "$2" = 1 ]; then
+		wait_for_dev "/dev/$1"
+	else
+		[ ! -e "/sys/block/$1" ] || die "$1 still exists after its power went off"
+	fi
+}
