@@ -4,8 +4,9 @@
 
   power-loss.py write  DEV BLOCK TAG none|fsync|dsync   (one stamped block)
   power-loss.py read   DEV BLOCK TAG                     (exit 0: it reads back)
-  power-loss.py workload DEV LOG ROUND BLOCKS PREFILL SEED THREADS
-  power-loss.py verify DEV LOG ROUND BLOCKS
+  power-loss.py fill   DEV DEVICE_ID                     (junk, unique per place)
+  power-loss.py workload DEV LOG ROUND BLOCKS PREFILL SEED THREADS TARGET DM_NAME...
+  power-loss.py verify DEV LOG ROUND BLOCKS DATA_BLOCK0
 
 Every block written is stamped with (round, block, version) and filled
 from a hash of them, so a block read back is either one exact write or
@@ -13,6 +14,7 @@ wrong. The workload logs "I block version" before a write is issued and
 "A block version" only after the write (and its fdatasync, or O_DSYNC)
 returned. The log lives in guest RAM, which the cut does not touch.
 """
+import fcntl
 import hashlib
 import mmap
 import os
@@ -26,17 +28,44 @@ MAGIC = b"PLSTAMP1"
 HEAD = struct.Struct("<8sIIQ")
 
 
-def stamp(rnd, block, version):
-    head = HEAD.pack(MAGIC, rnd, block, version)
+JUNK = b"PLJUNK01"
+
+
+def junk(dev_id, dev_block):
+    """What a device holds before the test: unique to the place it is read
+    from, so that spare contents read through another block show."""
+    return stamp(dev_id, 0, dev_block, JUNK)
+
+
+def fill(dev, dev_id):
+    fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
+    size = os.lseek(fd, 0, os.SEEK_END)
+    per = 256
+    buf = mmap.mmap(-1, per * BS)
+    for first in range(0, size // BS, per):
+        n = min(per, size // BS - first)
+        for i in range(n):
+            buf[i * BS:(i + 1) * BS] = junk(dev_id, first + i)
+        os.pwritev(fd, [memoryview(buf)[:n * BS]], first * BS)
+    os.fsync(fd)
+    os.close(fd)
+    return 0
+
+
+def stamp(rnd, block, version, magic=MAGIC):
+    head = HEAD.pack(magic, rnd, block, version)
     fill = hashlib.sha256(head).digest()
     return (head + fill * (BS // len(fill) + 1))[:BS]
 
 
 def decode(buf, block):
-    """(round, version) of an intact stamp for BLOCK, "zero", or None (wrong data)."""
+    """(round, version) of an intact stamp for BLOCK, "zero", ("junk", device,
+    device block) for the junk a device was filled with, or None (wrong data)."""
     if buf == bytes(BS):
         return "zero"
     magic, rnd, b, version = HEAD.unpack_from(buf)
+    if magic == JUNK and buf == junk(rnd, version):
+        return "junk", rnd, version
     if magic != MAGIC or b != block or buf != stamp(rnd, b, version):
         return None
     return rnd, version
@@ -66,20 +95,70 @@ def one_read(dev, block, tag):
     return 1
 
 
-def workload(dev, log, rnd, blocks, prefill, seed, threads):
+def suspend(names):
+    """dmsetup suspend NAME..., without a process start in between (under
+    TCG that takes long enough for the workload to move on a lot): the
+    DM_DEV_SUSPEND ioctl, one device right after the other."""
+    size = 312  # struct dm_ioctl
+    req = 0xC0000000 | (size << 16) | (0xFD << 8) | 6  # _IOWR(DM_IOCTL, DM_DEV_SUSPEND_CMD)
+    ctl = os.open("/dev/mapper/control", os.O_RDWR)
+    for name in names:
+        io = bytearray(size)
+        struct.pack_into("<3IIIIiIII", io, 0, 4, 0, 0, size, size, 0, 0, 1 << 1, 0, 0)  # DM_SUSPEND_FLAG
+        io[48:48 + len(name)] = name.encode()
+        fcntl.ioctl(ctl, req, io)
+    os.close(ctl)
+
+
+def workload(dev, log, rnd, blocks, prefill, seed, threads, target, freeze):
     logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     dsync = os.open(dev, os.O_WRONLY | os.O_DIRECT | os.O_DSYNC)
     plain = os.open(dev, os.O_WRONLY | os.O_DIRECT)
+    acks, issued = [0], [0]
+    lock = threading.Lock()
+    cut = threading.Event()
 
     def note(kind, items):
-        os.write(logfd, "".join(f"{kind} {b} {v}\n" for b, v in items).encode())
+        with lock:
+            os.write(logfd, "".join(f"{kind} {b} {v}\n" for b, v in items).encode())
+            if kind == "A":
+                acks[0] += len(items)
+            else:
+                # The cut point is the issue of the TARGET-th block write, so
+                # that the freeze races the target serving it (a count of
+                # acknowledgements would put it right after a completion).
+                issued[0] += len(items)
+                if issued[0] >= target:
+                    cut.set()
+
+    # The cut comes from in here, at an exact acknowledgement count, while
+    # the writers go on: "C n" when the freeze starts, "F n" once it is done.
+    def freezer():
+        cut.wait()
+        with lock:
+            os.write(logfd, f"C {acks[0]} 0\n".encode())
+        try:
+            suspend(freeze)
+        except OSError as e:
+            os.write(logfd, f"X freeze failed: {e}\n".encode())
+            os._exit(3)
+        with lock:
+            os.write(logfd, f"F {acks[0]} 0\n".encode())
+
+    threading.Thread(target=freezer, daemon=True).start()
 
     # Prefill: large sequential writes, each fdatasync'd, so that the
     # internal spare area fills early and the random phase spills onto the
     # spare device.
+    # The chunks in a different order each round, so that a spare block
+    # holds another block's data from an earlier round: a remap recorded
+    # before its data was durable then reads as wrong data, not as an
+    # older version of the same block.
     chunk = 64
     buf = mmap.mmap(-1, chunk * BS)
-    for first in range(0, prefill, chunk):
+    order = list(range(0, prefill, chunk))
+    random.Random(seed).shuffle(order)
+    for first in order:
         n = min(chunk, prefill - first)
         for i in range(n):
             buf[i * BS:(i + 1) * BS] = stamp(rnd, first + i, 1)
@@ -122,13 +201,13 @@ def workload(dev, log, rnd, blocks, prefill, seed, threads):
     return 0
 
 
-def verify(dev, log, rnd, blocks):
+def verify(dev, log, rnd, blocks, data_block0):
     acked, issued = {}, {}
     nacks = 0
     with open(log) as f:
         for line in f:
             parts = line.split()
-            if len(parts) != 3 or not line.endswith("\n"):
+            if len(parts) != 3 or parts[0] not in ("I", "A") or not line.endswith("\n"):
                 continue
             kind, b, v = parts[0], int(parts[1]), int(parts[2])
             if kind == "A":
@@ -154,6 +233,10 @@ def verify(dev, log, rnd, blocks):
                 bad.append(f"{b}: {got}, latest acknowledged version {a}")
             else:
                 eio_unacked += 1
+        elif got[0] == "junk":
+            # Only the junk of the block's own place on the data device.
+            if a or got[1:] != (0, data_block0 + b):
+                bad.append(f"{b}: reads junk of device {got[1]} block {got[2]}, latest acknowledged version {a}")
         elif a:
             if got == "zero" or got[0] != rnd or got[1] < a:
                 bad.append(f"{b}: reads {got} (round, version), latest acknowledged version {a} of round {rnd}")
@@ -161,7 +244,10 @@ def verify(dev, log, rnd, blocks):
                 bad.append(f"{b}: reads version {got[1]}, never issued (last issued {issued[b]})")
             elif got[1] > a:
                 newer += 1
-        elif got != "zero" and (got[0] > rnd or (got[0] == rnd and got[1] > issued.get(b, 0))):
+        elif got == "zero":
+            # Every device was filled with junk first: zeros came from nowhere.
+            bad.append(f"{b}: reads zeros, latest acknowledged version {a}")
+        elif (got[0] > rnd or (got[0] == rnd and got[1] > issued.get(b, 0))):
             bad.append(f"{b}: reads {got} (round, version), never written")
     os.close(fd)
     print(f"acks={nacks} blocks_acked={len(acked)} newer_unacked={newer} eio_unacked={eio_unacked} failures={len(bad)}")
@@ -176,10 +262,12 @@ def main():
         return one_write(args[0], int(args[1]), args[2], args[3])
     if op == "read":
         return one_read(args[0], int(args[1]), args[2])
+    if op == "fill":
+        return fill(args[0], int(args[1]))
     if op == "workload":
-        return workload(args[0], args[1], *map(int, args[2:]))
+        return workload(args[0], args[1], *map(int, args[2:8]), args[8:])
     if op == "verify":
-        return verify(args[0], args[1], int(args[2]), int(args[3]))
+        return verify(args[0], args[1], *map(int, args[2:5]))
     print(f"unknown op {op}", file=sys.stderr)
     return 2
 

@@ -6,23 +6,27 @@
 # remap-heavy workload (a fifth of its blocks fail on the data disk, more
 # than the internal spare area holds, so remaps spill onto the spare device)
 # writes stamped 4 KiB blocks, O_DSYNC or fdatasync'd, and logs each write
-# as acknowledged once it returned. At a random point all members freeze at
-# once (suspend of the linear layers: nothing fails, I/O stops), lose power
-# and come back; the set is assembled again and every acknowledged write
-# must read back its latest acknowledged version (or a newer one that was
-# in flight), and no block may read wrong data.
+# as acknowledged once it returned. At a random point (the issue of the
+# N-th block write) the workload freezes all members at once (suspend
+# ioctls on the linear layers, back to back: nothing fails, I/O stops);
+# they lose power and come back; the set is assembled again and every
+# acknowledged write must read back its latest acknowledged version (or a
+# newer one that was in flight), and no block may read wrong data. Both
+# devices are filled first with junk that names its place, so a block read
+# from a spare block whose data never became durable shows as wrong data.
 # Each cut formats the set anew on the same devices (the bad blocks stay),
 # so that every cut remaps from scratch; the stamps carry the cut number,
 # so data left from an earlier cut is told apart.
 # The same harness over plain dm-linear (bad blocks outside the region the
 # workload writes) is the control: if it fails, the harness is wrong.
-# POWER_LOSS_CUTS (default 3) cuts with dm-remap, POWER_LOSS_CONTROL_CUTS
-# (default 1) with the control, POWER_LOSS_SEED to repeat a run.
+# Arguments (vmtest passes no environment): [CUTS [CONTROL_CUTS [SEED]]],
+# defaults POWER_LOSS_CUTS or 3 cuts with dm-remap, POWER_LOSS_CONTROL_CUTS
+# or 1 with the control; a SEED (printed) repeats a run's choices.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 pl() { python3 "$DMREMAP_SRC/tests/vm/target/power-loss.py" "$@"; }
-cuts=${POWER_LOSS_CUTS:-3}
-control_cuts=${POWER_LOSS_CONTROL_CUTS:-1}
-seed=${POWER_LOSS_SEED:-$((RANDOM * 32768 + RANDOM))}
+cuts=${1:-${POWER_LOSS_CUTS:-3}}
+control_cuts=${2:-${POWER_LOSS_CONTROL_CUTS:-1}}
+seed=${3:-${POWER_LOSS_SEED:-$((RANDOM * 32768 + RANDOM))}}
 echo "power-loss: seed $seed, $cuts cuts, $control_cuts control cuts"
 RANDOM=$seed
 region=2048  # blocks the workload writes
@@ -51,6 +55,11 @@ for nb in d0 s0; do
 	pl read "/dev/$nb" 1 8 || die "premise: $nb lost a flushed write across a power cycle"
 	pl read "/dev/$nb" 2 9 || die "premise: $nb lost an O_DSYNC write across a power cycle"
 done
+
+# Every place holds junk that names it, so that a read served from the
+# wrong place (a spare block whose data never became durable) shows.
+pl fill "$data" 0
+pl fill "$spare" 1
 
 linears() {
 	dmsetup create pl_d --table "0 $(blockdev --getsz "$data") linear $data 0"
@@ -93,9 +102,8 @@ bad_at() {
 bad_at "$region"
 echo "power-loss: ${#bad[@]} bad blocks in a pattern over $region blocks, data area at sector $doff"
 
-acks() { grep -c '^A' "$log" || [ $? = 1 ]; }
 fails() { grep -c '^E' "$log" || [ $? = 1 ]; }
-gone() { [ ! -d "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+gone() { [ ! -d "/proc/$1" ] || grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"; }
 # power_cut MODE N: one round of workload, freeze, power loss, assembly, check.
 power_cut() {
 	local mode=$1 n=$2 target a0 a1 out rc remapped="" on_spare="" table wpid start=$SECONDS t_run t_down
@@ -107,22 +115,25 @@ power_cut() {
 		dmsetup create pl --table "0 $((region * 8)) linear /dev/mapper/pl_d $doff"
 	fi
 	: > "$log"
-	pl workload /dev/mapper/pl "$log" "$n" "$region" "$prefill" "$((seed + n))" "$threads" &
+	# The random point: a number of block writes issued, in the prefill
+	# (large writes, many remaps per commit) or in the random writes after
+	# it. The workload freezes the members itself at that count, its writers
+	# going on.
+	target=$((1 + RANDOM % (prefill + 1000)))
+	freeze=(pl_d)
+	[ "$mode" = control ] || freeze+=(pl_s)
+	# Not through pl(): $! must be the python process, to be killed.
+	python3 "$DMREMAP_SRC/tests/vm/target/power-loss.py" workload /dev/mapper/pl "$log" "$n" "$region" "$prefill" "$((seed + n))" "$threads" "$target" "${freeze[@]}" &
 	wpid=$!
-	# The random point: a number of acknowledgements into the random writes
-	# (after the prefill, which leaves more remaps than the internal spare
-	# area holds).
-	target=$((prefill + RANDOM % 1000))
-	wait_until 600 "$target acknowledgements ($mode cut $n)" eval '[ "$(acks)" -ge "$target" ] || gone "$wpid"'
-	gone "$wpid" && die "$mode cut $n: the workload ended before the cut: $(grep -v '^[IA] ' "$log" | head -5)"
-	a0=$(acks)
-	# Running at the cut: acknowledgements still come in.
-	wait_until 120 "acknowledgements after $a0 ($mode cut $n)" eval '[ "$(acks)" -gt "$a0" ] || gone "$wpid"'
-	gone "$wpid" && die "$mode cut $n: the workload ended at the cut"
+	wait_until 600 "the freeze at $target writes issued ($mode cut $n)" eval 'grep -q "^F " "$log" || gone "$wpid"'
+	grep -q "^F " "$log" || die "$mode cut $n: the workload ended before the cut: $(grep -v '^[IA] ' "$log" | head -5)"
 	t_run=$((SECONDS - start))
-	if [ "$mode" = remap ]; then dmsetup suspend pl_d pl_s; else dmsetup suspend pl_d; fi
-	a1=$(acks)
-	[ "$a1" -gt "$a0" ] || die "$mode cut $n: no acknowledgement between the cut point and the freeze"
+	a0=$(awk '$1 == "C" {print $2}' "$log")
+	a1=$(awk '$1 == "F" {print $2}' "$log")
+	# Running at the cut: acknowledgements came in up to the cut point, and
+	# writes were in flight at the freeze or issued after it (they hang).
+	inflight() { awk '$1 == "I" {w[$2 " " $3] = 1} $1 == "A" {delete w[$2 " " $3]} END {print length(w)}' "$log"; }
+	wait_until 60 "writes in flight at the cut ($mode cut $n)" eval '[ "$(inflight)" -gt 0 ]'
 	expect_eq "$mode cut $n: writes that failed before the cut" 0 "$(fails)"
 	nullb_power d0 0
 	nullb_power s0 0
@@ -151,14 +162,15 @@ power_cut() {
 	fi
 	t_down=$((SECONDS - start))
 	rc=0
-	out=$(pl verify /dev/mapper/pl "$log" "$n" "$region") || rc=$?
+	out=$(pl verify /dev/mapper/pl "$log" "$n" "$region" $((doff / 8))) || rc=$?
 	echo "power-loss: $mode cut $n at $a0 acks (frozen at $a1): $out${remapped:+ remapped=$remapped on_spare_device=$on_spare} (run ${t_run} s, down+up $((t_down - t_run)) s, verify $((SECONDS - start - t_down)) s)"
 	[ "$rc" = 0 ] || die "$mode cut $n (seed $seed): acknowledged writes lost or wrong data"
 	dmsetup remove pl
 	if [ "$mode" = remap ]; then
 		"$ctl" check /dev/mapper/pl_d /dev/mapper/pl_s > /tmp/check.out ||
 			{ cat /tmp/check.out; die "remap cut $n: dmremapctl check found damage"; }
-		[ "$on_spare" -gt 0 ] || die "remap cut $n: no remap on the spare device survived the cut (remapped=$remapped)"
+		# A completed prefill overflowed the internal spare area.
+		[ "$a0" -lt "$prefill" ] || [ "$on_spare" -gt 0 ] || die "remap cut $n: no remap on the spare device survived the cut (remapped=$remapped)"
 	fi
 	out=${out%% *}
 	total_acks=$((total_acks + ${out#acks=}))
