@@ -32,7 +32,7 @@ reader() {
 }
 # A fresh set over the same disk (the bad blocks stay bad), the read region written.
 setup() {
-	"$ctl" format --name s --max-remaps $((n + 4096)) --internal-spare $((n * 4 / 1024 + 8))M "$dev" > /dev/null
+	"$ctl" format --force --name s --max-remaps $((n + 4096)) --internal-spare $((n * 4 / 1024 + 8))M "$dev" > /dev/null
 	dmsetup create s --table "$("$ctl" table "$dev")"
 	dmk=dm-$(dmsetup info -c --noheadings -o minor s | tr -d ' ')
 	dd if=/dev/zero of=/dev/mapper/s bs=1M count="$read_mb" oflag=direct status=none
