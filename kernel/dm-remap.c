@@ -187,7 +187,6 @@ struct remap_c {
 	 */
 	struct bio_list batch, redo;
 	bool batch_fua;			/* a bio in @batch asked for FUA */
-	unsigned int batch_failed;	/* nr_failed when @batch began */
 	int batch_err;			/* an early commit of the group's updates failed */
 	u64 dirty;			/* worker only: members it wrote data to since its last commit flush */
 	struct workqueue_struct *wq;
@@ -235,6 +234,7 @@ struct remap_pb {
 	unsigned int flags;
 	unsigned int counted;		/* 1 + its epoch while counted as sent down */
 	unsigned int served;		/* times the worker served it (bounds redo) */
+	unsigned int fail_seen;		/* rc->nr_failed when the worker last began serving it */
 };
 
 #define PB_SPARE_DEV	0x1	/* went to a spare device, not the data member */
@@ -1627,8 +1627,10 @@ static int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb)
 		slots[i] = rc->members[i].newest_slot;
 	rc->generation++;
 	rc->seq++;
-	/* The commit point is the data member's superblock. */
+	/* The commit point is the data member's superblock: its snapshot must be there. */
 	r = rc->anchor_failed ? -EIO : md_compact(rc);
+	if (!r && rc->anchor_failed)
+		r = -EIO;
 	if (!r)
 		r = sb_set_generation(rc, &rc->members[0], sb);
 	if (r) {
@@ -2034,7 +2036,7 @@ static int batch_commit(struct remap_c *rc)
 		 * Blocks a write put on a spare that failed since read EIO now:
 		 * such a write is served again, a bounded number of times.
 		 */
-		if ((r == -EAGAIN || (rc->nr_failed != rc->batch_failed && bio_op(bio) == REQ_OP_WRITE)) &&
+		if ((r == -EAGAIN || (rc->nr_failed != pb->fail_seen && bio_op(bio) == REQ_OP_WRITE)) &&
 		    pb->served < DMR_MAX_MEMBERS) {
 			bio->bi_status = BLK_STS_OK;
 			bio_list_add(&rc->redo, bio);
@@ -2044,7 +2046,6 @@ static int batch_commit(struct remap_c *rc)
 			bio->bi_status = BLK_STS_IOERR;
 		bio_endio(bio);
 	}
-	rc->batch_failed = rc->nr_failed;
 	return r;
 }
 
@@ -2084,6 +2085,7 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 
 	pb->flags |= PB_HANDLED;
 	pb->served++;
+	pb->fail_seen = rc->nr_failed;
 	if (pb->flags & PB_FLUSH)
 		return process_flush(rc, bio);
 	if (bio_op(bio) != REQ_OP_READ && !write) {
@@ -2099,9 +2101,12 @@ static void process_bio(struct remap_c *rc, struct bio *bio)
 		int r;
 
 		if (batch_full(rc)) {
-			/* This bio's blocks so far go with the group: so does its fate. */
+			/*
+			 * This bio's blocks so far go with the group: so does its
+			 * fate, and a spare that failed may have had some of them.
+			 */
 			r = batch_commit(rc);
-			if (r == -EAGAIN && pb->served < DMR_MAX_MEMBERS) {
+			if ((r == -EAGAIN || (write && rc->nr_failed != pb->fail_seen)) && pb->served < DMR_MAX_MEMBERS) {
 				bio->bi_status = BLK_STS_OK;
 				bio_list_add(&rc->redo, bio);
 				return;
@@ -2216,6 +2221,9 @@ static int evacuate(struct remap_c *rc, struct remap_member *x, struct remap_req
 		io_barrier(rc);
 		for (i = 0; i < n && !r; i++) {
 			e = entry_get(rc, batch[i]);
+			/* x failed under a commit of this batch: its blocks are lost already, read nothing. */
+			if (!e || entry_state(e) != DMR_ENTRY_REMAPPED || entry_index(e) != xi)
+				continue;
 			for (tries = 0; tries < rc->read_retries; tries++)
 				if (!read_at(rc, batch[i], e, buf))
 					break;
@@ -2454,9 +2462,6 @@ static void remap_worker(struct work_struct *w)
 	}
 	if (rc->read_only)
 		return;
-	/* A spare that failed where nothing was committed since. */
-	if (rc->fail_pending)
-		fail_commit(rc);
 	/*
 	 * Idle with the ring half used: compact now, so that a commit a bio
 	 * waits for seldom finds the ring full and has to compact first.
@@ -2464,6 +2469,9 @@ static void remap_worker(struct work_struct *w)
 	if (rc->seq - rc->snapshot_seq > rc->journal_blocks / 2 && bio_list_empty(&rc->deferred) &&
 	    md_compact(rc))
 		DMERR_LIMIT("%s: compaction failed", dm_device_name(dm_table_get_md(rc->ti->table)));
+	/* A spare that failed where nothing was committed since (or in that compaction). */
+	if (rc->fail_pending)
+		fail_commit(rc);
 }
 
 static void defer_bio(struct remap_c *rc, struct bio *bio)
@@ -3105,8 +3113,12 @@ static int remap_preresume(struct dm_target *ti)
 		if (rc->md_stale && md_resync(rc, &error))
 			DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
 	}
-	if (!r && !rc->read_only)
+	if (!r && !rc->read_only) {
 		degraded_start(rc);
+		/* A member that failed bringing the others up to date. */
+		if (rc->fail_pending)
+			fail_commit(rc);
+	}
 	memalloc_noio_restore(noio);
 	if (r)
 		DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
