@@ -35,6 +35,7 @@ nullb_create() {
 	echo "${3:-512}" > "$d/blocksize"
 	echo 1 > "$d/memory_backed"
 	[ -z "${NULLB_DISCARD:-}" ] || echo 1 > "$d/discard"
+	[ -z "${NULLB_CACHE_MB:-}" ] || echo "$NULLB_CACHE_MB" > "$d/cache_size"
 	echo 1 > "$d/power"
 	wait_for_dev "/dev/$1"
 	echo "/dev/$1"

@@ -134,19 +134,7 @@ predicted_data_offset() {
 # nullb_volatile NAME SIZE_MB [CACHE_MB]: a 4 KiB null_blk with a volatile
 # write cache (of the whole device unless CACHE_MB says): powering it off
 # (nullb_power NAME 0) loses every write it was not told to flush or FUA.
-nullb_volatile() {
-	modprobe null_blk nr_devices=0
-	vm_configfs
-	local d=/sys/kernel/config/nullb/$1
-	mkdir "$d"
-	echo "$2" > "$d/size"
-	echo 4096 > "$d/blocksize"
-	echo 1 > "$d/memory_backed"
-	echo "${3:-$2}" > "$d/cache_size"
-	echo 1 > "$d/power"
-	wait_for_dev "/dev/$1"
-	echo "/dev/$1"
-}
+nullb_volatile() { NULLB_CACHE_MB=${3:-$2} nullb_create "$1" "$2" 4096; }
 # nullb_power NAME 0|1: the null_blk leaves or rejoins the bus (its stored
 # data and bad blocks stay; its write cache does not).
 nullb_power() {

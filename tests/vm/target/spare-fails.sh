@@ -15,29 +15,11 @@
 #    it out.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 
-# nullb_cached NAME SIZE_MB: a null_blk with a volatile write cache, so the
-# set has one (a flush from above reaches the target) and powering it off
-# loses what was not flushed, as a disk that drops off the bus does.
-nullb_cached() {
-	modprobe null_blk nr_devices=0
-	vm_configfs
-	local d=/sys/kernel/config/nullb/$1
-	mkdir "$d"
-	echo "$2" > "$d/size"
-	echo 4096 > "$d/blocksize"
-	echo 1 > "$d/memory_backed"
-	echo 1 > "$d/cache_size"
-	echo 1 > "$d/power"
-	wait_for_dev "/dev/$1"
-	echo "/dev/$1"
-}
-# power_off NAME: the null_blk leaves the bus while the set holds it open.
-power_off() {
-	echo 0 > "/sys/kernel/config/nullb/$1/power"
-	[ ! -e "/sys/block/$1" ] || die "$1 still exists after its power went off"
-}
-data=$(nullb_cached d0 16)
-spare=$(nullb_cached s0 4)
+# Volatile write caches: the set has one, so flushes from above reach the
+# target, and powering a member off loses what it was not told to flush,
+# as a disk that drops off the bus does.
+data=$(nullb_volatile d0 16 1)
+spare=$(nullb_volatile s0 4 1)
 spare_mm=$(majmin "$spare")
 "$ctl" format --name f --max-remaps 4096 --internal-spare 1M "$data" "$spare" > /dev/null
 off=$(data_sector "$data" 0)
@@ -73,7 +55,7 @@ for b in 10 11 12 13; do want[$b]=two; done
 expect_eq "remaps on the spare device" "$(printf '%s remapped 1:%s\n' 10 0 11 1 12 2 13 3)" "$(dmsetup message f 0 list_remaps)"
 
 # 1. The spare device goes; two new bad blocks on the data disk.
-power_off s0
+nullb_power s0 0
 bad 20 21
 blocks write /dev/mapper/f 20 2 three || die "writes to bad blocks failed with the spare device gone"
 want[20]=three want[21]=three
@@ -115,7 +97,7 @@ expect_eq "pending after a reload" 2 "$(status_field f pending)"
 verify_all "after spare_remove and a reload"
 
 # 4. A second spare, used, then gone; the set started again without it.
-spare2=$(nullb_cached s1 4)
+spare2=$(nullb_volatile s1 4 1)
 add=$(dmsetup message f 0 spare_add "$spare2")
 idx=$(echo "$add" | sed -n 's/.* index=\([0-9]*\) .*/\1/p')
 [ -n "$idx" ] || die "spare_add said: $add"
@@ -124,7 +106,7 @@ blocks write /dev/mapper/f 30 2 five || die "remapping writes with the second sp
 want[30]=five want[31]=five
 expect_eq "remaps on the second spare" "$(printf '30 remapped %s:0\n31 remapped %s:1' "$idx" "$idx")" \
 	"$(dmsetup message f 0 list_remaps 30 2)"
-power_off s1
+nullb_power s1 0
 bad 40
 blocks write /dev/mapper/f 40 1 six || die "a write to a bad block failed with the second spare gone"
 want[40]=six want[30]=lost want[31]=lost
