@@ -62,14 +62,20 @@ std::pair<std::string_view, std::string_view> key_value(std::string_view token, 
     return {token.substr(0, eq), token.substr(eq + 1)};
 }
 
-SpareUse spare_use(std::string_view s)
+// "<index>:<rest>" of a per-member list into its two halves.
+std::pair<std::uint16_t, std::string_view> indexed(std::string_view s, std::string_view what)
 {
     const auto colon = s.find(':');
     if (colon == std::string_view::npos)
-        throw bad("spare", s);
+        throw bad(what, s);
+    return {number<std::uint16_t>(s.substr(0, colon), std::string(what) + " index"), s.substr(colon + 1)};
+}
+
+SpareUse spare_use(std::string_view s)
+{
     SpareUse u;
-    u.index = number<std::uint16_t>(s.substr(0, colon), "spare index");
-    const auto rest = s.substr(colon + 1);
+    const auto [index, rest] = indexed(s, "spare");
+    u.index = index;
     if (rest == "missing") {
         u.missing = true;
         return u;
@@ -84,12 +90,9 @@ SpareUse spare_use(std::string_view s)
 
 MemberState member_state(std::string_view s)
 {
-    const auto colon = s.find(':');
-    if (colon == std::string_view::npos)
-        throw bad("member state", s);
     MemberState m;
-    m.index = number<std::uint16_t>(s.substr(0, colon), "member index");
-    const auto state = s.substr(colon + 1);
+    const auto [index, state] = indexed(s, "member");
+    m.index = index;
     if (state == "ok")
         m.health = MemberHealth::Ok;
     else if (state == "failed")
