@@ -3030,22 +3030,37 @@ static void remap_postsuspend(struct dm_target *ti)
 	flush_workqueue(rc->wq);
 }
 
-/* A membership change committed, by the table this one replaces, after this one was loaded. */
-static int check_generation(struct remap_c *rc, char **error)
+/*
+ * The table this one replaces may have changed the membership after this
+ * one was loaded (a spare failed, a degraded start): take the generation
+ * in force from the superblocks again, so that the load that follows
+ * reads the member table that goes with it. A member that no longer
+ * answers keeps what the constructor read; the load leaves it out if the
+ * set marked it failed.
+ */
+static int reread_generation(struct remap_c *rc, bool *moved, char **error)
 {
 	struct dmr_superblock_disk *sb = kmalloc(sizeof(*sb), GFP_NOIO);
-	int r;
+	struct remap_member *m;
+	int r = 0;
 
 	if (!sb)
 		return -ENOMEM;
-	r = read_member_sb(rc, rc->members[0].dev, sb);
-	if (!sb_usable(r)) {
-		*error = "Cannot read the data member's superblock";
-	} else if (le64_to_cpu(sb->generation) != rc->generation) {
-		*error = "The set's members changed after this table was loaded: load it again";
-		r = -ESTALE;
-	} else {
-		r = 0;
+	*moved = false;
+	for_each_member(rc, m) {
+		if (!sb_usable(read_member_sb(rc, m->dev, sb))) {
+			if (m == rc->members) {
+				*error = "Cannot read the data member's superblock";
+				r = -EIO;
+				break;
+			}
+			continue;
+		}
+		m->sb_generation = le64_to_cpu(sb->generation);
+		if (m == rc->members && m->sb_generation != rc->generation) {
+			rc->generation = m->sb_generation;
+			*moved = true;
+		}
 	}
 	kfree(sb);
 	return r;
@@ -3093,6 +3108,7 @@ static int remap_preresume(struct dm_target *ti)
 	struct remap_c *rc = ti->private;
 	char *error = NULL;
 	unsigned int noio;
+	bool moved;
 	int r;
 
 	/*
@@ -3104,10 +3120,15 @@ static int remap_preresume(struct dm_target *ti)
 		return 0;
 	/* Suspended: reclaim must not write back through this device. */
 	noio = memalloc_noio_save();
-	r = check_generation(rc, &error);
-	if (!r && md_moved_on(rc)) {
+	r = reread_generation(rc, &moved, &error);
+	if (!r && (moved || md_moved_on(rc))) {
 		/* The table this one replaces committed since: read it all again. */
 		r = md_load(rc, !rc->read_only, &error);
+		if (r == -EINVAL && moved) {
+			/* The line names members that the set no longer has, or lacks one it gained. */
+			error = "The set's members changed after this table was loaded: load it again";
+			r = -ESTALE;
+		}
 	} else if (!r && !rc->read_only) {
 		/* Loaded in the constructor, read-only: now bring members behind up to date. */
 		if (rc->md_stale && md_resync(rc, &error))

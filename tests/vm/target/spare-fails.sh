@@ -12,7 +12,8 @@
 # 4. a second spare dies the same way and the set is started again without
 #    it and without "degraded" (failed is not missing): it is still shown
 #    failed, every block reads as before, and spare_remove index=<n> takes
-#    it out.
+#    it out. A table loaded before it died resumes after (it reads the new
+#    membership), not left suspended.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 
 # Volatile write caches: the set has one, so flushes from above reach the
@@ -106,11 +107,19 @@ blocks write /dev/mapper/f 30 2 five || die "remapping writes with the second sp
 want[30]=five want[31]=five
 expect_eq "remaps on the second spare" "$(printf '30 remapped %s:0\n31 remapped %s:1' "$idx" "$idx")" \
 	"$(dmsetup message f 0 list_remaps 30 2)"
+# A table loaded now, resumed after the spare failed under the live one:
+# the failure moved the set to a new generation, and the resume takes it
+# in instead of leaving the device suspended.
+dmsetup reload f --table "$(dmsetup table f)"
 nullb_power s1 0
 bad 40
 blocks write /dev/mapper/f 40 1 six || die "a write to a bad block failed with the second spare gone"
 want[40]=six want[30]=lost want[31]=lost
 expect_eq "members after the second spare went" "0:ok,$idx:failed" "$(status_field f members)"
+dmsetup resume f || die "the resume of a table loaded before the spare failed: $(dmesg | tail -3)"
+expect_eq "state after that resume" ACTIVE "$(dmsetup info f | sed -n 's/^State: *//p')"
+expect_eq "members after resuming the table loaded before" "0:ok,$idx:failed" "$(status_field f members)"
+verify_all "after resuming the table loaded before the spare failed"
 dmsetup remove f
 dmsetup create f --table "0 $len remap $(majmin "$data") 0"
 expect_eq "members started without the failed spare" "0:ok,$idx:failed" "$(status_field f members)"
