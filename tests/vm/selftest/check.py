@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 VMTEST = HERE.parent / "vmtest.py"
-TIMEOUT = 240  # counted from QEMU start: a TCG boot beside two other guests must reach the script
+TIMEOUT = 150  # counted from QEMU start: a TCG boot beside two other guests (40 s in CI) must reach the script
 
 # case: (exit status, verdict regex, what the script must have printed)
 CASES = {

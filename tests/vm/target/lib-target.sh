@@ -2,7 +2,7 @@
 # Shared setup for dm-remap target tests: . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 . "$VMTEST_LIB"
 ctl=$DMREMAP_BUILD/tools/dmremapctl
-blocks() { python3 "$DMREMAP_SRC/tests/vm/target/blocks.py" "$@"; }
+blocks() { "$DMREMAP_BUILD/tests/vm/blocks" "$@"; }
 modprobe dm-mod
 dmremap_load
 
@@ -11,7 +11,7 @@ status_field() { dmsetup status "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 # data_sector DEV BLOCK: sector on the member where data block BLOCK lives.
 data_sector() {
 	local off
-	off=$("$ctl" dump --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data_offset_sectors"])')
+	off=$("$ctl" dump --json "$1" | jq .data_offset_sectors)
 	echo $((off + $2 * 8))
 }
 # bad_block NULLB DEV BLOCK: make data block BLOCK of the set fail on the device.
