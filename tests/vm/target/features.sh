@@ -3,7 +3,9 @@
 # Features no other test reaches, several sets in one boot:
 #  1. scsi_debug medium errors (BLK_STS_MEDIUM, not null_blk's IOERR) make
 #     a block pending, a write heals it in place (healed), and read_retries
-#     sets how often a failing block is read;
+#     sets how often a failing block is read; a SCSI disk whose commands
+#     time out until it goes offline consumes no spare, marks nothing
+#     pending, and reads its data once back;
 #  2. no_auto_remap: errors reach the caller, counted, nothing recorded;
 #     existing remaps are used and a pending block still heals;
 #  3. a member whose metadata writes fail: left out (failed), one event, its state
@@ -19,7 +21,7 @@ coproc IO { python3 -u "$DMREMAP_SRC/tests/vm/target/blockio.py"; }
 # io REQUEST...: blockio.py's reply in $REPLY.
 io() {
 	echo "$*" >&"${IO[1]}"
-	read -r -t 120 REPLY <&"${IO[0]}" || die "blockio.py did not answer: $*"
+	read -r -t 300 REPLY <&"${IO[0]}" || die "blockio.py did not answer: $*"
 }
 read -r -t 120 REPLY <&"${IO[0]}" || die "blockio.py did not start"
 expect_eq "blockio.py" ready "$REPLY"
@@ -129,6 +131,35 @@ dmsetup resume m
 r0=$(sdreads)
 io_expect "read with read_retries 7" 100:EIO read /dev/mapper/m 100 1 three
 expect_eq "reads with read_retries 7 minus reads with read_retries 1" 6 $(($(sdreads) - r0 - reads1))
+
+# The SCSI disk stops answering: every command times out, the error
+# handler's aborts and resets get nowhere and it takes the disk offline,
+# so the I/O fails with a timeout or as rejected, never a medium error.
+# Nothing may be remapped or marked pending and no spare used; once the
+# disk is back (a transport that reconnects: state running) every block
+# reads what it held.
+sdsys=/sys/block/${sd#/dev/}/device
+echo 2 > "$sdsys/timeout"
+echo 1 > "$sdsys/eh_timeout"
+io_expect "healing write before the disk stops answering" ok write /dev/mapper/m 100 1 three
+expect_status m "pending=0 remapped=0 spare_used=0 device_errors=0"
+ev_mark m
+echo 1 > /sys/bus/pseudo/drivers/scsi_debug/every_nth
+medium_errors 4
+io_expect "a write while the SCSI disk times out" EIO write /dev/mapper/m 104 1 four
+expect_eq "SCSI disk state after its commands timed out" offline "$(cat "$sdsys/state")"
+io_expect "reads while the SCSI disk is offline" "96:EIO 97:EIO" read /dev/mapper/m 96 2 one
+expect_status m "pending=0 remapped=0 spare_used=0"
+[ "$(status_field m device_errors)" -ge 2 ] || die "device_errors not counted: $(dmsetup status m)"
+dmesg | grep -q "hostbyte=DID_TIME_OUT" || die "the kernel logged no SCSI timeout: the disk did not time out"
+medium_errors 0
+echo 0 > /sys/bus/pseudo/drivers/scsi_debug/every_nth
+echo running > "$sdsys/state"
+io_expect "blocks 96-99 with the SCSI disk back" ok read /dev/mapper/m 96 4 one
+io_expect "block 100 with the SCSI disk back" ok read /dev/mapper/m 100 1 three
+io_expect "blocks 101-103 with the SCSI disk back" ok read /dev/mapper/m 101 3 one
+expect_status m "pending=0 remapped=0 spare_used=0 metadata=ok"
+ev_expect m 0
 dmsetup remove m
 
 # ---------------------------------------------------------------------------
