@@ -122,7 +122,7 @@ namespace {
 
 // A data device and two spares; spare 1 failed while the set ran (its two
 // blocks became pending, lost), spare 2 is missing. As the target formats
-// it (kernel/dm-remap.c, remap_status); device_errors= is a later key.
+// it (kernel/dm-remap-target.c, remap_status); device_errors= is a later key.
 constexpr const char *kFailed =
     "metadata=ok block_size=4096 remapped=2 pending=3 spare_used=2 spare_total=512 read_errors=0 "
     "write_errors=1 remap_events=2 healed=0 device_errors=1 exhausted=0 degraded=1 unavailable=0 seq=9 "
