@@ -22,8 +22,7 @@ wait_for_dev /dev/vdb
 udev_prop() { udevadm info --query=property "$1" | sed -n "s/^$2=//p"; }
 # members_by_source: "device:index:source ..." from dmremapctl members --json.
 members_by_source() {
-	"$ctl" members --json | python3 -c 'import json,sys
-print(" ".join("%s:%d:%s" % (m["device"], m["index"], m["source"]) for m in sorted(json.load(sys.stdin), key=lambda m: m["index"])))'
+	"$ctl" members --json | jq -r 'sort_by(.index) | [.[] | "\(.device):\(.index):\(.source)"] | join(" ")'
 }
 case $1 in
 create)

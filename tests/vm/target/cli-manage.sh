@@ -8,15 +8,13 @@
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 modprobe loop
 modprobe ext4
-# jq FILE EXPR: EXPR over the JSON in FILE, bound to `d`.
-jq() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 dev=$(nullb_create d0 64 4096)
 s1=$(nullb_create s1 8 4096)
 
 # create: format + activate, DM_UUID REMAP-<set uuid>.
 "$ctl" create --json --name mg --max-remaps 4096 --internal-spare 0 "$dev" "$s1" > /tmp/create.json
-uuid=$(jq /tmp/create.json 'd["set_uuid"]')
-expect_eq "create device" /dev/mapper/mg "$(jq /tmp/create.json 'd["device"]')"
+uuid=$(jq -r .set_uuid /tmp/create.json)
+expect_eq "create device" /dev/mapper/mg "$(jq -r .device /tmp/create.json)"
 [ -b /dev/mapper/mg ] || die "/dev/mapper/mg missing after create"
 expect_eq "DM_UUID" "REMAP-$uuid" "$(dmsetup info -c --noheadings -o uuid mg)"
 expect_eq "table" "$(majmin "$dev") 1 $(majmin "$s1")" "$(dmsetup table mg | cut -d' ' -f4-)"
@@ -33,13 +31,13 @@ out=$("$ctl" pending mg)
 expect_eq "pending" $'BLOCK\n9\n1 pending blocks' "$out"
 "$ctl" remaps --json mg > /tmp/remaps.json
 expect_eq "remaps" "3:remapped 4:remapped 5:remapped 9:pending" \
-	"$(jq /tmp/remaps.json '" ".join("%d:%s" % (e["block"], e["state"]) for e in d)')"
+	"$(jq -r '[.[] | "\(.block):\(.state)"] | join(" ")' /tmp/remaps.json)"
 # remap: proactive, a readable block moves, data intact.
 out=$("$ctl" remap mg 20)
 expect_eq "remap" "mg: block 20 remapped" "$out"
 blocks verify /dev/mapper/mg 20 1 one || die "block 20 after remap"
 out=$("$ctl" remap --json mg 9)
-expect_eq "remap of an unreadable block" pending "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])' <<< "$out")"
+expect_eq "remap of an unreadable block" pending "$(jq -r .state <<< "$out")"
 rc=0
 out=$("$ctl" remap mg x 2>&1) || rc=$?
 expect_eq "remap bad block number" "2 dmremapctl remap: BLOCK 'x' is not a block number" "$rc $(head -1 <<< "$out")"
@@ -50,8 +48,8 @@ expect_eq "remap bad block number" "2 dmremapctl remap: BLOCK 'x' is not a block
 for b in 30 80 130; do nullb_bad d0 "$(data_sector "$dev" $b)" $(($(data_sector "$dev" $((b + 49))) + 7)); done
 blocks write /dev/mapper/mg 30 150 three || die "write over 150 bad blocks failed"
 "$ctl" remaps --json mg > /tmp/remaps.json
-expect_eq "remaps over pages" 155 "$(jq /tmp/remaps.json 'len(d)')"
-expect_eq "remaps sorted, unique" 1 "$(jq /tmp/remaps.json 'int([e["block"] for e in d] == sorted(set(e["block"] for e in d)))')"
+expect_eq "remaps over pages" 155 "$(jq length /tmp/remaps.json)"
+expect_eq "remaps sorted, unique" 1 "$(jq '[.[].block] | if . == unique then 1 else 0 end' /tmp/remaps.json)"
 expect_eq "remaps human count" "155 entries" "$("$ctl" remaps mg | tail -1)"
 
 # Spare 2: a loop device over a file on ext4 (the earlier design's first example).
@@ -65,21 +63,21 @@ out=$("$ctl" spare add mg "$loop2")
 expect_eq "spare add loop" "Added $loop2 to mg as spare member 2: 3584 spare blocks" "$out"
 # Spare 3: an image file created by spare add --image, on tmpfs.
 "$ctl" spare add --json mg --image /var/lib/dm-remap/spares/s3.img --size 32M > /tmp/add.json
-loop3=$(jq /tmp/add.json 'd["device"]')
-expect_eq "image spare index" 3 "$(jq /tmp/add.json 'd["index"]')"
+loop3=$(jq -r .device /tmp/add.json)
+expect_eq "image spare index" 3 "$(jq .index /tmp/add.json)"
 expect_eq "image backing file" /var/lib/dm-remap/spares/s3.img "$(losetup -n -O BACK-FILE "$loop3" | tr -d ' ')"
 expect_eq "image is sparse" 1 "$(( $(stat -c %b /var/lib/dm-remap/spares/s3.img) * 512 < 1048576 ))"
 "$ctl" dump --json "$dev" > /tmp/dump.json
 expect_eq "image path recorded" /var/lib/dm-remap/spares/s3.img \
-	"$(jq /tmp/dump.json '[m["image_path"] for m in d["members"] if m["index"] == 3][0]')"
+	"$(jq -r '[.members[] | select(.index == 3) | .image_path][0]' /tmp/dump.json)"
 "$ctl" spare list --json mg > /tmp/spares.json
-expect_eq "spare list" "0:ok 1:ok 2:ok 3:ok" "$(jq /tmp/spares.json '" ".join("%d:%s" % (s["index"], s["state"]) for s in d)')"
+expect_eq "spare list" "0:ok 1:ok 2:ok 3:ok" "$(jq -r '[.[] | "\(.index):\(.state)"] | join(" ")' /tmp/spares.json)"
 rc=0
 out=$("$ctl" spare add mg --image /var/lib/dm-remap/spares/s3.img --size 32M 2>&1) || rc=$?
 expect_eq "image exists" "1 dmremapctl spare add: /var/lib/dm-remap/spares/s3.img: cannot create image: File exists" "$rc $out"
 
 # Evacuate spare 1 (the dedicated device): its blocks move, data intact.
-live1=$(jq /tmp/spares.json '[s["live"] for s in d if s["index"] == 1][0]')
+live1=$(jq '[.[] | select(.index == 1) | .live][0]' /tmp/spares.json)
 [ "$live1" -gt 0 ] || die "no blocks live on spare 1 (live=$live1)"
 rc=0
 out=$("$ctl" spare remove mg "$s1" 2>&1) || rc=$?
@@ -102,12 +100,12 @@ expect_eq "stop" "Stopped mg" "$("$ctl" stop mg)"
 [ ! -e /dev/mapper/mg ] || die "/dev/mapper/mg still there after stop"
 [ ! -e "/sys/block/${loop3#/dev/}/loop" ] || die "$loop3 still attached after stop (autoclear)"
 "$ctl" assemble --json "$dev" > /tmp/asm.json
-expect_eq "assemble name" mg "$(jq /tmp/asm.json 'd["name"]')"
-expect_eq "assemble attached the image" 1 "$(jq /tmp/asm.json 'len(d["attached"])')"
+expect_eq "assemble name" mg "$(jq -r .name /tmp/asm.json)"
+expect_eq "assemble attached the image" 1 "$(jq '.attached | length' /tmp/asm.json)"
 expect_eq "DM_UUID after assemble" "REMAP-$uuid" "$(dmsetup info -c --noheadings -o uuid mg)"
 blocks verify /dev/mapper/mg 3 3 two || die "remapped blocks after assemble"
 blocks verify /dev/mapper/mg 30 150 three || die "blocks 30-179 after assemble"
-expect_eq "remaps after assemble" 155 "$("$ctl" remaps --json mg | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+expect_eq "remaps after assemble" 155 "$("$ctl" remaps --json mg | jq length)"
 rc=0
 out=$("$ctl" assemble "$dev" 2>&1) || rc=$?
 expect_eq "assemble again" "0 mg: already active" "$rc $out"
@@ -130,6 +128,6 @@ esac
 expect_eq "assemble without spare 2 fails" 1 "$rc"
 out=$("$ctl" assemble --degraded "$dev")
 expect_eq "degraded" "  started WITHOUT spare member 2 (degraded)" "$(tail -1 <<< "$out")"
-expect_eq "state degraded" degraded "$("$ctl" status --json mg | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')"
+expect_eq "state degraded" degraded "$("$ctl" status --json mg | jq -r '.[0].state')"
 "$ctl" stop mg > /dev/null
 echo "dmremapctl create/spare/remap/remaps/pending/stop/assemble work through the kernel"

@@ -27,7 +27,7 @@ mkfs.ext4 -q "$f0"
 refused "create on a mounted device" "dmremapctl create: $m0: mounted at /mnt/m0" create --name rf "$m0"
 refused "create --force on a mounted device" "dmremapctl create: $m0: mounted at /mnt/m0" create --force --name rf "$m0"
 refused "create on ext4" "dmremapctl create: $f0: contains a ext4 filesystem; use --force to overwrite" create --name rf "$f0"
-uuid=$("$ctl" dump --json "$o0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["set_uuid"])')
+uuid=$("$ctl" dump --json "$o0" | jq -r .set_uuid)
 refused "create on another set's member" \
 	"dmremapctl create: $o0: already data member 0 of remap set 'other' ($uuid); use --force to overwrite" \
 	create --name rf "$o0"
@@ -55,7 +55,7 @@ refused "spare add to a non-device" "dmremapctl spare add: nosuch: no such devic
 "$ctl" spare add --force rf "$f0" > /dev/null
 "$ctl" spare add --force rf "$o0" > /dev/null
 expect_eq "spares after --force" "0:ok 1:ok 2:ok 3:ok" \
-	"$("$ctl" spare list --json rf | python3 -c 'import json,sys; print(" ".join("%d:%s" % (s["index"], s["state"]) for s in json.load(sys.stdin)))')"
+	"$("$ctl" spare list --json rf | jq -r '[.[] | "\(.index):\(.state)"] | join(" ")')"
 
 mkfs.ext4 -q /dev/mapper/rf
 mount /dev/mapper/rf /mnt/rf
@@ -83,7 +83,7 @@ refused "assemble a non-member" "dmremapctl assemble: $m0: not a dm-remap member
 o1=$(nullb_create o1 16 4096)
 "$ctl" format --name other2 --max-remaps 4096 "$o1" > /dev/null
 refused "assemble members of two sets" \
-	"dmremapctl assemble: $s1: belongs to set 'rf' ($("$ctl" dump --json "$dev" | python3 -c 'import json,sys; print(json.load(sys.stdin)["set_uuid"])')), not to 'other2' like $o1" \
+	"dmremapctl assemble: $s1: belongs to set 'rf' ($("$ctl" dump --json "$dev" | jq -r .set_uuid)), not to 'other2' like $o1" \
 	assemble "$o1" "$s1"
 rc=0
 out=$("$ctl" assemble 2>&1) || rc=$?

@@ -18,27 +18,27 @@ rc=0
 blocks verify /dev/mapper/st 9 1 one > /dev/null || rc=$?
 expect_eq "unreadable block" 1 "$rc"
 
-# jq_st EXPR: EXPR of the first device in `status --json st`, `d` bound to it.
-jq_st() { "$ctl" status --json st | python3 -c "import json,sys; d=json.load(sys.stdin)[0]; print($1)"; }
-expect_eq "state" active "$(jq_st 'd["state"]')"
-expect_eq "remapped" "$(status_field st remapped)" "$(jq_st 'd["remapped"]')"
-expect_eq "pending" 1 "$(jq_st 'd["pending"]')"
-expect_eq "read errors" "$(status_field st read_errors)" "$(jq_st 'd["read_errors"]')"
-expect_eq "members" "0:1:ok 1:0:ok 2:0:ok" "$(jq_st '" ".join(":".join(str(s[k]) for k in ("index", "live", "state")) for s in d["spares"])')"
-expect_eq "device" "/dev/dm-$(dmsetup info -c --noheadings -o minor st | tr -d ' ')" "$(jq_st 'd["device"]')"
+# jq_st FILTER: jq FILTER over the first device in `status --json st`.
+jq_st() { "$ctl" status --json st | jq -r ".[0] | $1"; }
+expect_eq "state" active "$(jq_st .state)"
+expect_eq "remapped" "$(status_field st remapped)" "$(jq_st .remapped)"
+expect_eq "pending" 1 "$(jq_st .pending)"
+expect_eq "read errors" "$(status_field st read_errors)" "$(jq_st .read_errors)"
+expect_eq "members" "0:1:ok 1:0:ok 2:0:ok" "$(jq_st '[.spares[] | "\(.index):\(.live):\(.state)"] | join(" ")')"
+expect_eq "device" "/dev/dm-$(dmsetup info -c --noheadings -o minor st | tr -d ' ')" "$(jq_st .device)"
 human=$("$ctl" status st)
 expect_eq "human first line" "st: active, 1 remapped, 1 pending" "$(head -1 <<< "$human")"
 expect_eq "list" "st active remapped=1 pending=1" "$("$ctl" list)"
 
 # Suspended, then degraded (s1 missing).
 dmsetup suspend st
-expect_eq "state while suspended" suspended "$(jq_st 'd["state"]')"
+expect_eq "state while suspended" suspended "$(jq_st .state)"
 dmsetup resume st
 dmsetup remove st
 len=$(echo "$full" | cut -d' ' -f2)
 dmsetup create st --table "0 $len remap $dev 1 $s2 1 degraded"
-expect_eq "state degraded" degraded "$(jq_st 'd["state"]')"
-expect_eq "missing member" "None missing" "$(jq_st '" ".join(str(s["used"]) + " " + s["state"] for s in d["spares"] if s["index"] == 1)')"
+expect_eq "state degraded" degraded "$(jq_st .state)"
+expect_eq "missing member" "null missing" "$(jq_st '[.spares[] | select(.index == 1) | "\(.used) \(.state)"] | join(" ")')"
 
 # Refusals name the device.
 dmsetup create lin --table "0 8 linear $dev 0"
@@ -48,7 +48,7 @@ expect_eq "status of a linear device" "1 dmremapctl status: lin: not a dm-remap 
 rc=0
 out=$("$ctl" status nosuch 2>&1) || rc=$?
 expect_eq "status of no device" "1 dmremapctl status: nosuch: no such device-mapper device" "$rc $out"
-expect_eq "list skips other targets" st "$("$ctl" list --json | python3 -c 'import json,sys; print(" ".join(d["name"] for d in json.load(sys.stdin)))')"
+expect_eq "list skips other targets" st "$("$ctl" list --json | jq -r '[.[].name] | join(" ")')"
 dmsetup remove lin
 dmsetup remove st
 echo "dmremapctl status and list report the kernel's numbers and states"

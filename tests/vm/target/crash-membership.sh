@@ -28,7 +28,7 @@ slices "$lw"
 "$ctl" format --name c "${format[@]}" --force /dev/mapper/cdata /dev/mapper/cs1 > /dev/null
 expect_eq "data offset as predicted" "$doff" "$(data_sector /dev/mapper/cdata 0)"
 # s2 is the size of s1: spare_add must give it the capacity format gave s1.
-cap=$("$ctl" dump --json /dev/mapper/cs1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["member"]["spare_sectors"] // 8)')
+cap=$("$ctl" dump --json /dev/mapper/cs1 | jq '.member.spare_sectors / 8 | floor')
 [ "$cap" -gt 0 ] || die "format gave s1 no spare capacity"
 len=$("$ctl" table /dev/mapper/cdata /dev/mapper/cs1 | awk '{print $2}')
 line_a="0 $len remap /dev/mapper/cdata 1 /dev/mapper/cs1"

@@ -215,8 +215,7 @@ good 8
 dmsetup reload b --table "$btable"
 dmsetup resume b
 ev_mark b
-md=$("$ctl" dump --json "$s1" |
-	python3 -c 'import json,sys; m=json.load(sys.stdin)["member"]; print(m["metadata_offset_sectors"], m["metadata_sectors"])')
+md=$("$ctl" dump --json "$s1" | jq -r '.member | "\(.metadata_offset_sectors) \(.metadata_sectors)"')
 mdoff=${md% *} mdend=$((${md% *} + ${md#* } - 1))
 # 6.1's null_blk takes at most 512 sectors at a time.
 for ((s = mdoff; s <= mdend; s += 512)); do nullb_bad s1 "$s" $((s + 511 < mdend ? s + 511 : mdend)); done

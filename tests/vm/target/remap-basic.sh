@@ -52,7 +52,7 @@ list=$(dmsetup message t 0 list_remaps | awk '{print $1}' | tr '\n' ' ')
 expect_eq "list_remaps" "10 11 12 51 100 200 " "$list"
 dmsetup suspend t
 "$ctl" check "$dev" > /tmp/check.out || { cat /tmp/check.out; die "dmremapctl check found damage"; }
-dumped=$("$ctl" dump --json "$dev" | python3 -c 'import json,sys; print(" ".join(str(r["block"]) for r in json.load(sys.stdin)["remaps"]))')
+dumped=$("$ctl" dump --json "$dev" | jq -r '[.remaps[].block | tostring] | join(" ")')
 expect_eq "remaps on disk" "10 11 12 51 100 200" "$dumped"
 dmsetup resume t
 

@@ -8,8 +8,8 @@
 data=$(nullb_create d0 64 4096)
 spare=$(nullb_create s0 4 4096)  # a 1 MiB spare area after the metadata: 256 blocks
 "$ctl" format --name x --max-remaps 1024 --internal-spare 0 "$data" "$spare" > /dev/null
-soff=$("$ctl" dump --json "$spare" | python3 -c 'import json,sys; print(json.load(sys.stdin)["member"]["spare_offset_sectors"])')
-total=$("$ctl" dump --json "$spare" | python3 -c 'import json,sys; print(json.load(sys.stdin)["member"]["spare_sectors"] // 8)')
+soff=$("$ctl" dump --json "$spare" | jq .member.spare_offset_sectors)
+total=$("$ctl" dump --json "$spare" | jq '.member.spare_sectors / 8 | floor')
 dmsetup create x --table "$("$ctl" table "$data" "$spare")"
 blocks write /dev/mapper/x 0 400 one
 
@@ -45,6 +45,6 @@ expect_eq "spare use" "$total" "$(status_field x spare_used)"
 blocks verify /dev/mapper/x 100 "$free" four || die "remapped blocks before exhaustion do not verify"
 dmsetup remove x
 "$ctl" check "$data" "$spare" > /tmp/check.out || { cat /tmp/check.out; die "metadata check failed"; }
-retired=$("$ctl" dump --json "$data" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["retired"]))')
+retired=$("$ctl" dump --json "$data" | jq '.retired | length')
 expect_eq "retired spare blocks" 2 "$retired"
 echo "spare failures retired, lost spare turned pending then moved, exhaustion reported"

@@ -95,13 +95,13 @@ expect_eq "table line after removal" "$(majmin "$dev") 1 $(majmin "$loop")" "$li
 # 6. The metadata on disk is what userspace reads, image path included.
 dmsetup suspend p
 "$ctl" check "$dev" "$loop" > /tmp/check.out || { cat /tmp/check.out; die "dmremapctl check found damage"; }
-image=$("$ctl" dump --json "$dev" | python3 -c 'import json,sys; print([m.get("image_path","") for m in json.load(sys.stdin)["members"] if m["index"]==2][0])')
+image=$("$ctl" dump --json "$dev" | jq -r '[.members[] | select(.index == 2) | .image_path // ""][0]')
 expect_eq "recorded image path" /tmp/spare.img "$image"
 dmsetup resume p
 
 # 7. Persistence: the old line (with the removed spare) is refused, the current one loads.
 dmsetup remove p
-len=$("$ctl" dump --json "$dev" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data_sectors"])')
+len=$("$ctl" dump --json "$dev" | jq .data_sectors)
 ctr_refused EINVAL "not a dm-remap member (no valid superblock)" \
 	--table "0 $len remap $(majmin "$dev") 2 $(majmin "$s1") $(majmin "$loop")"
 dmsetup create p --table "$("$ctl" table "$dev" "$loop")"
