@@ -1189,10 +1189,13 @@ int reread_generation(struct remap_c *rc, bool *moved, char **error)
 			continue;
 		}
 		m->sb_generation = le64_to_cpu(sb->generation);
-		if (m == rc->members && m->sb_generation != rc->generation) {
-			rc->generation = m->sb_generation;
-			*moved = true;
-		}
+		if (m != rc->members)
+			continue;
+		/* Unchanged: what the constructor read of the spares still holds. */
+		if (m->sb_generation == rc->generation)
+			break;
+		rc->generation = m->sb_generation;
+		*moved = true;
 	}
 	kfree(sb);
 	return r;
