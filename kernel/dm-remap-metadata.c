@@ -26,35 +26,6 @@ static u32 block_csum(void *block)
 	return c;
 }
 
-/* Synchronous I/O on a buffer from kmalloc, kvmalloc or a page. */
-int sync_io(struct remap_c *rc, struct block_device *bdev, sector_t sector, void *buf, size_t len,
-		   blk_opf_t opf)
-{
-	while (len) {
-		unsigned int nr = min_t(size_t, DIV_ROUND_UP(len, PAGE_SIZE) + 1, BIO_MAX_VECS);
-		struct bio *bio = bio_alloc_bioset(bdev, nr, opf, GFP_NOIO, &rc->bs);
-		size_t done = 0;
-		int r;
-
-		bio->bi_iter.bi_sector = sector;
-		while (done < len && bio->bi_vcnt < nr) {
-			void *p = buf + done;
-			struct page *pg = is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p);
-			unsigned int n = min_t(size_t, len - done, PAGE_SIZE - offset_in_page(p));
-
-			__bio_add_page(bio, pg, n, offset_in_page(p));
-			done += n;
-		}
-		r = submit_bio_wait(bio);
-		bio_put(bio);
-		if (r)
-			return r;
-		buf += done;
-		len -= done;
-		sector += done >> SECTOR_SHIFT;
-	}
-	return 0;
-}
 
 /*
  * Metadata addresses are offsets into one copy of the metadata area
@@ -89,6 +60,17 @@ static void md_mem(struct dm_io_request *req, void *buf)
 		req->mem.type = DM_IO_KMEM;
 		req->mem.ptr.addr = buf;
 	}
+}
+
+/* Superblock copy @copy of @bdev, through dm-io like all metadata I/O. */
+int sb_io(struct remap_c *rc, struct block_device *bdev, unsigned int copy, void *sb, blk_opf_t opf)
+{
+	struct dm_io_region where = { bdev, DMR_SB_SECTOR(copy), DMR_MD_BLOCK_SECTORS };
+	struct dm_io_request req = { .bi_opf = opf, .client = rc->io_client };
+	unsigned long bits = 0;
+
+	md_mem(&req, sb);
+	return dm_io(&req, 1, &where, &bits, IOPRIO_DEFAULT);
 }
 
 /* One synchronous metadata read of @len bytes at @off in copy @copy of @m. */
@@ -191,7 +173,7 @@ static u64 md_write(struct remap_c *rc, u64 mask, sector_t off, void *buf, size_
 static int read_superblock(struct remap_c *rc, struct dm_dev *dev, unsigned int copy,
 			   struct dmr_superblock_disk *sb)
 {
-	int r = sync_io(rc, dev->bdev, DMR_SB_SECTOR(copy), sb, sizeof(*sb), REQ_OP_READ | REQ_META);
+	int r = sb_io(rc, dev->bdev, copy, sb, REQ_OP_READ | REQ_META);
 
 	if (r)
 		return r;
@@ -262,8 +244,7 @@ int sb_write(struct remap_c *rc, struct block_device *bdev, struct dmr_superbloc
 		sb->sb_copy = cpu_to_le32(copy);
 		sb->sb_location = cpu_to_le64(DMR_SB_SECTOR(copy));
 		sb->csum = cpu_to_le32(block_csum(sb));
-		r = sync_io(rc, bdev, DMR_SB_SECTOR(copy), sb, sizeof(*sb),
-			    REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA);
+		r = sb_io(rc, bdev, copy, sb, REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA);
 		if (r && copy) {
 			DMWARN("%pg: superblock copy 1 could not be written (%d)", bdev, r);
 			rc->md_degraded = true;
@@ -798,7 +779,9 @@ int md_load(struct remap_c *rc, bool resync, char **error)
 /*
  * Leaves spare @m out of the set from now on (nothing more is sent to it);
  * fail_commit() records that. The data member cannot be left out: once its
- * metadata cannot be written anywhere, commits go on on the spares alone.
+ * metadata cannot be written anywhere, commits go on on the spares alone,
+ * until a compaction (the next membership change at the latest) writes it
+ * whole again.
  */
 void member_fail(struct remap_c *rc, struct remap_member *m, const char *why)
 {
@@ -958,11 +941,21 @@ int md_compact(struct remap_c *rc)
 	for (i = DMR_MAX_MEMBERS - 1; i >= 0; i--) {
 		struct remap_member *m = &rc->members[i];
 
-		if (!m->dev || m->failed || (!i && rc->anchor_failed))
+		if (!m->dev || m->failed)
 			continue;
 		if (md_snapshot(rc, m)) {
 			member_fail(rc, m, "metadata snapshot write failed");
 			continue;
+		}
+		if (!i && rc->anchor_failed) {
+			/*
+			 * A data member whose metadata writes failed for a while
+			 * (a reset, a cable) is whole again: this snapshot holds
+			 * all that the records it missed did.
+			 */
+			rc->anchor_failed = false;
+			DMINFO("%s: %s: the data member's metadata is written again",
+			       dm_device_name(dm_table_get_md(rc->ti->table)), m->dev->name);
 		}
 		ok++;
 	}
@@ -1116,7 +1109,7 @@ int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb)
 	rc->generation++;
 	rc->seq++;
 	/* The commit point is the data member's superblock: its snapshot must be there. */
-	r = rc->anchor_failed ? -EIO : md_compact(rc);
+	r = md_compact(rc);
 	if (!r && rc->anchor_failed)
 		r = -EIO;
 	if (!r)

@@ -35,7 +35,6 @@ int reread_generation(struct remap_c *rc, bool *moved, char **error);
 const char *sb_error(int r);
 bool sb_usable(int r);
 int sb_write(struct remap_c *rc, struct block_device *bdev, struct dmr_superblock_disk *sb);
-int sync_io(struct remap_c *rc, struct block_device *bdev, sector_t sector, void *buf, size_t len,
-		   blk_opf_t opf);
+int sb_io(struct remap_c *rc, struct block_device *bdev, unsigned int copy, void *sb, blk_opf_t opf);
 
 #endif /* DM_REMAP_METADATA_H */

@@ -328,6 +328,40 @@ static void copy_bio_block(struct bio *bio, struct bvec_iter *it, void *buf, uns
 	}
 }
 
+/*
+ * Synchronous I/O of the worker on data and spare blocks, on a buffer from
+ * kmalloc, kvmalloc or a page. Not dm-io: it reduces every failure to EIO,
+ * and the worker must tell a medium error from a device that timed out.
+ */
+static int sync_io(struct remap_c *rc, struct block_device *bdev, sector_t sector, void *buf, size_t len,
+		   blk_opf_t opf)
+{
+	while (len) {
+		unsigned int nr = min_t(size_t, DIV_ROUND_UP(len, PAGE_SIZE) + 1, BIO_MAX_VECS);
+		struct bio *bio = bio_alloc_bioset(bdev, nr, opf, GFP_NOIO, &rc->bs);
+		size_t done = 0;
+		int r;
+
+		bio->bi_iter.bi_sector = sector;
+		while (done < len && bio->bi_vcnt < nr) {
+			void *p = buf + done;
+			struct page *pg = is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p);
+			unsigned int n = min_t(size_t, len - done, PAGE_SIZE - offset_in_page(p));
+
+			__bio_add_page(bio, pg, n, offset_in_page(p));
+			done += n;
+		}
+		r = submit_bio_wait(bio);
+		bio_put(bio);
+		if (r)
+			return r;
+		buf += done;
+		len -= done;
+		sector += done >> SECTOR_SHIFT;
+	}
+	return 0;
+}
+
 static sector_t data_sector(struct remap_c *rc, u64 blk)
 {
 	return rc->data_offset + (blk << rc->block_shift);
@@ -996,8 +1030,8 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 	 */
 	memset(sb, 0, sizeof(*sb));
 	if (m->dev && !m->failed &&
-	    (sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(0), sb, sizeof(*sb), REQ_OP_WRITE | REQ_SYNC | REQ_FUA) ||
-	     sync_io(rc, m->dev->bdev, DMR_SB_SECTOR(1), sb, sizeof(*sb), REQ_OP_WRITE | REQ_SYNC | REQ_FUA)))
+	    (sb_io(rc, m->dev->bdev, 0, sb, REQ_OP_WRITE | REQ_SYNC | REQ_FUA) ||
+	     sb_io(rc, m->dev->bdev, 1, sb, REQ_OP_WRITE | REQ_SYNC | REQ_FUA)))
 		DMWARN("%s: cannot wipe the removed spare's superblocks", m->dev->name);
 	kfree(sb);
 	/* Flushes and reads that looked it up before the commit. */
