@@ -10,7 +10,9 @@
 #     existing remaps are used and a pending block still heals;
 #  3. a member whose metadata writes fail: left out (failed), one event, its state
 #     "failed", commits go on; the set loads from the others later;
-#  4. spare_remove and a full metadata area (max-remaps) raise events.
+#  4. spare_remove and a full metadata area (max-remaps) raise events;
+#  5. the data member's metadata writes fail for a while and work again: the
+#     next membership change (a spare failing) writes it whole again.
 # Every step checks the device-mapper event counter and the DM_REMAP_*
 # fields of the change uevent each event sends.
 # I/O and uevents go through one blockio.py: few processes, as each costs
@@ -281,5 +283,46 @@ io_expect "second write with the metadata full" EIO write /dev/mapper/c 255 1 on
 ev_expect c 0
 io_expect "blocks remapped before the metadata was full" ok read /dev/mapper/c 0 254 one
 dmsetup remove c
+
+# ---------------------------------------------------------------------------
+# 5. The data member's metadata writes fail for a while (its commits go on
+#    on the spare alone), then work again; later the spare fails: recording
+#    that needs the data member, whose metadata the membership change first
+#    writes whole again. Nothing is lost, and the set loads from disk so.
+e0=$(nullb_create e0 16 4096)
+e1=$(nullb_create e1 4 4096)
+"$ctl" format --name e --max-remaps 256 --internal-spare 1M "$e0" "$e1" > /dev/null
+etable=$("$ctl" table "$e0" "$e1")
+dmsetup create e --table "$etable"
+io_expect "initial write to e" ok write /dev/mapper/e 0 16 one
+# md_area NULLB DEV bad|good: NULLB's whole metadata area.
+md_area() {
+	local md off end s
+	md=$("$ctl" dump --json "$2" | jq -r '.member | "\(.metadata_offset_sectors) \(.metadata_sectors)"')
+	off=${md% *} end=$((${md% *} + ${md#* } - 1))
+	for ((s = off; s <= end; s += 512)); do "nullb_$3" "$1" "$s" $((s + 511 < end ? s + 511 : end)); done
+}
+eoff=$(data_sector "$e0" 0)
+md_area e0 "$e0" bad
+nullb_bad e0 $((eoff + 3 * 8)) $((eoff + 3 * 8 + 7))
+io_expect "a remap while the data member's metadata writes fail" ok write /dev/mapper/e 3 1 two
+expect_status e "metadata=degraded remapped=1"
+expect_eq "block 3 on the internal spare" "3 remapped 0:0" "$(dmsetup message e 0 list_remaps)"
+dmesg | grep -q "the data member's metadata is no longer written" || die "the data member's metadata did not fail"
+md_area e0 "$e0" good
+md_area e1 "$e1" bad
+nullb_bad e0 $((eoff + 4 * 8)) $((eoff + 4 * 8 + 7))
+io_expect "a remap while the spare's metadata writes fail" ok write /dev/mapper/e 4 1 two
+expect_eq "members of e after its spare failed" "0:ok,1:failed" "$(status_get e members)"
+dmesg | grep -q "the data member's metadata is written again" || die "the data member's metadata was not written again"
+dmsetup remove e
+md_area e1 "$e1" good
+dmsetup create e --table "$etable"
+expect_eq "members of e loaded again" "0:ok,1:failed" "$(status_get e members)"
+expect_status e "remapped=2 pending=0"
+io_expect "blocks 0-2 of e" ok read /dev/mapper/e 0 3 one
+io_expect "blocks 3-4 of e" ok read /dev/mapper/e 3 2 two
+io_expect "blocks 5-15 of e" ok read /dev/mapper/e 5 11 one
+dmsetup remove e
 
 echo "features: medium errors, read_retries, no_auto_remap, failed member, healed, events and uevents"
