@@ -337,7 +337,7 @@ static int load_entry(struct remap_c *rc, const struct dmr_entry_disk *d)
 	case DMR_ENTRY_RETIRED:
 		rc->members[f.idx].spare_failing = true;
 		atomic_inc(&rc->nr_retired);
-		return xa_err(xa_store(&rc->retired, (u64)f.idx << 32 | f.sblk, xa_mk_value(1), GFP_NOIO));
+		return xa_err(xa_store(rc->retired, (u64)f.idx << 32 | f.sblk, xa_mk_value(1), GFP_NOIO));
 	case DMR_ENTRY_REMAPPED:
 		atomic_inc(&rc->nr_remapped);
 		rc->members[f.idx].live++;
@@ -345,7 +345,7 @@ static int load_entry(struct remap_c *rc, const struct dmr_entry_disk *d)
 	default:
 		atomic_inc(&rc->nr_pending);
 	}
-	return xa_err(xa_store(&rc->table, f.blk, entry_mk(f.state, f.idx, f.sblk), GFP_NOIO));
+	return xa_err(xa_store(rc->table, f.blk, entry_mk(f.state, f.idx, f.sblk), GFP_NOIO));
 }
 
 /* What loading found wrong on a member, short of an invalid state. */
@@ -546,20 +546,20 @@ static int apply_update(struct remap_c *rc, const struct dmr_entry_disk *u, bool
 		 * marked block that is not retired is the old location of the
 		 * entry this record moves.
 		 */
-		if (xa_load(&rc->retired, key))
+		if (xa_load(rc->retired, key))
 			return -EUCLEAN;
 		if (!reserved)
 			spare_mark(rc, f.idx, f.sblk);
 		rc->members[f.idx].spare_failing = true;
 		atomic_inc(&rc->nr_retired);
-		return xa_err(xa_store(&rc->retired, key, xa_mk_value(1), GFP_NOIO));
+		return xa_err(xa_store(rc->retired, key, xa_mk_value(1), GFP_NOIO));
 	}
 	old = entry_get(rc, f.blk);
 	if (f.state == DMR_ENTRY_REMAPPED && !reserved && !spare_mark(rc, f.idx, f.sblk))
 		return -EUCLEAN;
 	if (old && entry_state(old) == DMR_ENTRY_REMAPPED) {
 		/* The old location is kept only if a retired entry says so. */
-		if (!xa_load(&rc->retired, (u64)entry_index(old) << 32 | entry_block(old)))
+		if (!xa_load(rc->retired, (u64)entry_index(old) << 32 | entry_block(old)))
 			spare_release(rc, entry_index(old), entry_block(old));
 		rc->members[entry_index(old)].live--;
 		atomic_dec(&rc->nr_remapped);
@@ -569,7 +569,7 @@ static int apply_update(struct remap_c *rc, const struct dmr_entry_disk *u, bool
 	if (f.state == DMR_ENTRY_FREE) {
 		if (!old)
 			return -EUCLEAN;
-		xa_erase(&rc->table, f.blk);
+		xa_erase(rc->table, f.blk);
 		return 0;
 	}
 	if (f.state == DMR_ENTRY_REMAPPED) {
@@ -578,15 +578,15 @@ static int apply_update(struct remap_c *rc, const struct dmr_entry_disk *u, bool
 	} else {
 		atomic_inc(&rc->nr_pending);
 	}
-	return xa_err(xa_store(&rc->table, f.blk, entry_mk(f.state, f.idx, f.sblk), GFP_NOIO));
+	return xa_err(xa_store(rc->table, f.blk, entry_mk(f.state, f.idx, f.sblk), GFP_NOIO));
 }
 
 static void md_clear(struct remap_c *rc)
 {
 	struct remap_member *m;
 
-	xa_destroy(&rc->table);
-	xa_destroy(&rc->retired);
+	xa_destroy(rc->table);
+	xa_destroy(rc->retired);
 	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
 		if (m->spare_map)
 			bitmap_zero(m->spare_map, m->spare_blocks);
@@ -820,7 +820,7 @@ int fail_commit(struct remap_c *rc)
 
 	while (rc->fail_pending && !r) {
 		rc->fail_pending = false;
-		xa_for_each(&rc->table, key, e) {
+		xa_for_each(rc->table, key, e) {
 			struct remap_member *m = &rc->members[entry_index(e)];
 
 			if (entry_state(e) != DMR_ENTRY_REMAPPED || !m->failed)
@@ -829,7 +829,7 @@ int fail_commit(struct remap_c *rc)
 			atomic_dec(&rc->nr_remapped);
 			atomic_inc(&rc->nr_pending);
 			/* Replaces a present entry: allocates nothing. */
-			xa_store(&rc->table, key,
+			xa_store(rc->table, key,
 				 xa_mk_value(xa_to_value(entry_mk(DMR_ENTRY_PENDING, 0, DMR_PENDING_LOST)) |
 					     (xa_to_value(e) & ENTRY_BUSY)), GFP_NOIO);
 		}
@@ -899,14 +899,14 @@ static int md_snapshot(struct remap_c *rc, struct remap_member *m)
 	if (md_write(rc, mask, s + DMR_MD_BLOCK_SECTORS, rc->member_table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE,
 		     REQ_OP_WRITE))
 		return -EIO;
-	xa_for_each(&rc->table, key, e) {
+	xa_for_each(rc->table, key, e) {
 		if (entry_state(e) == DMR_ENTRY_REMAPPED)
 			stream_add(&st, key, DMR_ENTRY_REMAPPED, entry_index(e), entry_block(e));
 		else if (entry_state(e) == DMR_ENTRY_PENDING)
 			stream_add(&st, key, DMR_ENTRY_PENDING, DMR_NO_MEMBER, entry_block(e));
 	}
 	/* Retired blocks of a member leaving the set leave with it. */
-	xa_for_each(&rc->retired, key, e)
+	xa_for_each(rc->retired, key, e)
 		if (le16_to_cpu(t[key >> 32].role) != DMR_ROLE_NONE)
 			stream_add(&st, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, key >> 32, key & 0xffffffff);
 	stream_write(&st);
@@ -1207,8 +1207,9 @@ bool md_moved_on(struct remap_c *rc)
 
 	for_each_live(rc, m)
 		for (c = 0; c < rc->md_copies; c++)
-			if (!md_read_copy(rc, m, c, journal_off(rc, rc->seq + 1), j, DMR_MD_BLOCK_SIZE) &&
-			    record_valid(rc, j, journal_pos(rc, rc->seq + 1)) && le64_to_cpu(j->seq) > rc->seq)
+			/* Unreadable: it may hold a commit, so read it all again and let the load decide. */
+			if (md_read_copy(rc, m, c, journal_off(rc, rc->seq + 1), j, DMR_MD_BLOCK_SIZE) ||
+			    (record_valid(rc, j, journal_pos(rc, rc->seq + 1)) && le64_to_cpu(j->seq) > rc->seq))
 				return true;
 	return false;
 }

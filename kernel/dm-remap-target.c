@@ -220,7 +220,7 @@ static int xa_room(struct xarray *xa, unsigned long index)
 
 static int busy_begin(struct remap_c *rc, u64 blk, struct updates *up)
 {
-	void *e = xa_load(&rc->table, blk);
+	void *e = xa_load(rc->table, blk);
 	int r;
 
 	if (e && entry_busy(e))
@@ -228,10 +228,10 @@ static int busy_begin(struct remap_c *rc, u64 blk, struct updates *up)
 	if (WARN_ON_ONCE(up->nr_busy == ARRAY_SIZE(up->busy)))
 		return -EBUSY;
 	/* Reserved first, the store below allocates nothing. */
-	r = e ? 0 : xa_room(&rc->table, blk);
+	r = e ? 0 : xa_room(rc->table, blk);
 	if (r)
 		return r;
-	xa_store(&rc->table, blk, xa_mk_value((e ? xa_to_value(e) : DMR_ENTRY_FREE) | ENTRY_BUSY), GFP_NOIO);
+	xa_store(rc->table, blk, xa_mk_value((e ? xa_to_value(e) : DMR_ENTRY_FREE) | ENTRY_BUSY), GFP_NOIO);
 	up->busy[up->nr_busy++] = blk;
 	io_barrier(rc);
 	return 0;
@@ -239,14 +239,14 @@ static int busy_begin(struct remap_c *rc, u64 blk, struct updates *up)
 
 static void busy_end(struct remap_c *rc, u64 blk)
 {
-	void *e = xa_load(&rc->table, blk);
+	void *e = xa_load(rc->table, blk);
 
 	if (!e || !entry_busy(e))
 		return;
 	if (entry_state(e) == DMR_ENTRY_FREE)
-		xa_erase(&rc->table, blk);
+		xa_erase(rc->table, blk);
 	else
-		xa_store(&rc->table, blk, xa_mk_value(xa_to_value(e) & ~ENTRY_BUSY), GFP_NOIO);
+		xa_store(rc->table, blk, xa_mk_value(xa_to_value(e) & ~ENTRY_BUSY), GFP_NOIO);
 }
 
 /* ---------------------------------------------------------------------------
@@ -263,9 +263,9 @@ static void upd_add(struct remap_c *rc, struct updates *up, u64 blk, unsigned in
 	d->spare_block = cpu_to_le32(sblk);
 	/* Room in memory now: once the record is durable, applying it must not fail. */
 	if (state == DMR_ENTRY_RETIRED) {
-		if (xa_room(&rc->retired, (u64)idx << 32 | sblk))
+		if (xa_room(rc->retired, (u64)idx << 32 | sblk))
 			up->err = -ENOMEM;
-	} else if (xa_room(&rc->table, blk)) {
+	} else if (xa_room(rc->table, blk)) {
 		up->err = -ENOMEM;
 	}
 }
@@ -281,9 +281,9 @@ static int upd_flush(struct remap_c *rc, struct updates *up)
 			struct entry_fields f = entry_decode(&up->u[i]);
 
 			if (f.state == DMR_ENTRY_RETIRED)
-				xa_release(&rc->retired, (u64)f.idx << 32 | f.sblk);
+				xa_release(rc->retired, (u64)f.idx << 32 | f.sblk);
 			else
-				xa_release(&rc->table, f.blk);
+				xa_release(rc->table, f.blk);
 		}
 		/* Nothing durable names them: spare_used and its thresholds stay true. */
 		for (i = 0; i < up->nr_alloc; i++)
@@ -849,10 +849,10 @@ static int evacuate(struct remap_c *rc, struct remap_member *x, struct remap_req
 		unsigned int n = 0, i, tries;
 		void *e;
 
-		xa_for_each(&rc->table, key, e) {
+		xa_for_each(rc->table, key, e) {
 			if (entry_state(e) != DMR_ENTRY_REMAPPED || entry_index(e) != xi)
 				continue;
-			xa_store(&rc->table, key, xa_mk_value(xa_to_value(e) | ENTRY_BUSY), GFP_NOIO);
+			xa_store(rc->table, key, xa_mk_value(xa_to_value(e) | ENTRY_BUSY), GFP_NOIO);
 			batch[n++] = key;
 			if (n == REMAP_EVACUATE_BATCH)
 				break;
@@ -1019,9 +1019,9 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 		kfree(sb);
 		return r;
 	}
-	xa_for_each(&rc->retired, key, e)
+	xa_for_each(rc->retired, key, e)
 		if (key >> 32 == req->index) {
-			xa_erase(&rc->retired, key);
+			xa_erase(rc->retired, key);
 			atomic_dec(&rc->nr_retired);
 		}
 	/*
@@ -1121,16 +1121,27 @@ static int submit_req(struct remap_c *rc, struct remap_req *req)
  * Constructor and destructor
  */
 
+/* Every constructed table, to find the one a new table replaces (take_over()). */
+static LIST_HEAD(remap_tables);
+static DEFINE_MUTEX(remap_tables_lock);
+
 static void remap_free(struct remap_c *rc)
 {
 	struct remap_member *m;
 
+	mutex_lock(&remap_tables_lock);
+	list_del(&rc->tables);
+	mutex_unlock(&remap_tables_lock);
 	if (rc->wq)
 		destroy_workqueue(rc->wq);
 	cancel_work_sync(&rc->uevent);
 	free_percpu(rc->io);
-	xa_destroy(&rc->table);
-	xa_destroy(&rc->retired);
+	if (rc->table)
+		xa_destroy(rc->table);
+	if (rc->retired)
+		xa_destroy(rc->retired);
+	kfree(rc->table);
+	kfree(rc->retired);
 	for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
 		kvfree(m->spare_map);
 		if (m->dev)
@@ -1297,8 +1308,22 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->ti = ti;
 	rc->read_retries = REMAP_READ_RETRIES_DEFAULT;
 	rc->read_only = !(dm_table_get_mode(ti->table) & REMAP_MODE_WRITE);
-	xa_init(&rc->table);
-	xa_init(&rc->retired);
+	/* Until its first resume: a message must not reach the worker before then. */
+	rc->suspended = true;
+	/* Spare devices may hold writes of the table this one replaces, unflushed. */
+	atomic_set(&rc->spare_writes, 1);
+	INIT_LIST_HEAD(&rc->tables);
+	rc->table = kmalloc(sizeof(*rc->table), GFP_KERNEL);
+	if (rc->table)
+		xa_init(rc->table);
+	rc->retired = kmalloc(sizeof(*rc->retired), GFP_KERNEL);
+	if (rc->retired)
+		xa_init(rc->retired);
+	if (!rc->table || !rc->retired) {
+		ti->error = "Cannot allocate the remap table";
+		r = -ENOMEM;
+		goto bad;
+	}
 	mutex_init(&rc->msg_lock);
 	mutex_init(&rc->members_lock);
 	spin_lock_init(&rc->lock);
@@ -1415,6 +1440,9 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_flush_bios = 1;
 	ti->flush_supported = true;
 	ti->num_discard_bios = 1;
+	mutex_lock(&remap_tables_lock);
+	list_add(&rc->tables, &remap_tables);
+	mutex_unlock(&remap_tables_lock);
 	return 0;
 
 bad:
@@ -1455,13 +1483,13 @@ static int map_bio(struct remap_c *rc, struct bio *bio, struct remap_pb *pb)
 		return DM_MAPIO_REMAPPED;
 	}
 	pb->start = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
-	if (likely(xa_empty(&rc->table)) || unlikely(!bio_sectors(bio)))
+	if (likely(xa_empty(rc->table)) || unlikely(!bio_sectors(bio)))
 		return map_data(rc, bio, pb);
 
 	first = pb->start >> rc->block_shift;
 	last = (pb->start + bio_sectors(bio) - 1) >> rc->block_shift;
 	index = first;
-	e = xa_find(&rc->table, &index, last, XA_PRESENT);
+	e = xa_find(rc->table, &index, last, XA_PRESENT);
 	if (!e)
 		return map_data(rc, bio, pb);
 	if (index > first) {
@@ -1548,7 +1576,7 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 	 * does makes it return wrong data (io_barrier() waits for writes to a
 	 * block it changes, and for anything sent to a spare device).
 	 */
-	if (likely(bio_op(bio) == REQ_OP_READ) && likely(xa_empty(&rc->table))) {
+	if (likely(bio_op(bio) == REQ_OP_READ) && likely(xa_empty(rc->table))) {
 		pb->start = dm_target_offset(ti, bio->bi_iter.bi_sector);
 		return map_data(rc, bio, pb);
 	}
@@ -1646,6 +1674,100 @@ static void remap_postsuspend(struct dm_target *ti)
 	flush_workqueue(rc->wq);
 }
 
+/*
+ * The table this one replaces on the same device, if it ran and holds the
+ * same set with the same members: device-mapper has suspended it and swapped
+ * this one in, and destroys it once this resume is over. Caller holds
+ * remap_tables_lock.
+ */
+static struct remap_c *replaced_table(struct remap_c *rc)
+{
+	struct mapped_device *md = dm_table_get_md(rc->ti->table);
+	struct remap_c *old;
+	unsigned int i;
+
+	list_for_each_entry(old, &remap_tables, tables) {
+		if (old == rc || dm_table_get_md(old->ti->table) != md || !old->resumed ||
+		    !READ_ONCE(old->suspended))
+			continue;
+		if (memcmp(old->set_uuid, rc->set_uuid, sizeof(rc->set_uuid)) || old->read_only != rc->read_only ||
+		    old->block_size != rc->block_size || old->data_offset != rc->data_offset ||
+		    old->data_sectors != rc->data_sectors || old->max_entries != rc->max_entries ||
+		    old->md_offset != rc->md_offset || old->md_copy_sectors != rc->md_copy_sectors)
+			return NULL;
+		for (i = 0; i < DMR_MAX_MEMBERS; i++) {
+			struct remap_member *o = &old->members[i], *n = &rc->members[i];
+
+			if (!o->dev != !n->dev || (o->dev && o->dev->bdev != n->dev->bdev) || o->missing != n->missing ||
+			    o->spare_offset != n->spare_offset || o->spare_blocks != n->spare_blocks)
+				return NULL;
+		}
+		return old;
+	}
+	return NULL;
+}
+
+/*
+ * Takes over the state of the table this one replaces: all its commits are
+ * durable, so it is what the disk says, or newer than what a read can prove
+ * (its metadata may have become unreadable since). No I/O and no allocation:
+ * a resume that takes over cannot fail. @old gets this table's state, which
+ * its destructor frees.
+ */
+static bool take_over(struct remap_c *rc)
+{
+	struct remap_c *old;
+	unsigned int i;
+
+	mutex_lock(&remap_tables_lock);
+	old = replaced_table(rc);
+	if (!old) {
+		mutex_unlock(&remap_tables_lock);
+		return false;
+	}
+	mutex_lock(&rc->members_lock);
+	for (i = 0; i < DMR_MAX_MEMBERS; i++) {
+		struct remap_member *o = &old->members[i], *n = &rc->members[i];
+
+		swap(*o, *n);
+		/* Each table keeps the devices it holds a reference on. */
+		swap(o->dev, n->dev);
+		swap(rc->nblocks[i], old->nblocks[i]);
+	}
+	swap(rc->table, old->table);
+	swap(rc->retired, old->retired);
+	swap(rc->member_table, old->member_table);
+	rc->failed_mask = old->failed_mask;
+	rc->generation = old->generation;
+	rc->seq = old->seq;
+	rc->snapshot_seq = old->snapshot_seq;
+	rc->md_stale = old->md_stale;
+	rc->fail_pending = old->fail_pending;
+	rc->anchor_failed = old->anchor_failed;
+	rc->md_degraded = old->md_degraded;
+	rc->exhausted = old->exhausted;
+	rc->spare_level = old->spare_level;
+	rc->pending_retry = old->pending_retry;
+	rc->dirty |= old->dirty;
+	atomic_set(&rc->spare_writes, atomic_read(&old->spare_writes));
+	rc->flushed_writes = old->flushed_writes;
+	atomic_set(&rc->nr_remapped, atomic_read(&old->nr_remapped));
+	atomic_set(&rc->nr_pending, atomic_read(&old->nr_pending));
+	atomic_set(&rc->nr_retired, atomic_read(&old->nr_retired));
+	atomic64_set(&rc->read_errors, atomic64_read(&old->read_errors));
+	atomic64_set(&rc->write_errors, atomic64_read(&old->write_errors));
+	atomic64_set(&rc->remap_events, atomic64_read(&old->remap_events));
+	atomic64_set(&rc->healed, atomic64_read(&old->healed));
+	atomic64_set(&rc->device_errors, atomic64_read(&old->device_errors));
+	/* @old must not offer its state to another table. */
+	old->resumed = false;
+	mutex_unlock(&rc->members_lock);
+	mutex_unlock(&remap_tables_lock);
+	/* list_remaps may still walk the table this one loaded, which @old now frees. */
+	synchronize_rcu();
+	return true;
+}
+
 static int remap_preresume(struct dm_target *ti)
 {
 	struct remap_c *rc = ti->private;
@@ -1663,6 +1785,14 @@ static int remap_preresume(struct dm_target *ti)
 		return 0;
 	/* Suspended: reclaim must not write back through this device. */
 	noio = memalloc_noio_save();
+	if (take_over(rc)) {
+		/* Failed members its last commit could not record yet. */
+		if (!rc->read_only && rc->fail_pending)
+			fail_commit(rc);
+		memalloc_noio_restore(noio);
+		rc->resumed = true;
+		return 0;
+	}
 	r = reread_generation(rc, &moved, &error);
 	if (!r && (moved || md_moved_on(rc))) {
 		/* The table this one replaces committed since: read it all again. */
@@ -1780,7 +1910,7 @@ static int msg_list(struct remap_c *rc, unsigned int argc, char **argv, char *re
 	if (argc > 3)
 		return -EINVAL;
 	rcu_read_lock();
-	xa_for_each_start(&rc->table, index, e, index) {
+	xa_for_each_start(rc->table, index, e, index) {
 		/*
 		 * A line cut short fills the buffer: device-mapper then reports
 		 * DM_BUFFER_FULL_FLAG, and libdevmapper asks again with more room.
@@ -2084,7 +2214,7 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, c
 			DMWARN("remap %llu: %s", blk, req.error ?: "failed");
 			return r;
 		}
-		e = xa_load(&rc->table, blk);
+		e = xa_load(rc->table, blk);
 		DMEMIT("%llu %s", blk, e && entry_state(e) == DMR_ENTRY_REMAPPED ? "remapped" : "pending");
 		return 1;
 	}

@@ -102,6 +102,7 @@ struct updates {
 
 struct remap_c {
 	struct dm_target *ti;
+	struct list_head tables;	/* in remap_tables, under remap_tables_lock */
 
 	/* Geometry, fixed after the constructor. */
 	u8 set_uuid[16];
@@ -138,10 +139,14 @@ struct remap_c {
 	struct mutex msg_lock;
 	struct mutex members_lock;
 
-	/* data block -> encoded entry; RCU readers, written by the worker. */
-	struct xarray table;
+	/*
+	 * data block -> encoded entry; RCU readers, written by the worker.
+	 * Pointers, not embedded: a table that replaces this one takes them
+	 * over at its first resume (take_over()).
+	 */
+	struct xarray *table;
 	/* (member index << 32 | spare block) of failed spare blocks; worker only. */
-	struct xarray retired;
+	struct xarray *retired;
 	u8 *member_table;		/* as on disk, 16 KiB; worker only */
 	u32 nblocks[DMR_MAX_MEMBERS];	/* spare blocks by index under member_table; worker only */
 	u64 failed_mask;		/* members member_table marks failed; worker only */
@@ -256,7 +261,7 @@ static inline bool entry_lost(void *e)
 /* The entry of @blk, or NULL while it lives on the data device. */
 static inline void *entry_get(struct remap_c *rc, u64 blk)
 {
-	void *e = xa_load(&rc->table, blk);
+	void *e = xa_load(rc->table, blk);
 
 	return e && entry_state(e) != DMR_ENTRY_FREE ? e : NULL;
 }

@@ -14,6 +14,10 @@
 #    block going bad under it changes nothing.
 # 4. A commit that cannot be written fails the write and gives back the
 #    spare block it took.
+# 5. A superblock copy that cannot be written in a membership change.
+# 6. A table loaded under a live one takes over the live one's state when it
+#    resumes: a remap committed after the load holds although by then no
+#    metadata block of any member can be read, and the resume succeeds.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 md() { python3 "$DMREMAP_SRC/tests/vm/target/mdedit.py" "$@"; }
 data=$(nullb_create d0 128 4096)
@@ -166,4 +170,34 @@ expect_eq "metadata after a superblock copy failed" degraded "$(status_field m m
 expect_eq "members after the change" "0:ok,1:ok" "$(status_field m members)"
 dmsetup remove m
 nullb_good d0 8 15
+
+# 6. Load, remap under the live table, every metadata block unreadable, resume.
+# md_area NULLB DEV bad|good: NULLB's whole metadata area.
+md_area() {
+	local md off end s
+	md=$("$ctl" dump --json "$2" | jq -r '.member | "\(.metadata_offset_sectors) \(.metadata_sectors)"')
+	off=${md% *} end=$((${md% *} + ${md#* } - 1))
+	# 6.1's null_blk takes at most 512 sectors at a time.
+	for ((s = off; s <= end; s += 512)); do "nullb_$3" "$1" "$s" $((s + 511 < end ? s + 511 : end)); done
+}
+table=$("$ctl" table "$data" "$spare")
+dmsetup create m --table "$table"
+dmsetup reload m --table "$table"
+bad_block d0 "$data" 61
+blocks write /dev/mapper/m 61 1 two || die "remapping write under the live table failed"
+expect_eq "remapped under the live table" 10 "$(status_field m remapped)"
+md_area d0 "$data" bad
+md_area s0 "$spare" bad
+dmsetup resume m || die "the resume of a table loaded before the last commit failed"
+expect_eq "remapped after the resume" 10 "$(status_field m remapped)"
+expect_eq "members after the resume" "0:ok,1:ok" "$(status_field m members)"
+blocks verify /dev/mapper/m 0 64 two || die "stale or unreadable data after the resume"
+dmsetup remove m
+md_area d0 "$data" good
+md_area s0 "$spare" good
+dmsetup create m --table "$table"
+expect_eq "remapped after a fresh load" 10 "$(status_field m remapped)"
+blocks verify /dev/mapper/m 0 64 two || die "stale or unreadable data after a fresh load"
+dmsetup remove m
+good_block d0 "$data" 61
 echo "md-unreadable: one lost copy loses nothing; a loss in both copies is refused, never stale data"
