@@ -1754,11 +1754,7 @@ static bool take_over(struct remap_c *rc)
 	atomic_set(&rc->nr_remapped, atomic_read(&old->nr_remapped));
 	atomic_set(&rc->nr_pending, atomic_read(&old->nr_pending));
 	atomic_set(&rc->nr_retired, atomic_read(&old->nr_retired));
-	atomic64_set(&rc->read_errors, atomic64_read(&old->read_errors));
-	atomic64_set(&rc->write_errors, atomic64_read(&old->write_errors));
-	atomic64_set(&rc->remap_events, atomic64_read(&old->remap_events));
-	atomic64_set(&rc->healed, atomic64_read(&old->healed));
-	atomic64_set(&rc->device_errors, atomic64_read(&old->device_errors));
+	/* The error and event counters count for each table: they start at zero. */
 	/* @old must not offer its state to another table. */
 	old->resumed = false;
 	mutex_unlock(&rc->members_lock);
