@@ -295,13 +295,6 @@ e1=$(nullb_create e1 4 4096)
 etable=$("$ctl" table "$e0" "$e1")
 dmsetup create e --table "$etable"
 io_expect "initial write to e" ok write /dev/mapper/e 0 16 one
-# md_area NULLB DEV bad|good: NULLB's whole metadata area.
-md_area() {
-	local md off end s
-	md=$("$ctl" dump --json "$2" | jq -r '.member | "\(.metadata_offset_sectors) \(.metadata_sectors)"')
-	off=${md% *} end=$((${md% *} + ${md#* } - 1))
-	for ((s = off; s <= end; s += 512)); do "nullb_$3" "$1" "$s" $((s + 511 < end ? s + 511 : end)); done
-}
 eoff=$(data_sector "$e0" 0)
 md_area e0 "$e0" bad
 nullb_bad e0 $((eoff + 3 * 8)) $((eoff + 3 * 8 + 7))

@@ -145,3 +145,12 @@ nullb_power() {
 		[ ! -e "/sys/block/$1" ] || die "$1 still exists after its power went off"
 	fi
 }
+
+# md_area NULLB DEV bad|good: NULLB's whole metadata area.
+md_area() {
+	local md off end s
+	md=$("$ctl" dump --json "$2" | jq -r '.member | "\(.metadata_offset_sectors) \(.metadata_sectors)"')
+	off=${md% *} end=$((${md% *} + ${md#* } - 1))
+	# 6.1's null_blk takes at most 512 sectors at a time.
+	for ((s = off; s <= end; s += 512)); do "nullb_$3" "$1" "$s" $((s + 511 < end ? s + 511 : end)); done
+}

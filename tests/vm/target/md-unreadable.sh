@@ -172,14 +172,6 @@ dmsetup remove m
 nullb_good d0 8 15
 
 # 6. Load, remap under the live table, every metadata block unreadable, resume.
-# md_area NULLB DEV bad|good: NULLB's whole metadata area.
-md_area() {
-	local md off end s
-	md=$("$ctl" dump --json "$2" | jq -r '.member | "\(.metadata_offset_sectors) \(.metadata_sectors)"')
-	off=${md% *} end=$((${md% *} + ${md#* } - 1))
-	# 6.1's null_blk takes at most 512 sectors at a time.
-	for ((s = off; s <= end; s += 512)); do "nullb_$3" "$1" "$s" $((s + 511 < end ? s + 511 : end)); done
-}
 table=$("$ctl" table "$data" "$spare")
 dmsetup create m --table "$table"
 dmsetup reload m --table "$table"
