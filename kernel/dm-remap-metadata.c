@@ -196,21 +196,22 @@ bool sb_usable(int r)
 	return !r || r == -EROFS;
 }
 
-/* The valid copy with the higher generation: one damaged copy is survivable. */
+/*
+ * The valid copy with the higher generation: one damaged copy is survivable.
+ * @sb has room for two superblocks (sb_alloc), the second is scratch: a
+ * resume reads superblocks, and must not fail for want of memory.
+ */
 int read_member_sb(struct remap_c *rc, struct dm_dev *dev, struct dmr_superblock_disk *sb)
 {
-	struct dmr_superblock_disk *other = kmalloc(sizeof(*other), GFP_NOIO);
+	struct dmr_superblock_disk *other = sb + 1;
 	int r0, r1;
 
-	if (!other)
-		return -ENOMEM;
 	r0 = read_superblock(rc, dev, 0, sb);
 	r1 = read_superblock(rc, dev, 1, other);
 	if (sb_usable(r1) && (!sb_usable(r0) || le64_to_cpu(other->generation) > le64_to_cpu(sb->generation))) {
 		memcpy(sb, other, sizeof(*sb));
 		r0 = r1;
 	}
-	kfree(other);
 	return r0;
 }
 
@@ -1165,12 +1166,10 @@ int md_wipe(struct remap_c *rc, struct remap_member *m)
  */
 int reread_generation(struct remap_c *rc, bool *moved, char **error)
 {
-	struct dmr_superblock_disk *sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	struct dmr_superblock_disk *sb = rc->sb_scratch;
 	struct remap_member *m;
 	int r = 0;
 
-	if (!sb)
-		return -ENOMEM;
 	*moved = false;
 	for_each_member(rc, m) {
 		if (!sb_usable(read_member_sb(rc, m->dev, sb))) {
@@ -1190,7 +1189,6 @@ int reread_generation(struct remap_c *rc, bool *moved, char **error)
 		rc->generation = m->sb_generation;
 		*moved = true;
 	}
-	kfree(sb);
 	return r;
 }
 

@@ -30,6 +30,11 @@ int md_resync(struct remap_c *rc, char **error);
 int md_wipe(struct remap_c *rc, struct remap_member *m);
 u64 member_blocks(struct remap_c *rc, const u8 *table, u32 *nblocks);
 void member_fail(struct remap_c *rc, struct remap_member *m, const char *why);
+/* A superblock buffer with the scratch room read_member_sb needs. */
+static inline struct dmr_superblock_disk *sb_alloc(gfp_t gfp)
+{
+	return kmalloc_array(2, sizeof(struct dmr_superblock_disk), gfp);
+}
 int read_member_sb(struct remap_c *rc, struct dm_dev *dev, struct dmr_superblock_disk *sb);
 int reread_generation(struct remap_c *rc, bool *moved, char **error);
 const char *sb_error(int r);

@@ -906,7 +906,7 @@ static int do_spare_add(struct remap_c *rc, struct remap_req *req)
 		req->error = "the set has the most spares it can have";
 		return -ENOSPC;
 	}
-	sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	sb = sb_alloc(GFP_NOIO);
 	if (!sb)
 		return -ENOMEM;
 	r = read_member_sb(rc, rc->members[0].dev, sb);
@@ -1004,7 +1004,7 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 			     r == -EINTR ? "interrupted by a suspend; run it again" : "evacuation failed";
 		return r ?: -EIO;
 	}
-	sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	sb = sb_alloc(GFP_NOIO);
 	if (!sb) {
 		m->draining = false;
 		return -ENOMEM;
@@ -1313,6 +1313,16 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	/* Spare devices may hold writes of the table this one replaces, unflushed. */
 	atomic_set(&rc->spare_writes, 1);
 	INIT_LIST_HEAD(&rc->tables);
+	/* Before anything can fail: remap_free cancels the works. */
+	mutex_init(&rc->msg_lock);
+	mutex_init(&rc->members_lock);
+	spin_lock_init(&rc->lock);
+	bio_list_init(&rc->deferred);
+	bio_list_init(&rc->batch);
+	bio_list_init(&rc->redo);
+	INIT_LIST_HEAD(&rc->requests);
+	INIT_WORK(&rc->worker, remap_worker);
+	INIT_WORK(&rc->uevent, remap_uevent);
 	rc->table = kmalloc(sizeof(*rc->table), GFP_KERNEL);
 	if (rc->table)
 		xa_init(rc->table);
@@ -1324,20 +1334,11 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -ENOMEM;
 		goto bad;
 	}
-	mutex_init(&rc->msg_lock);
-	mutex_init(&rc->members_lock);
-	spin_lock_init(&rc->lock);
-	bio_list_init(&rc->deferred);
-	bio_list_init(&rc->batch);
-	bio_list_init(&rc->redo);
-	INIT_LIST_HEAD(&rc->requests);
-	INIT_WORK(&rc->worker, remap_worker);
-	INIT_WORK(&rc->uevent, remap_uevent);
 	for (i = 0; i < DMR_MAX_MEMBERS; i++)
 		rc->members[i].newest_slot = -1;
-	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
+	sb = sb_alloc(GFP_KERNEL);
 	rc->md_block = kmalloc(DMR_MD_BLOCK_SIZE, GFP_KERNEL);
-	rc->sb_scratch = kmalloc(sizeof(*rc->sb_scratch), GFP_KERNEL);
+	rc->sb_scratch = sb_alloc(GFP_KERNEL);
 	rc->md_chunk = kvmalloc(REMAP_MD_CHUNK, GFP_KERNEL);
 	rc->member_table = kvzalloc(DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE, GFP_KERNEL);
 	rc->up = kzalloc(sizeof(*rc->up), GFP_KERNEL);
@@ -2057,7 +2058,7 @@ static int msg_spare_add(struct remap_c *rc, unsigned int argc, char **argv, cha
 		r = -ENOSPC;
 		goto out;
 	}
-	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
+	sb = sb_alloc(GFP_KERNEL);
 	if (!sb) {
 		r = -ENOMEM;
 		goto out;

@@ -151,7 +151,7 @@ struct remap_c {
 	u32 nblocks[DMR_MAX_MEMBERS];	/* spare blocks by index under member_table; worker only */
 	u64 failed_mask;		/* members member_table marks failed; worker only */
 	void *md_block;			/* 4 KiB scratch for metadata I/O; worker only */
-	struct dmr_superblock_disk *sb_scratch;	/* for membership commits on the I/O path; worker only */
+	struct dmr_superblock_disk *sb_scratch;	/* two, for membership commits and the first resume; worker only */
 	void *md_chunk;			/* REMAP_MD_CHUNK bytes for snapshots; worker only */
 	struct page *bounce;		/* one data block; worker only */
 	struct updates *up;		/* worker only */
