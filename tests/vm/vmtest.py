@@ -319,8 +319,10 @@ def run(args):
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (kmod_src / "Kbuild").exists():
             k.build_kbuild(kmod_src, kmod_dir)
-        if (SRC / "tests/vm/selftest/Kbuild").exists():
-            k.build_kbuild(SRC / "tests/vm/selftest", vmdir / k.abi / "selftest")
+        # Test-only modules: the harness's self-test, allocation failures.
+        for d in ("selftest", "inject"):
+            if (SRC / "tests/vm" / d / "Kbuild").exists():
+                k.build_kbuild(SRC / "tests/vm" / d, vmdir / k.abi / d)
         initrd = initramfs(k, vmdir / f"initramfs-{k.abi}.cpio")
         acc = accel(k, vmdir, initrd)
 
@@ -335,7 +337,8 @@ def run(args):
     runner = rundir / "run.sh"
     script = [str(Path(args.script).resolve())] + args.args if args.script else ["/bin/sh", "-i"]
     env = {"DMREMAP_SRC": SRC, "DMREMAP_BUILD": build, "DMREMAP_KMOD_DIR": kmod_dir,
-           "DMREMAP_SELFTEST_DIR": vmdir / k.abi / "selftest", "DMREMAP_ABI": k.abi,
+           "DMREMAP_SELFTEST_DIR": vmdir / k.abi / "selftest",
+           "DMREMAP_INJECT_DIR": vmdir / k.abi / "inject", "DMREMAP_ABI": k.abi,
            "DMREMAP_KERNEL_SERIES": k.series, "DMREMAP_VM_MODE": args.mode, "VMTEST_LIB": SRC / "tests/vm/lib.sh",
            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
            "TERM": "vt100" if args.shell else "dumb"}
