@@ -614,6 +614,11 @@ static int check_member_table(struct remap_c *rc, char **error)
 		struct remap_member *m = &rc->members[i];
 
 		m->missing = false;
+		/* A flag this module does not know may mean "do not use" (as F_FAILED does). */
+		if (le32_to_cpu(t[i].flags) & ~DMR_MEMBER_F_ALL) {
+			*error = "The member table has flags this module does not know";
+			return -EPROTONOSUPPORT;
+		}
 		m->failed = le32_to_cpu(t[i].flags) & DMR_MEMBER_F_FAILED;
 		if (m->failed && !i) {
 			*error = "Metadata marks the data member failed";

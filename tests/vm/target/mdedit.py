@@ -18,6 +18,7 @@
         record-count SEQ VALUE          nr_updates of record SEQ
         slot-count VALUE                nr_entries of the live slot
         slot-entry I FIELD VALUE        entry I of the live slot
+        member-flags I VALUE            flags of member I in the live slot
         sb FIELD VALUE                  both superblock copies
       FIELD of an entry: data_block, spare_block, spare_index, state;
       of a superblock: spare_offset, spare_sectors, data_offset.
@@ -209,6 +210,15 @@ def edit(m, op, args, copy):
             set_entry(ents, int(args[0]) * 16, args[1], int(args[2]))
             m.write(s + 40, ents)
             struct.pack_into("<I", h, 52, crc32c(ents[:nr * 16]))
+        seal(h)
+        m.write(s, h)
+    elif op == "member-flags":
+        # The live snapshot's member table, its checksum sealed again.
+        s = m.live_slot(copy)["copies"][copy]
+        h, table = m.read(s, 1), m.read(s + 8, 4)
+        struct.pack_into("<I", table, int(args[0]) * 256 + 20, int(args[1]))
+        m.write(s + 8, table)
+        struct.pack_into("<I", h, 56, crc32c(table))
         seal(h)
         m.write(s, h)
     elif op == "sb":

@@ -131,6 +131,11 @@ md slot-entry 1 spare_block "$taken" -- "$data" "$spare"
 problem "$data" entry-duplicate "$data slot $slot"
 refused "two snapshot entries on one spare block" "Structure needs cleaning" "Metadata snapshot uses a spare block twice"
 
+# A member flag this module does not know may mean "do not use it".
+md member-flags 1 4 -- "$data" "$spare"
+refused "a member flag this module does not know" "Protocol not supported" \
+	"The member table has flags this module does not know"
+
 # A record that claims more updates than a record holds is not a record:
 # the chain ends before it (FORMAT.md §5), as the userspace loader says.
 md record-count "$seq" 253 -- "$data" "$spare"
