@@ -248,7 +248,7 @@ int sb_write(struct remap_c *rc, struct block_device *bdev, struct dmr_superbloc
 		r = sb_io(rc, bdev, copy, sb, REQ_OP_WRITE | REQ_META | REQ_SYNC | REQ_PREFLUSH | REQ_FUA);
 		if (r && copy) {
 			DMWARN("%pg: superblock copy 1 could not be written (%d)", bdev, r);
-			rc->md_degraded = true;
+			rc->md.degraded = true;
 		} else if (r) {
 			return r;
 		}
@@ -263,10 +263,10 @@ static int sb_set_generation(struct remap_c *rc, struct remap_member *m, struct 
 
 	if (!sb_usable(r))
 		return r;
-	sb->generation = cpu_to_le64(rc->generation);
+	sb->generation = cpu_to_le64(rc->md.generation);
 	r = sb_write(rc, m->dev->bdev, sb);
 	if (!r)
-		m->sb_generation = rc->generation;
+		m->sb_generation = rc->md.generation;
 	return r;
 }
 
@@ -382,7 +382,7 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 	}
 	if (le64_to_cpu(h->magic) != DMR_SNAP_MAGIC || block_csum(h) != le32_to_cpu(h->csum) ||
 	    le32_to_cpu(h->slot) != slot || memcmp(h->set_uuid, rc->set_uuid, 16) ||
-	    le64_to_cpu(h->generation) != rc->generation || le32_to_cpu(h->nr_entries) > rc->max_entries)
+	    le64_to_cpu(h->generation) != rc->md.generation || le32_to_cpu(h->nr_entries) > rc->max_entries)
 		return 0;
 	nr = le32_to_cpu(h->nr_entries);
 	seq = le64_to_cpu(h->seq);
@@ -426,8 +426,8 @@ static u64 md_read_slot(struct remap_c *rc, struct remap_member *m, unsigned int
 	if (!load)
 		goto out;
 	memcpy(rc->member_table, table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE);
-	memcpy(rc->nblocks, nblocks, sizeof(nblocks));
-	rc->failed_mask = failed;
+	memcpy(rc->md.nblocks, nblocks, sizeof(nblocks));
+	rc->md.failed_mask = failed;
 	for (i = 0; i < nr && !*err; i++)
 		*err = load_entry(rc, &ents[i]);
 out:
@@ -440,7 +440,7 @@ out:
 static bool record_valid(struct remap_c *rc, struct dmr_journal_disk *j, unsigned int pos)
 {
 	return le64_to_cpu(j->magic) == DMR_JOURNAL_MAGIC && block_csum(j) == le32_to_cpu(j->csum) &&
-	       !memcmp(j->set_uuid, rc->set_uuid, 16) && le64_to_cpu(j->generation) == rc->generation &&
+	       !memcmp(j->set_uuid, rc->set_uuid, 16) && le64_to_cpu(j->generation) == rc->md.generation &&
 	       le32_to_cpu(j->nr_updates) <= DMR_JOURNAL_UPDATES && journal_pos(rc, le64_to_cpu(j->seq)) == pos;
 }
 
@@ -537,7 +537,7 @@ static int apply_update(struct remap_c *rc, const struct dmr_entry_disk *u, bool
 	struct entry_fields f = entry_decode(u);
 	void *old;
 
-	if (!entry_valid(rc, u, true, rc->nblocks, rc->failed_mask))
+	if (!entry_valid(rc, u, true, rc->md.nblocks, rc->md.failed_mask))
 		return -EUCLEAN;
 	if (f.state == DMR_ENTRY_RETIRED) {
 		u64 key = (u64)f.idx << 32 | f.sblk;
@@ -710,7 +710,7 @@ int md_load(struct remap_c *rc, bool resync, char **error)
 	int r;
 
 	md_clear(rc);
-	rc->md_stale = false;
+	rc->md.stale = false;
 	for_each_member(rc, m) {
 		m->stale = false;
 		r = md_newest_slot(rc, m, error);
@@ -755,11 +755,11 @@ int md_load(struct remap_c *rc, bool resync, char **error)
 			}
 		}
 	}
-	rc->seq = seq - 1;
-	rc->snapshot_seq = best_snap;
-	if (md_find_orphan(rc, rc->seq, &m, &orphan)) {
+	rc->md.seq = seq - 1;
+	rc->md.snapshot_seq = best_snap;
+	if (md_find_orphan(rc, rc->md.seq, &m, &orphan)) {
 		DMERR("%s: %s: journal record %llu found beyond the end of the history at %llu",
-		      dev, m->dev->name, (unsigned long long)orphan, (unsigned long long)rc->seq);
+		      dev, m->dev->name, (unsigned long long)orphan, (unsigned long long)rc->md.seq);
 		*error = "Metadata journal has a hole: a valid record lies beyond the end of the history";
 		return -EUCLEAN;
 	}
@@ -769,13 +769,13 @@ int md_load(struct remap_c *rc, bool resync, char **error)
 	 * damaged copy, or a superblock of an older generation.
 	 */
 	for_each_live(rc, m)
-		rc->md_stale |= m->stale || m->snap_seq != best_snap || m->sb_generation != rc->generation;
+		rc->md.stale |= m->stale || m->snap_seq != best_snap || m->sb_generation != rc->md.generation;
 	if ((u64)atomic_read(&rc->nr_remapped) + atomic_read(&rc->nr_pending) + atomic_read(&rc->nr_retired) >
 	    rc->max_entries) {
 		*error = "Metadata holds more entries than its capacity";
 		return -EUCLEAN;
 	}
-	return resync && rc->md_stale ? md_resync(rc, error) : 0;
+	return resync && rc->md.stale ? md_resync(rc, error) : 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -794,17 +794,17 @@ void member_fail(struct remap_c *rc, struct remap_member *m, const char *why)
 	const char *dev = dm_device_name(dm_table_get_md(rc->ti->table));
 
 	if (m == rc->members) {
-		if (!rc->anchor_failed)
+		if (!rc->md.anchor_failed)
 			DMERR("%s: %s: %s: the data member's metadata is no longer written", dev, m->dev->name, why);
-		rc->anchor_failed = true;
-		rc->md_degraded = true;
+		rc->md.anchor_failed = true;
+		rc->md.degraded = true;
 		return;
 	}
 	if (m->failed)
 		return;
 	DMERR("%s: %s: %s: left out of the set; its blocks read EIO until written", dev, m->dev->name, why);
 	WRITE_ONCE(m->failed, true);
-	rc->fail_pending = true;
+	rc->md.fail_pending = true;
 	rc->nr_failed++;
 }
 
@@ -824,8 +824,8 @@ int fail_commit(struct remap_c *rc)
 	void *e;
 	int r = 0;
 
-	while (rc->fail_pending && !r) {
-		rc->fail_pending = false;
+	while (rc->md.fail_pending && !r) {
+		rc->md.fail_pending = false;
 		xa_for_each(rc->table, key, e) {
 			struct remap_member *m = &rc->members[entry_index(e)];
 
@@ -846,7 +846,7 @@ int fail_commit(struct remap_c *rc)
 	}
 	/* Tried again before the next commit. */
 	if (r)
-		rc->fail_pending = true;
+		rc->md.fail_pending = true;
 	return r;
 }
 
@@ -922,8 +922,8 @@ static int md_snapshot(struct remap_c *rc, struct remap_member *m)
 	h->magic = cpu_to_le64(DMR_SNAP_MAGIC);
 	h->slot = cpu_to_le32(slot);
 	memcpy(h->set_uuid, rc->set_uuid, 16);
-	h->seq = cpu_to_le64(rc->seq);
-	h->generation = cpu_to_le64(rc->generation);
+	h->seq = cpu_to_le64(rc->md.seq);
+	h->generation = cpu_to_le64(rc->md.generation);
 	h->nr_entries = cpu_to_le32(st.n);
 	h->entries_csum = cpu_to_le32(~st.crc);
 	h->members_csum = cpu_to_le32(dmr_csum(rc->member_table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE));
@@ -953,13 +953,13 @@ int md_compact(struct remap_c *rc)
 			member_fail(rc, m, "metadata snapshot write failed");
 			continue;
 		}
-		if (!i && rc->anchor_failed) {
+		if (!i && rc->md.anchor_failed) {
 			/*
 			 * A data member whose metadata writes failed for a while
 			 * (a reset, a cable) is whole again: this snapshot holds
 			 * all that the records it missed did.
 			 */
-			rc->anchor_failed = false;
+			rc->md.anchor_failed = false;
 			DMINFO("%s: %s: the data member's metadata is written again",
 			       dm_device_name(dm_table_get_md(rc->ti->table)), m->dev->name);
 		}
@@ -967,7 +967,7 @@ int md_compact(struct remap_c *rc)
 	}
 	if (!ok)
 		return -EIO;
-	rc->snapshot_seq = rc->seq;
+	rc->md.snapshot_seq = rc->md.seq;
 	return 0;
 }
 
@@ -985,9 +985,9 @@ int md_resync(struct remap_c *rc, char **error)
 		*error = "Cannot bring stale members up to date";
 		return r;
 	}
-	rc->md_stale = false;
+	rc->md.stale = false;
 	for_each_live(rc, m) {
-		if (m->sb_generation == rc->generation)
+		if (m->sb_generation == rc->md.generation)
 			continue;
 		/*
 		 * Back from an older generation (a degraded start went on
@@ -1043,7 +1043,7 @@ int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int nr)
 	r = fail_commit(rc);
 	if (r)
 		return r;
-	if (rc->seq + 1 - rc->snapshot_seq > rc->journal_blocks) {
+	if (rc->md.seq + 1 - rc->md.snapshot_seq > rc->journal_blocks) {
 		r = md_compact(rc);
 		if (r)
 			return r;
@@ -1060,17 +1060,17 @@ int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int nr)
 	for (i = 0; i < nr; i++)
 		if (le16_to_cpu(u[i].state) == DMR_ENTRY_REMAPPED && rc->members[le16_to_cpu(u[i].spare_index)].failed)
 			return -EAGAIN;
-	seq = rc->seq + 1;
+	seq = rc->md.seq + 1;
 	memset(j, 0, sizeof(*j));
 	j->magic = cpu_to_le64(DMR_JOURNAL_MAGIC);
 	j->nr_updates = cpu_to_le32(nr);
 	memcpy(j->set_uuid, rc->set_uuid, 16);
 	j->seq = cpu_to_le64(seq);
-	j->generation = cpu_to_le64(rc->generation);
+	j->generation = cpu_to_le64(rc->md.generation);
 	memcpy(j->updates, u, nr * sizeof(*u));
 	j->csum = cpu_to_le32(block_csum(j));
 	for (i = 0; i < DMR_MAX_MEMBERS; i++)
-		if (rc->members[i].dev && !rc->members[i].failed && (i || !rc->anchor_failed))
+		if (rc->members[i].dev && !rc->members[i].failed && (i || !rc->md.anchor_failed))
 			mask |= BIT_ULL(i);
 	/* Just flushed: FUA alone makes the record durable after the data. */
 	failed = md_write(rc, mask, journal_off(rc, seq), j, DMR_MD_BLOCK_SIZE, REQ_OP_WRITE | REQ_FUA);
@@ -1079,7 +1079,7 @@ int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int nr)
 			member_fail(rc, &rc->members[i], "metadata journal write failed");
 	if (failed == mask)
 		return -EIO;
-	rc->seq = seq;
+	rc->md.seq = seq;
 	for (i = 0; i < nr; i++) {
 		/* Cannot fail: every slot was reserved before the record was written. */
 		r = apply_update(rc, &u[i], true);
@@ -1090,7 +1090,7 @@ int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int nr)
 	 * Durable already. A member lost on the way is recorded now (or
 	 * before the next commit), and that commit's event is this one's too.
 	 */
-	if (!rc->fail_pending || fail_commit(rc))
+	if (!rc->md.fail_pending || fail_commit(rc))
 		remap_event(rc);
 	return 0;
 }
@@ -1105,33 +1105,33 @@ int md_commit(struct remap_c *rc, struct dmr_entry_disk *u, unsigned int nr)
  */
 int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb)
 {
-	u64 snapshot_seq = rc->snapshot_seq;
+	u64 snapshot_seq = rc->md.snapshot_seq;
 	int slots[DMR_MAX_MEMBERS];
 	struct remap_member *m;
 	int i, r;
 
 	for (i = 0; i < DMR_MAX_MEMBERS; i++)
 		slots[i] = rc->members[i].newest_slot;
-	rc->generation++;
-	rc->seq++;
+	rc->md.generation++;
+	rc->md.seq++;
 	/* The commit point is the data member's superblock: its snapshot must be there. */
 	r = md_compact(rc);
-	if (!r && rc->anchor_failed)
+	if (!r && rc->md.anchor_failed)
 		r = -EIO;
 	if (!r)
 		r = sb_set_generation(rc, &rc->members[0], sb);
 	if (r) {
-		rc->generation--;
-		rc->seq--;
-		rc->snapshot_seq = snapshot_seq;
+		rc->md.generation--;
+		rc->md.seq--;
+		rc->md.snapshot_seq = snapshot_seq;
 		for (i = 0; i < DMR_MAX_MEMBERS; i++)
 			rc->members[i].newest_slot = slots[i];
 		return r;
 	}
 	for_each_live(rc, m)
-		if (!m->draining && m->sb_generation != rc->generation && sb_set_generation(rc, m, sb))
+		if (!m->draining && m->sb_generation != rc->md.generation && sb_set_generation(rc, m, sb))
 			member_fail(rc, m, "superblock write failed");
-	rc->failed_mask = member_blocks(rc, rc->member_table, rc->nblocks);
+	rc->md.failed_mask = member_blocks(rc, rc->member_table, rc->md.nblocks);
 	remap_event(rc);
 	return 0;
 }
@@ -1189,9 +1189,9 @@ int reread_generation(struct remap_c *rc, bool *moved, char **error)
 		if (m != rc->members)
 			continue;
 		/* Unchanged: what the constructor read of the spares still holds. */
-		if (m->sb_generation == rc->generation)
+		if (m->sb_generation == rc->md.generation)
 			break;
-		rc->generation = m->sb_generation;
+		rc->md.generation = m->sb_generation;
 		*moved = true;
 	}
 	return r;
@@ -1211,8 +1211,8 @@ bool md_moved_on(struct remap_c *rc)
 	for_each_live(rc, m)
 		for (c = 0; c < rc->md_copies; c++)
 			/* Unreadable: it may hold a commit, so read it all again and let the load decide. */
-			if (md_read_copy(rc, m, c, journal_off(rc, rc->seq + 1), j, DMR_MD_BLOCK_SIZE) ||
-			    (record_valid(rc, j, journal_pos(rc, rc->seq + 1)) && le64_to_cpu(j->seq) > rc->seq))
+			if (md_read_copy(rc, m, c, journal_off(rc, rc->md.seq + 1), j, DMR_MD_BLOCK_SIZE) ||
+			    (record_valid(rc, j, journal_pos(rc, rc->md.seq + 1)) && le64_to_cpu(j->seq) > rc->md.seq))
 				return true;
 	return false;
 }

@@ -918,7 +918,7 @@ static int do_spare_add(struct remap_c *rc, struct remap_req *req)
 	sb->role = cpu_to_le16(DMR_ROLE_SPARE);
 	sb->member_index = cpu_to_le16(idx);
 	generate_random_uuid(sb->member_uuid);
-	sb->generation = cpu_to_le64(rc->generation + 1);
+	sb->generation = cpu_to_le64(rc->md.generation + 1);
 	sb->ctime = cpu_to_le64(ktime_get_real_seconds());
 	sb->member_sectors = cpu_to_le64(req->sectors);
 	sb->spare_offset = cpu_to_le64(req->spare_offset);
@@ -933,7 +933,7 @@ static int do_spare_add(struct remap_c *rc, struct remap_req *req)
 	m->spare_blocks = req->spare_blocks;
 	m->spare_map = req->spare_map;
 	m->newest_slot = -1;
-	m->sb_generation = rc->generation + 1;
+	m->sb_generation = rc->md.generation + 1;
 	/* Nothing allocates on it before it is in the member table. */
 	m->draining = true;
 	mutex_unlock(&rc->members_lock);
@@ -971,7 +971,7 @@ undo:
 	memset(m, 0, sizeof(*m));
 	m->newest_slot = -1;
 	mutex_unlock(&rc->members_lock);
-	rc->failed_mask = member_blocks(rc, rc->member_table, rc->nblocks);
+	rc->md.failed_mask = member_blocks(rc, rc->member_table, rc->md.nblocks);
 out:
 	kfree(sb);
 	return r;
@@ -1042,7 +1042,7 @@ static int do_spare_remove(struct remap_c *rc, struct remap_req *req)
 	memset(m, 0, sizeof(*m));
 	m->newest_slot = -1;
 	mutex_unlock(&rc->members_lock);
-	rc->failed_mask = member_blocks(rc, rc->member_table, rc->nblocks);
+	rc->md.failed_mask = member_blocks(rc, rc->member_table, rc->md.nblocks);
 	spare_threshold(rc);
 	return 0;
 }
@@ -1082,11 +1082,11 @@ static void remap_worker(struct work_struct *w)
 	 * Idle with the ring half used: compact now, so that a commit a bio
 	 * waits for seldom finds the ring full and has to compact first.
 	 */
-	if (rc->seq - rc->snapshot_seq > rc->journal_blocks / 2 && bio_list_empty(&rc->deferred) &&
+	if (rc->md.seq - rc->md.snapshot_seq > rc->journal_blocks / 2 && bio_list_empty(&rc->deferred) &&
 	    md_compact(rc))
 		DMERR_LIMIT("%s: compaction failed", dm_device_name(dm_table_get_md(rc->ti->table)));
 	/* A spare that failed where nothing was committed since (or in that compaction). */
-	if (rc->fail_pending)
+	if (rc->md.fail_pending)
 		fail_commit(rc);
 }
 
@@ -1179,7 +1179,7 @@ static int set_geometry(struct remap_c *rc, struct dmr_superblock_disk *sb, char
 	rc->md_sectors = le64_to_cpu(sb->md_sectors);
 	rc->md_copies = DMR_MD_COPIES(le32_to_cpu(sb->incompat_flags));
 	rc->md_copy_sectors = (u64)DMR_MD_BLOCKS(rc->max_entries, rc->journal_blocks) * DMR_MD_BLOCK_SECTORS;
-	rc->generation = le64_to_cpu(sb->generation);
+	rc->md.generation = le64_to_cpu(sb->generation);
 	if (rc->md_offset != DMR_MD_OFFSET_SECTORS || !rc->max_entries || rc->max_entries % DMR_ENTRIES_PER_BLOCK ||
 	    rc->max_entries > DMR_MAX_ENTRIES_LIMIT || rc->journal_blocks < DMR_JOURNAL_BLOCKS_MIN ||
 	    rc->journal_blocks > DMR_JOURNAL_BLOCKS_MAX ||
@@ -1221,7 +1221,7 @@ static int add_member(struct remap_c *rc, struct dm_dev *dev, struct dmr_superbl
 		*error = "Member's geometry differs from the data member's";
 		return -EINVAL;
 	}
-	if (le64_to_cpu(sb->generation) > rc->generation) {
+	if (le64_to_cpu(sb->generation) > rc->md.generation) {
 		*error = "Spare is from an unfinished membership change (not in the set)";
 		return -EINVAL;
 	}
@@ -1733,19 +1733,11 @@ static bool take_over(struct remap_c *rc)
 		swap(*o, *n);
 		/* Each table keeps the devices it holds a reference on. */
 		swap(o->dev, n->dev);
-		swap(rc->nblocks[i], old->nblocks[i]);
 	}
 	swap(rc->table, old->table);
 	swap(rc->retired, old->retired);
 	swap(rc->member_table, old->member_table);
-	rc->failed_mask = old->failed_mask;
-	rc->generation = old->generation;
-	rc->seq = old->seq;
-	rc->snapshot_seq = old->snapshot_seq;
-	rc->md_stale = old->md_stale;
-	rc->fail_pending = old->fail_pending;
-	rc->anchor_failed = old->anchor_failed;
-	rc->md_degraded = old->md_degraded;
+	rc->md = old->md;
 	rc->exhausted = old->exhausted;
 	rc->spare_level = old->spare_level;
 	rc->pending_retry = old->pending_retry;
@@ -1784,7 +1776,7 @@ static int remap_preresume(struct dm_target *ti)
 	noio = memalloc_noio_save();
 	if (take_over(rc)) {
 		/* Failed members its last commit could not record yet. */
-		if (!rc->read_only && rc->fail_pending)
+		if (!rc->read_only && rc->md.fail_pending)
 			fail_commit(rc);
 		memalloc_noio_restore(noio);
 		rc->resumed = true;
@@ -1801,13 +1793,13 @@ static int remap_preresume(struct dm_target *ti)
 		}
 	} else if (!r && !rc->read_only) {
 		/* Loaded in the constructor, read-only: now bring members behind up to date. */
-		if (rc->md_stale && md_resync(rc, &error))
+		if (rc->md.stale && md_resync(rc, &error))
 			DMERR("%s: %s", dm_device_name(dm_table_get_md(ti->table)), error);
 	}
 	if (!r && !rc->read_only) {
 		degraded_start(rc);
 		/* A member that failed bringing the others up to date. */
-		if (rc->fail_pending)
+		if (rc->md.fail_pending)
 			fail_commit(rc);
 	}
 	memalloc_noio_restore(noio);
@@ -1843,11 +1835,11 @@ static void remap_status(struct dm_target *ti, status_type_t type, unsigned int 
 		DMEMIT("metadata=%s block_size=%u remapped=%d pending=%d spare_used=%llu spare_total=%llu "
 		       "read_errors=%llu write_errors=%llu remap_events=%llu healed=%llu device_errors=%llu exhausted=%d degraded=%d "
 		       "unavailable=%u seq=%llu spares=",
-		       rc->md_degraded ? "degraded" : "ok", rc->block_size, atomic_read(&rc->nr_remapped),
+		       rc->md.degraded ? "degraded" : "ok", rc->block_size, atomic_read(&rc->nr_remapped),
 		       atomic_read(&rc->nr_pending), used, total, atomic64_read(&rc->read_errors),
 		       atomic64_read(&rc->write_errors), atomic64_read(&rc->remap_events),
 		       atomic64_read(&rc->healed), atomic64_read(&rc->device_errors), rc->exhausted, missing > 0,
-		       unavailable, READ_ONCE(rc->seq));
+		       unavailable, READ_ONCE(rc->md.seq));
 		for (m = rc->members; m < rc->members + DMR_MAX_MEMBERS; m++) {
 			if (m->dev)
 				DMEMIT("%s%u:%u/%u", first ? "" : ",", (unsigned int)(m - rc->members),

@@ -100,6 +100,24 @@ struct updates {
 	int err;			/* a reservation failed: do not commit */
 };
 
+/*
+ * The set's metadata as this table knows it, beside the member table: all
+ * of it passes to a table that replaces this one at its first resume
+ * (take_over()), so a field added here cannot be forgotten there. Worker
+ * only (and the constructor and first resume, before any I/O).
+ */
+struct remap_md_state {
+	u64 generation;			/* membership generation in force (the data member's) */
+	u64 seq;			/* of the last record */
+	u64 snapshot_seq;		/* of the newest snapshot */
+	u64 failed_mask;		/* members member_table marks failed */
+	u32 nblocks[DMR_MAX_MEMBERS];	/* spare blocks by index under member_table */
+	bool stale;			/* load found a member behind or a damaged copy */
+	bool degraded;			/* a metadata copy cannot be written: status metadata=degraded */
+	bool fail_pending;		/* members failed since the last membership commit */
+	bool anchor_failed;		/* a metadata write to the data member failed everywhere */
+};
+
 struct remap_c {
 	struct dm_target *ti;
 	struct list_head tables;	/* in remap_tables, under remap_tables_lock */
@@ -123,10 +141,7 @@ struct remap_c {
 	bool degraded_ok;		/* table option "degraded": spares may be missing */
 	bool read_only;			/* table loaded read-only: never write metadata */
 	bool resumed;			/* preresume has run: the state in memory is the truth */
-	bool md_stale;			/* load found a member behind or a damaged copy */
-	bool fail_pending;		/* worker only: members failed since the last membership commit */
 	unsigned int nr_failed;		/* worker only: members failed while this table ran */
-	bool anchor_failed;		/* worker only: a metadata write to the data member failed everywhere */
 
 	/*
 	 * Members by index. Only the worker changes the list, for a message
@@ -148,8 +163,6 @@ struct remap_c {
 	/* (member index << 32 | spare block) of failed spare blocks; worker only. */
 	struct xarray *retired;
 	u8 *member_table;		/* as on disk, 16 KiB; worker only */
-	u32 nblocks[DMR_MAX_MEMBERS];	/* spare blocks by index under member_table; worker only */
-	u64 failed_mask;		/* members member_table marks failed; worker only */
 	void *md_block;			/* 4 KiB scratch for metadata I/O; worker only */
 	struct dmr_superblock_disk *sb_scratch;	/* two, for membership commits and the first resume; worker only */
 	void *md_chunk;			/* REMAP_MD_CHUNK bytes for snapshots; worker only */
@@ -159,10 +172,7 @@ struct remap_c {
 	struct dm_io_client *io_client;	/* metadata I/O */
 	struct dm_io_region where[BITS_PER_LONG]; /* md_write's regions; worker only */
 
-	/* Metadata state; worker only (and ctr/preresume, before any I/O). */
-	u64 generation;			/* membership generation in force (the data member's) */
-	u64 seq;
-	u64 snapshot_seq;
+	struct remap_md_state md;
 
 	struct io_count __percpu *io;
 	unsigned int epoch;		/* written by the worker, read by map */
@@ -198,7 +208,6 @@ struct remap_c {
 	atomic64_t device_errors;	/* failures of a whole device, passed up */
 	unsigned long pending_retry;	/* jiffies before which a pending block is not read again */
 	bool exhausted;
-	bool md_degraded;
 	unsigned int spare_level;	/* worker only: last usage threshold crossed */
 };
 
