@@ -4,15 +4,16 @@
 
   power-loss.py write  DEV BLOCK TAG none|fsync|dsync   (one stamped block)
   power-loss.py read   DEV BLOCK TAG                     (exit 0: it reads back)
-  power-loss.py fill   DEV DEVICE_ID                     (junk, unique per place)
   power-loss.py workload DEV LOG ROUND BLOCKS PREFILL SEED THREADS TARGET DM_NAME...
-  power-loss.py verify DEV LOG ROUND BLOCKS DATA_BLOCK0
+  power-loss.py verify DEV LOG ROUND BLOCKS
 
 Every block written is stamped with (round, block, version) and filled
 from a hash of them, so a block read back is either one exact write or
 wrong. The workload logs "I block version" before a write is issued and
 "A block version" only after the write (and its fdatasync, or O_DSYNC)
-returned. The log lives in guest RAM, which the cut does not touch.
+returned; "U block version" for a write never synced (never acknowledged):
+a remap recorded before its data was durable waits longest to be found
+out under those. The log lives in guest RAM, which the cut does not touch.
 """
 import fcntl
 import hashlib
@@ -28,28 +29,6 @@ MAGIC = b"PLSTAMP1"
 HEAD = struct.Struct("<8sIIQ")
 
 
-JUNK = b"PLJUNK01"
-
-
-def junk(dev_id, dev_block):
-    """What a device holds before the test: unique to the place it is read
-    from, so that spare contents read through another block show."""
-    return stamp(dev_id, 0, dev_block, JUNK)
-
-
-def fill(dev, dev_id):
-    fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
-    size = os.lseek(fd, 0, os.SEEK_END)
-    per = 256
-    buf = mmap.mmap(-1, per * BS)
-    for first in range(0, size // BS, per):
-        n = min(per, size // BS - first)
-        for i in range(n):
-            buf[i * BS:(i + 1) * BS] = junk(dev_id, first + i)
-        os.pwritev(fd, [memoryview(buf)[:n * BS]], first * BS)
-    os.fsync(fd)
-    os.close(fd)
-    return 0
 
 
 def stamp(rnd, block, version, magic=MAGIC):
@@ -59,13 +38,10 @@ def stamp(rnd, block, version, magic=MAGIC):
 
 
 def decode(buf, block):
-    """(round, version) of an intact stamp for BLOCK, "zero", ("junk", device,
-    device block) for the junk a device was filled with, or None (wrong data)."""
+    """(round, version) of an intact stamp for BLOCK, "zero", or None (wrong data)."""
     if buf == bytes(BS):
         return "zero"
     magic, rnd, b, version = HEAD.unpack_from(buf)
-    if magic == JUNK and buf == junk(rnd, version):
-        return "junk", rnd, version
     if magic != MAGIC or b != block or buf != stamp(rnd, b, version):
         return None
     return rnd, version
@@ -150,10 +126,8 @@ def workload(dev, log, rnd, blocks, prefill, seed, threads, target, freeze):
     # Prefill: large sequential writes, each fdatasync'd, so that the
     # internal spare area fills early and the random phase spills onto the
     # spare device.
-    # The chunks in a different order each round, so that a spare block
-    # holds another block's data from an earlier round: a remap recorded
-    # before its data was durable then reads as wrong data, not as an
-    # older version of the same block.
+    # The chunks in a different order each round: blocks meet the spare
+    # blocks in another order.
     chunk = 64
     buf = mmap.mmap(-1, chunk * BS)
     order = list(range(0, prefill, chunk))
@@ -178,13 +152,21 @@ def workload(dev, log, rnd, blocks, prefill, seed, threads, target, freeze):
             version[b] += 1
             v = version[b]
             b4k[:] = stamp(rnd, b, v)
-            note("I", [(b, v)])
+            mode = rng.random()
+            if mode < 0.8:
+                note("I", [(b, v)])
             try:
-                if rng.random() < 0.5:
+                if mode < 0.4:
                     os.pwritev(dsync, [b4k], b * BS)
-                else:
+                elif mode < 0.8:
                     os.pwritev(plain, [b4k], b * BS)
                     os.fdatasync(plain)
+                else:
+                    # No flush follows soon: a record durable before its
+                    # data stays exposed until the next one.
+                    note("U", [(b, v)])
+                    os.pwritev(plain, [b4k], b * BS)
+                    continue
             except OSError as e:
                 # Before the cut no write may fail: the script counts these.
                 os.write(logfd, f"E {b} {v} {e.errno}\n".encode())
@@ -201,13 +183,13 @@ def workload(dev, log, rnd, blocks, prefill, seed, threads, target, freeze):
     return 0
 
 
-def verify(dev, log, rnd, blocks, data_block0):
+def verify(dev, log, rnd, blocks):
     acked, issued = {}, {}
     nacks = 0
     with open(log) as f:
         for line in f:
             parts = line.split()
-            if len(parts) != 3 or parts[0] not in ("I", "A") or not line.endswith("\n"):
+            if len(parts) != 3 or parts[0] not in ("I", "U", "A") or not line.endswith("\n"):
                 continue
             kind, b, v = parts[0], int(parts[1]), int(parts[2])
             if kind == "A":
@@ -217,7 +199,7 @@ def verify(dev, log, rnd, blocks, data_block0):
     fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
     buf = mmap.mmap(-1, BS)
     bad = []
-    newer = eio_unacked = 0
+    newer = eio_unacked = zero_unacked = 0
     for b in range(blocks):
         try:
             os.preadv(fd, [buf], b * BS)
@@ -233,10 +215,6 @@ def verify(dev, log, rnd, blocks, data_block0):
                 bad.append(f"{b}: {got}, latest acknowledged version {a}")
             else:
                 eio_unacked += 1
-        elif got[0] == "junk":
-            # Only the junk of the block's own place on the data device.
-            if a or got[1:] != (0, data_block0 + b):
-                bad.append(f"{b}: reads junk of device {got[1]} block {got[2]}, latest acknowledged version {a}")
         elif a:
             if got == "zero" or got[0] != rnd or got[1] < a:
                 bad.append(f"{b}: reads {got} (round, version), latest acknowledged version {a} of round {rnd}")
@@ -245,12 +223,13 @@ def verify(dev, log, rnd, blocks, data_block0):
             elif got[1] > a:
                 newer += 1
         elif got == "zero":
-            # Every device was filled with junk first: zeros came from nowhere.
-            bad.append(f"{b}: reads zeros, latest acknowledged version {a}")
-        elif (got[0] > rnd or (got[0] == rnd and got[1] > issued.get(b, 0))):
-            bad.append(f"{b}: reads {got} (round, version), never written")
+            # Every device was discarded before the round: the block's old content.
+            zero_unacked += 1
+        elif got[0] != rnd or got[1] > issued.get(b, 0):
+            # Earlier rounds were discarded: their stamps come from nowhere.
+            bad.append(f"{b}: reads {got} (round, version), never written in round {rnd}")
     os.close(fd)
-    print(f"acks={nacks} blocks_acked={len(acked)} newer_unacked={newer} eio_unacked={eio_unacked} failures={len(bad)}")
+    print(f"acks={nacks} blocks_acked={len(acked)} newer_unacked={newer} eio_unacked={eio_unacked} zero_unacked={zero_unacked} failures={len(bad)}")
     for line in bad:
         print(f"LOST {line}")
     return 1 if bad else 0
@@ -262,12 +241,10 @@ def main():
         return one_write(args[0], int(args[1]), args[2], args[3])
     if op == "read":
         return one_read(args[0], int(args[1]), args[2])
-    if op == "fill":
-        return fill(args[0], int(args[1]))
     if op == "workload":
         return workload(args[0], args[1], *map(int, args[2:8]), args[8:])
     if op == "verify":
-        return verify(args[0], args[1], *map(int, args[2:5]))
+        return verify(args[0], args[1], *map(int, args[2:4]))
     print(f"unknown op {op}", file=sys.stderr)
     return 2
 

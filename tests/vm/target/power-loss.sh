@@ -6,17 +6,20 @@
 # remap-heavy workload (a fifth of its blocks fail on the data disk, more
 # than the internal spare area holds, so remaps spill onto the spare device)
 # writes stamped 4 KiB blocks, O_DSYNC or fdatasync'd, and logs each write
-# as acknowledged once it returned. At a random point (the issue of the
+# as acknowledged once it returned; a fifth of its writes are never synced
+# (never acknowledged, but they must read old or new, never wrong data: a
+# remap recorded before its data was durable shows there). At a random point (the issue of the
 # N-th block write) the workload freezes all members at once (suspend
 # ioctls on the linear layers, back to back: nothing fails, I/O stops);
 # they lose power and come back; the set is assembled again and every
 # acknowledged write must read back its latest acknowledged version (or a
-# newer one that was in flight), and no block may read wrong data. Both
-# devices are filled first with junk that names its place, so a block read
-# from a spare block whose data never became durable shows as wrong data.
-# Each cut formats the set anew on the same devices (the bad blocks stay),
-# so that every cut remaps from scratch; the stamps carry the cut number,
-# so data left from an earlier cut is told apart.
+# newer one that was in flight), and no block may read wrong data.
+# null_blk caches only writes to pages its storage does not hold yet: an
+# overwrite of a stored page goes straight to storage. So each cut starts
+# from discarded devices (their storage freed) and formats the set anew
+# (the bad blocks stay), so that every cut remaps from scratch into spare
+# blocks whose writes are cached until flushed; the stamps carry the cut
+# number, so data from an earlier cut is told apart.
 # The same harness over plain dm-linear (bad blocks outside the region the
 # workload writes) is the control: if it fails, the harness is wrong.
 # Arguments (vmtest passes no environment): [CUTS [CONTROL_CUTS [SEED]]],
@@ -36,8 +39,17 @@ log=/tmp/power-loss.log
 
 nullb_cycle() { nullb_power "$1" 0; nullb_power "$1" 1; }
 
-data=$(nullb_volatile d0 32)
-spare=$(nullb_volatile s0 16)
+data=$(NULLB_DISCARD=1 nullb_volatile d0 32)
+spare=$(NULLB_DISCARD=1 nullb_volatile s0 16)
+# fresh: both devices' storage freed, so that every write is cached again
+# (a discard over a bad block fails: the pattern is lifted meanwhile).
+pattern_at=
+fresh() {
+	local at=$pattern_at
+	[ -z "$at" ] || bad_at "$at" -
+	blkdiscard -f "$data" 2> /dev/null && blkdiscard -f "$spare" 2> /dev/null || die "cannot discard the members"
+	[ -z "$at" ] || bad_at "$at"
+}
 
 # The premise: a write the null_blk was not told to flush is gone after a
 # power cycle, a flushed or FUA one is not. Without it this test would
@@ -54,12 +66,14 @@ for nb in d0 s0; do
 	fi
 	pl read "/dev/$nb" 1 8 || die "premise: $nb lost a flushed write across a power cycle"
 	pl read "/dev/$nb" 2 9 || die "premise: $nb lost an O_DSYNC write across a power cycle"
+	# A discard frees what is stored: a write there is cached again.
+	blkdiscard -f "/dev/$nb"
+	pl write "/dev/$nb" 1 10 none
+	nullb_cycle "$nb"
+	if pl read "/dev/$nb" 1 10 > /dev/null; then
+		die "premise: $nb kept an unflushed write to a discarded block across a power cycle"
+	fi
 done
-
-# Every place holds junk that names it, so that a read served from the
-# wrong place (a spare block whose data never became durable) shows.
-pl fill "$data" 0
-pl fill "$spare" 1
 
 linears() {
 	dmsetup create pl_d --table "0 $(blockdev --getsz "$data") linear $data 0"
@@ -95,6 +109,7 @@ pick "$prefill" $((region - prefill)) $(((region - prefill) / 5))
 # blocks further on. One pattern at a time: null_blk holds 512 bad ranges.
 bad_at() {
 	local b
+	if [ "${2:-+}" = + ]; then pattern_at=$1; else pattern_at=; fi
 	for b in "${bad[@]}"; do
 		echo "${2:-+}$((doff + (b + $1) * 8))-$((doff + (b + $1) * 8 + 7))" > /sys/kernel/config/nullb/d0/badblocks
 	done
@@ -107,6 +122,7 @@ gone() { [ ! -d "/proc/$1" ] || grep -qs '^State:[[:space:]]*Z' "/proc/$1/status
 # power_cut MODE N: one round of workload, freeze, power loss, assembly, check.
 power_cut() {
 	local mode=$1 n=$2 target a0 a1 out rc remapped="" on_spare="" table wpid start=$SECONDS t_run t_down
+	fresh
 	if [ "$mode" = remap ]; then
 		"$ctl" format --name pl "${format[@]}" --force /dev/mapper/pl_d /dev/mapper/pl_s > /dev/null
 		expect_eq "data offset" "$doff" "$(data_sector /dev/mapper/pl_d 0)"
@@ -162,7 +178,7 @@ power_cut() {
 	fi
 	t_down=$((SECONDS - start))
 	rc=0
-	out=$(pl verify /dev/mapper/pl "$log" "$n" "$region" $((doff / 8))) || rc=$?
+	out=$(pl verify /dev/mapper/pl "$log" "$n" "$region") || rc=$?
 	echo "power-loss: $mode cut $n at $a0 acks (frozen at $a1): $out${remapped:+ remapped=$remapped on_spare_device=$on_spare} (run ${t_run} s, down+up $((t_down - t_run)) s, verify $((SECONDS - start - t_down)) s)"
 	[ "$rc" = 0 ] || die "$mode cut $n (seed $seed): acknowledged writes lost or wrong data"
 	dmsetup remove pl
@@ -181,6 +197,35 @@ control_acks=$total_acks
 total_acks=0
 bad_at "$region" -
 bad_at 0
+
+# Remapping writes that returned, with no flush after them, then the cut at
+# once. A remap's record is written before its write completes, so its
+# data must have been made durable before the record: every block reads
+# back (a spare block whose data was still in a cache reads wrong data).
+fresh
+"$ctl" format --name pl "${format[@]}" --force /dev/mapper/pl_d /dev/mapper/pl_s > /dev/null
+dmsetup create pl --table "$("$ctl" table /dev/mapper/pl_d /dev/mapper/pl_s)"
+for b in "${bad[@]:0:8}"; do pl write /dev/mapper/pl "$b" 99 none; done
+expect_eq "remapped by the unsynced writes" 8 "$(status_field pl remapped)"
+dmsetup suspend pl_d pl_s
+nullb_power d0 0
+nullb_power s0 0
+for l in pl_d pl_s; do
+	dmsetup load "$l" --table "0 $(dmsetup table "$l" | cut -d' ' -f2) error"
+	dmsetup resume "$l"
+done
+dmsetup remove pl
+dmsetup remove pl_d pl_s
+nullb_power d0 1
+nullb_power s0 1
+linears
+dmsetup create pl --table "$("$ctl" table /dev/mapper/pl_d /dev/mapper/pl_s)"
+for b in "${bad[@]:0:8}"; do
+	pl read /dev/mapper/pl "$b" 99 > /dev/null || die "block $b, remapped by a write that returned, after a power cut with no flush since"
+done
+dmsetup remove pl
+echo "power-loss: 8 remapping writes without a flush after them all read back after the cut"
+
 for ((i = 1; i <= cuts; i++)); do power_cut remap $((control_cuts + i)); done
 dmsetup remove pl_d pl_s
 echo "power-loss: every acknowledged write read back after $control_cuts control cuts ($control_acks acks) and $cuts dm-remap cuts ($total_acks acks)"
