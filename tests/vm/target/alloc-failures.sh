@@ -27,6 +27,8 @@ arm() {
 }
 disarm() { echo 0 > $P/nth; echo 0 > $P/interval; }
 injected() { cat $P/injected; }
+# only_enomem ERRFILE WHAT: a refusal for want of memory says so, not "damaged".
+only_enomem() { grep -q 'Cannot allocate memory' "$1" || die "$2 refused with another error than ENOMEM: $(cat "$1")"; }
 suspended() { dmsetup info m | grep -q '^State: *SUSPENDED'; }
 
 data=$(nullb_create d0 64 4096)
@@ -61,8 +63,7 @@ while :; do
 	else
 		refused=$((refused + 1))
 		expect_eq "allocations failed by a refused load $k" 1 "$n"
-		grep -q 'Cannot allocate memory' /tmp/create.err ||
-			die "load $k refused with another error than ENOMEM: $(cat /tmp/create.err)"
+		only_enomem /tmp/create.err "load $k"
 		if dmsetup info m > /dev/null 2>&1; then
 			die "a refused load $k left the device behind"
 		fi
@@ -86,7 +87,7 @@ while :; do
 	! suspended || die "the device is suspended after a reload whose allocation $k failed"
 	if [ $rc != 0 ]; then
 		refused=$((refused + 1))
-		grep -q 'Cannot allocate memory' /tmp/load.err || die "reload $k refused with another error: $(cat /tmp/load.err)"
+		only_enomem /tmp/load.err "reload $k"
 	fi
 	check_data "after a reload whose allocation $k failed"
 	[ "$n" = 0 ] && break
