@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // What the modes need. Checked without running modinfo or modprobe: a
-// query must not load modules or depend on kmod being installed.
+// query must not load modules.
 #include "guard.hpp"
+
+// The header has no extern "C" of its own.
+extern "C" {
+#include <blockdev/utils.h>
+}
 
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <filesystem>
 #include <string>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 namespace dmremap::capi {
@@ -28,33 +31,21 @@ std::string control_problem()
     return "";
 }
 
-// Matches what depmod installs: plain or compressed, in any subfolder
-// (extra/, updates/, kernel/drivers/md/).
-bool is_module_file(const std::filesystem::path &p)
-{
-    const std::string n = p.filename().string();
-    return n == "dm-remap.ko" || n == "dm-remap.ko.xz" || n == "dm-remap.ko.zst" || n == "dm-remap.ko.gz";
-}
-
 std::string target_problem()
 {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (fs::exists("/sys/module/dm_remap", ec))
+    if (::access("/sys/module/dm_remap", F_OK) == 0)
         return "";
-    utsname u{};
-    if (::uname(&u) != 0)
-        return std::string("uname: ") + std::strerror(errno);
-    const fs::path dir = fs::path("/lib/modules") / u.release;
-    // Unreadable entries are skipped rather than fatal: a module we cannot
-    // see is reported as missing, which is what modprobe would find too.
-    for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-         !ec && it != end; it.increment(ec)) {
-        if (is_module_file(it->path()))
-            return "";
+    // libblockdev asks libkmod, which reads depmod's index: no walk of
+    // /lib/modules on every query.
+    GError *err = nullptr;
+    if (bd_utils_have_kernel_module("dm_remap", &err))
+        return "";
+    std::string why = "the remap target: module dm_remap is not loaded and not installed for this kernel";
+    if (err) {
+        why += std::string(" (") + err->message + ")";
+        g_error_free(err);
     }
-    return "the remap target: module dm_remap is not loaded and no dm-remap.ko is installed under " +
-           dir.string();
+    return why;
 }
 
 gboolean tech_avail(int tech, guint64 mode)
