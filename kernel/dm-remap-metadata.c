@@ -1136,6 +1136,13 @@ int md_config_commit(struct remap_c *rc, struct dmr_superblock_disk *sb)
 	return 0;
 }
 
+/*
+ * Metadata blocks stay allocated when zeroed: on a loop device over an image
+ * (or thin storage) an unmap punches a hole, and the next commit into it
+ * could then fail for want of room exactly while the disk is dying.
+ */
+#define MD_ZERO_FLAGS	BLKDEV_ZERO_NOUNMAP
+
 /* Zeroes @m's journal ring in every copy. */
 static int md_zero_journal(struct remap_c *rc, struct remap_member *m)
 {
@@ -1144,7 +1151,7 @@ static int md_zero_journal(struct remap_c *rc, struct remap_member *m)
 
 	for (c = 0; c < rc->md_copies && !r; c++)
 		r = blkdev_issue_zeroout(m->dev->bdev, md_sector(rc, c, slot_off(rc, 2)),
-					 (sector_t)rc->journal_blocks * DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0);
+					 (sector_t)rc->journal_blocks * DMR_MD_BLOCK_SECTORS, GFP_NOIO, MD_ZERO_FLAGS);
 	return r;
 }
 
@@ -1156,8 +1163,10 @@ int md_wipe(struct remap_c *rc, struct remap_member *m)
 	int r = 0;
 
 	for (c = 0; c < rc->md_copies && !r; c++)
-		r = blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 0)), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0) ?:
-		    blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 1)), DMR_MD_BLOCK_SECTORS, GFP_NOIO, 0);
+		r = blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 0)), DMR_MD_BLOCK_SECTORS, GFP_NOIO,
+					 MD_ZERO_FLAGS) ?:
+		    blkdev_issue_zeroout(bdev, md_sector(rc, c, slot_off(rc, 1)), DMR_MD_BLOCK_SECTORS, GFP_NOIO,
+					 MD_ZERO_FLAGS);
 	return r ?: md_zero_journal(rc, m);
 }
 
