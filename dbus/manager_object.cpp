@@ -141,6 +141,7 @@ std::map<std::string, sdbus::Variant> set_dict(const AssembledSet &s)
         {"missing", sdbus::Variant(s.missing)},
         {"failed", sdbus::Variant(s.failed)},
         {"attached", sdbus::Variant(s.attached)},
+        {"refused", sdbus::Variant(s.refused)},
         {"already_active", sdbus::Variant(s.already_active)},
     };
 }

@@ -253,7 +253,9 @@ gboolean bd_remap_spare_add (const gchar *name, const gchar *dev, gboolean force
 
 /**
  * bd_remap_spare_add_image:
- * @image_path: a new sparse file (must not exist), attached as a loop device
+ * @image_path: a new file (must not exist) directly in /var/lib/dm-remap/spares
+ *   (%BD_REMAP_ERROR_INVAL elsewhere: assembly attaches images from there only),
+ *   fully allocated, attached as a loop device
  * @size: its size in bytes
  */
 gboolean bd_remap_spare_add_image (const gchar *name, const gchar *image_path, guint64 size, GError **error);

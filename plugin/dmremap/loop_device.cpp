@@ -10,10 +10,13 @@ extern "C" {
 }
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <memory>
 #include <mutex>
+#include <algorithm>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace dmremap {
@@ -72,16 +75,32 @@ void LoopDevice::create_image(const std::string &path, std::uint64_t bytes)
     if (path.empty() || path[0] != '/')
         throw Error(Error::Code::InvalidArgument, path + ": image path must be absolute");
     make_parent(path);
+    const std::string dir = path.substr(0, std::max<std::size_t>(path.rfind('/'), 1));
+    struct statvfs fs;
+    if (::statvfs(dir.c_str(), &fs) < 0)
+        throw Error::from_errno(Error::Code::Io, dir + ": cannot read its free space", errno);
+    const std::uint64_t free = std::uint64_t(fs.f_bavail) * fs.f_frsize;
+    if (bytes > free || free - bytes < kImageMargin)
+        throw Error(Error::Code::NoSpace, path + ": " + std::to_string(bytes) + " bytes do not fit: " + dir + " has " +
+                                              std::to_string(free) + " bytes free, and " +
+                                              std::to_string(kImageMargin) + " must stay free beside the image");
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         throw Error::from_errno(errno == EEXIST ? Error::Code::Exists : Error::Code::Io, path + ": cannot create image",
                                 errno);
-    if (::ftruncate(fd, static_cast<off_t>(bytes)) < 0 || ::fsync(fd) < 0) {
+    // Every block allocated now, not sparse: a remap must not fail for want
+    // of room on this filesystem, least of all while the disk is dying.
+    if (::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) < 0 || ::fsync(fd) < 0) {
         const int err = errno;
         ::close(fd);
         ::unlink(path.c_str());
+        if (err == EOPNOTSUPP)
+            throw Error::from_errno(Error::Code::InvalidArgument,
+                                    path + ": its filesystem cannot allocate the image's blocks ahead (fallocate); "
+                                           "put images on ext4, xfs, btrfs or tmpfs",
+                                    err);
         throw Error::from_errno(err == EFBIG || err == ENOSPC ? Error::Code::NoSpace : Error::Code::Io,
-                                path + ": cannot size image to " + std::to_string(bytes) + " bytes", err);
+                                path + ": cannot allocate " + std::to_string(bytes) + " bytes", err);
     }
     ::close(fd);
 }
@@ -113,6 +132,87 @@ std::string LoopDevice::attach(const std::string &image)
         fail(image + ": cannot set up a loop device", err);
     std::string dev = "/dev/" + short_name(name);
     g_free(const_cast<gchar *>(name));
+    return dev;
+}
+
+const char *LoopDevice::spare_dir() noexcept { return DMREMAP_SPARE_DIR; }
+
+namespace {
+
+// The file name of `path` if it lies directly in `dir`, else "".
+std::string name_in(const std::string &dir, const std::string &path)
+{
+    const std::string name = path.rfind(dir + "/", 0) == 0 ? path.substr(dir.size() + 1) : "";
+    return name.find('/') != std::string::npos || name == "." || name == ".." ? "" : name;
+}
+
+} // namespace
+
+void LoopDevice::check_image_path(const std::string &path)
+{
+    if (name_in(spare_dir(), path).empty())
+        throw Error(Error::Code::InvalidArgument, path + ": image spares live directly in " + spare_dir() +
+                                                      "/, the one place assembly attaches them again from "
+                                                      "(mount another filesystem there for more room)");
+}
+
+std::string LoopDevice::attach_recorded(const std::string &image, std::uint64_t bytes)
+{
+    if (auto dev = find(image))
+        return *dev;
+    const std::string dir = spare_dir();
+    const auto refuse = [&](const std::string &why) -> Error {
+        return Error(Error::Code::InvalidArgument, "image " + image + " refused: " + why);
+    };
+    // Directly in the directory: no other component to follow or swap.
+    const std::string name = name_in(dir, image);
+    if (name.empty())
+        throw refuse("image spares are attached only from " + dir + "/ (attach it with losetup to use it)");
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        throw refuse(dir + ": " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(dfd, &st) < 0 || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        ::close(dfd);
+        throw refuse(dir + " is not a directory owned by root that only root may write");
+    }
+    // Looked at before it is opened: opening a FIFO or a device node can
+    // block or act.
+    if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        const int err = errno;
+        ::close(dfd);
+        throw Error::from_errno(err == ENOENT ? Error::Code::NotFound : Error::Code::Io, image, err);
+    }
+    const int fd = S_ISREG(st.st_mode)
+                       ? ::openat(dfd, name.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                       : -1;
+    const int open_err = errno;
+    ::close(dfd);
+    if (!S_ISREG(st.st_mode))
+        throw refuse(S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+    if (fd < 0)
+        throw Error::from_errno(Error::Code::Io, image, open_err);
+    struct stat fst;
+    std::string why;
+    if (::fstat(fd, &fst) < 0 || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino || !S_ISREG(fst.st_mode))
+        why = "it changed while it was opened";
+    else if (fst.st_uid != 0 || (fst.st_mode & (S_IWGRP | S_IWOTH)))
+        why = "not owned by root, or writable by others than root";
+    else if (std::uint64_t(fst.st_size) != bytes)
+        why = std::to_string(fst.st_size) + " bytes, the set recorded " + std::to_string(bytes);
+    if (!why.empty()) {
+        ::close(fd);
+        throw refuse(why);
+    }
+    init();
+    const gchar *loop = nullptr;
+    GError *err = nullptr;
+    const gboolean ok = bd_loop_setup_from_fd(fd, 0, 0, FALSE, FALSE, &loop, &err);
+    ::close(fd); // the loop device holds the file now
+    if (!ok)
+        fail(image + ": cannot set up a loop device", err);
+    std::string dev = "/dev/" + short_name(loop);
+    g_free(const_cast<gchar *>(loop));
     return dev;
 }
 

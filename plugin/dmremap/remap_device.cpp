@@ -173,6 +173,7 @@ SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOpti
         if (opts.image.size() >= 208 || opts.image.find_first_of(" \t\n\\") != std::string::npos)
             throw Error(Error::Code::InvalidArgument,
                         opts.image + ": an image path must be shorter than 208 bytes, without blanks or backslashes");
+        LoopDevice::check_image_path(opts.image);
         if (Safety::file_stacked_on(opts.image, self_dev))
             throw Error(Error::Code::InvalidArgument,
                         opts.image + ": lies on a filesystem on " + name_ +

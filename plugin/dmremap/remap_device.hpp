@@ -24,7 +24,7 @@ struct DeviceStatus {
 
 struct SpareAddOptions {
     bool force = false;          // overwrite a signature or an old member of another set
-    std::string image;           // create this sparse file, attach it and add the loop device
+    std::string image;           // create this file (fully allocated), attach it and add the loop device
     std::uint64_t image_size = 0;
 };
 

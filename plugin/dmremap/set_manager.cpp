@@ -160,25 +160,37 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
                 paths.push_back(it->second.devnode);
                 continue;
             }
+            // The path comes from metadata anyone could have written:
+            // attach_recorded decides whether to trust it.
+            std::string refused;
             if (!m.image_path.empty() && ::access(m.image_path.c_str(), F_OK) == 0) {
                 const bool existed = LoopDevice::find(m.image_path).has_value();
-                const std::string dev = LoopDevice::attach(m.image_path);
-                Discovery::wait_for_udev(Discovery::devnum(dev));
-                const auto probed = Discovery::probe(dev);
-                if (probed && probed->member_uuid == m.uuid) {
-                    paths.push_back(dev);
-                    if (!existed) // ours to clean up; a loop the admin set up is not
-                        out.attached.push_back(dev);
-                    continue;
+                std::string dev;
+                try {
+                    dev = LoopDevice::attach_recorded(m.image_path, m.member_sectors * 512);
+                } catch (const Error &e) {
+                    refused = std::string("; ") + e.what();
                 }
-                if (!existed)
-                    LoopDevice::detach_quietly(dev); // someone else's file now
+                if (!dev.empty()) {
+                    Discovery::wait_for_udev(Discovery::devnum(dev));
+                    const auto probed = Discovery::probe(dev);
+                    if (probed && probed->member_uuid == m.uuid) {
+                        paths.push_back(dev);
+                        if (!existed) // ours to clean up; a loop the admin set up is not
+                            out.attached.push_back(dev);
+                        continue;
+                    }
+                    if (!existed)
+                        LoopDevice::detach_quietly(dev); // someone else's file now
+                }
             }
             if (!opts.degraded)
                 throw Error(Error::Code::NotFound,
                             "set '" + set_name + "': spare member " + std::to_string(m.index) + " (" + m.uuid.str() +
-                                (m.image_path.empty() ? "" : ", image " + m.image_path) +
-                                ") is missing; assemble with --degraded to start without it");
+                                (m.image_path.empty() ? "" : ", image " + m.image_path) + ") is missing" + refused +
+                                "; assemble with --degraded to start without it");
+            if (!refused.empty())
+                out.refused.push_back("spare member " + std::to_string(m.index) + ":" + refused.substr(1));
             out.missing.push_back(m.index);
             missing = true;
         }

@@ -27,6 +27,7 @@ struct AssembledSet {
     std::vector<std::uint16_t> missing; // spare indices started without
     std::vector<std::uint16_t> failed;  // spare indices left out: failed while the set ran
     std::vector<std::string> attached;  // loop devices set up for image members
+    std::vector<std::string> refused;   // why recorded images were not attached ("spare member N: ...")
     bool already_active = false;
 };
 

@@ -15,7 +15,6 @@ $DMREMAP_TEST_SPARES (two spares), $DMREMAP_TEST_TINY (too small).
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,9 +31,8 @@ SPARES = os.environ.get("DMREMAP_TEST_SPARES", "").split()
 TINY = os.environ.get("DMREMAP_TEST_TINY", "")
 SET = "cl"
 UUID = "6c1e5e7a-0b8e-4d2c-9f3a-2b7d4e1f0a11"
-IMAGE_DIR = "/var/lib/dm-remap/cli-test"  # the daemon takes images only under /var/lib/dm-remap/
-IMAGE = IMAGE_DIR + "/i.img"
-MOVED = IMAGE_DIR + "/i.img.away"
+IMAGE = "/var/lib/dm-remap/spares/cli-test.img"  # image spares live there only
+MOVED = "/var/lib/dm-remap/cli-test.img.away"
 BLOCK_SECTORS = 8
 BAD_BLOCK = 9               # unreadable on the data disk: remap makes it pending
 MANAGE = "org.dmremap1.manage"
@@ -112,7 +110,9 @@ def clean_slate():
     script starts from."""
     for name in active():
         root("stop", name)
-    shutil.rmtree(IMAGE_DIR, ignore_errors=True)
+    for path in (IMAGE, MOVED):
+        if os.path.exists(path):
+            os.unlink(path)
     for disk in [DATA] + SPARES:
         subprocess.run(["dd", "if=/dev/zero", "of=" + disk, "bs=1M", "count=1", "oflag=direct", "status=none"],
                        check=True)

@@ -303,13 +303,15 @@ class TestDevices(DBusTest):
         self.assertEqual(name, ERR + "AlreadyExists")
         name, msg = self.call_error(self.device().AddSpare, "", {})
         self.assertEqual((name, "device" in msg), (ERR + "InvalidArgument", True))
-        # Images only where the service's writes persist and no other user
-        # can swap a path component.
+        # Images only where assembly attaches them again: directly in the
+        # spare directory (root's alone: no other user can swap a path component).
         img = "refused-%d.img" % os.getpid()
-        for bad in ("/tmp/" + img, "/var/lib/dm-remap/../../tmp/" + img, "/var/lib/dm-remap/"):
+        for bad in ("/tmp/" + img, "/var/lib/dm-remap/spares/../../../tmp/" + img, "/var/lib/dm-remap/spares/",
+                    "/var/lib/dm-remap/" + img, "/var/lib/dm-remap/spares/sub/" + img):
             name, msg = self.call_error(self.device().AddSpare, "",
                                         {"image": bad, "size": dbus.UInt64(16 << 20)})
-            self.assertEqual((name, "under /var/lib/dm-remap/" in msg), (ERR + "InvalidArgument", True), msg)
+            self.assertEqual((name, "live directly in /var/lib/dm-remap/spares/" in msg),
+                             (ERR + "InvalidArgument", True), msg)
         self.assertFalse(os.path.exists("/tmp/" + img), "a refused image was created")
 
     def job_signals(self):

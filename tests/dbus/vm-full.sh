@@ -40,7 +40,7 @@ expect_eq "State" 's "active"' "$(busctl get-property "${D[@]}" State)"
 expect_eq "DataDevice" 's "/dev/vda"' "$(busctl get-property "${D[@]}" DataDevice)"
 
 # An image spare: /var/lib/dm-remap is the one writable place, loop-control is allowed.
-out=$(busctl call "${D[@]}" AddSpare 'sa{sv}' "" 2 image s /var/lib/dm-remap/s1.img size t 16777216)
+out=$(busctl call "${D[@]}" AddSpare 'sa{sv}' "" 2 image s /var/lib/dm-remap/spares/s1.img size t 16777216)
 expect_eq "AddSpare of an image" "qu 1" "$(cut -d' ' -f1-2 <<< "$out")"
 expect_eq "image spare listed" 2 "$(busctl get-property -j "${D[@]}" Spares | json_get 'len(d["data"])')"
 # The sandbox still lets the daemon tell udev the loop device became a

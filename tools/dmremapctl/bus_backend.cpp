@@ -172,6 +172,8 @@ AssembledSet set_of(const std::map<std::string, sdbus::Variant> &d)
     if (d.count("failed")) // a daemon from before members could fail has none to report
         s.failed = prop<std::vector<std::uint16_t>>(d, "failed");
     s.attached = prop<std::vector<std::string>>(d, "attached");
+    if (d.count("refused")) // older daemons attached any recorded image
+        s.refused = prop<std::vector<std::string>>(d, "refused");
     s.already_active = prop<bool>(d, "already_active");
     return s;
 }

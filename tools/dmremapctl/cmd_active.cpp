@@ -41,6 +41,7 @@ nlohmann::json set_json(const AssembledSet &s)
             {"missing", s.missing},
             {"failed", s.failed},
             {"attached", s.attached},
+            {"refused", s.refused},
             {"already_active", s.already_active}};
 }
 
@@ -58,6 +59,8 @@ void print_set(const AssembledSet &s)
         std::cout << "  attached image spare as " << l << "\n";
     for (auto i : s.missing)
         std::cout << "  started WITHOUT spare member " << i << " (degraded)\n";
+    for (const auto &r : s.refused)
+        std::cout << "  " << r << "\n";
     for (auto i : s.failed)
         std::cout << "  spare member " << i << " FAILED while the set ran and was left out; remove it with "
                   << "'dmremapctl spare remove " << s.name << " index=" << i << "'\n";

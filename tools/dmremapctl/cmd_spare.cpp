@@ -22,7 +22,7 @@ const char *spare_help = R"(Usage: dmremapctl spare add NAME DEV [--force] [--js
        dmremapctl spare list NAME [--json]
 
 add       give the active device NAME a new spare: a block device, or a new
-          sparse image file of SIZE (e.g. 10G) on any filesystem, attached
+          image file of SIZE (e.g. 10G), fully allocated, attached
           as a loop device and set up again by 'assemble' at boot
           --force overwrites a signature or a member of another set
           (never a mounted or in-use device)

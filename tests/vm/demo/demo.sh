@@ -128,7 +128,7 @@ warn=$(kernel_lines 'of spare blocks in use')
 echo "The kernel warned (and raised a device-mapper event, for monitoring):"
 echo "  $warn"
 
-say "The internal spare is running low: add a 128 MiB spare, a sparse file (half of it the two copies of the metadata)"
+say "The internal spare is running low: add a 128 MiB spare, an image file (half of it the two copies of the metadata)"
 run dmremapctl spare add demo --image "$image" --size 128M
 
 pick 2 2 2000

@@ -66,7 +66,7 @@ expect_eq "spare add loop" "Added $loop2 to mg as spare member 2: 3584 spare blo
 loop3=$(jq -r .device /tmp/add.json)
 expect_eq "image spare index" 3 "$(jq .index /tmp/add.json)"
 expect_eq "image backing file" /var/lib/dm-remap/spares/s3.img "$(losetup -n -O BACK-FILE "$loop3" | tr -d ' ')"
-expect_eq "image is sparse" 1 "$(( $(stat -c %b /var/lib/dm-remap/spares/s3.img) * 512 < 1048576 ))"
+expect_eq "image fully allocated" 1 "$(( $(stat -c '%b * %B' /var/lib/dm-remap/spares/s3.img) >= 32 << 20 ))"
 "$ctl" dump --json "$dev" > /tmp/dump.json
 expect_eq "image path recorded" /var/lib/dm-remap/spares/s3.img \
 	"$(jq -r '[.members[] | select(.index == 3) | .image_path][0]' /tmp/dump.json)"
@@ -75,6 +75,14 @@ expect_eq "spare list" "0:ok 1:ok 2:ok 3:ok" "$(jq -r '[.[] | "\(.index):\(.stat
 rc=0
 out=$("$ctl" spare add mg --image /var/lib/dm-remap/spares/s3.img --size 32M 2>&1) || rc=$?
 expect_eq "image exists" "1 dmremapctl spare add: /var/lib/dm-remap/spares/s3.img: cannot create image: File exists" "$rc $out"
+# An image the filesystem cannot hold with room to spare is refused before it exists.
+rc=0
+out=$("$ctl" spare add mg --image /var/lib/dm-remap/spares/s4.img --size 100T 2>&1) || rc=$?
+case "$rc $out" in
+"1 dmremapctl spare add: /var/lib/dm-remap/spares/s4.img: 109951162777600 bytes do not fit: /var/lib/dm-remap/spares has "*" bytes free, and 67108864 must stay free beside the image") ;;
+*) die "image too large: $rc $out" ;;
+esac
+[ ! -e /var/lib/dm-remap/spares/s4.img ] || die "a refused image was left behind"
 
 # Evacuate spare 1 (the dedicated device): its blocks move, data intact.
 live1=$(jq '[.[] | select(.index == 1) | .live][0]' /tmp/spares.json)

@@ -19,6 +19,7 @@
         slot-count VALUE                nr_entries of the live slot
         slot-entry I FIELD VALUE        entry I of the live slot
         member-flags I VALUE            flags of member I in the live slot
+        member-image I PATH             image_path of member I in the live slot
         sb FIELD VALUE                  both superblock copies
       FIELD of an entry: data_block, spare_block, spare_index, state;
       of a superblock: spare_offset, spare_sectors, data_offset.
@@ -180,6 +181,18 @@ def set_entry(buf, off, field, value):
     ENTRY.pack_into(buf, off, *e)
 
 
+def edit_member_table(m, copy, change):
+    """The live snapshot's member table (4 blocks after its header), changed
+    and its checksum in the header sealed again."""
+    s = m.live_slot(copy)["copies"][copy]
+    h, table = m.read(s, 1), m.read(s + 8, 4)
+    change(table)
+    m.write(s + 8, table)
+    struct.pack_into("<I", h, 56, crc32c(table))
+    seal(h)
+    m.write(s, h)
+
+
 def edit(m, op, args, copy):
     if op == "record-update" or op == "record-count":
         seq = int(args[0])
@@ -213,14 +226,11 @@ def edit(m, op, args, copy):
         seal(h)
         m.write(s, h)
     elif op == "member-flags":
-        # The live snapshot's member table, its checksum sealed again.
-        s = m.live_slot(copy)["copies"][copy]
-        h, table = m.read(s, 1), m.read(s + 8, 4)
-        struct.pack_into("<I", table, int(args[0]) * 256 + 20, int(args[1]))
-        m.write(s + 8, table)
-        struct.pack_into("<I", h, 56, crc32c(table))
-        seal(h)
-        m.write(s, h)
+        edit_member_table(m, copy, lambda t: struct.pack_into("<I", t, int(args[0]) * 256 + 20, int(args[1])))
+    elif op == "member-image":
+        path = args[1].encode()
+        off = int(args[0]) * 256 + 48
+        edit_member_table(m, copy, lambda t: t.__setitem__(slice(off, off + 208), path + bytes(208 - len(path))))
     elif op == "sb":
         for sb in (0, 1):
             blk = m.read(sb * 8, 1)
