@@ -95,7 +95,7 @@ std::optional<Uuid> Discovery::set_uuid_of_dm_uuid(const std::string &dm_uuid)
     return Uuid::parse(std::string_view(dm_uuid).substr(kDmUuidPrefix.size()));
 }
 
-std::optional<FoundMember> Discovery::probe(const std::string &path)
+std::optional<FoundMember> Discovery::probe(const std::string &path, bool block_only)
 {
     struct stat pre;
     if (::stat(path.c_str(), &pre) == 0 && S_ISBLK(pre.st_mode)) {
@@ -107,6 +107,8 @@ std::optional<FoundMember> Discovery::probe(const std::string &path)
             throw Error(Error::Code::Busy, path + ": is a suspended device-mapper device; reading it would wait");
     }
     FileIo io(path, FileIo::Mode::ReadOnly);
+    if (block_only && !io.is_block_device())
+        throw Error(Error::Code::InvalidArgument, path + ": not a block device");
     Report ignore;
     const MemberView mv = Checker::read_superblocks(io, ignore);
     if (!mv.sb)

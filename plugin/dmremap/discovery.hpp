@@ -48,7 +48,10 @@ public:
     static std::vector<FoundMember> members(bool use_udev = true);
     // One device by path; nullopt when it is not a member. Reads the
     // superblocks (the database may be behind a format that just happened).
-    static std::optional<FoundMember> probe(const std::string &path);
+    // With `block_only`, what was opened must be a block device (checked on
+    // the descriptor: a path swapped for a file after a caller's own check
+    // is refused, InvalidArgument).
+    static std::optional<FoundMember> probe(const std::string &path, bool block_only = false);
     // Active dm-remap devices (target type "remap").
     static std::vector<ActiveSet> active();
 
