@@ -80,6 +80,9 @@ CreateArgs parse_create(const std::string &data_device, const std::vector<std::s
     }
     a.force = o.flag("force");
     a.interactive = o.interactive();
+    // Before polkit asks anyone and before a disk is opened; the members'
+    // UUIDs are looked at after authorization (that reads devices).
+    SetManager::check_create(fo);
     return a;
 }
 

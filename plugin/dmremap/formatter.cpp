@@ -41,13 +41,9 @@ std::uint64_t Formatter::default_internal_spare(std::uint64_t device_bytes)
     return std::clamp<std::uint64_t>(device_bytes / 100, 4 * MiB, 1024 * MiB);
 }
 
-FormatPlan Formatter::plan(const FormatOptions &o, const std::vector<BlockIo *> &members)
+void Formatter::check_options(const FormatOptions &o)
 {
     using E = Error::Code;
-    if (members.empty())
-        throw Error(E::InvalidArgument, "no data device given");
-    if (members.size() > DMR_MAX_MEMBERS)
-        throw Error(E::InvalidArgument, "at most " + std::to_string(DMR_MAX_MEMBERS - 1) + " spare devices");
     const std::uint32_t bs = o.block_size;
     if (bs < DMR_BLOCK_SIZE_MIN || bs > DMR_BLOCK_SIZE_MAX || (bs & (bs - 1)))
         throw Error(E::InvalidArgument,
@@ -57,6 +53,20 @@ FormatPlan Formatter::plan(const FormatOptions &o, const std::vector<BlockIo *> 
                                             std::to_string(DMR_MAX_ENTRIES_LIMIT) + " entries");
     if (o.journal_blocks < DMR_JOURNAL_BLOCKS_MIN || o.journal_blocks > DMR_JOURNAL_BLOCKS_MAX)
         throw Error(E::InvalidArgument, "journal size out of range");
+    if (!o.name.empty() && !validator::valid_name(o.name))
+        throw Error(E::InvalidArgument,
+                    "set name '" + o.name + "' is not a valid device name (" + validator::kNameRules + ")");
+}
+
+FormatPlan Formatter::plan(const FormatOptions &o, const std::vector<BlockIo *> &members)
+{
+    using E = Error::Code;
+    if (members.empty())
+        throw Error(E::InvalidArgument, "no data device given");
+    if (members.size() > DMR_MAX_MEMBERS)
+        throw Error(E::InvalidArgument, "at most " + std::to_string(DMR_MAX_MEMBERS - 1) + " spare devices");
+    check_options(o);
+    const std::uint32_t bs = o.block_size;
     const std::uint32_t max_entries = static_cast<std::uint32_t>(layout::align_up(o.max_entries, DMR_ENTRIES_PER_BLOCK));
     const Uuid set = o.set_uuid ? *o.set_uuid : Uuid::random();
     const std::string name = o.name.empty() ? "remap-" + set.str().substr(0, 8) : o.name;

@@ -33,6 +33,9 @@ class Formatter {
 public:
     // 1% of the data device, clamped to [4 MiB, 1 GiB] (docs/FORMAT.md says why).
     static std::uint64_t default_internal_spare(std::uint64_t device_bytes);
+    // The options alone (block size, remap capacity, journal, name when
+    // given), before any device is opened: Error InvalidArgument.
+    static void check_options(const FormatOptions &opts);
     // Computes every member's layout; throws Error naming the device and the
     // reason when something does not fit. Writes nothing.
     static FormatPlan plan(const FormatOptions &opts, const std::vector<BlockIo *> &members);

@@ -305,14 +305,47 @@ DmTarget SetManager::table(const SetView &v, bool degraded)
             data.path + " " + std::to_string(n) + list + (degraded ? " 1 degraded" : "")};
 }
 
+void SetManager::check_create(const FormatOptions &opts, const std::vector<std::string> &paths)
+{
+    Formatter::check_options(opts);
+    std::vector<ActiveSet> active;
+    try {
+        DmControl dm;
+        dm.names(); // device-mapper must work before anything is written
+        if (!opts.name.empty() && dm.info(opts.name))
+            throw Error(Error::Code::Exists, opts.name + ": a device-mapper device of that name exists already");
+        if (opts.set_uuid)
+            active = Discovery::active();
+    } catch (const Error &e) {
+        // Asked ahead (no paths): without device-mapper nothing is active,
+        // and create itself will say that it is missing.
+        if (!paths.empty() || e.code() == Error::Code::Exists)
+            throw;
+    }
+    if (!opts.set_uuid)
+        return;
+    // Two sets with one UUID: assembly could not tell their members apart.
+    const std::string u = opts.set_uuid->str();
+    for (const auto &s : active)
+        if (s.set_uuid == opts.set_uuid)
+            throw Error(Error::Code::Exists, "uuid " + u + ": the set active as " + s.name + " has it");
+    if (paths.empty())
+        return;
+    std::set<dev_t> overwritten;
+    for (const auto &p : paths)
+        overwritten.insert(Discovery::devnum(p));
+    for (const auto &m : Discovery::members())
+        if (m.set_uuid == *opts.set_uuid && !overwritten.count(m.devnum))
+            throw Error(Error::Code::Exists, "uuid " + u + ": " + m.devnode + " is a member of set '" +
+                                                     m.set_name + "', which has it");
+}
+
 CreateResult SetManager::create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force)
 {
     for (const auto &p : paths)
         Discovery::devnum(p); // block devices only: the kernel cannot use a file
+    check_create(opts, paths);
     DmControl dm;
-    dm.names(); // device-mapper must work before anything is written
-    if (!opts.name.empty() && dm.info(opts.name))
-        throw Error(Error::Code::Exists, opts.name + ": a device-mapper device of that name exists already");
     const FormatPlan plan = format(paths, opts, force);
     const Superblock &sb = plan.superblocks[0];
     if (dm.info(sb.name))

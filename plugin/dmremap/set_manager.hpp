@@ -59,7 +59,12 @@ public:
     // left out, given or not.
     static DmTarget table(const SetView &v, bool degraded = false);
 
-    // format + activate under the set's name.
+    // What create refuses without opening a member: bad options, a name
+    // in use, a given UUID that an active set carries. With `paths` (the
+    // devices to format; privileged callers only: it reads devices udev
+    // has no record of), also a given UUID that another device carries.
+    static void check_create(const FormatOptions &opts, const std::vector<std::string> &paths = {});
+    // check_create, format + activate under the set's name.
     static CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force);
 
     // Activates the set the given members belong to; members not given are

@@ -5,6 +5,8 @@
 (setpriv) to see what an unprivileged caller gets.
 
 Usage: dbus_call.py ADDRESS PATH INTERFACE METHOD SIGNATURE JSON-ARGS
+In JSON-ARGS, {"$u": N} and {"$t": N} are a uint32 and a uint64 (JSON
+numbers alone become int32 in a variant).
 """
 import json
 import sys
@@ -26,12 +28,25 @@ def plain(v):
     return str(v)
 
 
+TYPED = {"$u": dbus.UInt32, "$t": dbus.UInt64}
+
+
+def typed(v):
+    if isinstance(v, dict) and len(v) == 1 and next(iter(v)) in TYPED:
+        return TYPED[next(iter(v))](next(iter(v.values())))
+    if isinstance(v, dict):
+        return {k: typed(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [typed(x) for x in v]
+    return v
+
+
 def main():
     address, path, iface, method, sig, args = sys.argv[1:7]
     bus = dbus.bus.BusConnection(address)
     obj = bus.get_object("org.dmremap1", path, introspect=False)
     try:
-        r = obj.get_dbus_method(method, iface)(*json.loads(args), signature=sig, timeout=120)
+        r = obj.get_dbus_method(method, iface)(*typed(json.loads(args)), signature=sig, timeout=120)
         print(json.dumps({"result": plain(r)}))
     except dbus.DBusException as e:
         print(json.dumps({"error": e.get_dbus_name(), "message": e.get_dbus_message()}))

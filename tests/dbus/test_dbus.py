@@ -303,6 +303,18 @@ class TestAuthorization(DBusTest):
             self.assertEqual(str(action), "org.dmremap1.manage")
             self.assertEqual(int(flags), 1, "AllowUserInteraction by default")
 
+    def test_bad_options_refused_before_polkit(self):
+        self.set_polkit([])
+        missing = os.path.join(E.ENV.dir, "missing-disk")
+        for options, want in (({"block_size": {"$u": 3000}}, "block size 3000 is not a power of two"),
+                              ({"max_remaps": {"$u": 5}}, "remap capacity must be between 256"),
+                              ({"name": "a/b"}, "set name 'a/b' is not a valid device name"),
+                              ({"uuid": "not-a-uuid"}, "options: 'uuid' is not a UUID")):
+            r = as_nobody(MANAGER, MGR_IF, "Create", "sasa{sv}", [missing, [], options])
+            self.assertEqual(r.get("error"), ERR + "InvalidArgument", (options, r))
+            self.assertIn(want, r["message"])
+        self.assertEqual(self.polkit_calls(), [], "polkit was asked about arguments that were refused anyway")
+
     def test_allowed_when_polkit_allows(self):
         self.set_polkit(["org.dmremap1.manage"])
         for method, sig, args, after in changing_calls(E.ENV.dir):

@@ -535,6 +535,12 @@ class TestDevices(DBusTest):
         self.assertEqual(path, ROOT + "/devices/vc")
         p = self.props(path)
         self.assertEqual((p["DataDevice"], p["SpareTotal"]), (SPARES[0], SPARE_BLOCKS))
+        # Another set with vc's UUID: refused before a disk is opened, the disk untouched.
+        before = plain(m.Probe(SPARES[1], {}))
+        name, msg = self.call_error(m.Create, SPARES[1], dbus.Array([], signature="s"),
+                                    {"name": "vc3", "uuid": p["SetUUID"]})
+        self.assertEqual((name, msg), (ERR + "AlreadyExists", "uuid %s: the set active as vc has it" % p["SetUUID"]))
+        self.assertEqual(plain(m.Probe(SPARES[1], {})), before)
         name, _ = self.call_error(m.Create, SPARES[0], dbus.Array([], signature="s"), {"name": "vc2"})
         self.assertEqual(name, ERR + "Busy")
         dbus.Interface(self.obj(path), DEV_IF).Stop({})
