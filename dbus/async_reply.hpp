@@ -99,7 +99,7 @@ void dispatch_to_worker(Worker &worker, sdbus::Result<R...> &&result, F work,
 // the call. `work` takes nothing, or the caller's uid (std::uint32_t).
 template <typename... R, typename F>
 void dispatch_authorized(Worker &worker, Authorizer &authorizer, sdbus::Result<R...> &&result,
-                         const std::string &sender, const std::string &action, bool interactive, F work,
+                         const std::string &sender, const Authorizer::Action &action, bool interactive, F work,
                          std::function<bool()> spares_exhausted = {})
 {
     auto reply = std::make_shared<sdbus::Result<R...>>(std::move(result));

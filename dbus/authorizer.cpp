@@ -200,7 +200,18 @@ void Authorizer::release(const std::string &sender)
         pending_.erase(it);
 }
 
-void Authorizer::authorize_async(const std::string &sender, const std::string &action, bool interactive,
+Authorizer::Action Authorizer::action(const char *id, const std::string &name, const std::string &device,
+                                      const std::string &message)
+{
+    Action a{id, {{"polkit.message", message}}};
+    if (!name.empty())
+        a.details["name"] = name;
+    if (!device.empty())
+        a.details["device"] = device;
+    return a;
+}
+
+void Authorizer::authorize_async(const std::string &sender, const Action &action, bool interactive,
                                  std::optional<std::uint32_t> owner, Done done)
 {
     {
@@ -222,7 +233,7 @@ void Authorizer::authorize_async(const std::string &sender, const std::string &a
     }
 }
 
-void Authorizer::identify(const std::shared_ptr<Slot> &slot, const std::string &action, bool interactive,
+void Authorizer::identify(const std::shared_ptr<Slot> &slot, const Action &action, bool interactive,
                           std::optional<std::uint32_t> owner)
 {
     try {
@@ -245,9 +256,10 @@ void Authorizer::identify(const std::shared_ptr<Slot> &slot, const std::string &
     }
 }
 
-void Authorizer::check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t uid, const std::string &action,
+void Authorizer::check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t uid, const Action &act,
                               bool interactive)
 {
+    const std::string &action = act.id;
     using Subject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
     using Result = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
     const auto failed = [slot, uid, action](const std::string &why) {
@@ -257,14 +269,13 @@ void Authorizer::check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t u
     };
     try {
         const Subject subject{"system-bus-name", {{"name", sdbus::Variant(slot->sender())}}};
-        const std::map<std::string, std::string> details;
         const std::uint32_t flags = interactive ? 1 : 0; // AllowUserInteraction
         const auto timeout = interactive ? std::chrono::duration_cast<std::chrono::microseconds>(kInteractiveTimeout)
                                          : std::chrono::duration_cast<std::chrono::microseconds>(kQuickTimeout);
         polkit_->callMethodAsync("CheckAuthorization")
             .onInterface("org.freedesktop.PolicyKit1.Authority")
             .withTimeout(timeout)
-            .withArguments(subject, action, details, flags, std::string())
+            .withArguments(subject, action, act.details, flags, std::string())
             .uponReplyInvoke([slot, uid, action, failed](const sdbus::Error *e, Result result) {
                 if (e) {
                     failed(e->getName() + ": " + e->getMessage());

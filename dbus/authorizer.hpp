@@ -34,7 +34,20 @@ namespace dmremap::daemon {
 
 class Authorizer {
 public:
-    static constexpr const char *kManage = "org.dmremap1.manage";
+    // The polkit actions, by consequence (org.dmremap1.policy).
+    static constexpr const char *kCreate = "org.dmremap1.create";     // formats disks
+    static constexpr const char *kAssemble = "org.dmremap1.assemble"; // starts and stops sets
+    static constexpr const char *kSpare = "org.dmremap1.spare";       // adds (formats) and removes spares
+    static constexpr const char *kRemap = "org.dmremap1.remap";       // moves one block
+    static constexpr const char *kCancel = "org.dmremap1.cancel-job"; // another user's job
+    // An action with its polkit details: `device` and `name` let rules
+    // tell devices apart; polkit.message names them in the dialog.
+    struct Action {
+        std::string id;
+        std::map<std::string, std::string> details;
+    };
+    static Action action(const char *id, const std::string &name, const std::string &device,
+                         const std::string &message);
     // Checks one sender may have waiting at once: enough for any honest
     // client, and a bound on what a flood can make us hold.
     static constexpr unsigned kMaxPendingPerSender = 8;
@@ -61,7 +74,7 @@ public:
     // runs exactly once unless the sender is over
     // its limit: then this throws Busy and `done` never runs. `done` runs
     // on the answering thread.
-    void authorize_async(const std::string &sender, const std::string &action, bool interactive,
+    void authorize_async(const std::string &sender, const Action &action, bool interactive,
                          std::optional<std::uint32_t> owner, Done done);
 
     // Worker thread, blocking (a quick question to the bus daemon): the
@@ -71,10 +84,9 @@ public:
 private:
     class Slot;
     // The loop thread: the caller's uid, then polkit unless allowed.
-    void identify(const std::shared_ptr<Slot> &slot, const std::string &action, bool interactive,
+    void identify(const std::shared_ptr<Slot> &slot, const Action &action, bool interactive,
                   std::optional<std::uint32_t> owner);
-    void check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t uid, const std::string &action,
-                      bool interactive);
+    void check_polkit(const std::shared_ptr<Slot> &slot, std::uint32_t uid, const Action &action, bool interactive);
     void release(const std::string &sender);
     sdbus::IConnection &sync_bus();
 

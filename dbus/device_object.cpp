@@ -194,7 +194,12 @@ void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), Authorizer::kManage,
+                        Authorizer::caller(getObject()),
+                        Authorizer::action(Authorizer::kSpare, name_, device.empty() ? parsed->first.image : device,
+                                           "Authentication is required to add " +
+                                               (device.empty() ? "a new image " + parsed->first.image : device) +
+                                               " to the dm-remap device " + name_ +
+                                               " as a spare (everything on it is lost)"),
                         parsed->second, [&d, name = name_, device, sa = parsed->first]() -> Added {
                             const RefreshAfter refresh(d, name);
                             const SpareAdded added = RemapDevice(name).spare_add(device, sa);
@@ -216,8 +221,11 @@ void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::s
     Daemon &d = daemon_;
     dispatch_authorized(
         d.worker(), d.authorizer(), std::move(result),
-        Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(),
-        [&d, name = name_, device, evacuate = o->flag("evacuate")](std::uint32_t uid) {
+        Authorizer::caller(getObject()),
+        Authorizer::action(Authorizer::kSpare, name_, device,
+                           "Authentication is required to remove the spare " + device + " from the dm-remap device " +
+                               name_),
+        o->interactive(), [&d, name = name_, device, evacuate = o->flag("evacuate")](std::uint32_t uid) {
             // The reply (the job's path) goes out before the work starts, so
             // the caller can watch the job; the result arrives as Completed.
             // Only an evacuation takes long enough to cancel: a suspend of
@@ -249,8 +257,11 @@ void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
     Daemon &d = daemon_;
     dispatch_authorized(
         d.worker(), d.authorizer(), std::move(result),
-        Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(),
-        [&d, name = name_, block] {
+        Authorizer::caller(getObject()),
+        Authorizer::action(Authorizer::kRemap, name_, "",
+                           "Authentication is required to move block " + std::to_string(block) +
+                               " of the dm-remap device " + name_ + " to a spare block"),
+        o->interactive(), [&d, name = name_, block] {
             const RefreshAfter refresh(d, name);
             return RemapDevice(name).remap(block);
         },
@@ -297,7 +308,9 @@ void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::V
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), Authorizer::kManage,
+                        Authorizer::caller(getObject()),
+                        Authorizer::action(Authorizer::kAssemble, name_, "",
+                                           "Authentication is required to stop the dm-remap device " + name_),
                         o->interactive(), [&d, name = name_] {
                             const RefreshAfter refresh(d, name);
                             RemapDevice(name).stop();

@@ -74,7 +74,11 @@ void JobObject::Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Va
     auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
     try {
         authorizer_.authorize_async(
-            Authorizer::caller(getObject()), Authorizer::kManage, o->interactive(), uid_,
+            Authorizer::caller(getObject()),
+            Authorizer::action(Authorizer::kCancel, "", path_,
+                               "Authentication is required to cancel " + operation_ + " (" + path_ +
+                                   "), which another user started"),
+            o->interactive(), uid_,
             [reply, control = control_, path = path_](std::exception_ptr error, std::uint32_t) {
                 try {
                     if (error)

@@ -127,6 +127,29 @@ AssembleArgs parse_assemble(const std::vector<std::string> &members,
     return a;
 }
 
+std::string joined(const std::vector<std::string> &v)
+{
+    std::string out;
+    for (const auto &s : v)
+        out += (out.empty() ? "" : " ") + s;
+    return out;
+}
+
+Authorizer::Action create_action(const CreateArgs &a)
+{
+    return Authorizer::action(Authorizer::kCreate, a.format.name, joined(a.paths),
+                              "Authentication is required to format " + joined(a.paths) +
+                                  " as a dm-remap set (everything on it is lost)");
+}
+
+Authorizer::Action assemble_action(const AssembleArgs &a)
+{
+    const std::string what =
+        a.members.empty() ? "the dm-remap set " + a.uuid->str() : "the dm-remap set on " + joined(a.members);
+    return Authorizer::action(Authorizer::kAssemble, a.assemble.name, joined(a.members),
+                              "Authentication is required to start " + what);
+}
+
 AssembledSet assemble_set(Daemon &d, const AssembleArgs &a)
 {
     const AssembledSet set =
@@ -191,7 +214,7 @@ void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath> &&result, std::strin
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), Authorizer::kManage,
+                        Authorizer::caller(getObject()), create_action(*parsed),
                         parsed->interactive, [&d, p = *parsed] {
                             const CreateResult created = create_set(d, p);
                             return sdbus::ObjectPath(ObjectPaths::device(created.name));
@@ -207,7 +230,7 @@ void ManagerObject::CreateSet(sdbus::Result<sdbus::ObjectPath, std::vector<Dict>
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), Authorizer::kManage,
+                        Authorizer::caller(getObject()), create_action(*parsed),
                         parsed->interactive, [&d, p = *parsed]() -> Out {
                             const CreateResult created = create_set(d, p);
                             std::vector<Dict> layout;
@@ -224,7 +247,7 @@ void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vec
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), Authorizer::kManage,
+                        Authorizer::caller(getObject()), assemble_action(*parsed),
                         parsed->interactive, [&d, p = *parsed] {
                             const AssembledSet set = assemble_set(d, p);
                             return sdbus::ObjectPath(ObjectPaths::device(set.name));
@@ -240,7 +263,7 @@ void ManagerObject::AssembleSet(sdbus::Result<sdbus::ObjectPath, Dict> &&result,
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), Authorizer::kManage,
+                        Authorizer::caller(getObject()), assemble_action(*parsed),
                         parsed->interactive, [&d, p = *parsed]() -> Out {
                             const AssembledSet set = assemble_set(d, p);
                             return {sdbus::ObjectPath(ObjectPaths::device(set.name)), set_dict(set)};
@@ -263,7 +286,9 @@ void ManagerObject::AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict 
         return;
     Daemon &d = daemon_;
     dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), Authorizer::kManage,
+                        Authorizer::caller(getObject()),
+                        Authorizer::action(Authorizer::kAssemble, "", "",
+                                           "Authentication is required to start every dm-remap set found"),
                         parsed->interactive, [&d, ao = parsed->assemble] {
                             std::vector<Dict> out;
                             for (const auto &r : SetManager::assemble_all(ao)) {

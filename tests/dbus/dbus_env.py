@@ -130,6 +130,11 @@ def require_root():
                              % (os.geteuid(), NOBODY))
 
 
+# dm-remapd's polkit actions (dbus/org.dmremap1.policy).
+CREATE, ASSEMBLE, SPARE, REMAP, CANCEL = ("org.dmremap1." + a for a in
+                                          ("create", "assemble", "spare", "remap", "cancel-job"))
+ACTIONS = [CREATE, ASSEMBLE, SPARE, REMAP, CANCEL]
+
 class Env:
     """The private bus, the polkit mock and the daemon."""
 
@@ -276,6 +281,7 @@ class DBusTest(unittest.TestCase):
         return [str(p) for p, ifs in om.GetManagedObjects().items() if DEV_IF in ifs]
 
     def set_polkit(self, actions):
+        """Allows exactly `actions` (ACTIONS: every one) and clears the log of checks."""
         p = ENV.polkit()
         p.SetAllowed(dbus.Array(actions, signature="s"), dbus_interface=MOCK_IF)
         p.ClearCalls(dbus_interface=MOCK_IF)

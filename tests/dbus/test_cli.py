@@ -35,7 +35,6 @@ IMAGE = "/var/lib/dm-remap/spares/cli-test.img"  # image spares live there only
 MOVED = "/var/lib/dm-remap/cli-test.img.away"
 BLOCK_SECTORS = 8
 BAD_BLOCK = 9               # unreadable on the data disk: remap makes it pending
-MANAGE = "org.dmremap1.manage"
 # Any UUID but the set's.
 UUID_RE = re.compile(r"(?!%s)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}" % UUID)
 
@@ -206,7 +205,7 @@ class TestCliBothWays(DBusTest):
         return out
 
     def test_01_same_output_either_way(self):
-        self.set_polkit([MANAGE])
+        self.set_polkit(E.ACTIONS)
         direct = self.run_script(nobody=False)
         self.assertEqual(self.polkit_calls(), [], "root asked polkit: not direct")
         bus = self.run_script(nobody=True)
@@ -247,18 +246,20 @@ class TestCliBothWays(DBusTest):
         self.settle()
         before = ctl(["status", "--json"])
         self.set_polkit([])
-        denied = "not authorized (polkit): %s: not authorized for uid %d\n" % (MANAGE, NOBODY)
-        for args in (("stop", SET), ("remap", SET, "3"), ("spare", "add", SET, SPARES[1]),
-                     ("spare", "remove", "--evacuate", SET, SPARES[0]), ("assemble", "--all"),
-                     ("create", "--force", "--name", "other", SPARES[1])):
+        for args, action in ((("stop", SET), E.ASSEMBLE), (("remap", SET, "3"), E.REMAP),
+                             (("spare", "add", SET, SPARES[1]), E.SPARE),
+                             (("spare", "remove", "--evacuate", SET, SPARES[0]), E.SPARE),
+                             (("assemble", "--all"), E.ASSEMBLE),
+                             (("create", "--force", "--name", "other", SPARES[1]), E.CREATE)):
             with self.subTest(args=args):
                 cmd = " ".join(args[:2]) if args[0] == "spare" else args[0]
+                denied = "not authorized (polkit): %s: not authorized for uid %d\n" % (action, NOBODY)
                 self.assertEqual(ctl(args, nobody=True), (1, "", "dmremapctl %s: %s" % (cmd, denied)))
         self.assertEqual(ctl(["status", "--json"]), before)   # nothing changed
         self.assertEqual(root("members", "--json").count('"set_name": "other"'), 0)
         # Reading needs no authorization.
         self.assertEqual(ctl(["status", "--json"], nobody=True), before)
-        self.set_polkit([MANAGE])
+        self.set_polkit(E.ACTIONS)
         clean_slate()
 
     def test_03_backend_override(self):

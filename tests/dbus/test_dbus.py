@@ -195,6 +195,14 @@ def changing_calls(tmp):
     ]
 
 
+# The action each of changing_calls() is checked against, and the words its
+# polkit.message starts with.
+CALL_ACTIONS = {"Create": (E.CREATE, "Authentication is required to format "),
+                "CreateSet": (E.CREATE, "Authentication is required to format "),
+                "Assemble": (E.ASSEMBLE, "Authentication is required to start the dm-remap set on "),
+                "AssembleSet": (E.ASSEMBLE, "Authentication is required to start the dm-remap set on ")}
+
+
 class TestErrors(DBusTest):
     def test_create_errors(self):
         m = self.manager()
@@ -293,14 +301,20 @@ class TestAuthorization(DBusTest):
         for method, sig, args, _ in changing_calls(E.ENV.dir):
             r = as_nobody(MANAGER, MGR_IF, method, sig, args)
             self.assertEqual(r.get("error"), ERR + "NotAuthorized", (method, r))
-            self.assertIn("org.dmremap1.manage", r["message"])
+            self.assertIn(CALL_ACTIONS[method][0] + ": not authorized", r["message"])
         calls = self.polkit_calls()
         self.assertEqual(len(calls), len(changing_calls(E.ENV.dir)))
-        for c in calls:
-            subject, action, _details, flags, _cancel = c[2]
+        # Each check names its action by consequence, the disk in the
+        # details (for rules) and in the message (for the dialog).
+        for c, (method, _, args, _) in zip(calls, changing_calls(E.ENV.dir)):
+            subject, action, details, flags, _cancel = c[2]
+            disk = args[0] if isinstance(args[0], str) else args[0][0]
             self.assertEqual(str(subject[0]), "system-bus-name")
             self.assertTrue(str(subject[1]["name"]).startswith(":"), subject)
-            self.assertEqual(str(action), "org.dmremap1.manage")
+            self.assertEqual(str(action), CALL_ACTIONS[method][0], method)
+            self.assertEqual(str(details["device"]), disk, method)
+            self.assertTrue(str(details["polkit.message"]).startswith(CALL_ACTIONS[method][1] + disk), details)
+            self.assertNotIn("name", details, "no name was given")
             self.assertEqual(int(flags), 1, "AllowUserInteraction by default")
 
     def test_bad_options_refused_before_polkit(self):
@@ -316,7 +330,7 @@ class TestAuthorization(DBusTest):
         self.assertEqual(self.polkit_calls(), [], "polkit was asked about arguments that were refused anyway")
 
     def test_allowed_when_polkit_allows(self):
-        self.set_polkit(["org.dmremap1.manage"])
+        self.set_polkit(E.ACTIONS)
         for method, sig, args, after in changing_calls(E.ENV.dir):
             r = as_nobody(MANAGER, MGR_IF, method, sig, args)
             # The error of the operation itself: authorization came first and passed.
@@ -336,7 +350,7 @@ class TestAuthorization(DBusTest):
     def test_assemble_by_uuid_reaches_device_mapper(self):
         if dm_available():
             self.skipTest("device-mapper works here: would look for a real set")
-        self.set_polkit(["org.dmremap1.manage"])
+        self.set_polkit(E.ACTIONS)
         r = as_nobody(MANAGER, MGR_IF, "Assemble", "asa{sv}", [[], {"uuid": "739fbdb9-67d7-4d25-b869-a61f5e499891"}])
         self.assertEqual(r.get("error"), ERR + "Failed", r)
         self.assertIn("device-mapper", r["message"])
@@ -370,7 +384,7 @@ class TestAuthorization(DBusTest):
             E.ENV.start_polkit()
         self.assertAlive()
         # And it finds polkit again.
-        self.set_polkit(["org.dmremap1.manage"])
+        self.set_polkit(E.ACTIONS)
         method, sig, args, after = changing_calls(E.ENV.dir)[0]
         self.assertEqual(as_nobody(MANAGER, MGR_IF, method, sig, args).get("error"), after)
 
@@ -380,25 +394,31 @@ class TestAuthorization(DBusTest):
             self.assertFalse(EXPECT_DEVICE, "no Device object, but tests/dbus/vm-devices.sh made one")
             self.skipTest("no active dm-remap device here (device-mapper unavailable or no device): "
                           "authorization of AddSpare, RemoveSpare, Remap, Stop not checked")
-        self.set_polkit([])
-        for method, sig, args in (("AddSpare", "sa{sv}", ["/nonexistent", {}]),
-                                  ("RemoveSpare", "sa{sv}", ["/nonexistent", {}]),
-                                  ("Remap", "ta{sv}", [0, {}]),
-                                  ("Stop", "a{sv}", [{}])):
+        name = paths[0].rsplit("/", 1)[1]
+        for method, sig, args, action, device in (("AddSpare", "sa{sv}", ["/nonexistent", {}], E.SPARE, "/nonexistent"),
+                                                  ("RemoveSpare", "sa{sv}", ["/nonexistent", {}], E.SPARE,
+                                                   "/nonexistent"),
+                                                  ("Remap", "ta{sv}", [0, {}], E.REMAP, None),
+                                                  ("Stop", "a{sv}", [{}], E.ASSEMBLE, None)):
+            self.set_polkit([])
             r = as_nobody(paths[0], DEV_IF, method, sig, args)
             self.assertEqual(r.get("error"), ERR + "NotAuthorized", (method, r))
+            [c] = self.polkit_calls()
+            _, got, details, _, _ = c[2]
+            self.assertEqual((str(got), str(details["name"]), details.get("device")), (action, name, device), method)
+            self.assertIn(name, str(details["polkit.message"]))
 
     # Authorizer::kMaxPendingPerSender
     LIMIT = 8
 
     def hang_polkit(self):
-        """From now on polkit holds every check of org.dmremap1.manage (as an
+        """From now on polkit holds every check of every action (as an
         agent waiting for a password would) until ReleaseHangingCalls; its
         own main loop keeps serving. (SetDelay sleeps in that loop, which
         stalls the other callers' checks too, so it could not show a daemon
         that serializes them.)"""
         self.set_polkit([])
-        E.ENV.polkit().SimulateHangActions(dbus.Array(["org.dmremap1.manage"], signature="s"),
+        E.ENV.polkit().SimulateHangActions(dbus.Array(E.ACTIONS, signature="s"),
                                            dbus_interface=MOCK_IF)
         self.addCleanup(self.unhang_polkit)
 

@@ -279,7 +279,7 @@ class TestDevices(DBusTest):
         self.assertTrue(os.path.exists("/dev/mapper/" + SET))
         r = as_nobody(DEV, DEV_IF, "GetRemaps", "tua{sv}", [0, 10, {}])
         self.assertEqual(len(r.get("result", [])), 2 + len(self.markers), r)
-        self.set_polkit(["org.dmremap1.manage"])
+        self.set_polkit(E.ACTIONS)
         r = as_nobody(DEV, DEV_IF, "AddSpare", "sa{sv}", ["/dev/nonexistent", {}])
         self.assertEqual(r.get("error"), ERR + "NotFound", r)
         r = as_nobody(DEV, DEV_IF, "Remap", "ta{sv}", [1 << 40, {}])

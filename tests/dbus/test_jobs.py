@@ -245,13 +245,13 @@ class TestCancel(DBusTest):
         self.assertEqual(name, "org.freedesktop.DBus.Error.UnknownObject")
 
     def test_3_starter_cancels_without_polkit(self):
-        """A job started by uid 65534 (polkit allowing manage) may be
+        """A job started by uid 65534 (polkit allowing spares) may be
         canceled by that uid with polkit denying everything; another
         non-root uid may not."""
         before = self.live()[SLOW]
         self.assertGreater(before, 0, "test_2 left nothing on the slow spare")
         signals = Signals()
-        self.set_polkit(["org.dmremap1.manage"])
+        self.set_polkit([E.SPARE])
         r = as_nobody(DEV, DEV_IF, "RemoveSpare", "sa{sv}", [SLOW, {"evacuate": True}])
         self.assertNotIn("error", r, r)
         path = str(r["result"])
