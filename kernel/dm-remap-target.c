@@ -861,6 +861,15 @@ static int evacuate(struct remap_c *rc, struct remap_member *x, struct remap_req
 			return -EUCLEAN;
 		io_barrier(rc);
 		for (i = 0; i < n && !r; i++) {
+			/*
+			 * Each block, not each batch: a suspend (a canceled
+			 * job) waits for one block's move at most, never for
+			 * the rest of a batch.
+			 */
+			if (READ_ONCE(rc->suspended)) {
+				r = -EINTR;
+				break;
+			}
 			e = entry_get(rc, batch[i]);
 			/* x failed under a commit of this batch: its blocks are lost already, read nothing. */
 			if (!e || entry_state(e) != DMR_ENTRY_REMAPPED || entry_index(e) != xi)

@@ -277,7 +277,8 @@ class TestCancel(DBusTest):
         self.assertEqual(self.polkit_calls(), [], "the starter's Cancel asked polkit")
         done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
         success, message = plain(done[2])
-        self.assertFalse(success, message)
+        # The daemon's own words on the cancel, if it did not take.
+        self.assertFalse(success, message + "\ndm-remapd's log:\n" + E.ENV.log()[-3000:])
         self.assertTrue(message.startswith(ERR + "Cancelled: "), message)
         signals.wait(lambda s: s[1] == "InterfacesRemoved" and str(s[2][0]) == path, what="the job's removal")
 
