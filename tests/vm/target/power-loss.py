@@ -11,7 +11,8 @@ Every block written is stamped with (round, block, version) and filled
 from a hash of them, so a block read back is either one exact write or
 wrong. The workload logs "I block version" before a write is issued and
 "A block version" only after the write (and its fdatasync, or O_DSYNC)
-returned; "U block version" for a write never synced (never acknowledged):
+returned; "U block version" for a write never synced (never acknowledged),
+"R block version" once that write returned (only to count what is in flight):
 a remap recorded before its data was durable waits longest to be found
 out under those. The log lives in guest RAM, which the cut does not touch.
 """
@@ -99,7 +100,7 @@ def workload(dev, log, rnd, blocks, prefill, seed, threads, target, freeze):
             os.write(logfd, "".join(f"{kind} {b} {v}\n" for b, v in items).encode())
             if kind == "A":
                 acks[0] += len(items)
-            else:
+            elif kind != "R":
                 # The cut point is the issue of the TARGET-th block write, so
                 # that the freeze races the target serving it (a count of
                 # acknowledgements would put it right after a completion).
@@ -166,6 +167,9 @@ def workload(dev, log, rnd, blocks, prefill, seed, threads, target, freeze):
                     # data stays exposed until the next one.
                     note("U", [(b, v)])
                     os.pwritev(plain, [b4k], b * BS)
+                    # Returned, not acknowledged: only the harness's count
+                    # of writes in flight at the cut reads it.
+                    note("R", [(b, v)])
                     continue
             except OSError as e:
                 # Before the cut no write may fail: the script counts these.

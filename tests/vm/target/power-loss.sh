@@ -148,8 +148,19 @@ power_cut() {
 	a1=$(awk '$1 == "F" {print $2}' "$log")
 	# Running at the cut: acknowledgements came in up to the cut point, and
 	# writes were in flight at the freeze or issued after it (they hang).
-	inflight() { awk '$1 == "I" {w[$2 " " $3] = 1} $1 == "A" {delete w[$2 " " $3]} END {print length(w)}' "$log"; }
-	wait_until 60 "writes in flight at the cut ($mode cut $n)" eval '[ "$(inflight)" -gt 0 ]'
+	inflight() {
+		awk '$1 == "I" || $1 == "U" {w[$2 " " $3] = 1} $1 == "A" || $1 == "R" {delete w[$2 " " $3]}
+			END {print length(w)}' "$log"
+	}
+	local until=$((SECONDS + 60))
+	while [ "$(inflight)" = 0 ] && [ "$SECONDS" -lt "$until" ]; do sleep 0.05; done
+	if [ "$(inflight)" = 0 ]; then
+		echo "power-loss: the log at the cut, without writes in flight: $(grep -cv '^[IAUR] ' "$log") other lines," \
+			"last lines:" >&2
+		tail -n 12 "$log" >&2
+		grep -v '^[IAUR] ' "$log" | head -5 >&2
+		die "timed out waiting for writes in flight at the cut ($mode cut $n)"
+	fi
 	expect_eq "$mode cut $n: writes that failed before the cut" 0 "$(fails)"
 	nullb_power d0 0
 	nullb_power s0 0
