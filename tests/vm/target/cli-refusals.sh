@@ -59,12 +59,21 @@ expect_eq "spares after --force" "0:ok 1:ok 2:ok 3:ok" \
 
 mkfs.ext4 -q /dev/mapper/rf
 mount /dev/mapper/rf /mnt/rf
-# A spare that depends on the set itself would deadlock its flushes and be
-# unreachable at boot: refused as an image and as a loop device.
-refused "image on the set itself" \
-	"dmremapctl spare add: /mnt/rf/s.img: lies on a filesystem on rf itself; a spare must not depend on the device it serves (and it could not be found at boot before the set is up)" \
+# Images only where assembly attaches them again.
+refused "image outside the spare directory" \
+	"dmremapctl spare add: /mnt/rf/s.img: image spares live directly in /var/lib/dm-remap/spares/, the one place assembly attaches them again from (mount another filesystem there for more room)" \
 	spare add rf --image /mnt/rf/s.img --size 16M
 [ ! -e /mnt/rf/s.img ] || die "refused image was created"
+# A spare that depends on the set itself would deadlock its flushes and be
+# unreachable at boot: refused as an image (the set's filesystem mounted
+# as the spare directory) and as a loop device.
+mkdir -p /var/lib/dm-remap/spares
+mount --bind /mnt/rf /var/lib/dm-remap/spares
+refused "image on the set itself" \
+	"dmremapctl spare add: /var/lib/dm-remap/spares/s.img: lies on a filesystem on rf itself; a spare must not depend on the device it serves (and it could not be found at boot before the set is up)" \
+	spare add rf --image /var/lib/dm-remap/spares/s.img --size 16M
+[ ! -e /mnt/rf/s.img ] || die "refused image was created"
+umount /var/lib/dm-remap/spares
 modprobe loop
 truncate -s 16M /mnt/rf/l.img
 lp=$(losetup --find --show /mnt/rf/l.img)
