@@ -245,7 +245,8 @@ void Authorizer::identify(const std::shared_ptr<Slot> &slot, const Action &actio
                     slot->refuse("cannot identify the caller " + slot->sender() + ": " + e->getMessage());
                     return;
                 }
-                if (uid == 0 || (owner && *owner == uid)) {
+                // No action: only who is calling was asked.
+                if (uid == 0 || (owner && *owner == uid) || action.id.empty()) {
                     slot->answer(nullptr, uid);
                     return;
                 }

@@ -70,7 +70,8 @@ public:
     // the answering thread, which holds no bus lock.
     using Done = std::function<void(std::exception_ptr error, std::uint32_t uid)>;
     // Any thread; never blocks. Allowed without polkit: uid 0, and
-    // `owner` when given (who started what is being acted on). `done`
+    // `owner` when given (who started what is being acted on); an action
+    // with an empty id only identifies the caller (allowed, with its uid). `done`
     // runs exactly once unless the sender is over
     // its limit: then this throws Busy and `done` never runs. `done` runs
     // on the answering thread.

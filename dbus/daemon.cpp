@@ -18,7 +18,8 @@ std::string error_text(const sdbus::Error &e) { return e.getName() + ": " + e.ge
 
 } // namespace
 
-Daemon::Daemon() : connection_(sdbus::createSystemBusConnection())
+Daemon::Daemon(std::chrono::milliseconds io_timeout)
+    : connection_(sdbus::createSystemBusConnection()), io_timeout_(io_timeout), pool_(TaskPool::Limits{})
 {
     root_ = std::make_unique<RootObject>(*connection_);
     manager_ = std::make_unique<ManagerObject>(*this, *connection_);
@@ -45,6 +46,13 @@ Daemon::~Daemon()
     // First: its callbacks post to the worker.
     authorizer_.stop();
     monitor_.reset();
+    // Before the worker: their tasks wait for its refreshes.
+    if (const unsigned stuck = pool_.stop()) {
+        // Their threads hold references to all of this and may return
+        // any time: do not free it under them.
+        std::cerr << "dm-remapd: " << stuck << " device operations never returned; exiting without them\n";
+        std::_Exit(0);
+    }
     worker_.stop();
     jobs_.clear();
     devices_.clear();
@@ -56,23 +64,47 @@ void Daemon::run() { connection_->enterEventLoop(); }
 
 void Daemon::stop() { connection_->leaveEventLoop(); }
 
-void Daemon::on_uevent(const std::string &name)
+std::shared_future<void> Daemon::queue_refresh(const std::string &name)
 {
+    std::shared_ptr<PendingRefresh> p;
     {
         std::lock_guard lock(pending_mutex_);
-        if (!pending_.insert(name).second)
-            return;
+        if (const auto it = pending_.find(name); it != pending_.end())
+            return it->second->ready;
+        p = std::make_shared<PendingRefresh>();
+        p->ready = p->done.get_future().share();
+        pending_.emplace(name, p);
     }
-    worker_.post([this, name] {
+    worker_.post([this, name, p] {
         {
             std::lock_guard lock(pending_mutex_);
             pending_.erase(name);
         }
-        if (name.empty())
-            refresh();
-        else
-            refresh(name);
+        try {
+            if (name.empty())
+                refresh();
+            else
+                refresh(name);
+        } catch (const std::exception &e) {
+            std::cerr << "dm-remapd: refreshing " << (name.empty() ? "the devices" : name) << ": " << e.what()
+                      << "\n";
+        }
+        p->done.set_value();
     });
+    return p->ready;
+}
+
+void Daemon::on_uevent(const std::string &name) { queue_refresh(name); }
+
+void Daemon::settle(const std::string &name)
+{
+    if (worker_.on_worker_thread()) {
+        name.empty() ? refresh() : refresh(name);
+        return;
+    }
+    // The worker only reads status; a minute means it is gone (shutdown).
+    if (queue_refresh(name).wait_for(std::chrono::minutes(1)) != std::future_status::ready)
+        std::cerr << "dm-remapd: " << name << ": the device list was not refreshed in time\n";
 }
 
 void Daemon::refresh(const std::optional<std::string> &changed)
@@ -112,82 +144,93 @@ void Daemon::refresh(const std::optional<std::string> &changed)
     }
 }
 
-std::string Daemon::start_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
-                              std::function<std::string(const JobProgress &)> work,
-                              std::function<bool()> spares_exhausted,
-                              std::optional<std::string> cancel_by_suspending)
+std::string Daemon::run_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
+                            const std::function<std::string(const JobProgress &)> &work,
+                            const std::function<bool()> &spares_exhausted,
+                            std::optional<std::string> cancel_by_suspending)
 {
-    const std::uint64_t id = next_job_++;
-    const std::string path = ObjectPaths::job(id);
     std::vector<sdbus::ObjectPath> paths(objects.begin(), objects.end());
     auto control = std::make_shared<JobControl>(std::move(cancel_by_suspending));
-    JobObject *job = jobs_
-                         .emplace(id, std::make_unique<JobObject>(*connection_, authorizer_, path, operation,
-                                                                  std::move(paths), uid, control))
-                         .first->second.get();
-    worker_.post([this, id, job, control, work = std::move(work), spares_exhausted = std::move(spares_exhausted)] {
-        bool ok = false;
-        std::string message;
-        if (!control->begin()) {
-            message = error_text(ErrorTranslator::cancelled("canceled before it started; nothing was changed"));
-        } else {
-            std::exception_ptr error;
+    std::uint64_t id;
+    JobObject *job;
+    {
+        std::lock_guard lock(jobs_mutex_);
+        id = next_job_++;
+        job = jobs_
+                  .emplace(id, std::make_unique<JobObject>(*connection_, authorizer_, ObjectPaths::job(id), operation,
+                                                           std::move(paths), uid, control))
+                  .first->second.get();
+    }
+    bool ok = false;
+    std::string message;
+    std::optional<sdbus::Error> failure;
+    if (!control->begin()) {
+        failure = ErrorTranslator::cancelled("canceled before it started; nothing was changed");
+    } else {
+        std::exception_ptr error;
+        try {
+            // Only this function removes the job, after `work` returns.
+            message = work([job](std::uint64_t done, std::uint64_t total) { job->set_progress(done, total); });
+            ok = true;
+        } catch (...) {
+            error = std::current_exception();
+        }
+        // Nothing may escape until the job sent Completed and is erased.
+        bool interrupted = false;
+        try {
+            // Waits for a cancel's suspend and resume to end, so whether
+            // it suspended at all is known before the error is read.
+            interrupted = control->end();
+        } catch (const std::exception &e) {
+            std::cerr << "dm-remapd: job " << id << ": ending a cancel: " << e.what() << "\n";
+        }
+        if (error) {
             try {
-                // Only this task removes the job, after `work` returns.
-                message = work([job](double p) { job->set_progress(p); });
-                ok = true;
-            } catch (...) {
-                error = std::current_exception();
-            }
-            // Nothing may escape here: the job must still send Completed
-            // and be erased, or its starter waits forever.
-            bool interrupted = false;
-            try {
-                // Waits for a cancel's suspend and resume to end, so whether
-                // it suspended at all is known before the error is read.
-                interrupted = control->end();
+                // EINTR/EBUSY mean "canceled" only when our cancel
+                // suspended the device.
+                failure = interrupted ? ErrorTranslator::translate_canceled(error, spares_exhausted)
+                                      : ErrorTranslator::translate(error, spares_exhausted);
             } catch (const std::exception &e) {
-                std::cerr << "dm-remapd: job " << id << ": ending a cancel: " << e.what() << "\n";
-            }
-            if (error) {
-                try {
-                    // EINTR/EBUSY mean "canceled" only when our cancel
-                    // suspended the device.
-                    message = error_text(interrupted ? ErrorTranslator::translate_canceled(error, spares_exhausted)
-                                                     : ErrorTranslator::translate(error, spares_exhausted));
-                } catch (const std::exception &e) {
-                    message = std::string("org.dmremap1.Error.Failed: ") + e.what();
-                }
-            }
-            // The work's own refresh may have seen the device suspended by
-            // the cancel: look again.
-            try {
-                if (interrupted && control->device())
-                    refresh(*control->device());
-            } catch (const std::exception &e) {
-                std::cerr << "dm-remapd: job " << id << ": refreshing the device after a cancel: " << e.what()
-                          << "\n";
-            } catch (...) {
-                std::cerr << "dm-remapd: job " << id << ": refreshing the device after a cancel failed\n";
-            }
-            try {
-                if (const auto left = control->resume_failure())
-                    message += "; " + *left;
-            } catch (const std::exception &e) {
-                std::cerr << "dm-remapd: job " << id << ": " << e.what() << "\n";
+                failure = sdbus::Error("org.dmremap1.Error.Failed", e.what());
             }
         }
-        const auto it = jobs_.find(id);
-        if (it == jobs_.end())
-            return;
+        // The work's own refresh may have seen the device suspended by the
+        // cancel: look again.
         try {
-            it->second->finish(ok, message);
+            if (interrupted && control->device())
+                settle(*control->device());
+        } catch (const std::exception &e) {
+            std::cerr << "dm-remapd: job " << id << ": refreshing the device after a cancel: " << e.what() << "\n";
+        }
+        try {
+            if (const auto left = control->resume_failure()) {
+                if (failure)
+                    failure = sdbus::Error(failure->getName(), failure->getMessage() + "; " + *left);
+                else
+                    message += "; " + *left;
+            }
+        } catch (const std::exception &e) {
+            std::cerr << "dm-remapd: job " << id << ": " << e.what() << "\n";
+        }
+    }
+    std::unique_ptr<JobObject> done;
+    {
+        std::lock_guard lock(jobs_mutex_);
+        if (const auto it = jobs_.find(id); it != jobs_.end()) {
+            done = std::move(it->second);
+            jobs_.erase(it);
+        }
+    }
+    if (done) {
+        try {
+            done->finish(ok, failure ? error_text(*failure) : message);
         } catch (const sdbus::Error &e) {
             std::cerr << "dm-remapd: job " << id << ": " << e.getMessage() << "\n";
         }
-        jobs_.erase(it);
-    });
-    return path;
+    }
+    if (failure)
+        throw *failure;
+    return message;
 }
 
 } // namespace dmremap::daemon

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The service: one bus connection served by the main thread, a worker
-// thread for everything that blocks, a uevent thread that tells the worker
-// what to look at again. The device and job tables belong to the worker
-// thread alone; the bus thread only reads the objects' cached properties.
+// The service: one bus connection served by the main thread; a pool for
+// every call that may touch a device (TaskPool: bounded, per user, with
+// deadlines); one worker thread that alone keeps the device table, reading
+// the kernel's status (no device I/O); a uevent thread that tells the
+// worker what to look at again. The bus thread only reads the objects'
+// cached properties.
 #pragma once
 
 #include "authorizer.hpp"
@@ -10,11 +12,14 @@
 #include "job_object.hpp"
 #include "manager_object.hpp"
 #include "root_object.hpp"
+#include "task_pool.hpp"
 #include "uevent_monitor.hpp"
 #include "worker.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,7 +36,9 @@ class Daemon {
 public:
     // Connects to the system bus and exports every object; the name is
     // requested last, so a caller never finds it with the devices missing.
-    Daemon();
+    // `io_timeout`: how long a call may wait for a device before its caller
+    // is answered with TimedOut.
+    explicit Daemon(std::chrono::milliseconds io_timeout);
     ~Daemon();
     Daemon(const Daemon &) = delete;
     Daemon &operator=(const Daemon &) = delete;
@@ -41,26 +48,35 @@ public:
     // Any thread.
     void stop();
 
-    Worker &worker() { return worker_; }
+    TaskPool &pool() { return pool_; }
     Authorizer &authorizer() { return authorizer_; }
+    std::chrono::milliseconds io_timeout() const { return io_timeout_; }
 
+    // Any thread: returns once the worker has read `name` ("" = every
+    // device and the list) again, after this call; its object then holds
+    // what the kernel said. Bounded: the worker reads no device.
+    void settle(const std::string &name);
+
+    // A pool thread: exports a Job, runs `work` and returns its message;
+    // Completed(success, message) goes out either way, then the job is
+    // removed. A failure is rethrown translated (sdbus::Error). `work`
+    // gets a progress reporter (done, total bytes; any thread, valid while
+    // `work` runs). `cancel_by_suspending` names the device whose suspend
+    // makes `work` end early (then Job.Cancel works); nullopt: the job
+    // cannot be canceled.
+    using JobProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+    std::string run_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
+                        const std::function<std::string(const JobProgress &)> &work,
+                        const std::function<bool()> &spares_exhausted = {},
+                        std::optional<std::string> cancel_by_suspending = std::nullopt);
+
+private:
     // Worker thread: re-reads the device list, and the status of `changed`
     // (every device when nullopt); objects come and go with the devices.
     void refresh(const std::optional<std::string> &changed = std::nullopt);
-
-    // Worker thread: exports a Job and queues `work`; its result (the
-    // message, or the translated error) goes out as Completed, then the job
-    // is removed. `work` gets a progress reporter (0..1, any thread, valid
-    // while `work` runs). `cancel_by_suspending` names the device whose
-    // suspend makes `work` end early (then Job.Cancel works); nullopt: the
-    // job cannot be canceled. Returns the job's path.
-    using JobProgress = std::function<void(double)>;
-    std::string start_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
-                          std::function<std::string(const JobProgress &)> work,
-                          std::function<bool()> spares_exhausted = {},
-                          std::optional<std::string> cancel_by_suspending = std::nullopt);
-
-private:
+    // Any thread: queues one refresh per name ("" = all) unless one is
+    // queued and not started yet; ready when it has run.
+    std::shared_future<void> queue_refresh(const std::string &name);
     // Monitor thread: queues one refresh per name, however many events.
     void on_uevent(const std::string &name);
 
@@ -69,14 +85,24 @@ private:
     std::unique_ptr<RootObject> root_;
     std::unique_ptr<ManagerObject> manager_;
     std::map<std::string, std::unique_ptr<DeviceObject>> devices_;
+    const std::chrono::milliseconds io_timeout_;
+    // jobs_mutex_ protects jobs_ and next_job_ (pool threads run jobs).
+    std::mutex jobs_mutex_;
     std::map<std::uint64_t, std::unique_ptr<JobObject>> jobs_;
     std::uint64_t next_job_ = 1;
     bool dm_unavailable_logged_ = false;
 
+    // pending_mutex_ protects pending_: refreshes queued and not started,
+    // by name ("" = all), with what tells their waiters.
+    struct PendingRefresh {
+        std::promise<void> done;
+        std::shared_future<void> ready;
+    };
     std::mutex pending_mutex_;
-    std::set<std::string> pending_; // names with a refresh queued; "" = all
+    std::map<std::string, std::shared_ptr<PendingRefresh>> pending_;
 
     Worker worker_;
+    TaskPool pool_;
     std::unique_ptr<UeventMonitor> monitor_;
 };
 

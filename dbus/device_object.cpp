@@ -44,7 +44,7 @@ public:
     ~RefreshAfter()
     {
         try {
-            daemon_.refresh(name_);
+            daemon_.settle(name_);
         } catch (...) {
             // The next uevent refreshes it again.
         }
@@ -193,8 +193,8 @@ void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()),
+    dispatch_authorized(io("AddSpare " + (device.empty() ? parsed->first.image : device)), d.authorizer(),
+                        std::move(result), Authorizer::caller(getObject()),
                         Authorizer::action(Authorizer::kSpare, name_, device.empty() ? parsed->first.image : device,
                                            "Authentication is required to add " +
                                                (device.empty() ? "a new image " + parsed->first.image : device) +
@@ -207,8 +207,7 @@ void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result
                         });
 }
 
-void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::string device,
-                               std::map<std::string, sdbus::Variant> options)
+void DeviceObject::RemoveSpare(sdbus::Result<Dict> &&result, std::string device, Dict options)
 {
     const auto o = parse_or_reply(result, [&] {
         Options checked(options, {{"evacuate", "b"}});
@@ -219,33 +218,41 @@ void DeviceObject::RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::s
     if (!o)
         return;
     Daemon &d = daemon_;
+    const bool evacuate = o->flag("evacuate");
+    const std::uint64_t block_size = snapshot().block_size;
+    // An evacuation takes as long as the data on the spare: a job the
+    // caller can watch and cancel, not a deadline.
+    Placement where = io("RemoveSpare " + device);
+    if (evacuate)
+        where.timeout = std::nullopt;
     dispatch_authorized(
-        d.worker(), d.authorizer(), std::move(result),
-        Authorizer::caller(getObject()),
+        where, d.authorizer(), std::move(result), Authorizer::caller(getObject()),
         Authorizer::action(Authorizer::kSpare, name_, device,
                            "Authentication is required to remove the spare " + device + " from the dm-remap device " +
                                name_),
-        o->interactive(), [&d, name = name_, device, evacuate = o->flag("evacuate")](std::uint32_t uid) {
-            // The reply (the job's path) goes out before the work starts, so
-            // the caller can watch the job; the result arrives as Completed.
-            // Only an evacuation takes long enough to cancel: a suspend of
-            // the device interrupts the kernel's move.
-            return sdbus::ObjectPath(d.start_job(
+        o->interactive(), [&d, name = name_, device, evacuate, block_size](std::uint32_t uid) -> Dict {
+            // The job exists while the spare goes, for observers and
+            // Cancel; the reply carries the result.
+            SpareRemoved r;
+            d.run_job(
                 "spare-evacuate", {ObjectPaths::device(name)}, uid,
-                [&d, name, device, evacuate](const Daemon::JobProgress &progress) {
+                [&](const Daemon::JobProgress &progress) {
                     const RefreshAfter refresh(d, name);
                     // The library polls the spare's live count while the
                     // kernel moves its blocks.
-                    const SpareRemoved r = RemapDevice(name).spare_remove(
-                        device, evacuate, [&progress](std::uint32_t done, std::uint32_t total) {
-                            if (total)
-                                progress(static_cast<double>(done) / total);
-                        });
+                    r = RemapDevice(name).spare_remove(device, evacuate,
+                                                       [&progress, block_size](std::uint32_t done, std::uint32_t total) {
+                                                           progress(done * block_size, total * block_size);
+                                                       });
                     return r.device + " removed: " + std::to_string(r.moved) + " blocks moved, " +
                            std::to_string(r.lost) + " lost";
                 },
-                exhausted_check(name), evacuate ? std::optional<std::string>(name) : std::nullopt));
-        });
+                exhausted_check(name), evacuate ? std::optional<std::string>(name) : std::nullopt);
+            return {{"device", sdbus::Variant(r.device)},
+                    {"moved", sdbus::Variant(static_cast<std::uint64_t>(r.moved))},
+                    {"lost", sdbus::Variant(static_cast<std::uint64_t>(r.lost))}};
+        },
+        exhausted_check(name_));
 }
 
 void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
@@ -256,8 +263,7 @@ void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
         return;
     Daemon &d = daemon_;
     dispatch_authorized(
-        d.worker(), d.authorizer(), std::move(result),
-        Authorizer::caller(getObject()),
+        io("Remap " + std::to_string(block)), d.authorizer(), std::move(result), Authorizer::caller(getObject()),
         Authorizer::action(Authorizer::kRemap, name_, "",
                            "Authentication is required to move block " + std::to_string(block) +
                                " of the dm-remap device " + name_ + " to a spare block"),
@@ -271,11 +277,18 @@ void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
 void DeviceObject::GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std::uint64_t first, std::uint32_t count,
                              std::map<std::string, sdbus::Variant> options)
 {
-    dispatch_to_worker(daemon_.worker(), std::move(result), [name = name_, first, count, options] {
-        const Options o(options, {});
-        if (count > kMaxRemapsPerCall)
-            throw Error(Error::Code::InvalidArgument,
-                        "count: " + std::to_string(count) + " is above " + std::to_string(kMaxRemapsPerCall));
+    if (!parse_or_reply(result, [&] {
+            const Options o(options, {});
+            if (count > kMaxRemapsPerCall)
+                throw Error(Error::Code::InvalidArgument,
+                            "count: " + std::to_string(count) + " is above " + std::to_string(kMaxRemapsPerCall));
+            return true;
+        }))
+        return;
+    // A message to the target: no device read, but the kernel answers it
+    // under the target's locks, so it gets a deadline like device work.
+    dispatch_open(io("GetRemaps"), daemon_.authorizer(), std::move(result), Authorizer::caller(getObject()),
+                  [name = name_, first, count] {
         std::vector<RemapRow> out;
         RemapDevice dev(name);
         std::uint64_t from = first;
@@ -297,8 +310,10 @@ void DeviceObject::Refresh(sdbus::Result<> &&result, std::map<std::string, sdbus
 {
     if (!parse_or_reply(result, [&] { return Options(options, {}).interactive(); }))
         return;
+    // Waits for the worker, which coalesces refreshes of one device.
     Daemon &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result), [&d, name = name_] { d.refresh(name); });
+    dispatch_open(io("Refresh"), d.authorizer(), std::move(result), Authorizer::caller(getObject()),
+                  [&d, name = name_] { d.settle(name); });
 }
 
 void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
@@ -307,14 +322,18 @@ void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::V
     if (!o)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()),
+    dispatch_authorized(io("Stop " + name_), d.authorizer(), std::move(result), Authorizer::caller(getObject()),
                         Authorizer::action(Authorizer::kAssemble, name_, "",
                                            "Authentication is required to stop the dm-remap device " + name_),
                         o->interactive(), [&d, name = name_] {
                             const RefreshAfter refresh(d, name);
                             RemapDevice(name).stop();
                         });
+}
+
+Placement DeviceObject::io(const std::string &what)
+{
+    return {daemon_.pool(), daemon_.io_timeout(), name_ + ": " + what};
 }
 
 std::string DeviceObject::Name() { return name_; }
@@ -346,8 +365,5 @@ bool DeviceObject::MetadataOk() { return snapshot().metadata_ok; }
 std::uint64_t DeviceObject::Seq() { return snapshot().seq; }
 bool DeviceObject::Exhausted() { return snapshot().exhausted; }
 bool DeviceObject::Degraded() { return snapshot().degraded; }
-// Filled by the health service once it exists; until then nothing is known.
-std::string DeviceObject::HealthState() { return "unknown"; }
-std::map<std::string, sdbus::Variant> DeviceObject::HealthForecast() { return {}; }
 
 } // namespace dmremap::daemon

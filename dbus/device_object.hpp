@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // org.dmremap1.Device: one per active dm-remap device. Properties are a
 // cache the worker fills (at start and on uevents), so reading them never
-// waits on device-mapper; methods go to the worker.
+// waits on device-mapper; methods go to the pool.
 #pragma once
 
+#include "async_reply.hpp"
 #include "device_adaptor.h"
 
 #include <cstdint>
@@ -55,8 +56,8 @@ private:
 
     void AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result, std::string device,
                   std::map<std::string, sdbus::Variant> options) override;
-    void RemoveSpare(sdbus::Result<sdbus::ObjectPath> &&result, std::string device,
-                     std::map<std::string, sdbus::Variant> options) override;
+    using Dict = std::map<std::string, sdbus::Variant>;
+    void RemoveSpare(sdbus::Result<Dict> &&result, std::string device, Dict options) override;
     void Remap(sdbus::Result<bool> &&result, std::uint64_t block,
                std::map<std::string, sdbus::Variant> options) override;
     void GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std::uint64_t first, std::uint32_t count,
@@ -80,8 +81,6 @@ private:
     std::uint64_t RemapEvents() override;
     std::uint64_t Healed() override;
     std::string State() override;
-    std::string HealthState() override;
-    std::map<std::string, sdbus::Variant> HealthForecast() override;
     std::string DmUUID() override;
     bool MetadataOk() override;
     std::uint64_t Seq() override;
@@ -89,6 +88,8 @@ private:
     bool Degraded() override;
 
     DeviceProps snapshot() const;
+    // A device call's place: the pool, with the daemon's I/O deadline.
+    Placement io(const std::string &what);
 
     Daemon &daemon_;
     // The device-mapper name never changes for an object (a rename is a

@@ -35,6 +35,13 @@ sdbus::Error ErrorTranslator::not_authorized(const std::string &message) { retur
 
 sdbus::Error ErrorTranslator::cancelled(const std::string &message) { return make("Cancelled", message); }
 
+sdbus::Error ErrorTranslator::timed_out(const std::string &what, std::chrono::milliseconds timeout)
+{
+    return make("TimedOut", what + ": no answer within " + std::to_string(timeout.count() / 1000) +
+                                " s: a device does not complete its I/O. The call is given up on, not undone: " +
+                                "what it started may still finish (the device's properties will show it)");
+}
+
 sdbus::Error ErrorTranslator::translate_canceled(std::exception_ptr error,
                                                 const std::function<bool()> &spares_exhausted)
 {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <exception>
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -33,6 +34,8 @@ public:
     // Refusals that come from the daemon itself, not from the library.
     static sdbus::Error not_authorized(const std::string &message);
     static sdbus::Error cancelled(const std::string &message);
+    // The call `what` was not done within `timeout`: a device keeps it.
+    static sdbus::Error timed_out(const std::string &what, std::chrono::milliseconds timeout);
 };
 
 } // namespace dmremap::daemon

@@ -13,7 +13,11 @@ namespace dmremap::daemon {
 JobObject::JobObject(sdbus::IConnection &connection, Authorizer &authorizer, std::string path, std::string operation,
                      std::vector<sdbus::ObjectPath> objects, std::uint32_t uid, std::shared_ptr<JobControl> control)
     : AdaptorInterfaces(connection, path), authorizer_(authorizer), path_(path), operation_(std::move(operation)),
-      objects_(std::move(objects)), uid_(uid), control_(std::move(control))
+      objects_(std::move(objects)), uid_(uid), control_(std::move(control)),
+      start_us_(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count())),
+      start_(std::chrono::steady_clock::now())
 {
     registerAdaptor();
     emitInterfacesAddedSignal({org::dmremap1::Job_adaptor::INTERFACE_NAME});
@@ -29,17 +33,28 @@ JobObject::~JobObject()
     unregisterAdaptor();
 }
 
-void JobObject::set_progress(double progress) noexcept
+void JobObject::set_progress(std::uint64_t done, std::uint64_t total) noexcept
 {
+    if (total == 0 || done > total)
+        return;
+    const double fraction = static_cast<double>(done) / static_cast<double>(total);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     {
         std::lock_guard lock(mutex_);
-        if (!(progress > progress_) || progress > 1.0)
+        if (progress_valid_ && !(fraction > progress_))
             return;
-        progress_ = progress;
+        progress_ = fraction;
+        progress_valid_ = true;
+        bytes_ = total;
+        if (seconds > 0 && done > 0) {
+            rate_ = static_cast<std::uint64_t>(static_cast<double>(done) / seconds);
+            expected_end_us_ = start_us_ + static_cast<std::uint64_t>(seconds / fraction * 1e6);
+        }
     }
-    // Outside the lock: emitting reads the value back through the getter.
+    // Outside the lock: emitting reads the values back through the getters.
     try {
-        emitPropertiesChangedSignal(org::dmremap1::Job_adaptor::INTERFACE_NAME, {"Progress"});
+        emitPropertiesChangedSignal(org::dmremap1::Job_adaptor::INTERFACE_NAME,
+                                    {"Progress", "ProgressValid", "Bytes", "Rate", "ExpectedEndTime"});
     } catch (...) {
         // Called from the library's thread: nothing may escape into it.
     }
@@ -48,8 +63,15 @@ void JobObject::set_progress(double progress) noexcept
 void JobObject::finish(bool success, const std::string &message)
 {
     // A failed or canceled job did not get all the way.
-    if (success)
-        set_progress(1.0);
+    if (success) {
+        std::uint64_t total;
+        {
+            std::lock_guard lock(mutex_);
+            total = progress_valid_ ? bytes_ : 0;
+        }
+        if (total)
+            set_progress(total, total);
+    }
     emitCompleted(success, message);
 }
 
@@ -57,6 +79,30 @@ double JobObject::Progress()
 {
     std::lock_guard lock(mutex_);
     return progress_;
+}
+
+bool JobObject::ProgressValid()
+{
+    std::lock_guard lock(mutex_);
+    return progress_valid_;
+}
+
+std::uint64_t JobObject::Bytes()
+{
+    std::lock_guard lock(mutex_);
+    return bytes_;
+}
+
+std::uint64_t JobObject::Rate()
+{
+    std::lock_guard lock(mutex_);
+    return rate_;
+}
+
+std::uint64_t JobObject::ExpectedEndTime()
+{
+    std::lock_guard lock(mutex_);
+    return expected_end_us_;
 }
 
 void JobObject::Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
@@ -71,7 +117,7 @@ void JobObject::Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Va
     if (!o)
         return;
     // Not through the worker: it is busy with this very job.
-    auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
+    auto reply = std::make_shared<detail::Reply<>>(std::move(result));
     try {
         authorizer_.authorize_async(
             Authorizer::caller(getObject()),
@@ -85,7 +131,8 @@ void JobObject::Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Va
                         std::rethrow_exception(error);
                     if (control->cancel() == JobControl::CancelResult::AlreadyFinished)
                         throw Error(Error::Code::Failed, path + ": already finished");
-                    reply->returnResults();
+                    if (reply->claim())
+                        reply->result.returnResults();
                 } catch (...) {
                     detail::reply_error(reply, std::current_exception());
                 }

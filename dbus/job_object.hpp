@@ -6,6 +6,7 @@
 #include "job_adaptor.h"
 #include "job_control.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -27,8 +28,9 @@ public:
     ~JobObject();
 
     // Any thread (the library reports evacuation progress from its own):
-    // a higher value is stored and announced, anything else ignored.
-    void set_progress(double progress) noexcept;
+    // `done` of `total` bytes. Progress only grows; Rate and
+    // ExpectedEndTime follow from the time since the start.
+    void set_progress(std::uint64_t done, std::uint64_t total) noexcept;
     // Progress to 1 when it succeeded, then Completed(success, message).
     void finish(bool success, const std::string &message);
 
@@ -37,8 +39,11 @@ private:
 
     std::string Operation() override { return operation_; }
     double Progress() override;
-    std::uint64_t Rate() override { return 0; }
-    std::uint64_t ExpectedEndTime() override { return 0; }
+    bool ProgressValid() override;
+    std::uint64_t Bytes() override;
+    std::uint64_t Rate() override;
+    std::uint64_t StartTime() override { return start_us_; }
+    std::uint64_t ExpectedEndTime() override;
     std::vector<sdbus::ObjectPath> Objects() override { return objects_; }
     std::uint32_t StartedByUID() override { return uid_; }
     bool Cancelable() override { return control_->cancelable(); }
@@ -51,9 +56,13 @@ private:
     const std::uint32_t uid_;
     // Shared: a Cancel waiting for polkit may outlive this object.
     const std::shared_ptr<JobControl> control_;
-    // mutex_ protects progress_ (set from the library's polling thread).
+    const std::uint64_t start_us_; // CLOCK_REALTIME
+    const std::chrono::steady_clock::time_point start_;
+    // mutex_ protects what follows (set from the library's polling thread).
     std::mutex mutex_;
     double progress_ = 0.0;
+    bool progress_valid_ = false;
+    std::uint64_t bytes_ = 0, rate_ = 0, expected_end_us_ = 0;
 };
 
 } // namespace dmremap::daemon

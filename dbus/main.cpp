@@ -2,6 +2,8 @@
 // dm-remapd: the D-Bus system service for dm-remap (org.dmremap1).
 #include "daemon.hpp"
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -10,17 +12,49 @@
 #include <pthread.h>
 #include <thread>
 
+namespace {
+
+// Long enough for a slow USB disk to format a set's metadata; a device that
+// takes longer is taken for hung.
+constexpr unsigned kDefaultIoTimeout = 60;
+
+int usage(int rc)
+{
+    (rc ? std::cerr : std::cout)
+        << "Usage: dm-remapd [--io-timeout=SECONDS] [--version]\n\n"
+           "The dm-remap D-Bus service (org.dmremap1); started by D-Bus activation through systemd.\n\n"
+           "  --io-timeout=SECONDS  answer a call TimedOut when a device keeps it longer (default "
+        << kDefaultIoTimeout << ", 1..3600)\n";
+    return rc;
+}
+
+} // namespace
+
 int main(int argc, char **argv)
 {
-    if (argc > 1) {
-        const std::string arg = argv[1];
+    unsigned io_timeout = kDefaultIoTimeout;
+    for (int i = 1; i < argc; i++) {
+        const std::string arg = argv[i];
         if (arg == "--version") {
             std::cout << "dm-remapd " << DMREMAP_VERSION << "\n";
             return 0;
         }
-        std::cerr << "Usage: dm-remapd [--version]\n\nThe dm-remap D-Bus service (org.dmremap1); started by D-Bus "
-                     "activation through systemd.\n";
-        return arg == "--help" || arg == "-h" ? 0 : 2;
+        if (arg == "--help" || arg == "-h")
+            return usage(0);
+        if (arg.rfind("--io-timeout=", 0) == 0) {
+            const std::string v = arg.substr(std::strlen("--io-timeout="));
+            char *end = nullptr;
+            errno = 0;
+            const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+            if (v.empty() || *end || errno || v[0] == '-' || n < 1 || n > 3600) {
+                std::cerr << "dm-remapd: --io-timeout: '" << v << "' is not a number of seconds from 1 to 3600\n";
+                return 2;
+            }
+            io_timeout = static_cast<unsigned>(n);
+            continue;
+        }
+        std::cerr << "dm-remapd: unknown argument '" << arg << "'\n";
+        return usage(2);
     }
     // Blocked before any thread starts, so every thread inherits the mask
     // and only the waiter below ever sees these signals.
@@ -34,7 +68,7 @@ int main(int argc, char **argv)
     std::signal(SIGPIPE, SIG_IGN);
 
     try {
-        dmremap::daemon::Daemon daemon;
+        dmremap::daemon::Daemon daemon{std::chrono::seconds(io_timeout)};
         std::thread waiter([&] {
             int sig = 0;
             sigwait(&stop_signals, &sig);

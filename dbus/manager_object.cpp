@@ -47,17 +47,16 @@ struct CreateArgs {
     bool force = false, interactive = true;
 };
 
-CreateArgs parse_create(const std::string &data_device, const std::vector<std::string> &spare_devices,
-                        const std::map<std::string, sdbus::Variant> &options)
+CreateArgs parse_create(const std::vector<std::string> &devices, const std::map<std::string, sdbus::Variant> &options)
 {
     const Options o(options, {{"name", "s"}, {"block_size", "u"}, {"internal_spare", "t"}, {"max_remaps", "u"},
                               {"force", "b"}, {"internal_spare_percent", "u"}, {"uuid", "s"}});
-    check_path("data_device", data_device);
-    for (const auto &s : spare_devices)
-        check_path("spare_devices", s);
+    if (devices.empty())
+        throw Error(Error::Code::InvalidArgument, "devices: empty (the data device first, then any spares)");
+    for (const auto &s : devices)
+        check_path("devices", s);
     CreateArgs a;
-    a.paths.push_back(data_device);
-    a.paths.insert(a.paths.end(), spare_devices.begin(), spare_devices.end());
+    a.paths = devices;
     FormatOptions &fo = a.format;
     fo.name = o.get<std::string>("name").value_or("");
     if (auto v = o.get<std::uint32_t>("block_size"))
@@ -89,7 +88,7 @@ CreateArgs parse_create(const std::string &data_device, const std::vector<std::s
 CreateResult create_set(Daemon &d, const CreateArgs &a)
 {
     const CreateResult created = SetManager::create(a.paths, a.format, a.force);
-    d.refresh(created.name);
+    d.settle(created.name);
     return created;
 }
 
@@ -154,7 +153,7 @@ AssembledSet assemble_set(Daemon &d, const AssembleArgs &a)
 {
     const AssembledSet set =
         a.members.empty() ? SetManager::assemble(*a.uuid, a.assemble) : SetManager::assemble(a.members, a.assemble);
-    d.refresh(set.name);
+    d.settle(set.name);
     return set;
 }
 
@@ -206,64 +205,44 @@ ManagerObject::~ManagerObject() { unregisterAdaptor(); }
 
 std::string ManagerObject::Version() { return DMREMAP_VERSION; }
 
-void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath> &&result, std::string data_device,
-                           std::vector<std::string> spare_devices, Dict options)
-{
-    const auto parsed = parse_or_reply(result, [&] { return parse_create(data_device, spare_devices, options); });
-    if (!parsed)
-        return;
-    Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), create_action(*parsed),
-                        parsed->interactive, [&d, p = *parsed] {
-                            const CreateResult created = create_set(d, p);
-                            return sdbus::ObjectPath(ObjectPaths::device(created.name));
-                        });
-}
+Placement ManagerObject::io(const std::string &what) { return {daemon_.pool(), daemon_.io_timeout(), what}; }
 
-void ManagerObject::CreateSet(sdbus::Result<sdbus::ObjectPath, std::vector<Dict>> &&result, std::string data_device,
-                              std::vector<std::string> spare_devices, Dict options)
+void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::vector<std::string> devices,
+                           Dict options)
 {
-    using Out = std::tuple<sdbus::ObjectPath, std::vector<Dict>>;
-    const auto parsed = parse_or_reply(result, [&] { return parse_create(data_device, spare_devices, options); });
+    using Out = std::tuple<sdbus::ObjectPath, Dict>;
+    const auto parsed = parse_or_reply(result, [&] { return parse_create(devices, options); });
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), create_action(*parsed),
-                        parsed->interactive, [&d, p = *parsed]() -> Out {
+    dispatch_authorized(io("Create " + joined(parsed->paths)), d.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()), create_action(*parsed), parsed->interactive,
+                        [&d, p = *parsed]() -> Out {
                             const CreateResult created = create_set(d, p);
                             std::vector<Dict> layout;
                             for (const auto &sb : created.plan.superblocks)
                                 layout.push_back(superblock_dict(sb));
-                            return {sdbus::ObjectPath(ObjectPaths::device(created.name)), layout};
+                            const Dict out = {
+                                {"name", sdbus::Variant(created.name)},
+                                {"set_uuid", sdbus::Variant(created.plan.superblocks.empty()
+                                                                ? std::string()
+                                                                : created.plan.superblocks.front().set_uuid.str())},
+                                {"members", sdbus::Variant(layout)},
+                            };
+                            return {sdbus::ObjectPath(ObjectPaths::device(created.name)), out};
                         });
 }
 
-void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vector<std::string> members, Dict options)
-{
-    const auto parsed = parse_or_reply(result, [&] { return parse_assemble(members, options); });
-    if (!parsed)
-        return;
-    Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), assemble_action(*parsed),
-                        parsed->interactive, [&d, p = *parsed] {
-                            const AssembledSet set = assemble_set(d, p);
-                            return sdbus::ObjectPath(ObjectPaths::device(set.name));
-                        });
-}
-
-void ManagerObject::AssembleSet(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::vector<std::string> members,
-                                Dict options)
+void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::vector<std::string> members,
+                             Dict options)
 {
     using Out = std::tuple<sdbus::ObjectPath, Dict>;
     const auto parsed = parse_or_reply(result, [&] { return parse_assemble(members, options); });
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()), assemble_action(*parsed),
+    dispatch_authorized(io("Assemble " + (members.empty() ? parsed->uuid->str() : joined(members))), d.authorizer(),
+                        std::move(result), Authorizer::caller(getObject()), assemble_action(*parsed),
                         parsed->interactive, [&d, p = *parsed]() -> Out {
                             const AssembledSet set = assemble_set(d, p);
                             return {sdbus::ObjectPath(ObjectPaths::device(set.name)), set_dict(set)};
@@ -285,8 +264,7 @@ void ManagerObject::AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict 
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(d.worker(), d.authorizer(), std::move(result),
-                        Authorizer::caller(getObject()),
+    dispatch_authorized(io("AssembleAll"), d.authorizer(), std::move(result), Authorizer::caller(getObject()),
                         Authorizer::action(Authorizer::kAssemble, "", "",
                                            "Authentication is required to start every dm-remap set found"),
                         parsed->interactive, [&d, ao = parsed->assemble] {
@@ -297,41 +275,54 @@ void ManagerObject::AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict 
                                 one["set_uuid"] = sdbus::Variant(r.set_uuid.str());
                                 one["error"] = sdbus::Variant(r.set ? std::string() : r.error);
                                 if (r.set)
-                                    d.refresh(r.set->name);
+                                    d.settle(r.set->name);
                                 out.push_back(std::move(one));
                             }
                             return out;
                         });
 }
 
+// Root's answers read devices that udev has no record of; everyone else's
+// come from udev's database, so no caller can make the service read (and
+// perhaps hang on) a device. Either way the pool charges the caller's uid.
 void ManagerObject::ListMembers(sdbus::Result<std::vector<Dict>> &&result, Dict options)
 {
-    dispatch_to_worker(daemon_.worker(), std::move(result), [options] {
-        const Options o(options, {});
-        std::vector<Dict> out;
-        for (const auto &m : Discovery::members())
-            out.push_back(member_dict(m));
-        return out;
-    });
+    if (!parse_or_reply(result, [&] { return Options(options, {}).interactive(); }))
+        return;
+    dispatch_open(io("ListMembers"), daemon_.authorizer(), std::move(result), Authorizer::caller(getObject()),
+                  [](std::uint32_t uid) {
+                      std::vector<Dict> out;
+                      for (const auto &m : Discovery::members(true, uid == 0))
+                          out.push_back(member_dict(m));
+                      return out;
+                  });
 }
 
 void ManagerObject::Probe(sdbus::Result<Dict> &&result, std::string device, Dict options)
 {
-    auto &d = daemon_;
-    dispatch_to_worker(d.worker(), std::move(result), [&d, who = Authorizer::caller(getObject()), device, options] {
-        const Options o(options, {});
-        check_path("device", device);
-        // Reading is open to everyone, but reading a file as root for anyone
-        // would tell them what is in files they cannot read. The stat gives
-        // the message; the check on the opened descriptor decides.
-        const bool root = d.authorizer().uid_of(who) == 0;
-        struct stat st;
-        if (::stat(device.c_str(), &st) == 0 && !S_ISBLK(st.st_mode) && !root)
-            throw ErrorTranslator::not_authorized("device: only root may probe a file (" + device +
-                                                  "); others may probe block devices");
-        const auto m = Discovery::probe(device, !root);
-        return m ? member_dict(*m) : Dict{};
-    });
+    if (!parse_or_reply(result, [&] {
+            const Options o(options, {});
+            check_path("device", device);
+            return true;
+        }))
+        return;
+    dispatch_open(io("Probe " + device), daemon_.authorizer(), std::move(result), Authorizer::caller(getObject()),
+                  [device](std::uint32_t uid) {
+                      if (uid != 0) {
+                          // Opens nothing: what udev recorded when it probed
+                          // the device. A file is not in udev's database, and
+                          // reading it as root for anyone would tell them what
+                          // is in files they cannot read.
+                          struct stat st;
+                          if (::stat(device.c_str(), &st) == 0 && !S_ISBLK(st.st_mode))
+                              throw ErrorTranslator::not_authorized("device: only root may probe a file (" +
+                                                                    device + "); others may probe block devices");
+                          const auto m = Discovery::probe_recorded(device);
+                          return m ? member_dict(*m) : Dict{};
+                      }
+                      const auto m = Discovery::probe(device);
+                      return m ? member_dict(*m) : Dict{};
+                  });
 }
 
 } // namespace dmremap::daemon

@@ -2,6 +2,7 @@
 // org.dmremap1.Manager: sets as a whole (create, assemble) and members.
 #pragma once
 
+#include "async_reply.hpp"
 #include "manager_adaptor.h"
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -19,17 +20,17 @@ public:
 private:
     using Dict = std::map<std::string, sdbus::Variant>;
 
-    void Create(sdbus::Result<sdbus::ObjectPath> &&result, std::string data_device,
-                std::vector<std::string> spare_devices, Dict options) override;
-    void Assemble(sdbus::Result<sdbus::ObjectPath> &&result, std::vector<std::string> members, Dict options) override;
-    void CreateSet(sdbus::Result<sdbus::ObjectPath, std::vector<Dict>> &&result, std::string data_device,
-                   std::vector<std::string> spare_devices, Dict options) override;
-    void AssembleSet(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::vector<std::string> members,
-                     Dict options) override;
+    void Create(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::vector<std::string> devices,
+                Dict options) override;
+    void Assemble(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::vector<std::string> members,
+                  Dict options) override;
     void AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict options) override;
     void ListMembers(sdbus::Result<std::vector<Dict>> &&result, Dict options) override;
     void Probe(sdbus::Result<Dict> &&result, std::string device, Dict options) override;
     std::string Version() override;
+
+    // A device call's place: the pool, with the daemon's I/O deadline.
+    Placement io(const std::string &what);
 
 
     Daemon &daemon_;

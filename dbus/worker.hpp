@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The one thread that does blocking work: libdevmapper, superblock reads,
-// formatting, polkit. Keeping it single means libdevmapper (whose error
-// text is per thread) and the device list are only ever touched here, and
-// the bus thread never waits on a disk.
+// One thread that runs tasks in order: the daemon's device table lives on
+// one (refreshes read the kernel's status, no device I/O), the authorizer
+// answers from another. Work that may touch a device goes to the
+// TaskPool instead, where a hung disk cannot hold everyone up.
 #pragma once
 
 #include <condition_variable>

@@ -127,7 +127,28 @@ std::optional<FoundMember> Discovery::probe(const std::string &path, bool block_
     return m;
 }
 
-std::vector<FoundMember> Discovery::members(bool use_udev)
+std::optional<FoundMember> Discovery::probe_recorded(const std::string &path)
+{
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+        throw Error::from_errno(Error::Code::NotFound, path, errno);
+    if (!S_ISBLK(st.st_mode))
+        throw Error(Error::Code::InvalidArgument, path + ": not a block device");
+    auto u = context();
+    UdevPtr<udev_device> d(udev_device_new_from_devnum(u.get(), 'b', st.st_rdev));
+    if (!d || !udev_device_get_is_initialized(d.get()) || prop(d.get(), "DM_REMAP_PROBED").empty())
+        throw Error(Error::Code::NotFound, path + ": udev has no record of it being probed for dm-remap "
+                                                  "(only root may have its superblocks read)");
+    if (prop(d.get(), "DM_REMAP_SET_UUID").empty())
+        return std::nullopt;
+    auto m = from_udev(d.get());
+    if (!m)
+        throw Error(Error::Code::NotFound, path + ": udev's record of it is damaged");
+    m->devnode = path;
+    return m;
+}
+
+std::vector<FoundMember> Discovery::members(bool use_udev, bool read_devices)
 {
     auto u = context();
     UdevPtr<udev_enumerate> e(udev_enumerate_new(u.get()));
@@ -158,6 +179,8 @@ std::vector<FoundMember> Discovery::members(bool use_udev)
             if (prop(d.get(), "DM_REMAP_SET_UUID").empty())
                 continue; // probed by our rule: not a member
         }
+        if (!read_devices)
+            continue;
         // No (usable) udev record: read the superblocks. A device that
         // cannot be opened (no medium, gone) is not a member we can use.
         try {

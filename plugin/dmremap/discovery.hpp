@@ -44,14 +44,21 @@ public:
     // Every block device that is a dm-remap member, with `active` filled in.
     // Devices udev marks as not to be touched (suspended, multipath maps
     // without paths, private dm devices) are skipped. Without `use_udev`,
-    // every device's superblocks are read, whatever udev recorded.
-    static std::vector<FoundMember> members(bool use_udev = true);
+    // every device's superblocks are read, whatever udev recorded. Without
+    // `read_devices`, no device is opened: the answer is udev's database
+    // alone (for unprivileged callers of the service).
+    static std::vector<FoundMember> members(bool use_udev = true, bool read_devices = true);
     // One device by path; nullopt when it is not a member. Reads the
     // superblocks (the database may be behind a format that just happened).
     // With `block_only`, what was opened must be a block device (checked on
     // the descriptor: a path swapped for a file after a caller's own check
     // is refused, InvalidArgument).
     static std::optional<FoundMember> probe(const std::string &path, bool block_only = false);
+    // One block device by path as udev's database records it, opening
+    // nothing; nullopt when our rule probed it and found no member.
+    // InvalidArgument when `path` is not a block device, NotFound when
+    // udev has no record of our rule's probe.
+    static std::optional<FoundMember> probe_recorded(const std::string &path);
     // Active dm-remap devices (target type "remap").
     static std::vector<ActiveSet> active();
 

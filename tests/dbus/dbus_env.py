@@ -192,7 +192,10 @@ class Env:
 
     def start_daemon(self):
         log = open(self.daemon_log, "a")
-        self.daemon = subprocess.Popen([DMREMAPD], env=self.env, stdout=log, stderr=log)
+        # Short enough that the hung-device test waits little, long enough
+        # for any honest call in a loaded TCG guest.
+        self.daemon = subprocess.Popen([DMREMAPD, "--io-timeout=%d" % IO_TIMEOUT], env=self.env, stdout=log,
+                                       stderr=log)
         log.close()
         wait_for(lambda: self.has_owner(NAME) or self.daemon.poll() is not None, what="dm-remapd on the bus")
         if self.daemon.poll() is not None:
@@ -303,6 +306,8 @@ def empty_file():
         _EMPTY.append(path)
     return _EMPTY[0]
 
+IO_TIMEOUT = 20  # dm-remapd --io-timeout in these tests
+
 NOBODY_PREFIX = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
 
 
@@ -312,6 +317,14 @@ def as_nobody(path, iface, method, sig, args):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def root_call(path, iface, method, sig, args):
+    """One call as root in a process of its own, not waited for:
+    communicate() gives dbus_call.py's JSON (for calls that return only
+    when their work is done, like RemoveSpare)."""
+    return subprocess.Popen([PYTHON, DBUS_CALL, ENV.address, path, iface, method, sig, json.dumps(args)],
+                            stdout=subprocess.PIPE, text=True)
 
 
 def nobody_call(path, iface, method, sig, args):

@@ -188,38 +188,36 @@ class TestProbe(DBusTest):
 def changing_calls(tmp):
     missing = os.path.join(tmp, "missing-disk")
     return [
-        ("Create", "sasa{sv}", [missing, [], {}], ERR + "NotFound"),
+        ("Create", "asa{sv}", [[missing], {}], ERR + "NotFound"),
         ("Assemble", "asa{sv}", [[missing], {}], ERR + "NotFound"),
-        ("CreateSet", "sasa{sv}", [missing, [], {}], ERR + "NotFound"),
-        ("AssembleSet", "asa{sv}", [[missing], {}], ERR + "NotFound"),
     ]
 
 
 # The action each of changing_calls() is checked against, and the words its
 # polkit.message starts with.
 CALL_ACTIONS = {"Create": (E.CREATE, "Authentication is required to format "),
-                "CreateSet": (E.CREATE, "Authentication is required to format "),
-                "Assemble": (E.ASSEMBLE, "Authentication is required to start the dm-remap set on "),
-                "AssembleSet": (E.ASSEMBLE, "Authentication is required to start the dm-remap set on ")}
+                "Assemble": (E.ASSEMBLE, "Authentication is required to start the dm-remap set on ")}
 
 
 class TestErrors(DBusTest):
     def test_create_errors(self):
         m = self.manager()
         missing = os.path.join(E.ENV.dir, "missing-disk")
-        self.assertEqual(self.call_error(m.Create, missing, [], {})[0], ERR + "NotFound")
-        name, msg = self.call_error(m.Create, "", [], {})
-        self.assertEqual((name, "data_device" in msg), (ERR + "InvalidArgument", True), msg)
-        name, msg = self.call_error(m.Create, missing, [""], {})
-        self.assertEqual((name, "spare_devices" in msg), (ERR + "InvalidArgument", True), msg)
-        name, msg = self.call_error(m.Create, missing, [], {"block_size": "4096"})
+        self.assertEqual(self.call_error(m.Create, [missing], {})[0], ERR + "NotFound")
+        name, msg = self.call_error(m.Create, [], {})
+        self.assertEqual((name, "devices: empty" in msg), (ERR + "InvalidArgument", True), msg)
+        name, msg = self.call_error(m.Create, [""], {})
+        self.assertEqual((name, "devices" in msg), (ERR + "InvalidArgument", True), msg)
+        name, msg = self.call_error(m.Create, [missing, ""], {})
+        self.assertEqual((name, "devices" in msg), (ERR + "InvalidArgument", True), msg)
+        name, msg = self.call_error(m.Create, [missing], {"block_size": "4096"})
         self.assertEqual((name, "block_size" in msg), (ERR + "InvalidArgument", True), msg)
-        name, msg = self.call_error(m.Create, missing, [], {"max_remaps": dbus.UInt64(5)})
+        name, msg = self.call_error(m.Create, [missing], {"max_remaps": dbus.UInt64(5)})
         self.assertEqual((name, "max_remaps" in msg), (ERR + "InvalidArgument", True), msg)
-        name, msg = self.call_error(m.Create, missing, [], {"bogus": dbus.UInt32(5)})
+        name, msg = self.call_error(m.Create, [missing], {"bogus": dbus.UInt32(5)})
         self.assertEqual((name, "bogus" in msg), (ERR + "InvalidArgument", True), msg)
         # A regular file: the kernel cannot use one.
-        name, msg = self.call_error(m.Create, E.empty_file(), [], {})
+        name, msg = self.call_error(m.Create, [E.empty_file()], {})
         self.assertEqual((name, "not a block device" in msg), (ERR + "InvalidArgument", True), msg)
 
     def test_create_without_device_mapper(self):
@@ -229,7 +227,7 @@ class TestErrors(DBusTest):
         if not loops:
             self.skipTest("no block device node to name")
         # Device-mapper is checked before a byte is written.
-        name, msg = self.call_error(self.manager().Create, loops[0], [], {})
+        name, msg = self.call_error(self.manager().Create, [loops[0]], {})
         self.assertEqual(name, ERR + "Failed")
         self.assertIn("device-mapper is not available", msg)
 
@@ -244,7 +242,7 @@ class TestErrors(DBusTest):
         name, msg = self.call_error(m.Assemble, [], {"uuid": "00000000-0000-0000-0000-000000000000"})
         self.assertEqual((name, "uuid" in msg), (ERR + "InvalidArgument", True), msg)
         # Checked before anything is read or asked: a missing member does not matter yet.
-        name, msg = self.call_error(m.AssembleSet, [os.path.join(E.ENV.dir, "nope")], {"name": "a/b"})
+        name, msg = self.call_error(m.Assemble, [os.path.join(E.ENV.dir, "nope")], {"name": "a/b"})
         self.assertEqual(name, ERR + "InvalidArgument", msg)
         self.assertEqual(msg, "name 'a/b' is not a valid device name "
                               "(1-127 of A-Z a-z 0-9 _ - . + : @, not starting with . or -)")
@@ -324,7 +322,7 @@ class TestAuthorization(DBusTest):
                               ({"max_remaps": {"$u": 5}}, "remap capacity must be between 256"),
                               ({"name": "a/b"}, "set name 'a/b' is not a valid device name"),
                               ({"uuid": "not-a-uuid"}, "options: 'uuid' is not a UUID")):
-            r = as_nobody(MANAGER, MGR_IF, "Create", "sasa{sv}", [missing, [], options])
+            r = as_nobody(MANAGER, MGR_IF, "Create", "asa{sv}", [[missing], options])
             self.assertEqual(r.get("error"), ERR + "InvalidArgument", (options, r))
             self.assertIn(want, r["message"])
         self.assertEqual(self.polkit_calls(), [], "polkit was asked about arguments that were refused anyway")
@@ -358,7 +356,7 @@ class TestAuthorization(DBusTest):
     def test_no_user_interaction_flag(self):
         self.set_polkit([])
         method, sig, args, _ = changing_calls(E.ENV.dir)[0]
-        args = [args[0], args[1], {"auth.no_user_interaction": True}]
+        args = [args[0], {"auth.no_user_interaction": True}]
         r = as_nobody(MANAGER, MGR_IF, method, sig, args)
         self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
         calls = self.polkit_calls()
@@ -502,6 +500,28 @@ class TestAuthorization(DBusTest):
         self.release_polkit()
         for r in burst.replies(self.LIMIT):
             self.assertEqual(r.get("error"), ERR + "NotAuthorized", r)
+        self.assertAlive()
+
+
+class TestReadFlood(DBusTest):
+    def test_flood_gets_busy_not_a_stall(self):
+        """One user's flood of reads: a few run, the rest are refused at
+        once (Busy, the per-user limit), and nobody else waits for them."""
+        burst = E.Burst(MANAGER, MGR_IF, "ListMembers", "a{sv}", [{}])
+        self.addCleanup(burst.close)
+        burst.send(60)
+        t = time.monotonic()
+        # Root is answered meanwhile.
+        self.assertEqual(dict(self.manager().Probe(E.empty_file(), {}, timeout=30)), {})
+        self.assertLess(time.monotonic() - t, 20)
+        replies = burst.replies(60, timeout=60)
+        busy = [r for r in replies if r.get("error") == ERR + "Busy"]
+        ok = [r for r in replies if "result" in r]
+        self.assertEqual(len(busy) + len(ok), 60, [r for r in replies if r not in busy and r not in ok])
+        self.assertGreater(len(busy), 0, "60 calls at once never met the per-user limit")
+        # The per-caller limit on identification, or the per-user one on work.
+        self.assertTrue(all("the limit per " in r["message"] for r in busy), busy)
+        self.assertGreater(len(ok), 0)
         self.assertAlive()
 
 

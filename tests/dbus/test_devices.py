@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -34,6 +35,7 @@ DATA = os.environ.get("DMREMAP_TEST_DATA", "")
 NULLB = os.environ.get("DMREMAP_TEST_NULLB", "")
 SPARES = os.environ.get("DMREMAP_TEST_SPARES", "").split()
 TINY = os.environ.get("DMREMAP_TEST_TINY", "")  # too small to be a spare
+FLOOD = os.environ.get("DMREMAP_TEST_FLOOD", "")  # TestContention's set
 SET = "vt"
 DEV = ROOT + "/devices/" + SET
 BLOCK = 4096                # the set's block size
@@ -42,7 +44,7 @@ BLOCK_SECTORS = BLOCK // 512
 MARKER_FIRST = 1000         # blocks the markers remap (see TestDevices.marker)
 
 PROBLEM = E.require(E.precondition_problem(["DMREMAP_TEST_DATA", "DMREMAP_TEST_NULLB", "DMREMAP_TEST_SPARES",
-                                            "DMREMAP_TEST_TINY"]),
+                                            "DMREMAP_TEST_TINY", "DMREMAP_TEST_FLOOD"]),
                     "tests/dbus/vm-devices.sh runs this in the VM kernels")
 
 
@@ -198,8 +200,6 @@ class TestDevices(DBusTest):
         self.assertEqual(p["BlockSize"], BLOCK)
         self.assertEqual((p["Remapped"], p["Pending"], p["SpareUsed"], p["SpareTotal"]), (0, 0, 0, SPARE_BLOCKS))
         self.assertEqual(p["State"], "active")
-        self.assertEqual(p["HealthState"], "unknown")
-        self.assertEqual(p["HealthForecast"], {})
         self.assertEqual(len(p["Spares"]), 1)
         idx, node, majmin, total, used, live, state = p["Spares"][0]
         self.assertEqual((idx, node, total, used, live, state), (0, DATA, SPARE_BLOCKS, 0, 0, "ok"))
@@ -326,28 +326,31 @@ class TestDevices(DBusTest):
 
     def test_08_remove_spare_job(self):
         self.signals.clear()
-        path = str(self.device().RemoveSpare(SPARES[0], {"evacuate": True}))
+        before = time.time()
+        # Returns when done, with the result; the job shows meanwhile.
+        r = plain(self.device().RemoveSpare(SPARES[0], {"evacuate": True}))
+        self.assertEqual(r, {"device": SPARES[0], "moved": 0, "lost": 0})
         job, props, seq = self.job_signals()
-        self.assertEqual(path, job)
         self.assertTrue(job.startswith(ROOT + "/jobs/"))
         self.assertEqual(set(props[JOB_IF]), set(xml_interfaces("org.dmremap1.Job")[JOB_IF]["properties"]))
-        self.assertEqual(props[JOB_IF], {"Operation": "spare-evacuate", "Progress": 0.0, "Rate": 0,
-                                         "ExpectedEndTime": 0, "Objects": [DEV], "StartedByUID": 0,
-                                         "Cancelable": True})
-        self.assertEqual([s[2] for s in seq], ["InterfacesAdded", "PropertiesChanged", "Completed",
-                                               "InterfacesRemoved"])
-        self.assertEqual(plain(seq[1][3][1]), {"Progress": 1.0})
-        success, message = plain(seq[2][3])
+        start = props[JOB_IF].pop("StartTime") / 1e6
+        self.assertTrue(before - 1 <= start <= time.time() + 1, (before, start))
+        # Nothing lived on the spare: no progress to tell.
+        self.assertEqual(props[JOB_IF], {"Operation": "spare-evacuate", "Progress": 0.0, "ProgressValid": False,
+                                         "Bytes": 0, "Rate": 0, "ExpectedEndTime": 0, "Objects": [DEV],
+                                         "StartedByUID": 0, "Cancelable": True})
+        self.assertEqual([s[2] for s in seq], ["InterfacesAdded", "Completed", "InterfacesRemoved"])
+        success, message = plain(seq[1][3])
         self.assertTrue(success, message)
-        self.assertIn("removed", message)
+        self.assertIn("removed: 0 blocks moved, 0 lost", message)
         self.assertEqual(len(self.props()["Spares"]), 1)
-        # A refusal arrives as Completed(false, "NAME: text").
+        # A refusal is the method's error, and the job's Completed(false, "NAME: text").
         self.signals.clear()
-        self.device().RemoveSpare(SPARES[1], {})
+        name, msg = self.call_error(self.device().RemoveSpare, SPARES[1], {})
+        self.assertEqual(name, ERR + "NotFound", msg)
         _, _, seq = self.job_signals()
         success, message = plain([s for s in seq if s[2] == "Completed"][0][3])
-        self.assertFalse(success)
-        self.assertTrue(message.startswith(ERR + "NotFound: "), message)
+        self.assertEqual((success, message), (False, name + ": " + msg))
 
     def test_09_spare_exhausted(self):
         # The internal spare's free blocks fit (first fit: the spare added
@@ -387,16 +390,22 @@ class TestDevices(DBusTest):
         self.assertEqual(live[SPARES[0]], 10, "the internal spare is full: they went to the new spare")
         dev.AddSpare(SPARES[1], {})
         self.signals.clear()
-        path = str(dev.RemoveSpare(SPARES[0], {"evacuate": True}))
+        r = plain(dev.RemoveSpare(SPARES[0], {"evacuate": True}))
+        self.assertEqual(r, {"device": SPARES[0], "moved": 10, "lost": 0})
         job, props, seq = self.job_signals()
-        self.assertEqual(path, job)
         kinds = [s[2] for s in seq]
         self.assertEqual(kinds[0], "InterfacesAdded")
         self.assertEqual(kinds[-2:], ["Completed", "InterfacesRemoved"])
         self.assertEqual(set(kinds[1:-2]), {"PropertiesChanged"})
-        progress = [plain(s[3][1])["Progress"] for s in seq[1:-2]]
+        changes = [plain(s[3][1]) for s in seq[1:-2]]
+        progress = [c["Progress"] for c in changes]
         self.assertEqual(progress, sorted(set(progress)), "Progress only grows")
         self.assertEqual(progress[-1], 1.0)
+        # udisks' observer properties: what the job works through, how fast.
+        last = changes[-1]
+        self.assertEqual((last["ProgressValid"], last["Bytes"]), (True, 10 * BLOCK))
+        self.assertGreater(last["Rate"], 0)
+        self.assertGreaterEqual(last["ExpectedEndTime"], props[JOB_IF]["StartTime"])
         success, message = plain(seq[-2][3])
         self.assertTrue(success, message)
         self.assertIn("10 blocks moved, 0 lost", message)
@@ -459,6 +468,10 @@ class TestDevices(DBusTest):
         mine = [m for m in members if m["device"] == DATA]
         self.assertEqual(len(mine), 1, members)
         self.assertEqual((mine[0]["set_name"], mine[0]["role"], mine[0]["active"]), (SET, "data", SET))
+        # No udevd in the guest: root's answer came from reading the disks,
+        # while uid 65534 gets udev's database alone (empty), no disk read.
+        self.assertEqual(mine[0]["source"], "superblock")
+        self.assertEqual(as_nobody(MANAGER, MGR_IF, "ListMembers", "a{sv}", [{}]), {"result": []})
 
     def test_11_stop(self):
         self.signals.clear()
@@ -470,10 +483,14 @@ class TestDevices(DBusTest):
 
     def test_12_assemble_and_remove_behind_the_back(self):
         m = dbus.Interface(self.obj(MANAGER), MGR_IF)
-        self.assertEqual(str(m.Assemble([DATA], {})), DEV)
+        path, r = m.Assemble([DATA], {})
+        self.assertEqual((str(path), str(r["name"]), bool(r["already_active"])), (DEV, SET, False))
         self.assertEqual(self.props()["Name"], SET)
+        self.assertEqual(str(r["set_uuid"]), self.props()["SetUUID"])
+        self.assertEqual([str(x) for x in r["members"]][0], DATA)
         # Already active: the same device again, not an error.
-        self.assertEqual(str(m.Assemble([DATA], {})), DEV)
+        path, r = m.Assemble([DATA], {})
+        self.assertEqual((str(path), bool(r["already_active"])), (DEV, True))
         self.signals.clear()
         subprocess.run(["dmsetup", "remove", SET], check=True)
         self.signals.wait(lambda s: s[2] == "InterfacesRemoved" and str(s[3][0]) == DEV,
@@ -529,19 +546,24 @@ class TestDevices(DBusTest):
     def test_13_create(self):
         m = dbus.Interface(self.obj(MANAGER), MGR_IF)
         # The evacuated spare: its superblocks were wiped.
-        path = str(m.Create(SPARES[0], dbus.Array([], signature="s"),
-                            {"name": "vc", "max_remaps": dbus.UInt32(4096),
-                             "internal_spare": dbus.UInt64(1 << 20)}))
+        path, r = m.Create([SPARES[0]], {"name": "vc", "max_remaps": dbus.UInt32(4096),
+                                         "internal_spare": dbus.UInt64(1 << 20)})
+        path, r = str(path), plain(r)
         self.assertEqual(path, ROOT + "/devices/vc")
         p = self.props(path)
         self.assertEqual((p["DataDevice"], p["SpareTotal"]), (SPARES[0], SPARE_BLOCKS))
+        # What was written, as dmremapctl dump reads it back.
+        self.assertEqual((r["name"], r["set_uuid"], len(r["members"])), ("vc", p["SetUUID"], 1))
+        dump = json.loads(ctl("dump", "--json", SPARES[0]))
+        for k in ("data_offset_sectors", "max_entries", "block_size"):
+            self.assertEqual(r["members"][0][k], dump[k], k)
+        self.assertEqual(r["members"][0]["role"], "data")
         # Another set with vc's UUID: refused before a disk is opened, the disk untouched.
         before = plain(m.Probe(SPARES[1], {}))
-        name, msg = self.call_error(m.Create, SPARES[1], dbus.Array([], signature="s"),
-                                    {"name": "vc3", "uuid": p["SetUUID"]})
+        name, msg = self.call_error(m.Create, [SPARES[1]], {"name": "vc3", "uuid": p["SetUUID"]})
         self.assertEqual((name, msg), (ERR + "AlreadyExists", "uuid %s: the set active as vc has it" % p["SetUUID"]))
         self.assertEqual(plain(m.Probe(SPARES[1], {})), before)
-        name, _ = self.call_error(m.Create, SPARES[0], dbus.Array([], signature="s"), {"name": "vc2"})
+        name, _ = self.call_error(m.Create, [SPARES[0]], {"name": "vc2"})
         self.assertEqual(name, ERR + "Busy")
         dbus.Interface(self.obj(path), DEV_IF).Stop({})
         self.assertAlive()
@@ -555,8 +577,7 @@ class TestDevices(DBusTest):
             with open(bad, "w") as f:
                 f.write("+" + r)
         try:
-            name, msg = self.call_error(dbus.Interface(self.obj(MANAGER), MGR_IF).Create, spare,
-                                        dbus.Array([], signature="s"),
+            name, msg = self.call_error(dbus.Interface(self.obj(MANAGER), MGR_IF).Create, [spare],
                                         {"name": "vio", "force": True, "max_remaps": dbus.UInt32(4096),
                                          "internal_spare": dbus.UInt64(1 << 20)})
         finally:
@@ -566,6 +587,135 @@ class TestDevices(DBusTest):
         self.assertEqual(name, ERR + "Io", msg)
         self.assertIn(spare, msg)
         self.assertFalse(os.path.exists("/dev/mapper/vio"))
+        self.assertAlive()
+
+
+def inflight_reads(node):
+    """Reads the block layer has sent to `node`'s device and not completed."""
+    rdev = os.stat(node).st_rdev  # /dev/mapper nodes are not links without udev
+    with open("/sys/dev/block/%d:%d/inflight" % (os.major(rdev), os.minor(rdev))) as f:
+        return int(f.read().split()[0])
+
+
+class Flood(threading.Thread):
+    """uid 65534 calling ListMembers without pause from one connection, 20
+    calls at a time, until stop(); counts the replies by kind."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.burst = E.Burst(MANAGER, MGR_IF, "ListMembers", "a{sv}", [{}])
+        self.replies = {"result": 0, "busy": 0}
+        self.other = []
+        self.halt = threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.halt.is_set():
+            self.burst.send(20)
+            for r in self.burst.replies(20, timeout=60):
+                if "result" in r:
+                    self.replies["result"] += 1
+                elif r.get("error") == ERR + "Busy":
+                    self.replies["busy"] += 1
+                else:
+                    self.other.append(r)
+
+    def count(self):
+        return sum(self.replies.values()) + len(self.other)
+
+    def stop(self):
+        self.halt.set()
+        self.join(120)
+        self.burst.close()
+
+
+class TestContention(DBusTest):
+    """Unprivileged reads and devices that never answer do not hold up
+    anyone else (the pool: a limit per user, a deadline per call)."""
+
+    SET = "vf"
+    PATH = ROOT + "/devices/vf"
+
+    @classmethod
+    def setUpClass(cls):
+        ctl("create", "--name", cls.SET, "--internal-spare", "1M", "--max-remaps", "4096", FLOOD)
+        E.wait_for(lambda: cls.PATH in dbus.Interface(E.ENV.bus.get_object(NAME, ROOT), OM_IF).GetManagedObjects(),
+                   what="the Device object")
+
+    @classmethod
+    def tearDownClass(cls):
+        ctl("stop", cls.SET)
+
+    def remapped(self):
+        return int(self.obj(self.PATH).Get(DEV_IF, "Remapped", dbus_interface=PROPS_IF))
+
+    def test_1_read_flood(self):
+        flood = Flood()
+        self.addCleanup(flood.stop)
+        E.wait_for(lambda: flood.replies["busy"] > 0 and flood.replies["result"] > 0, timeout=60,
+                   what="the flood to reach the per-user limit")
+        dev = dbus.Interface(self.obj(self.PATH), DEV_IF)
+        # A change by root, then a refresh only a kernel uevent can cause
+        # (a remap made behind the daemon's back), while the flood goes on.
+        before, t = flood.count(), time.monotonic()
+        self.assertTrue(dev.Remap(dbus.UInt64(5), {}, timeout=120))
+        remapped = self.remapped()
+        ctl("remap", self.SET, "6")
+        E.wait_for(lambda: self.remapped() == remapped + 1, timeout=120, what="the uevent's refresh")
+        took, during = time.monotonic() - t, flood.count() - before
+        flood.stop()
+        print("change and uevent refresh in %.2f s while %d flood calls were answered (%s)"
+              % (took, during, flood.replies))
+        self.assertEqual(flood.other, [])
+        self.assertGreater(during, 0, "the flood was not running during the change")
+        # Bounded: the per-user limit keeps the flood to a few pool threads.
+        self.assertLess(took, 30)
+        self.assertAlive()
+
+    def test_2_device_that_never_answers(self):
+        # Reads of vhung take an hour: a disk that stopped answering.
+        size = subprocess.run(["blockdev", "--getsz", TINY], capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(["dmsetup", "create", "vhung", "--table", "0 %s delay %s 0 3600000" % (size, TINY)],
+                       check=True)
+        hung = "/dev/mapper/vhung"
+        self.addCleanup(subprocess.run, ["dmsetup", "remove", "vhung"])
+        self.addCleanup(lambda: [subprocess.run(["dmsetup", c, "vhung"]) for c in ("suspend", "resume")])
+        t = time.monotonic()
+        probe = E.root_call(MANAGER, MGR_IF, "Probe", "sa{sv}", [hung, {}])
+        self.addCleanup(probe.kill)
+        E.wait_for(lambda: inflight_reads(hung) > 0, timeout=30, what="root's Probe reading vhung")
+        # Everyone else is answered meanwhile, a change included.
+        dev = dbus.Interface(self.obj(self.PATH), DEV_IF)
+        self.assertTrue(dev.Remap(dbus.UInt64(7), {}, timeout=60))
+        self.assertGreater(len(plain(dev.GetRemaps(dbus.UInt64(0), dbus.UInt32(10), {}, timeout=60))), 0)
+        dev.Refresh({}, timeout=60)
+        r = as_nobody(MANAGER, MGR_IF, "ListMembers", "a{sv}", [{}])
+        self.assertIn("result", r)
+        # Not even asked of the device: udev's record or nothing.
+        r = as_nobody(MANAGER, MGR_IF, "Probe", "sa{sv}", [hung, {}])
+        self.assertEqual(r.get("error"), ERR + "NotFound", r)
+        self.assertIn("udev has no record", r["message"])
+        self.assertEqual(inflight_reads(hung), 1, "a read of vhung made for uid 65534, or root's ended")
+        self.assertIsNone(probe.poll(), "root's Probe was answered before its deadline")
+        answered = time.monotonic() - t
+        # Root's Probe ends at its deadline, with an error that says why.
+        r = json.loads(probe.communicate(timeout=E.IO_TIMEOUT + 60)[0])
+        waited = time.monotonic() - t
+        print("others answered within %.1f s; root's Probe of vhung: %.1f s: %s" % (answered, waited, r))
+        self.assertEqual(r.get("error"), ERR + "TimedOut", r)
+        self.assertIn("Probe " + hung, r["message"])
+        self.assertGreaterEqual(waited, E.IO_TIMEOUT - 1)
+        self.assertLess(answered, E.IO_TIMEOUT)
+        # The stuck thread was replaced: the pool still serves several at once.
+        calls = [E.root_call(MANAGER, MGR_IF, "Probe", "sa{sv}", [FLOOD, {}]) for _ in range(6)]
+        for c in calls:
+            r = json.loads(c.communicate(timeout=60)[0])
+            self.assertEqual(r.get("result", {}).get("set_name"), self.SET, r)
+        # The disk comes back (dm-delay hands its held reads on at a suspend):
+        # the stuck thread returns, nothing breaks.
+        subprocess.run(["dmsetup", "suspend", "vhung"], check=True)
+        subprocess.run(["dmsetup", "resume", "vhung"], check=True)
+        E.wait_for(lambda: inflight_reads(hung) == 0, timeout=30, what="the held read to complete")
         self.assertAlive()
 
 

@@ -199,12 +199,20 @@ class TestCancel(DBusTest):
         name, _ = self.call_error(self.job(ROOT + "/jobs/999999").Cancel, dbus.Dictionary({}, signature="sv"))
         self.assertEqual(name, "org.freedesktop.DBus.Error.UnknownObject")
 
+    def start_removal(self, signals, call):
+        """The job of the RemoveSpare `call` (a process of its own: the
+        call returns only when the spare is gone): its path and properties."""
+        self.addCleanup(call.kill)
+        added = signals.wait(lambda s: s[1] == "InterfacesAdded" and "/jobs/" in str(s[2][0]), what="the job")
+        props = plain(added[2][1])[JOB_IF]
+        self.assertEqual(props["Objects"], [DEV])
+        return str(added[2][0]), props
+
     def test_2_cancel_midway(self):
         self.assertEqual(self.live()[SLOW], ON_SLOW)
         signals = Signals()
-        path = str(self.device().RemoveSpare(SLOW, {"evacuate": True}))
-        added = signals.wait(lambda s: s[1] == "InterfacesAdded" and str(s[2][0]) == path, what="the job")
-        props = plain(added[2][1])[JOB_IF]
+        call = E.root_call(DEV, DEV_IF, "RemoveSpare", "sa{sv}", [SLOW, {"evacuate": True}])
+        path, props = self.start_removal(signals, call)
         self.assertEqual((props["Operation"], props["Cancelable"], props["StartedByUID"]),
                          ("spare-evacuate", True, 0))
 
@@ -228,6 +236,9 @@ class TestCancel(DBusTest):
         self.assertTrue(message.startswith(ERR + "Cancelled: "), message)
         signals.wait(lambda s: s[1] == "InterfacesRemoved" and str(s[2][0]) == path, what="the job's removal")
         print("canceled after %.1f s: %s" % (time.monotonic() - t, message))
+        # The method's own reply says the same.
+        r = json.loads(call.communicate(timeout=60)[0])
+        self.assertEqual((r.get("error"), r.get("message")), (ERR + "Cancelled", message[len(ERR + "Cancelled: "):]))
 
         self.assertEqual(dm_state(SET), "ACTIVE", "the cancel left the device suspended")
         E.wait_for(lambda: self.obj(DEV).Get(DEV_IF, "State", dbus_interface=PROPS_IF) == "active",
@@ -252,11 +263,8 @@ class TestCancel(DBusTest):
         self.assertGreater(before, 0, "test_2 left nothing on the slow spare")
         signals = Signals()
         self.set_polkit([E.SPARE])
-        r = as_nobody(DEV, DEV_IF, "RemoveSpare", "sa{sv}", [SLOW, {"evacuate": True}])
-        self.assertNotIn("error", r, r)
-        path = str(r["result"])
-        added = signals.wait(lambda s: s[1] == "InterfacesAdded" and str(s[2][0]) == path, what="the job")
-        props = plain(added[2][1])[JOB_IF]
+        call = E.nobody_call(DEV, DEV_IF, "RemoveSpare", "sa{sv}", [SLOW, {"evacuate": True}])
+        path, props = self.start_removal(signals, call)
         self.assertEqual((props["Operation"], props["Cancelable"], props["StartedByUID"]),
                          ("spare-evacuate", True, E.NOBODY))
 
@@ -281,6 +289,8 @@ class TestCancel(DBusTest):
         self.assertFalse(success, message + "\ndm-remapd's log:\n" + E.ENV.log()[-3000:])
         self.assertTrue(message.startswith(ERR + "Cancelled: "), message)
         signals.wait(lambda s: s[1] == "InterfacesRemoved" and str(s[2][0]) == path, what="the job's removal")
+        r = json.loads(call.communicate(timeout=60)[0])
+        self.assertEqual(r.get("error"), ERR + "Cancelled", r)
 
         self.assertEqual(dm_state(SET), "ACTIVE", "the cancel left the device suspended")
         E.wait_for(lambda: self.obj(DEV).Get(DEV_IF, "State", dbus_interface=PROPS_IF) == "active",
@@ -295,8 +305,11 @@ class TestCancel(DBusTest):
     def test_4_run_again_finishes(self):
         left = self.live()[SLOW]
         signals = Signals()
-        path = str(self.device().RemoveSpare(SLOW, {"evacuate": True}))
-        done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
+        # Returns when the spare is gone, with what moved.
+        r = plain(self.device().RemoveSpare(SLOW, {"evacuate": True}, timeout=600))
+        self.assertEqual((r["moved"], r["lost"]), (left, 0))
+        self.assertEqual(os.path.realpath(r["device"]), os.path.realpath(SLOW))
+        done = signals.wait(lambda s: s[1] == "Completed", what="Completed")
         success, message = plain(done[2])
         self.assertTrue(success, message)
         self.assertIn("%d blocks moved, 0 lost" % left, message)

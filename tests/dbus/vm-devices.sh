@@ -6,6 +6,8 @@
 # active device, so its device-mapper-dependent checks run (they fail
 # rather than skip: DMREMAP_TEST_EXPECT_DEVICE).
 . "$DMREMAP_SRC/tests/dbus/lib-guest.sh"
+export DMREMAP_TEST_FLOOD=$(nullb_create f0 16 4096)
+modprobe dm-delay || die "no dm-delay"
 /usr/bin/python3 "$DMREMAP_SRC/tests/dbus/test_devices.py" -v 2>&1 || die "test_devices.py failed"
 
 # Evacuation slow enough to cancel midway: reads of the spare take 50 ms.

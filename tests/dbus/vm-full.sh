@@ -32,8 +32,8 @@ expect_eq "before the first call" inactive "$(unit_state)"
 expect_eq "Version (activates the service)" 's "0.1.0"' "$(busctl get-property "${M[@]}" Version)"
 expect_eq "activated through its unit" active "$(systemctl is-active dm-remapd.service)"
 
-out=$(busctl call "${M[@]}" Create 'sasa{sv}' /dev/vda 0 2 name s vf max_remaps u 4096)
-expect_eq "Create" 'o "/org/dmremap1/devices/vf"' "$out"
+out=$(busctl -j call "${M[@]}" Create 'asa{sv}' 1 /dev/vda 2 name s vf max_remaps u 4096)
+expect_eq "Create" "/org/dmremap1/devices/vf vf" "$(json_get 'd["data"][0], d["data"][1]["name"]["data"]' <<< "$out")"
 [ -b /dev/mapper/vf ] || die "/dev/mapper/vf missing after Create"
 D=(org.dmremap1 /org/dmremap1/devices/vf org.dmremap1.Device)
 expect_eq "State" 's "active"' "$(busctl get-property "${D[@]}" State)"
@@ -70,8 +70,8 @@ expect_eq "GetRemaps as uid 65534" "[]" "$(json_get 'd.get("result")' <<< "$r")"
 # the remap's commit). The delay is printed; the bound is what a TCG guest
 # on a loaded machine honours, not what a real one does (well under 1 s).
 nb=$(nullb_create vn0 64 4096)
-out=$(busctl call "${M[@]}" Create 'sasa{sv}' "$nb" 0 2 name s vn max_remaps u 4096)
-expect_eq "Create over null_blk" 'o "/org/dmremap1/devices/vn"' "$out"
+out=$(busctl -j call "${M[@]}" Create 'asa{sv}' 1 "$nb" 2 name s vn max_remaps u 4096)
+expect_eq "Create over null_blk" /org/dmremap1/devices/vn "$(json_get 'd["data"][0]' <<< "$out")"
 bad_block vn0 "$nb" 7
 r=$(cd "$DMREMAP_SRC/tests/dbus" && /usr/bin/python3 watch_props.py /org/dmremap1/devices/vn Remapped \
 	dd if=/dev/zero of=/dev/mapper/vn bs=4096 seek=7 count=1 oflag=direct status=none)

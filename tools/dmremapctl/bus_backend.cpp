@@ -31,6 +31,9 @@ constexpr const char *kErrPrefix = "org.dmremap1.Error.";
 // worker may finish other work first.
 constexpr auto kCallTimeout = std::chrono::minutes(10);
 constexpr std::uint32_t kRemapsPage = 1000; // the daemon's limit per GetRemaps
+// An evacuation moves every block living on a spare: a big slow disk may
+// take hours, and the call returns only then.
+constexpr auto kJobTimeout = std::chrono::hours(24);
 
 class ManagerProxy final : public sdbus::ProxyInterfaces<org::dmremap1::Manager_proxy> {
 public:
@@ -45,6 +48,8 @@ public:
         registerProxy();
     }
     ~DeviceProxy() { unregisterProxy(); }
+    // For calls the generated methods make synchronously.
+    sdbus::IProxy &raw() { return getProxy(); }
 };
 
 Error::Code code_of(const std::string &name)
@@ -362,16 +367,16 @@ CreateResult BusBackend::create(const std::vector<std::string> &paths, const For
         o["uuid"] = opts.set_uuid->str();
     if (force)
         o["force"] = true;
-    std::vector<std::string> spares;
-    for (std::size_t i = 1; i < paths.size(); i++)
-        spares.push_back(absolute(paths[i]));
+    std::vector<std::string> devices;
+    for (const auto &p : paths)
+        devices.push_back(absolute(p));
     ManagerProxy m(bus());
-    const auto [path, layout] = call([&] { return m.CreateSet(absolute(paths[0]), spares, o); });
+    const auto created = std::get<1>(call([&] { return m.Create(devices, o); }));
     CreateResult r;
-    for (const auto &d : layout)
+    for (const auto &d : prop<std::vector<Dict>>(created, "members"))
         r.plan.superblocks.push_back(superblock_of(d));
     if (r.plan.superblocks.empty())
-        throw Error(Error::Code::Failed, "dm-remapd: CreateSet returned no members");
+        throw Error(Error::Code::Failed, "dm-remapd: Create returned no members");
     r.name = r.plan.superblocks.front().name;
     return r;
 }
@@ -382,7 +387,7 @@ AssembledSet BusBackend::assemble_with(const std::vector<std::string> &members, 
     for (const auto &m : members)
         abs.push_back(absolute(m));
     ManagerProxy m(bus());
-    return set_of(std::get<1>(call([&] { return m.AssembleSet(abs, o); })));
+    return set_of(std::get<1>(call([&] { return m.Assemble(abs, o); })));
 }
 
 AssembledSet BusBackend::assemble(const std::vector<std::string> &members, const AssembleOptions &opts)
@@ -477,7 +482,7 @@ SpareRemoved BusBackend::spare_remove(const std::string &name, const std::string
                                       const RemapDevice::Progress &progress)
 {
     const auto [path, props] = device(name);
-    JobWatch watch(bus()); // before the job exists
+    JobWatch watch(bus(), path); // before the job exists
     // The bar counts blocks; the job a fraction of the blocks living on the spare now.
     std::uint32_t total = 0;
     if (progress && evacuate) {
@@ -489,35 +494,36 @@ SpareRemoved BusBackend::spare_remove(const std::string &name, const std::string
     Dict o = options();
     o["evacuate"] = evacuate;
     DeviceProxy proxy(bus(), path);
-    const std::string job = call([&] { return proxy.RemoveSpare(absolute(dev), o); }, name);
+    // The call returns when the spare is gone, however long the evacuation
+    // takes; the job shows the progress meanwhile.
+    std::optional<Dict> result;
+    std::optional<sdbus::Error> failure;
+    proxy.raw()
+        .callMethodAsync("RemoveSpare")
+        .onInterface(kDeviceIf)
+        .withTimeout(kJobTimeout)
+        .withArguments(absolute(dev), o)
+        .uponReplyInvoke([&](const sdbus::Error *error, const Dict &r) {
+            if (error)
+                failure = *error;
+            else
+                result = r;
+        });
     std::uint32_t shown = 0;
-    const auto [ok, text] = watch.wait(
-        job,
-        [&](double fraction) {
-            const auto now = static_cast<std::uint32_t>(std::lround(fraction * total));
-            if (total && now != shown && now < total)
-                progress(shown = now, total);
-        },
-        [&] { return objects().count(sdbus::ObjectPath(job)) > 0; });
-    if (!ok) {
-        // "org.dmremap1.Error.NAME: message", as the method would have failed.
-        const auto colon = text.find(": ");
-        if (text.rfind(kErrPrefix, 0) == 0 && colon != std::string::npos)
-            rethrow(sdbus::Error(text.substr(0, colon), text.substr(colon + 2)));
-        throw Error(Error::Code::Failed, text);
-    }
+    watch.wait([&] { return result || failure; },
+               [&](double fraction) {
+                   const auto now = static_cast<std::uint32_t>(std::lround(fraction * total));
+                   if (total && now != shown && now < total)
+                       progress(shown = now, total);
+               });
+    if (failure)
+        rethrow(*failure, name);
     if (progress && total)
         progress(total, total);
-    // "DEV removed: N blocks moved, M lost" (docs/DBUS.md).
     SpareRemoved r;
-    const auto at = text.rfind(" removed: ");
-    unsigned long long moved = 0, lost = 0;
-    if (at == std::string::npos ||
-        std::sscanf(text.c_str() + at, " removed: %llu blocks moved, %llu lost", &moved, &lost) != 2)
-        throw Error(Error::Code::Failed, "dm-remapd: unexpected result '" + text + "'");
-    r.device = text.substr(0, at);
-    r.moved = moved;
-    r.lost = lost;
+    r.device = prop<std::string>(*result, "device");
+    r.moved = prop<std::uint64_t>(*result, "moved");
+    r.lost = prop<std::uint64_t>(*result, "lost");
     return r;
 }
 

@@ -3,8 +3,11 @@
 
 #include <error.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 #include <poll.h>
+#include <vector>
 
 namespace dmremap::cli {
 namespace {
@@ -14,15 +17,24 @@ constexpr const char *kJobIf = "org.dmremap1.Job";
 
 } // namespace
 
-JobWatch::JobWatch(sdbus::IConnection &bus) : bus_(bus)
+JobWatch::JobWatch(sdbus::IConnection &bus, std::string object) : bus_(bus), object_(std::move(object))
 {
-    completed_slot_ = bus_.addMatch(std::string(kMatch) + ",interface='" + kJobIf + "',member='Completed'",
-                                    [this](sdbus::Message &msg) {
-                                        bool ok = false;
-                                        std::string text;
-                                        msg >> ok >> text;
-                                        completed_[msg.getPath()] = {ok, text};
-                                    });
+    added_slot_ = bus_.addMatch(
+        std::string(kMatch) + ",interface='org.freedesktop.DBus.ObjectManager',member='InterfacesAdded'",
+        [this](sdbus::Message &msg) {
+            sdbus::ObjectPath path;
+            std::map<std::string, std::map<std::string, sdbus::Variant>> ifaces;
+            msg >> path >> ifaces;
+            const auto job = ifaces.find(kJobIf);
+            if (job == ifaces.end() || job_)
+                return;
+            const auto objects = job->second.find("Objects");
+            if (objects == job->second.end())
+                return;
+            const auto paths = objects->second.get<std::vector<sdbus::ObjectPath>>();
+            if (std::find(paths.begin(), paths.end(), object_) != paths.end())
+                job_ = path;
+        });
     progress_slot_ = bus_.addMatch(std::string(kMatch) +
                                        ",interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
                                        "path_namespace='/org/dmremap1/jobs'",
@@ -31,8 +43,8 @@ JobWatch::JobWatch(sdbus::IConnection &bus) : bus_(bus)
                                        std::map<std::string, sdbus::Variant> changed;
                                        msg >> iface >> changed;
                                        const auto it = changed.find("Progress");
-                                       if (iface == kJobIf && it != changed.end())
-                                           progress_[msg.getPath()] = it->second.get<double>();
+                                       if (iface == kJobIf && job_ && msg.getPath() == *job_ && it != changed.end())
+                                           progress_ = it->second.get<double>();
                                    });
 }
 
@@ -42,25 +54,19 @@ void JobWatch::pump()
     }
 }
 
-std::pair<bool, std::string> JobWatch::wait(const std::string &job, const std::function<void(double)> &progress,
-                                            const std::function<bool()> &exists)
+void JobWatch::wait(const std::function<bool()> &done, const std::function<void(double)> &progress)
 {
     double shown = -1;
     for (;;) {
         pump();
-        if (const auto it = progress_.find(job); it != progress_.end() && it->second != shown && progress)
-            progress(shown = it->second);
-        if (const auto it = completed_.find(job); it != completed_.end())
-            return it->second;
+        if (progress_ >= 0 && progress_ != shown && progress)
+            progress(shown = progress_);
+        if (done())
+            return;
         const auto data = bus_.getEventLoopPollData();
         pollfd pfd{data.fd, data.events, 0};
         if (::poll(&pfd, 1, 1000) < 0 && errno != EINTR)
             throw Error::from_errno(Error::Code::Failed, "waiting for dm-remapd", errno);
-        if (pfd.revents == 0 && !exists()) {
-            pump();
-            if (!completed_.count(job))
-                throw Error(Error::Code::Failed, "dm-remapd: " + job + " ended without a result");
-        }
     }
 }
 

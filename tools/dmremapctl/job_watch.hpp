@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Follows an org.dmremap1.Job to its end: its Progress (PropertiesChanged)
-// and its Completed signal. Listening starts at construction, before the
-// call that creates the job: a job may be done before the reply naming it
-// arrives.
+// Follows the org.dmremap1.Job the daemon shows while a call on a device
+// runs (RemoveSpare with evacuation): the job whose Objects name the
+// device appears (InterfacesAdded) and reports Progress (PropertiesChanged).
+// The call itself returns the result; this only serves the bus until it
+// has. Listening starts at construction, before the call is made.
 #pragma once
 
 #include <functional>
-#include <map>
+#include <optional>
 #include <string>
-#include <utility>
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -16,24 +16,23 @@ namespace dmremap::cli {
 
 class JobWatch {
 public:
-    explicit JobWatch(sdbus::IConnection &bus);
+    // `object`: the Device object path the job works on.
+    JobWatch(sdbus::IConnection &bus, std::string object);
     JobWatch(const JobWatch &) = delete;
     JobWatch &operator=(const JobWatch &) = delete;
 
-    // Blocks until `job` completes: (success, message). `progress` hears
-    // each new Progress (0..1); `exists` tells whether the job's object is
-    // still there, asked when nothing arrived for a while (a daemon gone
-    // away never sends Completed).
-    std::pair<bool, std::string> wait(const std::string &job, const std::function<void(double)> &progress,
-                                      const std::function<bool()> &exists);
+    // Serves the bus until `done()`; `progress` hears each new Progress
+    // (0..1) of the job on the object.
+    void wait(const std::function<bool()> &done, const std::function<void(double)> &progress);
 
 private:
     void pump();
 
     sdbus::IConnection &bus_;
-    std::map<std::string, double> progress_;
-    std::map<std::string, std::pair<bool, std::string>> completed_;
-    sdbus::Slot completed_slot_, progress_slot_;
+    const std::string object_;
+    std::optional<std::string> job_; // the path of our object's job, once seen
+    double progress_ = -1;
+    sdbus::Slot added_slot_, progress_slot_;
 };
 
 } // namespace dmremap::cli
