@@ -163,7 +163,10 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
             // The path comes from metadata anyone could have written:
             // attach_recorded decides whether to trust it.
             std::string refused;
-            if (!m.image_path.empty() && ::access(m.image_path.c_str(), F_OK) == 0) {
+            // lstat, not access: a dangling symlink exists too, and is
+            // refused with its reason rather than counted as missing.
+            struct stat lst;
+            if (!m.image_path.empty() && ::lstat(m.image_path.c_str(), &lst) == 0) {
                 const bool existed = LoopDevice::find(m.image_path).has_value();
                 std::string dev;
                 try {
