@@ -56,6 +56,11 @@ void Formatter::check_options(const FormatOptions &o)
     if (!o.name.empty() && !validator::valid_name(o.name))
         throw Error(E::InvalidArgument,
                     "set name '" + o.name + "' is not a valid device name (" + validator::kNameRules + ")");
+    if (o.internal_spare_percent && *o.internal_spare_percent > 50)
+        throw Error(E::InvalidArgument, "internal spare of " + std::to_string(*o.internal_spare_percent) +
+                                            "% is above 50% of the data device");
+    if (o.internal_spare_percent && o.internal_spare)
+        throw Error(E::InvalidArgument, "internal spare given both in bytes and as a percentage");
 }
 
 FormatPlan Formatter::plan(const FormatOptions &o, const std::vector<BlockIo *> &members)
