@@ -325,7 +325,13 @@ gboolean bd_remap_spare_add_image (const gchar *name, const gchar *image_path, g
 
 /**
  * bd_remap_spare_remove:
- * @evacuate: move the member's live blocks to other spares first
+ * @evacuate: move the member's live blocks to other spares first. The
+ *   move is reported through libblockdev's progress reporting
+ *   (bd_utils_init_prog_reporting() or bd_utils_init_prog_reporting_thread()),
+ *   on the calling thread: started, then the percentage of blocks moved
+ *   whenever it grows (100 when every block has moved), then finished with
+ *   "Completed" or the error's message. A call that fails before the move
+ *   begins (no such device) reports nothing.
  * @moved: (out) (optional): blocks moved
  * @lost: (out) (optional): blocks that could not be moved (now pending)
  */

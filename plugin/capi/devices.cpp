@@ -3,6 +3,7 @@
 #include "convert.hpp"
 #include "guard.hpp"
 #include "options.hpp"
+#include "progress.hpp"
 
 #include <remap_device.hpp>
 #include <set_manager.hpp>
@@ -158,7 +159,14 @@ gboolean bd_remap_spare_remove(const gchar *name, const gchar *dev, gboolean eva
 {
     return guard(error, [&] {
         RemapDevice d(require(name, "name"));
-        const SpareRemoved r = d.spare_remove(require(dev, "dev"), evacuate);
+        require(dev, "dev");
+        SpareRemoved r;
+        if (evacuate)
+            run_reporting_progress(
+                std::string(name) + ": moving the blocks living on " + dev + " to other spares",
+                [&](const RemapDevice::Progress &progress) { r = d.spare_remove(dev, true, progress); });
+        else
+            r = d.spare_remove(dev, false);
         if (moved)
             *moved = r.moved;
         if (lost)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The C API as a C consumer sees it: compiled as C, linked against
- * libbd_remap, GLib and libblockdev's utils (options) only,
+ * libbd_remap, GLib and libblockdev's utils (options, progress) only,
  * using nothing but <bd_remap.h> and <blockdev/utils.h>. Needs no devices;
  * the formatted-image case runs dmremapctl ($DMREMAPCTL). */
 #include <bd_remap.h>
@@ -387,6 +387,32 @@ static void test_assemble_options(const gchar *dir)
 	g_free(member);
 }
 
+static int progress_reports;
+
+static void count_report(guint64 task_id, BDUtilsProgStatus status, guint8 completion, gchar *text)
+{
+	(void)task_id, (void)status, (void)completion, (void)text;
+	progress_reports++;
+}
+
+/* An evacuation that cannot begin (no such device) reports nothing: a
+ * started task would have to be finished. The reports of a running one
+ * need the kernel target (test_capi_progress.cpp covers the reporting). */
+static void test_progress_without_device(void)
+{
+	GError *err = NULL;
+	REQUIRE(bd_utils_init_prog_reporting(count_report, &err), "init progress reporting: %s", msg(err));
+	progress_reports = 0;
+	CHECK(!bd_remap_spare_remove("no-such-device-xyz", "/dev/null", TRUE, NULL, NULL, &err),
+	      "removed a spare of a missing device");
+	CHECK(err && err->domain == BD_REMAP_ERROR &&
+		      (err->code == BD_REMAP_ERROR_NOT_FOUND || (err->code == BD_REMAP_ERROR_FAILED && !dm_reachable())),
+	      "spare_remove: %s", msg(err));
+	g_clear_error(&err);
+	CHECK(progress_reports == 0, "%d progress reports for an evacuation that never began", progress_reports);
+	bd_utils_init_prog_reporting(NULL, NULL);
+}
+
 /* Hand-built structures: a copy keeps every field and shares no memory. */
 static void test_boxed(void)
 {
@@ -492,6 +518,7 @@ int main(void)
 	test_boxed();
 	test_create_options(dir);
 	test_assemble_options(dir);
+	test_progress_without_device();
 
 	rmdir(dir);
 	g_free(dir);
