@@ -16,6 +16,10 @@
 
 G_BEGIN_DECLS
 
+/* BDExtraArg (key/value options) from libblockdev's utils (pkg-config
+ * blockdev-utils); that header declares no C linkage of its own. */
+#include <blockdev/extra_arg.h>
+
 GQuark bd_remap_error_quark (void);
 #define BD_REMAP_ERROR bd_remap_error_quark ()
 
@@ -204,6 +208,41 @@ gchar *bd_remap_create (const gchar *name, const gchar *data_dev, const gchar **
                         guint32 block_size, gboolean force, GError **error);
 
 /**
+ * bd_remap_create_full:
+ * @data_dev: the data device
+ * @spare_devs: (nullable) (array zero-terminated=1): spare devices
+ * @options: (nullable) (array zero-terminated=1): options, each a key and a
+ *   value (bd_extra_arg_new()); NULL or an empty list for the defaults
+ * @error: (out) (optional): place to store error (if any)
+ *
+ * Formats the set and activates it, like bd_remap_create() with more
+ * choices. Keys (each at most once; a flag's value is "", "true", "yes",
+ * "1", "false", "no" or "0"):
+ *
+ * - "name": the set's name, which is also the device-mapper name;
+ *   default "remap-" + the UUID's first 8 hex digits
+ * - "block-size": remap block size in bytes, a power of two from 512 to
+ *   65536; default 4096
+ * - "internal-spare": spare area on the data device, in bytes ("8388608")
+ *   or in percent of the device, 0 to 50 ("2%"); default 1% clamped to
+ *   [4 MiB, 1 GiB]
+ * - "max-remaps": remap table capacity in entries, 256 to the format's
+ *   limit; default 1048576
+ * - "uuid": the set's UUID (8-4-4-4-12 hex, not nil); default random.
+ *   Refused when an active set or another device carries it
+ * - "force": flag; overwrite signatures and old members (never a device
+ *   in use)
+ *
+ * An unknown key, a key given twice (also "internal-spare" once in bytes
+ * and once in percent) or a bad value is %BD_REMAP_ERROR_INVAL naming the
+ * key and the value, reported before any device is looked at.
+ *
+ * Returns: (transfer full): the device-mapper name, NULL on error
+ */
+gchar *bd_remap_create_full (const gchar *data_dev, const gchar **spare_devs, const BDExtraArg **options,
+                             GError **error);
+
+/**
  * bd_remap_assemble:
  * @members: (array zero-terminated=1): members in any order; missing ones are looked up
  * @degraded: start without missing spares
@@ -220,6 +259,30 @@ gchar *bd_remap_assemble (const gchar **members, gboolean degraded, GError **err
  * Returns: (transfer full): the device-mapper name, NULL on error
  */
 gchar *bd_remap_assemble_uuid (const gchar *uuid, gboolean degraded, GError **error);
+
+/**
+ * bd_remap_assemble_full:
+ * @members: (nullable) (array zero-terminated=1): members in any order;
+ *   missing ones are looked up. NULL or empty when the "uuid" option names the set
+ * @options: (nullable) (array zero-terminated=1): options, each a key and a
+ *   value (bd_extra_arg_new()); NULL or an empty list for the defaults
+ * @error: (out) (optional): place to store error (if any)
+ *
+ * Activates a set, like bd_remap_assemble() and bd_remap_assemble_uuid().
+ * Keys (each at most once; flags as for bd_remap_create_full()):
+ *
+ * - "degraded": flag; start without missing spares
+ * - "name": the device-mapper name; default the set's name
+ * - "uuid": the set's UUID, only with no @members: its members are
+ *   looked up
+ *
+ * An unknown key, a key given twice, a bad value, or neither @members nor
+ * "uuid" (or both) is %BD_REMAP_ERROR_INVAL, reported before any device
+ * is looked at.
+ *
+ * Returns: (transfer full): the device-mapper name, NULL on error
+ */
+gchar *bd_remap_assemble_full (const gchar **members, const BDExtraArg **options, GError **error);
 
 /**
  * bd_remap_stop:
@@ -262,7 +325,13 @@ gboolean bd_remap_spare_add_image (const gchar *name, const gchar *image_path, g
 
 /**
  * bd_remap_spare_remove:
- * @evacuate: move the member's live blocks to other spares first
+ * @evacuate: move the member's live blocks to other spares first. The
+ *   move is reported through libblockdev's progress reporting
+ *   (bd_utils_init_prog_reporting() or bd_utils_init_prog_reporting_thread()),
+ *   on the calling thread: started, then the percentage of blocks moved
+ *   whenever it grows (100 when every block has moved), then finished with
+ *   "Completed" or the error's message. A call that fails before the move
+ *   begins (no such device) reports nothing.
  * @moved: (out) (optional): blocks moved
  * @lost: (out) (optional): blocks that could not be moved (now pending)
  */

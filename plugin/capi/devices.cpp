@@ -2,6 +2,8 @@
 // Sets and active devices: create, assemble, stop, status, spares, remaps.
 #include "convert.hpp"
 #include "guard.hpp"
+#include "options.hpp"
+#include "progress.hpp"
 
 #include <remap_device.hpp>
 #include <set_manager.hpp>
@@ -23,6 +25,14 @@ gchar *assembled_name(const AssembledSet &set)
     return g_strdup(set.name.c_str());
 }
 
+gchar *create_set(const gchar *data_dev, const gchar **spare_devs, const CreateRequest &r)
+{
+    std::vector<std::string> paths{require(data_dev, "data_dev")};
+    for (auto &s : from_strv(spare_devs))
+        paths.push_back(std::move(s));
+    return g_strdup(SetManager::create(paths, r.format, r.force).name.c_str());
+}
+
 } // namespace
 
 extern "C" {
@@ -31,15 +41,22 @@ gchar *bd_remap_create(const gchar *name, const gchar *data_dev, const gchar **s
                        gboolean force, GError **error)
 {
     return guard(error, [&] {
-        std::vector<std::string> paths{require(data_dev, "data_dev")};
-        for (auto &s : from_strv(spare_devs))
-            paths.push_back(std::move(s));
-        FormatOptions opts;
+        CreateRequest r;
         if (name)
-            opts.name = name;
+            r.format.name = name;
         if (block_size)
-            opts.block_size = block_size;
-        return g_strdup(SetManager::create(paths, opts, force).name.c_str());
+            r.format.block_size = block_size;
+        r.force = force;
+        return create_set(data_dev, spare_devs, r);
+    });
+}
+
+gchar *bd_remap_create_full(const gchar *data_dev, const gchar **spare_devs, const BDExtraArg **options,
+                            GError **error)
+{
+    return guard(error, [&] {
+        require(data_dev, "data_dev");
+        return create_set(data_dev, spare_devs, create_request(options));
     });
 }
 
@@ -48,6 +65,22 @@ gchar *bd_remap_assemble(const gchar **members, gboolean degraded, GError **erro
     return guard(error, [&] {
         const auto paths = from_strv(require_strv(members, "members"));
         return assembled_name(SetManager::assemble(paths, assemble_options(degraded)));
+    });
+}
+
+gchar *bd_remap_assemble_full(const gchar **members, const BDExtraArg **options, GError **error)
+{
+    return guard(error, [&] {
+        const AssembleRequest r = assemble_request(options);
+        const auto paths = from_strv(members);
+        if (!paths.empty() && r.uuid)
+            throw Error(Error::Code::InvalidArgument, "options: 'uuid' = '" + r.uuid->str() +
+                                                          "': only for an empty members list");
+        if (r.uuid)
+            return assembled_name(SetManager::assemble(*r.uuid, r.assemble));
+        if (paths.empty())
+            throw Error(Error::Code::InvalidArgument, "members: empty, and no 'uuid' option names the set");
+        return assembled_name(SetManager::assemble(paths, r.assemble));
     });
 }
 
@@ -126,7 +159,14 @@ gboolean bd_remap_spare_remove(const gchar *name, const gchar *dev, gboolean eva
 {
     return guard(error, [&] {
         RemapDevice d(require(name, "name"));
-        const SpareRemoved r = d.spare_remove(require(dev, "dev"), evacuate);
+        require(dev, "dev");
+        SpareRemoved r;
+        if (evacuate)
+            run_reporting_progress(
+                std::string(name) + ": moving the blocks living on " + dev + " to other spares",
+                [&](const RemapDevice::Progress &progress) { r = d.spare_remove(dev, true, progress); });
+        else
+            r = d.spare_remove(dev, false);
         if (moved)
             *moved = r.moved;
         if (lost)

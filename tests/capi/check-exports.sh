@@ -15,4 +15,9 @@ fi
 [ "$api" -ge 20 ] || { echo "FAIL: $lib exports only $api bd_remap_* symbols" >&2; exit 1; }
 unversioned=$(objdump -T "$lib" | awk '$NF ~ /^bd_remap_/ && $(NF-1) != "BD_REMAP_1.0"' | wc -l)
 [ "$unversioned" = 0 ] || { echo "FAIL: $unversioned bd_remap_* symbols outside BD_REMAP_1.0" >&2; exit 1; }
+# The options functions of .so.1 (added before its first release, so in the same node).
+for f in bd_remap_create_full bd_remap_assemble_full; do
+	objdump -T "$lib" | awk -v f="$f" '$NF == f && $(NF-1) == "BD_REMAP_1.0" && $4 == ".text" {ok = 1} END {exit !ok}' ||
+		{ echo "FAIL: $f is not exported under BD_REMAP_1.0" >&2; exit 1; }
+done
 echo "$lib: $api symbols, all bd_remap_* under BD_REMAP_1.0"

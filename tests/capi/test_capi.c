@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The C API as a C consumer sees it: compiled as C, linked against
- * libbd_remap and GLib only, using nothing but <bd_remap.h>. Needs no
- * devices; the formatted-image case runs dmremapctl ($DMREMAPCTL). */
+ * libbd_remap, GLib and libblockdev's utils (options, progress) only,
+ * using nothing but <bd_remap.h> and <blockdev/utils.h>. Needs no devices;
+ * the formatted-image case runs dmremapctl ($DMREMAPCTL). */
 #include <bd_remap.h>
+#include <blockdev/utils.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -253,6 +255,164 @@ static void test_probe(const gchar *dir)
 	g_free(missing);
 }
 
+/* A NULL-terminated option list of up to 2 pairs; free with free_args(). */
+static BDExtraArg **args(const gchar *k1, const gchar *v1, const gchar *k2, const gchar *v2)
+{
+	BDExtraArg **a = g_new0(BDExtraArg *, 3);
+	int n = 0;
+	if (k1)
+		a[n++] = bd_extra_arg_new(k1, v1);
+	if (k2)
+		a[n++] = bd_extra_arg_new(k2, v2);
+	return a;
+}
+
+static void free_args(BDExtraArg **a)
+{
+	for (BDExtraArg **p = a; *p; p++)
+		bd_extra_arg_free(*p);
+	g_free(a);
+}
+
+/* Options are refused by key and value before any device is looked at: the
+ * devices here do not exist, and the error is about the options. */
+static void test_create_options(const gchar *dir)
+{
+	gchar *data = g_build_filename(dir, "no-such-data", NULL);
+	gchar *spare = g_build_filename(dir, "no-such-spare", NULL);
+	const gchar *spares[] = {spare, NULL};
+	const struct {
+		const gchar *k1, *v1, *k2, *v2;
+		const gchar *expected; /* the start of the message */
+	} cases[] = {
+		{"blocksize", "4096", NULL, NULL, "options: 'blocksize' = '4096': unknown key"},
+		{"block-size", "1000", NULL, NULL, "options: 'block-size' = '1000': block size 1000 is not a power of two"},
+		{"block-size", "four", NULL, NULL, "options: 'block-size' = 'four': not a decimal number"},
+		{"max-remaps", "100", NULL, NULL, "options: 'max-remaps' = '100': remap capacity must be between 256"},
+		{"internal-spare", "1048576", "internal-spare", "3%",
+		 "options: 'internal-spare' = '3%': given twice (also as '1048576')"},
+		{"internal-spare", "75%", NULL, NULL, "options: 'internal-spare' = '75%': more than 50%"},
+		{"uuid", "12345678-1234", NULL, NULL, "options: 'uuid' = '12345678-1234': not a set UUID"},
+		{"name", "has space", NULL, NULL, "options: 'name' = 'has space': set name 'has space' is not a valid device name"},
+		{"force", "sure", NULL, NULL, "options: 'force' = 'sure': not a flag"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		GError *err = NULL;
+		BDExtraArg **a = args(cases[i].k1, cases[i].v1, cases[i].k2, cases[i].v2);
+		gchar *name = bd_remap_create_full(data, spares, (const BDExtraArg **)a, &err);
+		CHECK(name == NULL, "create with bad options returned %s", name);
+		CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_INVAL), "case %zu: %s", i, msg(err));
+		CHECK(err && g_str_has_prefix(err->message, cases[i].expected), "case %zu: '%s', expected '%s...'", i,
+		      msg(err), cases[i].expected);
+		g_clear_error(&err);
+		g_free(name);
+		free_args(a);
+	}
+
+	/* Good options: the devices are looked at next, and are missing. */
+	GError *err = NULL;
+	BDExtraArg **a = args("block-size", "8192", "internal-spare", "2%");
+	gchar *name = bd_remap_create_full(data, spares, (const BDExtraArg **)a, &err);
+	CHECK(name == NULL, "create on missing devices returned %s", name);
+	CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_NOT_FOUND) && strstr(err->message, data),
+	      "good options, missing data device: %s", msg(err));
+	g_clear_error(&err);
+	free_args(a);
+	/* NULL options are the defaults; the old signature still works. */
+	CHECK(bd_remap_create_full(data, NULL, NULL, &err) == NULL, "create on a missing device");
+	CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_NOT_FOUND), "NULL options: %s", msg(err));
+	g_clear_error(&err);
+	CHECK(bd_remap_create("x", data, spares, 4096, FALSE, &err) == NULL, "create on a missing device");
+	CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_NOT_FOUND), "bd_remap_create: %s", msg(err));
+	g_clear_error(&err);
+	CHECK(bd_remap_create_full(NULL, spares, NULL, &err) == NULL, "create without a data device");
+	CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_INVAL) && g_str_has_prefix(err->message, "data_dev"),
+	      "NULL data_dev: %s", msg(err));
+	g_clear_error(&err);
+	g_free(data);
+	g_free(spare);
+}
+
+static void test_assemble_options(const gchar *dir)
+{
+	gchar *member = g_build_filename(dir, "no-such-member", NULL);
+	const gchar *members[] = {member, NULL};
+	const gchar *none[] = {NULL};
+	const gchar *uuid = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+	const struct {
+		const gchar **members;
+		const gchar *k1, *v1, *k2, *v2;
+		const gchar *expected;
+	} cases[] = {
+		{members, "block-size", "4096", NULL, NULL, "options: 'block-size' = '4096': unknown key"},
+		{members, "degraded", "perhaps", NULL, NULL, "options: 'degraded' = 'perhaps': not a flag"},
+		{members, "name", "../x", NULL, NULL, "options: 'name' = '../x': not a valid device name"},
+		{none, "uuid", "nope", NULL, NULL, "options: 'uuid' = 'nope': not a set UUID"},
+		{members, "uuid", uuid, NULL, NULL,
+		 "options: 'uuid' = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d': only for an empty members list"},
+		{none, "degraded", "", NULL, NULL, "members: empty, and no 'uuid' option"},
+		{NULL, NULL, NULL, NULL, NULL, "members: empty, and no 'uuid' option"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		GError *err = NULL;
+		BDExtraArg **a = args(cases[i].k1, cases[i].v1, cases[i].k2, cases[i].v2);
+		gchar *name = bd_remap_assemble_full(cases[i].members, (const BDExtraArg **)a, &err);
+		CHECK(name == NULL, "assemble with bad options returned %s", name);
+		CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_INVAL), "case %zu: %s", i, msg(err));
+		CHECK(err && g_str_has_prefix(err->message, cases[i].expected), "case %zu: '%s', expected '%s...'", i,
+		      msg(err), cases[i].expected);
+		g_clear_error(&err);
+		g_free(name);
+		free_args(a);
+	}
+
+	/* Good options reach the members, which are missing. */
+	GError *err = NULL;
+	BDExtraArg **a = args("name", "capi-asm", "degraded", "yes");
+	CHECK(bd_remap_assemble_full(members, (const BDExtraArg **)a, &err) == NULL, "assembled a missing member");
+	CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_NOT_FOUND) && strstr(err->message, member),
+	      "good options, missing member: %s", msg(err));
+	g_clear_error(&err);
+	free_args(a);
+	/* By UUID: nothing carries it. Without device-mapper that is what the
+	 * answer says; with it, no member of the set is found. */
+	a = args("uuid", uuid, "degraded", "");
+	CHECK(bd_remap_assemble_full(none, (const BDExtraArg **)a, &err) == NULL, "assembled a set nobody has");
+	CHECK(err && err->domain == BD_REMAP_ERROR &&
+		      (dm_reachable() ? err->code == BD_REMAP_ERROR_NOT_FOUND
+				      : err->code == BD_REMAP_ERROR_FAILED && strstr(err->message, "device-mapper")),
+	      "by uuid: %d %s", err ? err->code : -1, msg(err));
+	g_clear_error(&err);
+	free_args(a);
+	g_free(member);
+}
+
+static int progress_reports;
+
+static void count_report(guint64 task_id, BDUtilsProgStatus status, guint8 completion, gchar *text)
+{
+	(void)task_id, (void)status, (void)completion, (void)text;
+	progress_reports++;
+}
+
+/* An evacuation that cannot begin (no such device) reports nothing: a
+ * started task would have to be finished. The reports of a running one
+ * need the kernel target (test_capi_progress.cpp covers the reporting). */
+static void test_progress_without_device(void)
+{
+	GError *err = NULL;
+	REQUIRE(bd_utils_init_prog_reporting(count_report, &err), "init progress reporting: %s", msg(err));
+	progress_reports = 0;
+	CHECK(!bd_remap_spare_remove("no-such-device-xyz", "/dev/null", TRUE, NULL, NULL, &err),
+	      "removed a spare of a missing device");
+	CHECK(err && err->domain == BD_REMAP_ERROR &&
+		      (err->code == BD_REMAP_ERROR_NOT_FOUND || (err->code == BD_REMAP_ERROR_FAILED && !dm_reachable())),
+	      "spare_remove: %s", msg(err));
+	g_clear_error(&err);
+	CHECK(progress_reports == 0, "%d progress reports for an evacuation that never began", progress_reports);
+	bd_utils_init_prog_reporting(NULL, NULL);
+}
+
 /* Hand-built structures: a copy keeps every field and shares no memory. */
 static void test_boxed(void)
 {
@@ -356,6 +516,9 @@ int main(void)
 	test_find_members();
 	test_probe(dir);
 	test_boxed();
+	test_create_options(dir);
+	test_assemble_options(dir);
+	test_progress_without_device();
 
 	rmdir(dir);
 	g_free(dir);

@@ -129,7 +129,10 @@ TEST(CapiErrors, RequiredArgumentsNamed)
         std::function<bool(GError **)> run; // true: returned success
     } cases[] = {
         {"create", "data_dev", [&](GError **e) { return bd_remap_create("x", nullptr, spares, 0, FALSE, e) != nullptr; }},
+        {"create_full", "data_dev",
+         [&](GError **e) { return bd_remap_create_full(nullptr, spares, nullptr, e) != nullptr; }},
         {"assemble", "members", [](GError **e) { return bd_remap_assemble(nullptr, FALSE, e) != nullptr; }},
+        {"assemble_full", "members", [](GError **e) { return bd_remap_assemble_full(nullptr, nullptr, e) != nullptr; }},
         {"assemble empty", "members", [&](GError **e) { return bd_remap_assemble(empty, FALSE, e) != nullptr; }},
         {"assemble_uuid", "uuid", [](GError **e) { return bd_remap_assemble_uuid(nullptr, FALSE, e) != nullptr; }},
         {"stop", "name", [](GError **e) { return bd_remap_stop(nullptr, e) != FALSE; }},
