@@ -219,7 +219,10 @@ class TestExitStatus(Base):
         (d, s), _ = self.new_set()
         self.ctl("check", "--bogus", d, rc=USAGE, err="dmremapctl check: unknown option '--bogus'")
         self.ctl("dump", rc=USAGE, err="dmremapctl dump: missing MEMBER")
-        self.ctl("check", d, s, out="clean:")
+        # --no-ask-password is dmremapctl's own option: before the command only.
+        self.ctl("--no-ask-password", rc=USAGE, err="Usage: dmremapctl [--no-ask-password] COMMAND")
+        self.ctl("check", "--no-ask-password", d, rc=USAGE, err="dmremapctl check: unknown option '--no-ask-password'")
+        self.ctl("--no-ask-password", "check", d, s, out="clean:")
 
     def test_not_found(self):
         missing = os.path.join(self.dir, "nope.img")
@@ -277,9 +280,9 @@ class TestExitStatus(Base):
 
 class TestMain(Base):
     def test_commands_and_help(self):
-        self.ctl(rc=2, err="Usage: dmremapctl COMMAND")
+        self.ctl(rc=2, err="Usage: dmremapctl [--no-ask-password] COMMAND")
         self.ctl("frobnicate", rc=2, err="dmremapctl: unknown command 'frobnicate'")
-        p = self.ctl("--help", out="Usage: dmremapctl COMMAND")
+        p = self.ctl("--help", out="Usage: dmremapctl [--no-ask-password] COMMAND")
         for cmd in ("format", "dump", "check", "restore", "probe", "table"):
             self.assertIn("  " + cmd, p.stdout)
         self.ctl("format", "--help", out="--internal-spare SIZE")
@@ -1219,6 +1222,9 @@ class TestCompletion(Base):
         self.assertEqual(self.complete("sp"), ["spare"])
         self.assertEqual(self.complete("rem"), ["remap", "remaps"])
         self.assertEqual(self.complete("--v"), ["--version"])
+        self.assertEqual(self.complete("--n"), ["--no-ask-password"])
+        self.assertEqual(self.complete("--no-ask-password", "sp"), ["spare"])
+        self.assertEqual(self.complete("--no-ask-password", "stop", "--"), ["--help"])
         self.assertEqual(self.complete("spare", ""), ["add", "remove", "list", "--help", "-h"])
         self.assertEqual(self.complete("spare", "r"), ["remove"])
         self.assertEqual(self.complete("spare", "frob", ""), [])

@@ -238,9 +238,10 @@ sdbus::IConnection &BusBackend::bus()
     return *bus_;
 }
 
-BusBackend::Dict BusBackend::options() const
+BusBackend::Dict BusBackend::options()
 {
-    return {{"auth.no_user_interaction", sdbus::Variant(!::isatty(STDIN_FILENO))}};
+    agent_.start(); // only calls that polkit may ask about take these options
+    return {{"auth.no_user_interaction", sdbus::Variant(!PolkitAgent::may_ask())}};
 }
 
 BusBackend::Objects BusBackend::objects()

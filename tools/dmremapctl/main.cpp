@@ -4,6 +4,7 @@
 #include "args.hpp"
 #include "backend.hpp"
 #include "commands.hpp"
+#include "polkit_agent.hpp"
 
 #include <error.hpp>
 
@@ -42,10 +43,12 @@ const Command commands[] = {
 
 void usage(std::ostream &out)
 {
-    out << "Usage: dmremapctl COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
+    out << "Usage: dmremapctl [--no-ask-password] COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
     for (const auto &c : commands)
         out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
-    out << "\nRun 'dmremapctl COMMAND --help' for a command's options; see dmremapctl(8).\n"
+    out << "\nOptions before COMMAND:\n"
+           "  --no-ask-password  polkit must not ask for a password (no agent is started)\n"
+           "\nRun 'dmremapctl COMMAND --help' for a command's options; see dmremapctl(8).\n"
            "Exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 refused (in use, exists),\n"
            "5 not authorized, 6 damaged.\n";
 }
@@ -85,6 +88,13 @@ int exit_status(const dmremap::Error &e)
 
 int main(int argc, char **argv)
 {
+    // Options of dmremapctl itself, before the command (argv[1] stays the command).
+    while (argc > 1 && std::strcmp(argv[1], "--no-ask-password") == 0) {
+        PolkitAgent::forbid_asking();
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
     if (argc < 2) {
         usage(std::cerr);
         return kExitUsage;
