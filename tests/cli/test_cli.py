@@ -32,6 +32,8 @@ SB = {"version": (12, "<I"), "ro_compat": (20, "<I"),
       "incompat": (24, "<I"), "block_size": (28, "<I"), "sb_copy": (68, "<I"), "sb_location": (72, "<Q"),
       "generation": (80, "<Q"), "spare_offset": (144, "<Q")}
 SNAP_ECSUM = 52                 # snapshot header: entries_csum
+# Exit statuses (dmremapctl(8), EXIT STATUS).
+FAILED, USAGE, NOT_FOUND, REFUSED, NOT_AUTHORIZED, DAMAGED = 1, 2, 3, 4, 5, 6
 
 
 def _crc_entry(c):
@@ -129,7 +131,7 @@ class Base(unittest.TestCase):
     def check(self, *paths, rc):
         return self.jctl("check", "--json", *paths, rc=rc)
 
-    def codes(self, *paths, rc=1):
+    def codes(self, *paths, rc=DAMAGED):
         return {p["code"] for p in self.check(*paths, rc=rc)["problems"]}
 
     def problem(self, report, code):
@@ -205,11 +207,82 @@ class Base(unittest.TestCase):
         return mnt
 
 
+class TestExitStatus(Base):
+    """One real situation for each exit status of dmremapctl(8), EXIT STATUS."""
+
+    def as_nobody(self, *args):
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BIN, *args],
+                           capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_usage(self):
+        (d, s), _ = self.new_set()
+        self.ctl("check", "--bogus", d, rc=USAGE, err="dmremapctl check: unknown option '--bogus'")
+        self.ctl("dump", rc=USAGE, err="dmremapctl dump: missing MEMBER")
+        # --no-ask-password is dmremapctl's own option: before the command only.
+        self.ctl("--no-ask-password", rc=USAGE, err="Usage: dmremapctl [--no-ask-password] COMMAND")
+        self.ctl("check", "--no-ask-password", d, rc=USAGE, err="dmremapctl check: unknown option '--no-ask-password'")
+        self.ctl("--no-ask-password", "check", d, s, out="clean:")
+
+    def test_not_found(self):
+        missing = os.path.join(self.dir, "nope.img")
+        for cmd in ("format", "dump", "check", "probe", "table"):
+            with self.subTest(cmd=cmd):
+                self.ctl(cmd, missing, rc=NOT_FOUND,
+                         err="dmremapctl %s: %s" % (cmd, missing) if cmd != "table" else missing)
+                self.assertIn("No such file or directory", self.ctl(cmd, missing, rc=NOT_FOUND).stderr)
+        self.assertFalse(os.path.exists(missing))
+
+    def test_refused(self):
+        (d, s), f = self.new_set(opts=("--name", "first"))
+        self.ctl("format", d, rc=REFUSED, err="dmremapctl format: %s: already data member 0 of remap set 'first'" % d)
+        img = self.img("fs.img", 128 * MiB)
+        self.mkfs_ext4(img)
+        dev = self.loop(img)
+        mnt = self.mount(dev)
+        self.ctl("format", "--force", dev, rc=REFUSED, err="dmremapctl format: %s: mounted at %s\n" % (dev, mnt))
+        self.assertTrue(os.path.ismount(mnt))
+
+    def test_not_authorized(self):
+        """A user who may not open the member: the status polkit's refusal has too."""
+        self.need_root()
+        (d, s), _ = self.new_set()
+        os.chmod(self.dir, 0o755)
+        for path in (d, s):
+            os.chmod(path, 0o600)
+        for args in (("dump", d), ("check", d, s), ("format", "--force", s)):
+            with self.subTest(args=args):
+                rc, out, err = self.as_nobody(*args)
+                self.assertEqual((rc, out), (NOT_AUTHORIZED, ""), err)
+                self.assertIn("dmremapctl %s: %s" % (args[0], d if args[0] != "format" else s), err)
+                self.assertIn("Permission denied", err)
+        self.check(d, s, rc=0)  # root may, and format wrote nothing
+
+    def test_damaged(self):
+        (d, s), _ = self.new_set()
+        self.check(d, s, rc=0)
+        flip(d, 100)  # superblock copy 0: its checksum no longer matches
+        r = self.check(d, s, rc=DAMAGED)
+        self.assertEqual((r["clean"], r["errors"]), (False, 1))
+        self.ctl("check", d, s, rc=DAMAGED, out="damaged: 1 errors")
+        # A zeroed device has no superblock to dump: damaged as check says.
+        z = self.img("zero.img", 64 * MiB)
+        self.ctl("check", z, rc=DAMAGED, out="[not-a-member]")
+        self.ctl("dump", z, rc=DAMAGED, err="%s: not a dm-remap member (no valid superblock)" % z)
+
+    def test_failed(self):
+        d = self.img("small.img", 4096)
+        self.ctl("format", d, rc=FAILED, err="dmremapctl format: %s: too small" % d)
+        junk = self.img("junk.json", 10)
+        (m,), _ = self.new_set(spares=0)
+        self.ctl("restore", "--from", junk, m, rc=FAILED, err="%s: not valid JSON" % junk)
+
+
 class TestMain(Base):
     def test_commands_and_help(self):
-        self.ctl(rc=2, err="Usage: dmremapctl COMMAND")
+        self.ctl(rc=2, err="Usage: dmremapctl [--no-ask-password] COMMAND")
         self.ctl("frobnicate", rc=2, err="dmremapctl: unknown command 'frobnicate'")
-        p = self.ctl("--help", out="Usage: dmremapctl COMMAND")
+        p = self.ctl("--help", out="Usage: dmremapctl [--no-ask-password] COMMAND")
         for cmd in ("format", "dump", "check", "restore", "probe", "table"):
             self.assertIn("  " + cmd, p.stdout)
         self.ctl("format", "--help", out="--internal-spare SIZE")
@@ -299,7 +372,7 @@ class TestFormat(Base):
 
     def test_missing_or_too_small(self):
         missing = os.path.join(self.dir, "nope.img")
-        self.ctl("format", missing, rc=1, err="dmremapctl format: %s: No such file or directory" % missing)
+        self.ctl("format", missing, rc=NOT_FOUND, err="dmremapctl format: %s: No such file or directory" % missing)
         for size in (0, 4096, 32 * MiB):
             with self.subTest(size=size):
                 d = self.img("small.img", size)
@@ -316,9 +389,9 @@ class TestFormat(Base):
 
     def test_already_member(self):
         (d, s), f = self.new_set(opts=("--name", "first"))
-        self.ctl("format", d, rc=1, err="%s: already data member 0 of remap set 'first' (%s); use --force to "
+        self.ctl("format", d, rc=REFUSED, err="%s: already data member 0 of remap set 'first' (%s); use --force to "
                  "overwrite" % (d, f["set_uuid"]))
-        self.ctl("format", self.img("x.img", 128 * MiB), s, rc=1,
+        self.ctl("format", self.img("x.img", 128 * MiB), s, rc=REFUSED,
                  err="%s: already spare member 1 of remap set 'first'" % s)
         g = self.jctl("format", "--force", "--json", "--name", "second", d)
         self.assertNotEqual(g["set_uuid"], f["set_uuid"])
@@ -331,7 +404,7 @@ class TestFormat(Base):
         self.mkfs_ext4(d)
         blkid = lambda: subprocess.run(["blkid", "-p", "-o", "export", d], capture_output=True, text=True).stdout
         self.assertIn("TYPE=ext4", blkid())
-        self.ctl("format", d, rc=1, err=["%s: contains a" % d, "ext4 filesystem", "use --force"])
+        self.ctl("format", d, rc=REFUSED, err=["%s: contains a" % d, "ext4 filesystem", "use --force"])
         self.assertIn("TYPE=ext4", blkid())  # refused means untouched
         self.ctl("format", "--force", d)
         self.assertNotIn("ext4", blkid())
@@ -346,7 +419,7 @@ class TestFormat(Base):
         mnt = self.mount(dev)
         for force in ((), ("--force",)):
             with self.subTest(force=force):
-                self.ctl("format", *force, dev, rc=1, err="%s: mounted at %s" % (dev, mnt))
+                self.ctl("format", *force, dev, rc=REFUSED, err="%s: mounted at %s" % (dev, mnt))
         self.assertTrue(os.path.ismount(mnt))
         self.assertIn("TYPE=ext4", subprocess.run(["blkid", "-p", "-o", "export", dev],
                                                   capture_output=True, text=True).stdout)
@@ -356,7 +429,7 @@ class TestFormat(Base):
         dev = self.loop(d)
         for force in ((), ("--force",)):
             with self.subTest(force=force):
-                self.ctl("format", *force, d, rc=1, err="%s: backs %s" % (d, dev))
+                self.ctl("format", *force, d, rc=REFUSED, err="%s: backs %s" % (d, dev))
         self.assertEqual(self.ctl("probe", dev).stdout, "")
 
     def test_format_loop_devices(self):
@@ -390,7 +463,7 @@ class TestProbe(Base):
                 p = self.ctl("probe", path)
                 self.assertEqual((p.stdout, p.stderr), ("", ""))
         self.ctl("probe", rc=2, err="probe: missing DEV")
-        self.ctl("probe", os.path.join(self.dir, "nope"), rc=1, err="No such file or directory")
+        self.ctl("probe", os.path.join(self.dir, "nope"), rc=NOT_FOUND, err="No such file or directory")
 
     def test_one_copy_left(self):
         (d, _), f = self.new_set()
@@ -419,8 +492,8 @@ class TestDump(Base):
 
     def test_non_member(self):
         z = self.img("zero.img", 64 * MiB)
-        self.ctl("dump", z, rc=1, err="dmremapctl dump: %s: not a dm-remap member (no valid superblock)" % z)
-        self.ctl("dump", "--json", z, rc=1, err="not a dm-remap member")
+        self.ctl("dump", z, rc=DAMAGED, err="dmremapctl dump: %s: not a dm-remap member (no valid superblock)" % z)
+        self.ctl("dump", "--json", z, rc=DAMAGED, err="not a dm-remap member")
         self.ctl("dump", rc=2, err="dump: missing MEMBER")
         self.ctl("dump", z, z, rc=2, err="dump: unexpected argument '%s'" % z)
 
@@ -433,7 +506,7 @@ class TestDump(Base):
         j = self.jctl("dump", "--json", d)
         self.assertEqual(j["member"]["superblock_copies_valid"], [False, True])
         self.assertEqual(j["set_uuid"], f["set_uuid"])
-        r = self.check(d, s, rc=1)
+        r = self.check(d, s, rc=DAMAGED)
         self.assertEqual(self.problem(r, "sb-magic")["message"], "superblock copy 0 is empty")
 
     def test_no_state(self):
@@ -444,7 +517,7 @@ class TestDump(Base):
         self.assertIsNone(self.jctl("dump", "--json", d)["seq"])
         dump = self.write_dump(d)
         self.ctl("restore", "--from", dump, d, rc=1, err="dump: seq: missing: the dump holds no remap state")
-        self.assertEqual(self.problem(self.check(d, rc=1), "no-metadata")["where"], d)
+        self.assertEqual(self.problem(self.check(d, rc=DAMAGED), "no-metadata")["where"], d)
 
 
 class TestCheck(Base):
@@ -461,25 +534,25 @@ class TestCheck(Base):
                  % self.jctl("dump", "--json", s)["member"]["uuid"])
 
     def test_cannot_open(self):
-        self.ctl("check", os.path.join(self.dir, "nope"), rc=2, err="No such file or directory")
-        self.ctl("check", self.dir, rc=2, err="not a block device or regular file")
+        self.ctl("check", os.path.join(self.dir, "nope"), rc=NOT_FOUND, err="No such file or directory")
+        self.ctl("check", self.dir, rc=FAILED, err="not a block device or regular file")
         self.ctl("check", rc=2, err="check: missing MEMBER")
 
     def test_not_a_member(self):
         z = self.img("zero.img", 64 * MiB)
         self.assertEqual(self.codes(z), {"sb-magic", "not-a-member"})
-        self.ctl("check", z, rc=1, out=["[not-a-member]", "damaged: 3 errors"])
+        self.ctl("check", z, rc=DAMAGED, out=["[not-a-member]", "damaged: 3 errors"])
 
     def test_sb_magic_and_checksum(self):
         (d, s), _ = self.new_set()
         flip(d, 0)
-        self.assertIn("has bad magic", self.problem(self.check(d, s, rc=1), "sb-magic")["message"])
+        self.assertIn("has bad magic", self.problem(self.check(d, s, rc=DAMAGED), "sb-magic")["message"])
         flip(d, 0)
         flip(d, 288 + 1000)  # reserved area
-        r = self.check(d, s, rc=1)
+        r = self.check(d, s, rc=DAMAGED)
         self.assertIn("superblock copy 0 checksum", self.problem(r, "sb-checksum")["message"])
         self.assertEqual(r["seq"], 1)  # copy 1 still carries the member
-        self.ctl("check", d, s, rc=1, out=["error: %s: superblock copy 0 checksum" % d, "[sb-checksum]"])
+        self.ctl("check", d, s, rc=DAMAGED, out=["error: %s: superblock copy 0 checksum" % d, "[sb-checksum]"])
 
     def test_sb_fields(self):
         (d, s), _ = self.new_set()
@@ -493,7 +566,7 @@ class TestCheck(Base):
         for fields, code, msg in cases:
             with self.subTest(fields=fields):
                 patch_sb(d, 0, **fields)
-                r = self.check(d, s, rc=1)
+                r = self.check(d, s, rc=DAMAGED)
                 self.assertIn(msg, self.problem(r, code)["message"])
                 self.assertNotIn("sb-checksum", {p["code"] for p in r["problems"]})
                 write_at(d, 0, saved)
@@ -504,7 +577,7 @@ class TestCheck(Base):
         c0, c1 = read_at(d, 0, BLK), read_at(d, BLK, BLK)
         write_at(d, 0, c1)
         write_at(d, BLK, c0)
-        r = self.check(d, s, rc=1)
+        r = self.check(d, s, rc=DAMAGED)
         msgs = [p["message"] for p in r["problems"] if p["code"] == "sb-location"]
         self.assertEqual(len(msgs), 2)
         self.assertIn("superblock copy 0 claims to be copy 1 at sector 8", msgs)
@@ -513,21 +586,21 @@ class TestCheck(Base):
     def test_sb_copies_differ(self):
         (d, s), _ = self.new_set()
         patch_sb(d, 1, generation=2)
-        r = self.check(d, s, rc=1)
+        r = self.check(d, s, rc=DAMAGED)
         self.assertEqual(self.problem(r, "sb-copies-differ")["severity"], "warning")
         self.assertEqual(self.jctl("dump", "--json", d)["member"]["generation"], 2)
 
     def test_slot_header_checksum(self):
         (d, s), _ = self.new_set()
         flip(d, slot_offset(0) + 100)
-        r = self.check(d, s, rc=1)
+        r = self.check(d, s, rc=DAMAGED)
         # One copy lost: the other carries the snapshot, a warning says so.
         lost = self.problem(r, "md-copy")
         self.assertEqual((lost["where"], lost["severity"]), (d + " slot 0 copy 0", "warning"))
         self.assertNotIn("no-metadata", {p["code"] for p in r["problems"]})
         self.assertEqual(r["seq"], 1)
         flip(d, slot_offset(0, copy=1) + 100)
-        r = self.check(d, s, rc=1)
+        r = self.check(d, s, rc=DAMAGED)
         self.assertEqual(self.problem(r, "slot-checksum")["where"], d + " slot 0")
         self.assertEqual(self.problem(r, "no-metadata")["where"], d)
         self.assertEqual(r["seq"], 1)  # the spare still holds the state
@@ -539,10 +612,10 @@ class TestCheck(Base):
         hdr, ents = read_at(d, hdr_off, BLK), read_at(d, ent_off, BLK)
         self.assertEqual(struct.unpack_from("<QQI", hdr, 32), (2, 1, 3))  # seq, generation, nr_entries
         flip(d, ent_off + 20)
-        self.assertEqual(self.problem(self.check(d, rc=1), "md-copy")["where"], d + " slot 1 copy 0")
-        self.assertEqual(self.check(d, rc=1)["seq"], 2)  # copy 1 holds it
+        self.assertEqual(self.problem(self.check(d, rc=DAMAGED), "md-copy")["where"], d + " slot 1 copy 0")
+        self.assertEqual(self.check(d, rc=DAMAGED)["seq"], 2)  # copy 1 holds it
         flip(d, ent_off + 20 + md_copy_bytes())
-        r = self.check(d, rc=1)
+        r = self.check(d, rc=DAMAGED)
         self.assertEqual(self.problem(r, "slot-entries-checksum")["where"], d + " slot 1")
         self.assertEqual(r["seq"], 1)  # fell back to the older slot
         self.assertIn("member-stale", self.codes(d, s))
@@ -556,7 +629,7 @@ class TestCheck(Base):
                 struct.pack_into("<I", h, SNAP_ECSUM, crc32c(e[:3 * 16]))
                 write_both(d, ent_off, bytes(e))
                 write_both(d, hdr_off, with_csum(h))
-                self.assertIn(msg, self.problem(self.check(d, rc=1), code)["message"])
+                self.assertIn(msg, self.problem(self.check(d, rc=DAMAGED), code)["message"])
         write_both(d, ent_off, ents)
         write_both(d, hdr_off, hdr)
         self.assertEqual(self.check(d, s, rc=0)["seq"], 2)
@@ -564,7 +637,7 @@ class TestCheck(Base):
     def test_journal(self):
         (d, s), f = self.new_set()
         write_both(d, slot_offset(2) + 5 * BLK, random.Random(5).randbytes(BLK))  # journal block 5
-        self.assertEqual(self.problem(self.check(d, s, rc=1), "journal-corrupt")["where"], d + " journal block 5")
+        self.assertEqual(self.problem(self.check(d, s, rc=DAMAGED), "journal-corrupt")["where"], d + " journal block 5")
         write_both(d, slot_offset(2) + 5 * BLK, bytes(BLK))
         u = f["set_uuid"]
         self.commit([d, s], u, 2, [(7, 0, 1, 1)])       # block 7 remapped to spare 1:0
@@ -576,7 +649,7 @@ class TestCheck(Base):
         self.commit([d], u, 9, [(9, 1, 1, 1)], block=10)  # at the wrong ring position
         self.commit([d], u, 12, [(9, 1, 1, 1)])           # beyond the end of the chain
         self.commit([d], u, 4, [(99, 0, 0xFFFF, 0)])      # frees a block that has no entry
-        r = self.check(d, rc=1)
+        r = self.check(d, rc=DAMAGED)
         self.assertEqual(self.problem(r, "journal-location")["where"], d + " journal block 10")
         self.assertEqual(self.problem(r, "journal-update")["where"], d + " journal seq 4")
         # Records past the end of the history prove that one in between is
@@ -588,7 +661,7 @@ class TestCheck(Base):
     def test_stale_member(self):
         (d, s), _ = self.new_set()
         self.restore_remaps([d, s], targets=[d])
-        r = self.check(d, s, rc=1)
+        r = self.check(d, s, rc=DAMAGED)
         stale = self.problem(r, "member-stale")
         self.assertEqual(stale["where"], s)
         self.assertIn("metadata is at commit 1, the set is at 2", stale["message"])
@@ -597,12 +670,12 @@ class TestCheck(Base):
     def test_wrong_set_and_duplicate(self):
         (d1, _), f1 = self.new_set(prefix="a-")
         (_, s2), f2 = self.new_set(prefix="b-")
-        r = self.check(d1, s2, rc=1)
+        r = self.check(d1, s2, rc=DAMAGED)
         wrong = self.problem(r, "member-wrong-set")
         self.assertEqual(wrong["where"], s2)
         self.assertIn("belongs to set %s" % f2["set_uuid"], wrong["message"])
         self.assertIn("not %s" % f1["set_uuid"], wrong["message"])
-        self.assertEqual(self.problem(self.check(d1, d1, rc=1), "member-duplicate")["where"], d1)
+        self.assertEqual(self.problem(self.check(d1, d1, rc=DAMAGED), "member-duplicate")["where"], d1)
 
     def test_random_flips_detected(self):
         (d, s), _ = self.new_set()
@@ -628,7 +701,7 @@ class TestCheck(Base):
         self.restore_remaps([d, s])                  # seq 2 in slot 1
         self.assertEqual(self.restore_remaps([d, s])["seq"], 3)  # seq 3 in slot 0
         write_both(d, slot_offset(0), bytes(5 * BLK))  # header and member table of slot 0
-        r = self.check(d, s, rc=1)
+        r = self.check(d, s, rc=DAMAGED)
         self.assertEqual(r["seq"], 3)
         self.assertEqual(self.problem(r, "member-stale")["where"], d)
         j = self.jctl("dump", "--json", s)
@@ -679,7 +752,7 @@ class TestRestore(Base):
         with open(junk, "w") as fh:
             fh.write("{not json")
         self.ctl("restore", "--from", junk, d, rc=1, err="%s: not valid JSON" % junk)
-        self.ctl("restore", "--from", os.path.join(self.dir, "none.json"), d, rc=1, err="none.json: cannot open")
+        self.ctl("restore", "--from", os.path.join(self.dir, "none.json"), d, rc=NOT_FOUND, err="none.json: cannot open")
         self.ctl("restore", d, rc=2, err="restore: missing --from DUMP.json")
         good = self.write_dump(d)
         self.ctl("restore", "--from", good, d, s, self.img("x.img", 64 * MiB), rc=1,
@@ -733,7 +806,7 @@ class TestRestore(Base):
         (d1, _), f1 = self.new_set(prefix="a-", opts=("--name", "seta"))
         (d2, _), f2 = self.new_set(prefix="b-", opts=("--name", "setb"))
         dump = self.write_dump(d1)
-        self.ctl("restore", "--from", dump, d2, rc=1,
+        self.ctl("restore", "--from", dump, d2, rc=REFUSED,
                  err="%s: belongs to another set, setb (%s); use --force to overwrite it" % (d2, f2["set_uuid"]))
         self.ctl("probe", d2, out="DM_REMAP_SET_UUID=%s\n" % f2["set_uuid"])
         self.ctl("restore", "--force", "--from", dump, d2)
@@ -743,7 +816,7 @@ class TestRestore(Base):
         (d, s), f = self.new_set()
         dump = self.write_dump(d)
         self.mkfs_ext4(s)
-        self.ctl("restore", "--from", dump, d, s, rc=1, err="%s: contains a ext4 filesystem; use --force" % s)
+        self.ctl("restore", "--from", dump, d, s, rc=REFUSED, err="%s: contains a ext4 filesystem; use --force" % s)
         self.assertEqual(self.ctl("probe", s).stdout, "")
         self.ctl("restore", "--force", "--from", dump, d, s)
         self.ctl("probe", s, out="DM_REMAP_MEMBER_UUID=%s\n" % f["members"][1]["uuid"])
@@ -752,12 +825,12 @@ class TestRestore(Base):
         (d, s), f = self.new_set()
         dump = self.write_dump(d)
         ld = self.loop(d)
-        self.ctl("restore", "--from", dump, d, rc=1, err="%s: backs %s" % (d, ld))
+        self.ctl("restore", "--from", dump, d, rc=REFUSED, err="%s: backs %s" % (d, ld))
         fs = self.img("fs.img", 128 * MiB)
         self.mkfs_ext4(fs)
         lfs = self.loop(fs)
         mnt = self.mount(lfs)
-        self.ctl("restore", "--force", "--from", dump, lfs, rc=1, err="%s: mounted at %s" % (lfs, mnt))
+        self.ctl("restore", "--force", "--from", dump, lfs, rc=REFUSED, err="%s: mounted at %s" % (lfs, mnt))
         self.assertTrue(os.path.ismount(mnt))
 
 
@@ -785,7 +858,7 @@ class TestTable(Base):
     def test_errors(self):
         (d, s), f = self.new_set(opts=("--name", "tbl"))
         ld, ls = self.loop(d), self.loop(s)
-        self.ctl("table", ld, rc=1, err="dmremapctl table: spare member 1 (%s) of set 'tbl' was not given"
+        self.ctl("table", ld, rc=NOT_FOUND, err="dmremapctl table: spare member 1 (%s) of set 'tbl' was not given"
                  % f["members"][1]["uuid"])
         self.ctl("table", ls, ld, rc=1, err="%s: is spare member 1; give the data device first" % ls)
         self.ctl("table", d, s, rc=1, err="%s: is an image file; the kernel target needs block devices "
@@ -1011,7 +1084,7 @@ class TestActiveRefusals(Base):
         for args, cmd in [(("stop", name), "stop"), (("status", name), "status"), (("spare", "list", name), "spare list"),
                           (("remaps", name), "remaps"), (("remap", name, "1"), "remap")]:
             with self.subTest(args=args):
-                self.ctl(*args, rc=1, err="dmremapctl %s: %s: no such device-mapper device\n" % (cmd, name))
+                self.ctl(*args, rc=NOT_FOUND, err="dmremapctl %s: %s: no such device-mapper device\n" % (cmd, name))
 
     def test_create_needs_block_devices(self):
         d, s = self.img("d.img", 128 * MiB), self.img("s.img", 96 * MiB)
@@ -1024,7 +1097,7 @@ class TestActiveRefusals(Base):
                  ((missing,), "%s: No such file or directory" % missing)]
         for args, msg in cases:
             with self.subTest(args=args):
-                p = self.ctl("create", *args, rc=1)
+                p = self.ctl("create", *args, rc=NOT_FOUND if args == (missing,) else FAILED)
                 self.assertEqual((p.stdout, p.stderr), ("", "dmremapctl create: %s\n" % msg))
         for path in (d, s):  # refused before anything was written
             self.assertEqual(self.ctl("probe", path).stdout, "")
@@ -1047,7 +1120,7 @@ class TestActiveRefusals(Base):
                           (("--degraded", "--name", "x", s), "%s: not a block device" % s),
                           ((missing,), "%s: No such file or directory" % missing)]:
             with self.subTest(args=args):
-                p = self.ctl("assemble", *args, rc=1)
+                p = self.ctl("assemble", *args, rc=NOT_FOUND if args == (missing,) else FAILED)
                 self.assertEqual((p.stdout, p.stderr), ("", "dmremapctl assemble: %s\n" % msg))
         self.check(d, s, rc=0)  # untouched
 
@@ -1149,6 +1222,9 @@ class TestCompletion(Base):
         self.assertEqual(self.complete("sp"), ["spare"])
         self.assertEqual(self.complete("rem"), ["remap", "remaps"])
         self.assertEqual(self.complete("--v"), ["--version"])
+        self.assertEqual(self.complete("--n"), ["--no-ask-password"])
+        self.assertEqual(self.complete("--no-ask-password", "sp"), ["spare"])
+        self.assertEqual(self.complete("--no-ask-password", "stop", "--"), ["--help"])
         self.assertEqual(self.complete("spare", ""), ["add", "remove", "list", "--help", "-h"])
         self.assertEqual(self.complete("spare", "r"), ["remove"])
         self.assertEqual(self.complete("spare", "frob", ""), [])

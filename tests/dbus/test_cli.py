@@ -237,7 +237,7 @@ class TestCliBothWays(DBusTest):
         by = {}  # the first run of each command line
         for a, r in direct:
             by.setdefault(" ".join(a), r)
-        self.assertEqual(by["stop nosuch"], (1, "", "dmremapctl stop: nosuch: no such device-mapper device\n"))
+        self.assertEqual(by["stop nosuch"], (3, "", "dmremapctl stop: nosuch: no such device-mapper device\n"))
         self.assertEqual(by["remap %s %d" % (SET, BAD_BLOCK)][0], 0)
         self.assertIn("could not be read: now pending", by["remap %s %d" % (SET, BAD_BLOCK)][1])
         self.assertEqual(by["spare add %s %s" % (SET, TINY)],
@@ -265,7 +265,7 @@ class TestCliBothWays(DBusTest):
             with self.subTest(args=args):
                 cmd = " ".join(args[:2]) if args[0] == "spare" else args[0]
                 denied = "not authorized (polkit): %s: not authorized for uid %d\n" % (action, NOBODY)
-                self.assertEqual(ctl(args, nobody=True), (1, "", "dmremapctl %s: %s" % (cmd, denied)))
+                self.assertEqual(ctl(args, nobody=True), (5, "", "dmremapctl %s: %s" % (cmd, denied)))
         self.assertEqual(ctl(["status", "--json"]), before)   # nothing changed
         self.assertEqual(root("members", "--json").count('"set_name": "other"'), 0)
         # Reading needs no authorization.

@@ -24,6 +24,13 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// polkit or the bus policy refused the caller: exit status 5. The library
+// has no such code; only the way through dm-remapd knows this refusal.
+class NotAuthorized : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;

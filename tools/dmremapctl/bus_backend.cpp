@@ -99,7 +99,7 @@ Error no_device(const std::string &name)
     if (n.rfind(kErrPrefix, 0) == 0) {
         const std::string what = n.substr(std::strlen(kErrPrefix));
         if (what == "NotAuthorized")
-            throw Error(Error::Code::Failed, "not authorized (polkit): " + e.getMessage());
+            throw NotAuthorized("not authorized (polkit): " + e.getMessage());
         throw Error(code_of(what), e.getMessage());
     }
     if (!device.empty() && (n == "org.freedesktop.DBus.Error.UnknownObject" ||
@@ -109,7 +109,7 @@ Error no_device(const std::string &name)
     if (unreachable(n))
         throw BusUnreachable(e.getMessage().empty() ? n : e.getMessage());
     if (n == "org.freedesktop.DBus.Error.AccessDenied")
-        throw Error(Error::Code::Failed, "not authorized (D-Bus policy): " + e.getMessage());
+        throw NotAuthorized("not authorized (D-Bus policy): " + e.getMessage());
     throw Error(Error::Code::Failed, "dm-remapd: " + n + ": " + e.getMessage());
 }
 
@@ -243,9 +243,10 @@ sdbus::IConnection &BusBackend::bus()
     return *bus_;
 }
 
-BusBackend::Dict BusBackend::options() const
+BusBackend::Dict BusBackend::options()
 {
-    return {{"auth.no_user_interaction", sdbus::Variant(!::isatty(STDIN_FILENO))}};
+    agent_.start(); // only calls that polkit may ask about take these options
+    return {{"auth.no_user_interaction", sdbus::Variant(!PolkitAgent::may_ask())}};
 }
 
 BusBackend::Objects BusBackend::objects()

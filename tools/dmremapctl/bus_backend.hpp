@@ -7,6 +7,7 @@
 #pragma once
 
 #include "backend.hpp"
+#include "polkit_agent.hpp"
 
 #include <map>
 #include <memory>
@@ -49,11 +50,12 @@ private:
     // The Device properties after the daemon read the device again.
     Dict fresh(const std::string &name);
     // Options every call carries: polkit may ask for a password only when
-    // someone is at a terminal to type it.
-    Dict options() const;
+    // someone is at a terminal to type it (then with our own text agent).
+    Dict options();
     AssembledSet assemble_with(const std::vector<std::string> &members, Dict opts);
 
     std::unique_ptr<sdbus::IConnection> bus_;
+    PolkitAgent agent_;
 };
 
 } // namespace dmremap::cli

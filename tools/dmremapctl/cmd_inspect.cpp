@@ -131,8 +131,8 @@ int cmd_check(int argc, char **argv)
     Args a("check", {{"json", false}, {"verbose", false, 'v'}, {"help", false, 'h'}}, argc, argv, 2);
     if (a.flag("help")) {
         std::cout << "Usage: dmremapctl check [--json] [--verbose] MEMBER...\n\nCheck every superblock copy, "
-                     "snapshot and journal record of the members and cross-check them.\nExit status: 0 clean, 1 "
-                     "damage found, 2 usage or I/O error.\n";
+                     "snapshot and journal record of the members and cross-check them.\nExit status: 0 clean, 6 "
+                     "damage found; 3 a member not found, 1 a member not read (dmremapctl(8)).\n";
         return kExitOk;
     }
     a.need(1, 64, "MEMBER");
@@ -154,7 +154,7 @@ int cmd_check(int argc, char **argv)
             std::cout << "; newest state is commit " << v.state->seq << " with " << v.state->size() << " entries";
         std::cout << "\n";
     }
-    return damaged ? kExitFailed : kExitOk;
+    return damaged ? kExitDamaged : kExitOk;
 }
 
 int cmd_probe(int argc, char **argv)

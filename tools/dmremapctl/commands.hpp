@@ -10,9 +10,14 @@
 
 namespace dmremap::cli {
 
+// Exit statuses (dmremapctl(8), EXIT STATUS); main.cpp maps errors to them.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1; // also: check found damage
-inline constexpr int kExitUsage = 2;  // also: check could not read a member
+inline constexpr int kExitFailed = 1;        // anything below does not cover
+inline constexpr int kExitUsage = 2;         // bad command line
+inline constexpr int kExitNotFound = 3;      // no such device, file, set or member
+inline constexpr int kExitRefused = 4;       // in use, mounted, busy, already there
+inline constexpr int kExitNotAuthorized = 5; // polkit or permissions said no
+inline constexpr int kExitDamaged = 6;       // check found damage; metadata too damaged to use
 
 // Each takes the whole argv; argv[1] is the command name.
 int cmd_format(int argc, char **argv);

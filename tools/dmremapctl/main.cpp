@@ -4,9 +4,11 @@
 #include "args.hpp"
 #include "backend.hpp"
 #include "commands.hpp"
+#include "polkit_agent.hpp"
 
 #include <error.hpp>
 
+#include <cerrno>
 #include <cstring>
 #include <iostream>
 
@@ -33,7 +35,7 @@ const Command commands[] = {
     {"pending", cmd_pending, "blocks that read as errors until written"},
     {"format", cmd_format, "write a new remap set onto a data device and optional spares"},
     {"dump", cmd_dump, "show a member's superblock and remap table"},
-    {"check", cmd_check, "check members for damage (exit 0 clean, 1 damaged, 2 error)"},
+    {"check", cmd_check, "check members for damage (exit 0 clean, 6 damaged)"},
     {"restore", cmd_restore, "write metadata back from a dump"},
     {"probe", cmd_probe, "print udev KEY=VALUE properties of a member"},
     {"table", cmd_table, "print the device-mapper table line for a set"},
@@ -41,16 +43,58 @@ const Command commands[] = {
 
 void usage(std::ostream &out)
 {
-    out << "Usage: dmremapctl COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
+    out << "Usage: dmremapctl [--no-ask-password] COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
     for (const auto &c : commands)
         out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
-    out << "\nRun 'dmremapctl COMMAND --help' for a command's options; see dmremapctl(8).\n";
+    out << "\nOptions before COMMAND:\n"
+           "  --no-ask-password  polkit must not ask for a password (no agent is started)\n"
+           "\nRun 'dmremapctl COMMAND --help' for a command's options; see dmremapctl(8).\n"
+           "Exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 refused (in use, exists),\n"
+           "5 not authorized, 6 damaged.\n";
+}
+
+// "spare add", not "spare": the same prefix as its usage errors.
+std::string prefix(int argc, char **argv)
+{
+    const std::string name = argv[1];
+    return name == "spare" && argc > 2 ? name + " " + argv[2] : name;
+}
+
+// The one translation of a library error into an exit status.
+int exit_status(const dmremap::Error &e)
+{
+    using Code = dmremap::Error::Code;
+    // Opening a device or file the caller may not: what polkit would say.
+    if (e.sys_errno() == EACCES || e.sys_errno() == EPERM)
+        return kExitNotAuthorized;
+    switch (e.code()) {
+    case Code::NotFound:
+        return kExitNotFound;
+    case Code::Busy:
+    case Code::Exists:
+        return kExitRefused;
+    case Code::Corrupt:
+        return kExitDamaged;
+    case Code::Failed:
+    case Code::InvalidArgument:
+    case Code::Io:
+    case Code::NoSpace:
+        return kExitFailed;
+    }
+    return kExitFailed;
 }
 
 } // namespace
 
 int main(int argc, char **argv)
 {
+    // Options of dmremapctl itself, before the command (argv[1] stays the command).
+    while (argc > 1 && std::strcmp(argv[1], "--no-ask-password") == 0) {
+        PolkitAgent::forbid_asking();
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
     if (argc < 2) {
         usage(std::cerr);
         return kExitUsage;
@@ -76,11 +120,12 @@ int main(int argc, char **argv)
             std::cerr << "dmremapctl: cannot reach dm-remapd on the system bus (" << e.what()
                       << "); run as root to act directly\n";
             return kExitFailed;
+        } catch (const NotAuthorized &e) {
+            std::cerr << "dmremapctl " << prefix(argc, argv) << ": " << e.what() << "\n";
+            return kExitNotAuthorized;
         } catch (const dmremap::Error &e) {
-            // "spare add", not "spare": the same prefix as its usage errors.
-            const std::string cmd = name == "spare" && argc > 2 ? name + " " + argv[2] : name;
-            std::cerr << "dmremapctl " << cmd << ": " << e.what() << "\n";
-            return name == "check" ? kExitUsage : kExitFailed;
+            std::cerr << "dmremapctl " << prefix(argc, argv) << ": " << e.what() << "\n";
+            return exit_status(e);
         } catch (const std::exception &e) {
             std::cerr << "dmremapctl " << name << ": internal error: " << e.what() << "\n";
             return kExitFailed;

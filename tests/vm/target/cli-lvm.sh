@@ -41,7 +41,7 @@ umount /mnt/lv
 rc=0
 out=$("$ctl" stop lv0 2>&1) || rc=$?
 case "$rc $out" in
-"1 dmremapctl stop: /dev/mapper/lv0: in use by /dev/dm-"*) ;;
+"4 dmremapctl stop: /dev/mapper/lv0: in use by /dev/dm-"*) ;;
 *) die "stop with an active VG on top: $rc $out" ;;
 esac
 lvm vgchange -q -an vgr > /dev/null

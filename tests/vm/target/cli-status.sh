@@ -47,7 +47,7 @@ out=$("$ctl" status lin 2>&1) || rc=$?
 expect_eq "status of a linear device" "1 dmremapctl status: lin: not a dm-remap device" "$rc $out"
 rc=0
 out=$("$ctl" status nosuch 2>&1) || rc=$?
-expect_eq "status of no device" "1 dmremapctl status: nosuch: no such device-mapper device" "$rc $out"
+expect_eq "status of no device" "3 dmremapctl status: nosuch: no such device-mapper device" "$rc $out"
 expect_eq "list skips other targets" st "$("$ctl" list --json | jq -r '[.[].name] | join(" ")')"
 dmsetup remove lin
 dmsetup remove st

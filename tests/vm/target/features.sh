@@ -246,7 +246,7 @@ io_expect "blocks 11-15 after reloading" ok read /dev/mapper/b 11 5 one
 dmsetup suspend b
 rc=0
 "$ctl" check --json "$dev" "$s1" > /tmp/check.out || rc=$?
-expect_eq "check status with a failed member (a warning)" 1 "$rc"
+expect_eq "check status with a failed member (a warning: damaged)" 6 "$rc"
 expect_eq "check errors with a failed member" 0 "$(jq .errors /tmp/check.out)"
 expect_eq "check warnings with a failed member" member-failed \
 	"$(jq -r '[.problems[] | select(.severity == "warning") | .code] | unique | join(",")' /tmp/check.out)"

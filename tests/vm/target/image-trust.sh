@@ -30,7 +30,7 @@ assembles_with_image() {
 refused() {
 	local rc=0 out
 	out=$(timeout 60 "$ctl" assemble "$data" 2>&1) || rc=$?
-	expect_eq "assemble, image $1" "1 dmremapctl assemble: set 'it': spare member 1 ($uuid, image $img) is missing; image $img refused: $1; assemble with --degraded to start without it" "$rc $out"
+	expect_eq "assemble, image $1" "3 dmremapctl assemble: set 'it': spare member 1 ($uuid, image $img) is missing; image $img refused: $1; assemble with --degraded to start without it" "$rc $out"
 	out=$(timeout 60 "$ctl" assemble --degraded --json "$data") || die "assemble --degraded, image $1"
 	expect_eq "refused, with --degraded" "[\"spare member 1: image $img refused: $1\"]" "$(jq -c .refused <<< "$out")"
 	expect_eq "missing, with --degraded" "[1]" "$(jq -c .missing <<< "$out")"
