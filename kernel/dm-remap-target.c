@@ -2001,6 +2001,17 @@ static int claim_check(dev_t devt, void *holder)
 	return 0;
 }
 
+/*
+ * The member's superblocks were written from here, which udev's inotify
+ * watch does not see (no close after a write): a change uevent has it
+ * probe the device again, so its database follows (a member now, or no
+ * longer), without userspace needing write access to sysfs.
+ */
+static void member_changed(struct dm_dev *dev)
+{
+	kobject_uevent(bdev_kobj(dev->bdev), KOBJ_CHANGE);
+}
+
 /* spare_add <dev> [<image path>] */
 static int msg_spare_add(struct remap_c *rc, unsigned int argc, char **argv, char *result, unsigned int maxlen)
 {
@@ -2091,6 +2102,7 @@ static int msg_spare_add(struct remap_c *rc, unsigned int argc, char **argv, cha
 		DMWARN("%s: spare_add: %s: %s", name, argv[1], req.error ?: "failed");
 		goto out;
 	}
+	member_changed(req.dev);
 	DMINFO("%s: spare %s added as member %u with %u spare blocks", name, req.dev->name, req.index,
 	       req.spare_blocks);
 	DMEMIT("%s index=%u blocks=%u", req.dev->name, req.index, req.spare_blocks);
@@ -2155,8 +2167,10 @@ static int msg_spare_remove(struct remap_c *rc, unsigned int argc, char **argv, 
 	DMINFO("%s: spare %s removed; %u blocks moved, %u unreadable", name, req.dev ? req.dev->name : argv[1],
 	       req.moved, req.lost);
 	DMEMIT("%s removed moved=%u lost=%u", req.dev ? req.dev->name : argv[1], req.moved, req.lost);
-	if (req.dev)
+	if (req.dev) {
+		member_changed(req.dev);
 		dm_put_device(rc->ti, req.dev);
+	}
 	r = 1;
 out:
 	mutex_unlock(&rc->msg_lock);

@@ -242,7 +242,7 @@ SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOpti
             // It stays attached after stop: untidy, not wrong.
         }
     }
-    Discovery::trigger_change(dev); // the kernel wrote its superblocks: udev should know
+    // The target sends the spare a change uevent: udev probes it again.
     return out;
 }
 
@@ -326,7 +326,7 @@ SpareRemoved RemapDevice::spare_remove(const std::string &dev_arg, bool evacuate
             throw;
         }
     }
-    Discovery::trigger_change(dev); // its superblocks are wiped
+    // Its superblocks are wiped; the target's change uevent tells udev.
     if (progress && live)
         progress(live, live);
     return {dev, field(reply, "moved"), field(reply, "lost")};
