@@ -276,6 +276,17 @@ static void free_args(BDExtraArg **a)
 
 /* Options are refused by key and value before any device is looked at: the
  * devices here do not exist, and the error is about the options. */
+/* Case I of a table of bad options: refused (NULL, INVAL) with a message
+ * starting EXPECTED. Frees NAME. */
+static void expect_inval(gchar *name, const GError *err, const gchar *expected, size_t i)
+{
+	CHECK(name == NULL, "case %zu: bad options accepted: %s", i, name);
+	CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_INVAL), "case %zu: %s", i, msg(err));
+	CHECK(err && g_str_has_prefix(err->message, expected), "case %zu: '%s', expected '%s...'", i, msg(err),
+	      expected);
+	g_free(name);
+}
+
 static void test_create_options(const gchar *dir)
 {
 	gchar *data = g_build_filename(dir, "no-such-data", NULL);
@@ -300,12 +311,8 @@ static void test_create_options(const gchar *dir)
 		GError *err = NULL;
 		BDExtraArg **a = args(cases[i].k1, cases[i].v1, cases[i].k2, cases[i].v2);
 		gchar *name = bd_remap_create_full(data, spares, (const BDExtraArg **)a, &err);
-		CHECK(name == NULL, "create with bad options returned %s", name);
-		CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_INVAL), "case %zu: %s", i, msg(err));
-		CHECK(err && g_str_has_prefix(err->message, cases[i].expected), "case %zu: '%s', expected '%s...'", i,
-		      msg(err), cases[i].expected);
+		expect_inval(name, err, cases[i].expected, i);
 		g_clear_error(&err);
-		g_free(name);
 		free_args(a);
 	}
 
@@ -357,12 +364,8 @@ static void test_assemble_options(const gchar *dir)
 		GError *err = NULL;
 		BDExtraArg **a = args(cases[i].k1, cases[i].v1, cases[i].k2, cases[i].v2);
 		gchar *name = bd_remap_assemble_full(cases[i].members, (const BDExtraArg **)a, &err);
-		CHECK(name == NULL, "assemble with bad options returned %s", name);
-		CHECK(g_error_matches(err, BD_REMAP_ERROR, BD_REMAP_ERROR_INVAL), "case %zu: %s", i, msg(err));
-		CHECK(err && g_str_has_prefix(err->message, cases[i].expected), "case %zu: '%s', expected '%s...'", i,
-		      msg(err), cases[i].expected);
+		expect_inval(name, err, cases[i].expected, i);
 		g_clear_error(&err);
-		g_free(name);
 		free_args(a);
 	}
 
