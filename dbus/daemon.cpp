@@ -26,8 +26,8 @@ Daemon::Daemon(std::chrono::milliseconds io_timeout)
     // Listening first: a device made during the first scan still gets its
     // refresh, queued behind the scan.
     monitor_ = std::make_unique<UeventMonitor>([this](const std::string &name) { on_uevent(name); });
-    // The first refresh runs where every later one does, so libdevmapper is
-    // only ever used from the worker thread.
+    // The first refresh runs where every later one does: the device table
+    // is the worker's alone.
     std::promise<void> done;
     worker_.post([this, &done] {
         try {
@@ -46,12 +46,24 @@ Daemon::~Daemon()
     // First: its callbacks post to the worker.
     authorizer_.stop();
     monitor_.reset();
+    // Evacuations end early (what moved stays moved) rather than hold the
+    // shutdown for hours.
+    {
+        std::lock_guard lock(jobs_mutex_);
+        for (auto &[id, job] : jobs_)
+            job->cancel();
+    }
     // Before the worker: their tasks wait for its refreshes.
-    if (const unsigned stuck = pool_.stop()) {
-        // Their threads hold references to all of this and may return
-        // any time: do not free it under them.
-        std::cerr << "dm-remapd: " << stuck << " device operations never returned; exiting without them\n";
-        std::_Exit(0);
+    if (const unsigned left = pool_.stop()) {
+        // Their threads hold references to all of this and may return any
+        // time: do not free it under them. The name goes first, so the
+        // next activation can take it while those threads hang.
+        std::cerr << "dm-remapd: " << left << " device operations have not returned; exiting without them\n";
+        try {
+            connection_->releaseName(ObjectPaths::kBusName);
+        } catch (...) {
+        }
+        std::_Exit(1);
     }
     worker_.stop();
     jobs_.clear();
@@ -95,6 +107,16 @@ std::shared_future<void> Daemon::queue_refresh(const std::string &name)
 }
 
 void Daemon::on_uevent(const std::string &name) { queue_refresh(name); }
+
+std::unique_lock<std::timed_mutex> Daemon::claim_devices(const std::string &what)
+{
+    std::unique_lock lock(claims_, std::defer_lock);
+    if (!lock.try_lock_for(io_timeout_))
+        throw Error(Error::Code::Busy, what + ": another call has been taking disks for " +
+                                           std::to_string(io_timeout_.count() / 1000) +
+                                           " s (a disk that hangs?); try again later");
+    return lock;
+}
 
 void Daemon::settle(const std::string &name)
 {

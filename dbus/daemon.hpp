@@ -57,6 +57,12 @@ public:
     // what the kernel said. Bounded: the worker reads no device.
     void settle(const std::string &name);
 
+    // A pool thread: held while a call makes disks members (Create,
+    // Assemble, AddSpare). Their "not in use" checks and the kernel's claim
+    // are not one step, so two of them must not race for one disk. Busy
+    // after the I/O deadline.
+    std::unique_lock<std::timed_mutex> claim_devices(const std::string &what);
+
     // A pool thread: exports a Job, runs `work` and returns its message;
     // Completed(success, message) goes out either way, then the job is
     // removed. A failure is rethrown translated (sdbus::Error). `work`
@@ -86,6 +92,7 @@ private:
     std::unique_ptr<ManagerObject> manager_;
     std::map<std::string, std::unique_ptr<DeviceObject>> devices_;
     const std::chrono::milliseconds io_timeout_;
+    std::timed_mutex claims_; // see claim_devices()
     // jobs_mutex_ protects jobs_ and next_job_ (pool threads run jobs).
     std::mutex jobs_mutex_;
     std::map<std::uint64_t, std::unique_ptr<JobObject>> jobs_;

@@ -202,6 +202,7 @@ void DeviceObject::AddSpare(sdbus::Result<std::uint16_t, std::uint32_t> &&result
                                                " as a spare (everything on it is lost)"),
                         parsed->second, [&d, name = name_, device, sa = parsed->first]() -> Added {
                             const RefreshAfter refresh(d, name);
+                            const auto claim = d.claim_devices("AddSpare");
                             const SpareAdded added = RemapDevice(name).spare_add(device, sa);
                             return {added.index, added.blocks};
                         });

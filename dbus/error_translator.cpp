@@ -38,8 +38,9 @@ sdbus::Error ErrorTranslator::cancelled(const std::string &message) { return mak
 sdbus::Error ErrorTranslator::timed_out(const std::string &what, std::chrono::milliseconds timeout)
 {
     return make("TimedOut", what + ": no answer within " + std::to_string(timeout.count() / 1000) +
-                                " s: a device does not complete its I/O. The call is given up on, not undone: " +
-                                "what it started may still finish (the device's properties will show it)");
+                                " s: a device does not complete its I/O (or every thread of the service waits "
+                                "for one that does not). The call is given up on, not undone: if it started, "
+                                "it may still finish (the device's properties will show it)");
 }
 
 sdbus::Error ErrorTranslator::translate_canceled(std::exception_ptr error,

@@ -8,6 +8,8 @@
 
 #include <error.hpp>
 
+#include <iostream>
+
 namespace dmremap::daemon {
 
 JobObject::JobObject(sdbus::IConnection &connection, Authorizer &authorizer, std::string path, std::string operation,
@@ -48,7 +50,10 @@ void JobObject::set_progress(std::uint64_t done, std::uint64_t total) noexcept
         bytes_ = total;
         if (seconds > 0 && done > 0) {
             rate_ = static_cast<std::uint64_t>(static_cast<double>(done) / seconds);
-            expected_end_us_ = start_us_ + static_cast<std::uint64_t>(seconds / fraction * 1e6);
+            // A first block moved after a long wait would project past what
+            // a uint64 holds: unknown (0) rather than undefined.
+            const double end_us = static_cast<double>(start_us_) + seconds / fraction * 1e6;
+            expected_end_us_ = end_us < 1.8e19 ? static_cast<std::uint64_t>(end_us) : 0;
         }
     }
     // Outside the lock: emitting reads the values back through the getters.
@@ -57,6 +62,16 @@ void JobObject::set_progress(std::uint64_t done, std::uint64_t total) noexcept
                                     {"Progress", "ProgressValid", "Bytes", "Rate", "ExpectedEndTime"});
     } catch (...) {
         // Called from the library's thread: nothing may escape into it.
+    }
+}
+
+void JobObject::cancel() noexcept
+{
+    try {
+        if (control_->cancelable())
+            control_->cancel();
+    } catch (const std::exception &e) {
+        std::cerr << "dm-remapd: " << path_ << ": cancel at shutdown: " << e.what() << "\n";
     }
 }
 

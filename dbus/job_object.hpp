@@ -31,6 +31,8 @@ public:
     // `done` of `total` bytes. Progress only grows; Rate and
     // ExpectedEndTime follow from the time since the start.
     void set_progress(std::uint64_t done, std::uint64_t total) noexcept;
+    // Asks a cancelable job to stop (the daemon's shutdown); never throws.
+    void cancel() noexcept;
     // Progress to 1 when it succeeded, then Completed(success, message).
     void finish(bool success, const std::string &message);
 

@@ -87,7 +87,9 @@ CreateArgs parse_create(const std::vector<std::string> &devices, const std::map<
 
 CreateResult create_set(Daemon &d, const CreateArgs &a)
 {
+    auto claim = d.claim_devices("Create");
     const CreateResult created = SetManager::create(a.paths, a.format, a.force);
+    claim.unlock();
     d.settle(created.name);
     return created;
 }
@@ -151,8 +153,10 @@ Authorizer::Action assemble_action(const AssembleArgs &a)
 
 AssembledSet assemble_set(Daemon &d, const AssembleArgs &a)
 {
+    auto claim = d.claim_devices("Assemble");
     const AssembledSet set =
         a.members.empty() ? SetManager::assemble(*a.uuid, a.assemble) : SetManager::assemble(a.members, a.assemble);
+    claim.unlock();
     d.settle(set.name);
     return set;
 }
@@ -268,6 +272,7 @@ void ManagerObject::AssembleAll(sdbus::Result<std::vector<Dict>> &&result, Dict 
                         Authorizer::action(Authorizer::kAssemble, "", "",
                                            "Authentication is required to start every dm-remap set found"),
                         parsed->interactive, [&d, ao = parsed->assemble] {
+                            const auto claim = d.claim_devices("AssembleAll");
                             std::vector<Dict> out;
                             for (const auto &r : SetManager::assemble_all(ao)) {
                                 Dict one = r.set ? set_dict(*r.set) : Dict{};
@@ -312,7 +317,12 @@ void ManagerObject::Probe(sdbus::Result<Dict> &&result, std::string device, Dict
                           // Opens nothing: what udev recorded when it probed
                           // the device. A file is not in udev's database, and
                           // reading it as root for anyone would tell them what
-                          // is in files they cannot read.
+                          // is in files they cannot read. Not even a stat
+                          // outside /dev: it would tell whether files exist
+                          // where they cannot look, or wake an automount.
+                          if (device.rfind("/dev/", 0) != 0)
+                              throw ErrorTranslator::not_authorized(
+                                  "device: only root may probe paths outside /dev (" + device + ")");
                           struct stat st;
                           if (::stat(device.c_str(), &st) == 0 && !S_ISBLK(st.st_mode))
                               throw ErrorTranslator::not_authorized("device: only root may probe a file (" +

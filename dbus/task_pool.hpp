@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Where every call that may touch a device runs: a few threads, a bounded
-// queue, a limit per user and a deadline per task.
+// queue, a limit per user and a deadline per call.
 //
 // A device whose I/O never completes (a multipath map queueing without
 // paths, a dead iSCSI or NBD server, a suspended dm device) keeps the
 // thread that reads it: a read in D state cannot be interrupted. So the
-// pool does not wait for it: at the deadline the caller gets its answer
-// (on_timeout), the thread is written off and a new one takes its place.
-// One hung disk costs one thread, not the service; after max_stuck of
-// them the pool refuses new work until they return.
+// pool does not wait for it: at the deadline, counted from the post, the
+// caller gets its answer (on_timeout), the thread is written off and a new
+// one takes its place; a call still queued at its deadline is answered and
+// never runs. One hung disk costs one thread, not the service; after
+// max_stuck of them the pool refuses new work until they return, and a
+// thread that returns serves again.
+//
+// Work without a deadline (an evacuation: hours, watched and canceled
+// through its Job) gets a thread of its own, max_long at once, so it never
+// holds the pool's threads.
 #pragma once
 
 #include <chrono>
@@ -26,6 +32,7 @@ public:
         unsigned max_stuck = 8;   // threads written off before new work is refused
         unsigned max_queued = 64; // tasks waiting to start, all users together
         unsigned per_user = 4;    // tasks queued or running per uid other than root's
+        unsigned max_long = 4;    // tasks without a deadline running at once
     };
     using Deadline = std::optional<std::chrono::milliseconds>;
 
@@ -37,14 +44,17 @@ public:
 
     // Any thread. Queues `task` for `uid`; throws dmremap::Error (Busy)
     // when the queue, the user's share or the pool is full. When `timeout`
-    // passes after `task` started and it has not returned, `on_timeout`
-    // runs once, on the pool's watchdog thread (`task` may still return
-    // later: callers answer once, whichever comes first).
+    // passes after the post and `task` has not returned, `on_timeout` runs
+    // once, on the pool's watchdog thread (`task` may still return later:
+    // callers answer once, whichever comes first); a task still queued
+    // then never runs. Without a timeout, `task` starts at once on a
+    // thread of its own.
     void post(std::uint32_t uid, std::function<void()> task, Deadline timeout = std::nullopt,
               std::function<void()> on_timeout = {});
-    // Runs what is queued and waits for the threads that are not written
-    // off; later posts are refused. Returns how many are still stuck.
-    unsigned stop();
+    // Refuses later posts, drops what is queued (never run, never
+    // answered: the bus is going away) and waits up to `wait` for the
+    // running tasks. Returns how many are still running (stuck ones too).
+    unsigned stop(std::chrono::milliseconds wait = std::chrono::seconds(60));
 
 private:
     struct State;

@@ -167,6 +167,11 @@ class TestProbe(DBusTest):
         self.assertEqual(r.get("error"), "org.dmremap1.Error.NotAuthorized", r)
         r = as_nobody(MANAGER, MGR_IF, "Probe", "sa{sv}", ["/dev/null", {}])
         self.assertEqual(r.get("error"), "org.dmremap1.Error.NotAuthorized", r)
+        # Outside /dev not even looked at: a missing path reads as the
+        # existing file does, so it tells nothing.
+        r = as_nobody(MANAGER, MGR_IF, "Probe", "sa{sv}", [os.path.join(E.ENV.dir, "nope"), {}])
+        self.assertEqual(r.get("error"), "org.dmremap1.Error.NotAuthorized", r)
+        self.assertIn("outside /dev", r["message"])
         r = as_nobody(MANAGER, MGR_IF, "ListMembers", "a{sv}", [{}])
         self.assertIn("result", r)
         self.assertEqual(self.polkit_calls(), [], "reading asks polkit nothing")

@@ -48,9 +48,11 @@ JobWatch::JobWatch(sdbus::IConnection &bus, std::string object) : bus_(bus), obj
                                    });
 }
 
-void JobWatch::pump()
+void JobWatch::pump(const std::function<bool()> &done)
 {
-    while (bus_.processPendingRequest()) {
+    // Stops at the reply: a connection that broke keeps "processing" (its
+    // synthesized NoReply first), and the caller must see that reply.
+    while (!done() && bus_.processPendingRequest()) {
     }
 }
 
@@ -58,7 +60,7 @@ void JobWatch::wait(const std::function<bool()> &done, const std::function<void(
 {
     double shown = -1;
     for (;;) {
-        pump();
+        pump(done);
         if (progress_ >= 0 && progress_ != shown && progress)
             progress(shown = progress_);
         if (done())

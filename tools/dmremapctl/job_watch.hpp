@@ -26,7 +26,7 @@ public:
     void wait(const std::function<bool()> &done, const std::function<void(double)> &progress);
 
 private:
-    void pump();
+    void pump(const std::function<bool()> &done);
 
     sdbus::IConnection &bus_;
     const std::string object_;
