@@ -306,7 +306,7 @@ def empty_file():
         _EMPTY.append(path)
     return _EMPTY[0]
 
-IO_TIMEOUT = 20  # dm-remapd --io-timeout in these tests
+IO_TIMEOUT = 10  # dm-remapd --io-timeout in these tests
 
 NOBODY_PREFIX = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
 

@@ -19,7 +19,9 @@ export DMREMAP_JOBS_FAST=$(nullb_create j2 32 4096)
 
 vd=$(nullb_create v0 16 4096)
 "$DMREMAPCTL" create --name vd --internal-spare 1M --max-remaps 4096 "$vd" >/dev/null || die "cannot create vd"
-DMREMAP_TEST_EXPECT_DEVICE=1 /usr/bin/python3 "$DMREMAP_SRC/tests/dbus/test_dbus.py" -v 2>&1 ||
+# Only its checks that need a device: the rest ran on the host already.
+DMREMAP_TEST_EXPECT_DEVICE=1 /usr/bin/python3 "$DMREMAP_SRC/tests/dbus/test_dbus.py" -v \
+	TestIntrospection.test_devices_match_xml TestAuthorization.test_device_methods TestZRestart.test_restart 2>&1 ||
 	die "test_dbus.py failed"
 "$DMREMAPCTL" stop vd || die "cannot stop vd"
 echo "dm-remapd: Device and Job objects, signals, methods and Job.Cancel on real devices"
