@@ -7,6 +7,7 @@
 #include <error.hpp>
 #include <remap_device.hpp>
 
+#include <ctime>
 #include <future>
 #include <iostream>
 
@@ -18,8 +19,9 @@ std::string error_text(const sdbus::Error &e) { return e.getName() + ": " + e.ge
 
 } // namespace
 
-Daemon::Daemon(std::chrono::milliseconds io_timeout)
-    : connection_(sdbus::createSystemBusConnection()), io_timeout_(io_timeout), pool_(TaskPool::Limits{})
+Daemon::Daemon(std::chrono::milliseconds io_timeout, std::filesystem::path metrics_dir)
+    : connection_(sdbus::createSystemBusConnection()), io_timeout_(io_timeout), health_(std::move(metrics_dir)),
+      pool_(TaskPool::Limits{})
 {
     root_ = std::make_unique<RootObject>(*connection_);
     manager_ = std::make_unique<ManagerObject>(*this, *connection_);
@@ -31,14 +33,31 @@ Daemon::Daemon(std::chrono::milliseconds io_timeout)
     std::promise<void> done;
     worker_.post([this, &done] {
         try {
-            refresh();
+            refresh(std::nullopt, "start");
         } catch (...) {
             std::cerr << "dm-remapd: initial device scan failed\n";
         }
         done.set_value();
     });
     done.get_future().wait();
+    daily_ = std::thread([this] { daily_loop(); });
     connection_->requestName(ObjectPaths::kBusName);
+}
+
+void Daemon::daily_loop()
+{
+    std::unique_lock lock(daily_mutex_);
+    for (;;) {
+        if (daily_wake_.wait_for(lock, std::chrono::hours(24), [this] { return stopping_; }))
+            return;
+        worker_.post([this] {
+            try {
+                refresh(std::nullopt, "daily");
+            } catch (const std::exception &e) {
+                std::cerr << "dm-remapd: daily health update: " << e.what() << "\n";
+            }
+        });
+    }
 }
 
 Daemon::~Daemon()
@@ -46,6 +65,13 @@ Daemon::~Daemon()
     // First: its callbacks post to the worker.
     authorizer_.stop();
     monitor_.reset();
+    {
+        std::lock_guard lock(daily_mutex_);
+        stopping_ = true;
+    }
+    daily_wake_.notify_all();
+    if (daily_.joinable())
+        daily_.join();
     // Evacuations end early (what moved stays moved) rather than hold the
     // shutdown for hours.
     {
@@ -129,7 +155,7 @@ void Daemon::settle(const std::string &name)
         std::cerr << "dm-remapd: " << name << ": the device list was not refreshed in time\n";
 }
 
-void Daemon::refresh(const std::optional<std::string> &changed)
+void Daemon::refresh(const std::optional<std::string> &changed, const std::string &why)
 {
     std::vector<std::string> names;
     try {
@@ -145,15 +171,27 @@ void Daemon::refresh(const std::optional<std::string> &changed)
     }
     dm_unavailable_logged_ = false;
     const std::set<std::string> now(names.begin(), names.end());
-    for (auto it = devices_.begin(); it != devices_.end();)
-        it = now.count(it->first) ? std::next(it) : devices_.erase(it);
+    for (auto it = devices_.begin(); it != devices_.end();) {
+        if (now.count(it->first)) {
+            ++it;
+            continue;
+        }
+        health_.forget(it->first);
+        it = devices_.erase(it);
+    }
+    bool health_changed = false;
     for (const auto &name : names) {
         const auto it = devices_.find(name);
         if (it != devices_.end() && changed && *changed != name)
             continue;
         std::optional<DeviceProps> props;
         try {
-            props = DeviceObject::read(name);
+            const DeviceStatus st = RemapDevice(name).status();
+            props = DeviceObject::from_status(name, st);
+            // The health files are on the root filesystem, not the device.
+            const auto view = health_.observe(name, props->set_uuid, st, why, std::time(nullptr));
+            DeviceObject::set_health(*props, view);
+            health_changed = true;
         } catch (const Error &e) {
             // Gone or changed meanwhile; its own uevent brings it back.
             std::cerr << "dm-remapd: " << name << ": " << e.what() << "\n";
@@ -164,20 +202,25 @@ void Daemon::refresh(const std::optional<std::string> &changed)
         else
             it->second->update(*props);
     }
+    if (health_changed)
+        health_.write_metrics(std::time(nullptr));
 }
 
 std::string Daemon::run_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
                             const std::function<std::string(const JobProgress &)> &work,
-                            const std::function<bool()> &spares_exhausted,
-                            std::optional<std::string> cancel_by_suspending)
+                            const std::function<bool()> &spares_exhausted, std::shared_ptr<JobControl> control,
+                            sdbus::ObjectPath *path)
 {
     std::vector<sdbus::ObjectPath> paths(objects.begin(), objects.end());
-    auto control = std::make_shared<JobControl>(std::move(cancel_by_suspending));
+    if (!control)
+        control = std::make_shared<JobControl>(std::nullopt);
     std::uint64_t id;
     JobObject *job;
     {
         std::lock_guard lock(jobs_mutex_);
         id = next_job_++;
+        if (path)
+            *path = ObjectPaths::job(id);
         job = jobs_
                   .emplace(id, std::make_unique<JobObject>(*connection_, authorizer_, ObjectPaths::job(id), operation,
                                                            std::move(paths), uid, control))

@@ -9,6 +9,8 @@
 
 #include "authorizer.hpp"
 #include "device_object.hpp"
+#include "health_keeper.hpp"
+#include "job_control.hpp"
 #include "job_object.hpp"
 #include "manager_object.hpp"
 #include "root_object.hpp"
@@ -17,6 +19,9 @@
 #include "worker.hpp"
 
 #include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <thread>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -38,7 +43,8 @@ public:
     // requested last, so a caller never finds it with the devices missing.
     // `io_timeout`: how long a call may wait for a device before its caller
     // is answered with TimedOut.
-    explicit Daemon(std::chrono::milliseconds io_timeout);
+    // `metrics_dir`: where the Prometheus textfile goes ("" = nowhere).
+    Daemon(std::chrono::milliseconds io_timeout, std::filesystem::path metrics_dir);
     ~Daemon();
     Daemon(const Daemon &) = delete;
     Daemon &operator=(const Daemon &) = delete;
@@ -67,24 +73,29 @@ public:
     // Completed(success, message) goes out either way, then the job is
     // removed. A failure is rethrown translated (sdbus::Error). `work`
     // gets a progress reporter (done, total bytes; any thread, valid while
-    // `work` runs). `cancel_by_suspending` names the device whose suspend
-    // makes `work` end early (then Job.Cancel works); nullopt: the job
-    // cannot be canceled.
+    // `work` runs). `control` says how Job.Cancel stops `work` (by
+    // suspending a device, or by a flag `work` polls); null: the job cannot
+    // be canceled. `path` (if set) receives the job's object path.
     using JobProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
     std::string run_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
                         const std::function<std::string(const JobProgress &)> &work,
                         const std::function<bool()> &spares_exhausted = {},
-                        std::optional<std::string> cancel_by_suspending = std::nullopt);
+                        std::shared_ptr<JobControl> control = nullptr, sdbus::ObjectPath *path = nullptr);
 
 private:
     // Worker thread: re-reads the device list, and the status of `changed`
     // (every device when nullopt); objects come and go with the devices.
-    void refresh(const std::optional<std::string> &changed = std::nullopt);
+    // `why` goes into the history sample, if the device changed ("daily":
+    // always a sample).
+    void refresh(const std::optional<std::string> &changed = std::nullopt, const std::string &why = "event");
     // Any thread: queues one refresh per name ("" = all) unless one is
     // queued and not started yet; ready when it has run.
     std::shared_future<void> queue_refresh(const std::string &name);
     // Monitor thread: queues one refresh per name, however many events.
     void on_uevent(const std::string &name);
+    // Its own thread: one history sample of every device a day, and no
+    // wake-up in between.
+    void daily_loop();
 
     std::unique_ptr<sdbus::IConnection> connection_;
     Authorizer authorizer_;
@@ -107,6 +118,14 @@ private:
     };
     std::mutex pending_mutex_;
     std::map<std::string, std::shared_ptr<PendingRefresh>> pending_;
+
+    // Touched by the worker only: history, health, journal, metrics.
+    HealthKeeper health_;
+    // daily_mutex_ protects stopping_; daily_wake_ ends daily_'s wait.
+    std::mutex daily_mutex_;
+    std::condition_variable daily_wake_;
+    bool stopping_ = false;
+    std::thread daily_;
 
     Worker worker_;
     TaskPool pool_;

@@ -5,12 +5,14 @@
 #include "authorizer.hpp"
 #include "daemon.hpp"
 #include "object_paths.hpp"
+#include "error_translator.hpp"
 #include "options.hpp"
 
 #include <discovery.hpp>
 #include <error.hpp>
 #include <loop_device.hpp>
 #include <remap_device.hpp>
+#include <scanner.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -84,10 +86,8 @@ DeviceObject::~DeviceObject()
     unregisterAdaptor();
 }
 
-DeviceProps DeviceObject::read(const std::string &name)
+DeviceProps DeviceObject::from_status(const std::string &name, const DeviceStatus &st)
 {
-    RemapDevice dev(name);
-    const DeviceStatus st = dev.status();
     const TargetStatus &t = st.target;
     DeviceProps p;
     p.name = name;
@@ -120,9 +120,23 @@ DeviceProps DeviceObject::read(const std::string &name)
     return p;
 }
 
+void DeviceObject::set_health(DeviceProps &p, const HealthView &view)
+{
+    p.health_state = health_state_name(view.health.state);
+    p.health_reasons = reason_rows(view.health);
+    p.forecast = forecast_dict(view.health.forecast);
+    p.forecast_json = to_json(view.health.forecast).dump();
+    p.last_scan = last_scan_dict(view.last_scan, view.checkpoint);
+    nlohmann::json scans = nlohmann::json::array();
+    for (const auto *r : {&view.last_scan, &view.checkpoint})
+        scans.push_back(*r ? nlohmann::json(**r) : nlohmann::json());
+    p.last_scan_json = scans.dump();
+}
+
 void DeviceObject::update(const DeviceProps &p)
 {
     std::vector<std::string> changed;
+    bool health_changed = false;
     {
         std::lock_guard lock(mutex_);
         const DeviceProps &o = props_;
@@ -150,6 +164,13 @@ void DeviceObject::update(const DeviceProps &p)
         diff(o.seq != p.seq, "Seq");
         diff(o.exhausted != p.exhausted, "Exhausted");
         diff(o.degraded != p.degraded, "Degraded");
+        diff(o.health_state != p.health_state, "HealthState");
+        diff(o.health_reasons != p.health_reasons, "HealthReasons");
+        diff(o.forecast_json != p.forecast_json, "Forecast");
+        diff(o.last_scan_json != p.last_scan_json, "LastScan");
+        health_changed = o.health_state != p.health_state || o.health_reasons.size() != p.health_reasons.size();
+        for (std::size_t i = 0; !health_changed && i < p.health_reasons.size(); ++i)
+            health_changed = std::get<0>(o.health_reasons[i]) != std::get<0>(p.health_reasons[i]);
         props_ = p;
         props_.name = name_;
     }
@@ -157,6 +178,10 @@ void DeviceObject::update(const DeviceProps &p)
     // getters, which take it.
     if (!changed.empty())
         emitPropertiesChangedSignal(org::dmremap1::Device_adaptor::INTERFACE_NAME, changed);
+    // A new sentence with new numbers is not a change of health; a new
+    // state or reason code is.
+    if (health_changed)
+        emitHealthChanged(p.health_state, HealthReasons());
 }
 
 DeviceProps DeviceObject::snapshot() const
@@ -248,7 +273,8 @@ void DeviceObject::RemoveSpare(sdbus::Result<Dict> &&result, std::string device,
                     return r.device + " removed: " + std::to_string(r.moved) + " blocks moved, " +
                            std::to_string(r.lost) + " lost";
                 },
-                exhausted_check(name), evacuate ? std::optional<std::string>(name) : std::nullopt);
+                exhausted_check(name),
+                std::make_shared<JobControl>(evacuate ? std::optional<std::string>(name) : std::nullopt));
             return {{"device", sdbus::Variant(r.device)},
                     {"moved", sdbus::Variant(static_cast<std::uint64_t>(r.moved))},
                     {"lost", sdbus::Variant(static_cast<std::uint64_t>(r.lost))}};
@@ -317,6 +343,56 @@ void DeviceObject::Refresh(sdbus::Result<> &&result, std::map<std::string, sdbus
                   [&d, name = name_] { d.settle(name); });
 }
 
+void DeviceObject::StartScan(sdbus::Result<sdbus::ObjectPath, Dict> &&result, Dict options)
+{
+    const auto o = parse_or_reply(result, [&] {
+        const Options checked(options, {{"rate", "d"}, {"max_duration", "t"}, {"idle", "b"}, {"restart", "b"}});
+        ScanOptions so;
+        so.rate_mb_s = checked.get<double>("rate").value_or(0);
+        if (!(so.rate_mb_s >= 0) || so.rate_mb_s > 1e6)
+            throw Error(Error::Code::InvalidArgument, "rate: " + std::to_string(so.rate_mb_s) +
+                                                          " is not a rate in MB/s from 0 (unlimited) to 1000000");
+        const auto max = checked.get<std::uint64_t>("max_duration").value_or(0);
+        if (max > 366ULL * 24 * 3600)
+            throw Error(Error::Code::InvalidArgument, "max_duration: " + std::to_string(max) +
+                                                          " s is more than a year");
+        so.max_duration = std::chrono::seconds(max);
+        so.idle_priority = checked.get<bool>("idle").value_or(true);
+        so.restart = checked.flag("restart");
+        return std::pair(so, checked.interactive());
+    });
+    if (!o)
+        return;
+    Daemon &d = daemon_;
+    // As long as the disk is big: a job to watch and cancel, no deadline.
+    Placement where = io("StartScan");
+    where.timeout = std::nullopt;
+    dispatch_authorized(
+        where, d.authorizer(), std::move(result), Authorizer::caller(getObject()),
+        Authorizer::action(Authorizer::kScan, name_, "",
+                           "Authentication is required to scan the dm-remap device " + name_ +
+                               " for unreadable blocks"),
+        o->second, [&d, name = name_, so = o->first](std::uint32_t uid) -> std::tuple<sdbus::ObjectPath, Dict> {
+            ScanOutcome outcome;
+            sdbus::ObjectPath path;
+            auto control = std::make_shared<JobControl>(JobControl::ByFlag{});
+            d.run_job(
+                "scan", {ObjectPaths::device(name)}, uid,
+                [&](const Daemon::JobProgress &progress) {
+                    const RefreshAfter refresh(d, name);
+                    outcome = Scanner(name, so).run(progress, control->stop_flag());
+                    if (outcome.canceled)
+                        throw ErrorTranslator::cancelled(
+                            "scan of " + name + " canceled at block " + std::to_string(outcome.record.next_block) +
+                            " of " + std::to_string(outcome.record.blocks) + "; the next scan resumes there");
+                    return "scan of " + name + ": " + std::to_string(outcome.blocks_read) + " blocks read, " +
+                           std::to_string(outcome.found.size()) + " unreadable";
+                },
+                {}, control, &path);
+            return {path, scan_result_dict(outcome)};
+        });
+}
+
 void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)
 {
     const auto o = parse_or_reply(result, [&] { return Options(options, {}); });
@@ -366,5 +442,17 @@ bool DeviceObject::MetadataOk() { return snapshot().metadata_ok; }
 std::uint64_t DeviceObject::Seq() { return snapshot().seq; }
 bool DeviceObject::Exhausted() { return snapshot().exhausted; }
 bool DeviceObject::Degraded() { return snapshot().degraded; }
+std::string DeviceObject::HealthState() { return snapshot().health_state; }
+
+std::vector<sdbus::Struct<std::string, std::string, std::string>> DeviceObject::HealthReasons()
+{
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
+    for (const auto &r : snapshot().health_reasons)
+        out.emplace_back(r);
+    return out;
+}
+
+DeviceObject::Dict DeviceObject::Forecast() { return snapshot().forecast; }
+DeviceObject::Dict DeviceObject::LastScan() { return snapshot().last_scan; }
 
 } // namespace dmremap::daemon

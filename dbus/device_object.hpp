@@ -6,8 +6,11 @@
 
 #include "async_reply.hpp"
 #include "device_adaptor.h"
+#include "health_keeper.hpp"
+#include "health_props.hpp"
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <tuple>
@@ -32,6 +35,11 @@ struct DeviceProps {
     std::string dm_uuid;
     bool metadata_ok = true, exhausted = false, degraded = false;
     std::uint64_t seq = 0;
+    // Health: the D-Bus values, and the model's JSON to compare them by.
+    std::string health_state = "ok";
+    std::vector<std::tuple<std::string, std::string, std::string>> health_reasons;
+    std::map<std::string, sdbus::Variant> forecast, last_scan;
+    std::string forecast_json, last_scan_json;
 };
 
 class DeviceObject final
@@ -43,8 +51,9 @@ public:
     // Announces the removal (InterfacesRemoved), then unregisters.
     ~DeviceObject();
 
-    // Worker thread, blocking: the device's current values.
-    static DeviceProps read(const std::string &name);
+    // The device's values from its status (no I/O).
+    static DeviceProps from_status(const std::string &name, const DeviceStatus &status);
+    static void set_health(DeviceProps &props, const HealthView &view);
     // Worker thread: takes new values; PropertiesChanged names only those
     // that differ.
     void update(const DeviceProps &props);
@@ -63,6 +72,7 @@ private:
     void GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std::uint64_t first, std::uint32_t count,
                    std::map<std::string, sdbus::Variant> options) override;
     void Refresh(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
+    void StartScan(sdbus::Result<sdbus::ObjectPath, Dict> &&result, Dict options) override;
     void Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
 
     std::string Name() override;
@@ -86,6 +96,10 @@ private:
     std::uint64_t Seq() override;
     bool Exhausted() override;
     bool Degraded() override;
+    std::string HealthState() override;
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> HealthReasons() override;
+    Dict Forecast() override;
+    Dict LastScan() override;
 
     DeviceProps snapshot() const;
     // A device call's place: the pool, with the daemon's I/O deadline.

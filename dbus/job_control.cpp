@@ -26,6 +26,8 @@ constexpr auto kResumeMaxRetry = std::chrono::seconds(2);
 
 JobControl::JobControl(std::optional<std::string> device) : device_(std::move(device)) {}
 
+JobControl::JobControl(ByFlag) : by_flag_(true) {}
+
 JobControl::~JobControl()
 {
     {
@@ -77,7 +79,10 @@ JobControl::CancelResult JobControl::cancel()
     if (canceled_)
         return CancelResult::Requested; // a second Cancel changes nothing
     // Queued: begin() sees the flag and the work never starts.
-    if (phase_ == Phase::Running) {
+    if (phase_ == Phase::Running && by_flag_) {
+        stop_.store(true);
+        interrupted_ = true;
+    } else if (phase_ == Phase::Running) {
         // Under the lock throughout: nobody sees canceled_ without the
         // thread that makes it true. A thread that cannot start leaves the
         // job not canceled (a later Cancel tries again) and the error to

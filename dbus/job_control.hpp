@@ -3,7 +3,9 @@
 // Cancel), the worker task that runs the job and pending authorization
 // callbacks, any of which may outlive the others.
 //
-// The only long job is an evacuation: one kernel message that stops (with
+// A scan checks a flag between its reads: a cancel sets it (ByFlag).
+//
+// An evacuation is different: one kernel message that stops (with
 // EINTR) when the device is suspended, keeping what it moved. So a cancel
 // suspends and resumes the device from a thread of its own (the worker is
 // inside the message), again a few times while the job still runs: a
@@ -13,6 +15,7 @@
 // misses, and then the job ended on its own.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -28,12 +31,16 @@ public:
     // `device`: the device-mapper device whose suspend interrupts the job;
     // nullopt: the job cannot be canceled.
     explicit JobControl(std::optional<std::string> device);
+    // Canceled through stop_flag(), which the work polls.
+    struct ByFlag {};
+    explicit JobControl(ByFlag);
     // Joins the interrupting thread, if any: the device is resumed by then.
     ~JobControl();
     JobControl(const JobControl &) = delete;
     JobControl &operator=(const JobControl &) = delete;
 
-    bool cancelable() const { return device_.has_value(); }
+    bool cancelable() const { return device_.has_value() || by_flag_; }
+    const std::atomic<bool> &stop_flag() const { return stop_; }
     const std::optional<std::string> &device() const { return device_; }
 
     // Worker: the job's work starts now; false when it was canceled before
@@ -67,6 +74,8 @@ private:
     void resume_suspended(const std::string &name) noexcept;
 
     const std::optional<std::string> device_;
+    const bool by_flag_ = false;
+    std::atomic<bool> stop_{false};
     // mutex_ protects phase_, canceled_ and interrupted_; changed_ tells the
     // interrupting thread the job ended.
     std::mutex mutex_;

@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
+#include <optional>
+#include <string>
 #include <iostream>
 #include <pthread.h>
 #include <thread>
@@ -17,14 +20,19 @@ namespace {
 // Long enough for a slow USB disk to format a set's metadata; a device that
 // takes longer is taken for hung.
 constexpr unsigned kDefaultIoTimeout = 60;
+// prometheus-node-exporter's textfile directory on Debian and Fedora; used
+// only when it exists, so a host without node-exporter gets no file.
+constexpr const char *kDefaultMetricsDir = "/var/lib/prometheus/node-exporter";
 
 int usage(int rc)
 {
     (rc ? std::cerr : std::cout)
-        << "Usage: dm-remapd [--io-timeout=SECONDS] [--version]\n\n"
+        << "Usage: dm-remapd [--io-timeout=SECONDS] [--metrics-dir=DIR] [--version]\n\n"
            "The dm-remap D-Bus service (org.dmremap1); started by D-Bus activation through systemd.\n\n"
            "  --io-timeout=SECONDS  answer a call TimedOut when a device keeps it longer (default "
-        << kDefaultIoTimeout << ", 1..3600)\n";
+        << kDefaultIoTimeout << ", 1..3600)\n"
+           "  --metrics-dir=DIR     write the Prometheus textfile dm_remap.prom there (default "
+        << kDefaultMetricsDir << " when it exists; empty: none)\n";
     return rc;
 }
 
@@ -33,6 +41,7 @@ int usage(int rc)
 int main(int argc, char **argv)
 {
     unsigned io_timeout = kDefaultIoTimeout;
+    std::optional<std::string> metrics_dir;
     for (int i = 1; i < argc; i++) {
         const std::string arg = argv[i];
         if (arg == "--version") {
@@ -53,6 +62,14 @@ int main(int argc, char **argv)
             io_timeout = static_cast<unsigned>(n);
             continue;
         }
+        if (arg.rfind("--metrics-dir=", 0) == 0) {
+            metrics_dir = arg.substr(std::strlen("--metrics-dir="));
+            if (!metrics_dir->empty() && (*metrics_dir)[0] != '/') {
+                std::cerr << "dm-remapd: --metrics-dir: '" << *metrics_dir << "' is not an absolute path\n";
+                return 2;
+            }
+            continue;
+        }
         std::cerr << "dm-remapd: unknown argument '" << arg << "'\n";
         return usage(2);
     }
@@ -68,7 +85,11 @@ int main(int argc, char **argv)
     std::signal(SIGPIPE, SIG_IGN);
 
     try {
-        dmremap::daemon::Daemon daemon{std::chrono::seconds(io_timeout)};
+        if (!metrics_dir) {
+            std::error_code ec;
+            metrics_dir = std::filesystem::is_directory(kDefaultMetricsDir, ec) ? kDefaultMetricsDir : "";
+        }
+        dmremap::daemon::Daemon daemon{std::chrono::seconds(io_timeout), *metrics_dir};
         std::thread waiter([&] {
             int sig = 0;
             sigwait(&stop_signals, &sig);

@@ -24,8 +24,10 @@ struct SmartReport {
     std::optional<int> nvme_available_spare, nvme_available_spare_threshold, nvme_percentage_used;
     std::string error;          // why not available ("smartctl not installed", its message)
 
-    // Values as HistorySample::smart names them.
+    // Values as HistorySample::smart names them, and back (available
+    // when any value is there; model and serial are not kept).
     std::map<std::string, std::int64_t> values() const;
+    static SmartReport from_values(const std::map<std::string, std::int64_t> &values);
 };
 
 // Parses smartctl's JSON; never throws: malformed input gives

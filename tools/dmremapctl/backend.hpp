@@ -6,6 +6,7 @@
 #pragma once
 
 #include <discovery.hpp>
+#include <health_monitor.hpp>
 #include <remap_device.hpp>
 #include <set_manager.hpp>
 
@@ -39,6 +40,11 @@ public:
     virtual std::vector<std::string> names() = 0;
     virtual DeviceStatus status(const std::string &name) = 0;
     virtual std::vector<SpareStat> spares(const std::string &name) = 0;
+    // The health model's view of a device; `smart`: run smartctl (root only).
+    virtual DeviceHealth health(const std::string &name, bool smart) = 0;
+    // State files of `name` changed behind dm-remapd (a direct scan, a
+    // health update): let it look again, if it runs. Never throws.
+    virtual void notify_changed(const std::string &name) = 0;
     // Every remap table entry in block order; `fn` returns false to stop.
     virtual void for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn) = 0;
 

@@ -50,6 +50,12 @@ public:
     ~DeviceProxy() { unregisterProxy(); }
     // For calls the generated methods make synchronously.
     sdbus::IProxy &raw() { return getProxy(); }
+
+private:
+    void onHealthChanged(const std::string &, const std::vector<sdbus::Struct<std::string, std::string, std::string>> &)
+        override
+    {
+    }
 };
 
 Error::Code code_of(const std::string &name)

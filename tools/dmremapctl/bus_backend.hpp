@@ -16,6 +16,10 @@
 
 namespace dmremap::cli {
 
+// Asks a running dm-remapd to read `name` again (its state files changed
+// behind it); starts no daemon, waits at most a few seconds, never throws.
+void notify_daemon(const std::string &name) noexcept;
+
 class BusBackend final : public Backend {
 public:
     BusBackend();
@@ -24,6 +28,8 @@ public:
     std::vector<std::string> names() override;
     DeviceStatus status(const std::string &name) override;
     std::vector<SpareStat> spares(const std::string &name) override;
+    DeviceHealth health(const std::string &name, bool smart) override;
+    void notify_changed(const std::string &name) override;
     void for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn) override;
 
     CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force) override;

@@ -18,6 +18,8 @@ inline constexpr int kExitNotFound = 3;      // no such device, file, set or mem
 inline constexpr int kExitRefused = 4;       // in use, mounted, busy, already there
 inline constexpr int kExitNotAuthorized = 5; // polkit or permissions said no
 inline constexpr int kExitDamaged = 6;       // check found damage; metadata too damaged to use
+inline constexpr int kExitHealthWarning = 7; // health --check: a device is in state warning
+inline constexpr int kExitHealthFailing = 8; // health --check: a device is in state failing
 
 // Each takes the whole argv; argv[1] is the command name.
 int cmd_format(int argc, char **argv);
@@ -36,6 +38,7 @@ int cmd_spare(int argc, char **argv);
 int cmd_remap(int argc, char **argv);
 int cmd_remaps(int argc, char **argv);
 int cmd_pending(int argc, char **argv);
+int cmd_health(int argc, char **argv);
 
 // Per-member spare use, as status and spare list show it.
 nlohmann::json spares_json(const std::vector<SpareStat> &spares);

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "direct_backend.hpp"
+#ifdef DMREMAP_WITH_DBUS
+#include "bus_backend.hpp"
+#endif
 
 #include <algorithm>
+#include <ctime>
 
 namespace dmremap::cli {
 
@@ -14,6 +18,20 @@ std::vector<std::string> DirectBackend::names()
 
 DeviceStatus DirectBackend::status(const std::string &name) { return RemapDevice(name).status(); }
 std::vector<SpareStat> DirectBackend::spares(const std::string &name) { return RemapDevice(name).spares(); }
+
+DeviceHealth DirectBackend::health(const std::string &name, bool smart)
+{
+    return update_health(name, {"", smart}, std::time(nullptr));
+}
+
+void DirectBackend::notify_changed(const std::string &name)
+{
+#ifdef DMREMAP_WITH_DBUS
+    notify_daemon(name);
+#else
+    (void)name;
+#endif
+}
 
 void DirectBackend::for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn)
 {

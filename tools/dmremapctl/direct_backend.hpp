@@ -12,6 +12,8 @@ public:
     std::vector<std::string> names() override;
     DeviceStatus status(const std::string &name) override;
     std::vector<SpareStat> spares(const std::string &name) override;
+    DeviceHealth health(const std::string &name, bool smart) override;
+    void notify_changed(const std::string &name) override;
     void for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn) override;
 
     CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force) override;

@@ -33,6 +33,7 @@ const Command commands[] = {
     {"remap", cmd_remap, "move a block to a spare now"},
     {"remaps", cmd_remaps, "the remapped and pending blocks of an active device"},
     {"pending", cmd_pending, "blocks that read as errors until written"},
+    {"health", cmd_health, "health state, reasons, forecast, last scan, SMART (--check for monitors)"},
     {"format", cmd_format, "write a new remap set onto a data device and optional spares"},
     {"dump", cmd_dump, "show a member's superblock and remap table"},
     {"check", cmd_check, "check members for damage (exit 0 clean, 6 damaged)"},
@@ -50,7 +51,7 @@ void usage(std::ostream &out)
            "  --no-ask-password  polkit must not ask for a password (no agent is started)\n"
            "\nRun 'dmremapctl COMMAND --help' for a command's options; see dmremapctl(8).\n"
            "Exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 refused (in use, exists),\n"
-           "5 not authorized, 6 damaged.\n";
+           "5 not authorized, 6 damaged; health --check: 7 warning, 8 failing.\n";
 }
 
 // "spare add", not "spare": the same prefix as its usage errors.
