@@ -131,9 +131,9 @@ def require_root():
 
 
 # dm-remapd's polkit actions (dbus/org.dmremap1.policy).
-CREATE, ASSEMBLE, SPARE, REMAP, CANCEL = ("org.dmremap1." + a for a in
-                                          ("create", "assemble", "spare", "remap", "cancel-job"))
-ACTIONS = [CREATE, ASSEMBLE, SPARE, REMAP, CANCEL]
+CREATE, ASSEMBLE, SPARE, REMAP, CANCEL, SCAN = ("org.dmremap1." + a for a in
+                                                ("create", "assemble", "spare", "remap", "cancel-job", "scan"))
+ACTIONS = [CREATE, ASSEMBLE, SPARE, REMAP, CANCEL, SCAN]
 
 class Env:
     """The private bus, the polkit mock and the daemon."""
@@ -143,6 +143,12 @@ class Env:
         # An unprivileged client must reach the socket.
         os.chmod(self.dir, 0o755)
         self.socket = os.path.join(self.dir, "system_bus_socket")
+        # Scan checkpoints and health history of this run only; dmremapctl
+        # run by the tests (directly, as root) must see the same.
+        self.state_dir = os.path.join(self.dir, "state")
+        self.metrics_dir = os.path.join(self.dir, "metrics")
+        os.mkdir(self.metrics_dir)
+        os.environ["DM_REMAP_STATE_DIR"] = self.state_dir
         self.address = "unix:path=" + self.socket
         own = ""
         if os.geteuid() != 0:
@@ -194,8 +200,8 @@ class Env:
         log = open(self.daemon_log, "a")
         # Short enough that the hung-device test waits little, long enough
         # for any honest call in a loaded TCG guest.
-        self.daemon = subprocess.Popen([DMREMAPD, "--io-timeout=%d" % IO_TIMEOUT], env=self.env, stdout=log,
-                                       stderr=log)
+        self.daemon = subprocess.Popen([DMREMAPD, "--io-timeout=%d" % IO_TIMEOUT,
+                                        "--metrics-dir=" + self.metrics_dir], env=self.env, stdout=log, stderr=log)
         log.close()
         wait_for(lambda: self.has_owner(NAME) or self.daemon.poll() is not None, what="dm-remapd on the bus")
         if self.daemon.poll() is not None:

@@ -396,12 +396,13 @@ class TestAuthorization(DBusTest):
         if not paths:
             self.assertFalse(EXPECT_DEVICE, "no Device object, but tests/dbus/vm-devices.sh made one")
             self.skipTest("no active dm-remap device here (device-mapper unavailable or no device): "
-                          "authorization of AddSpare, RemoveSpare, Remap, Stop not checked")
+                          "authorization of AddSpare, RemoveSpare, Remap, StartScan, Stop not checked")
         name = paths[0].rsplit("/", 1)[1]
         for method, sig, args, action, device in (("AddSpare", "sa{sv}", ["/nonexistent", {}], E.SPARE, "/nonexistent"),
                                                   ("RemoveSpare", "sa{sv}", ["/nonexistent", {}], E.SPARE,
                                                    "/nonexistent"),
                                                   ("Remap", "ta{sv}", [0, {}], E.REMAP, None),
+                                                  ("StartScan", "a{sv}", [{}], E.SCAN, None),
                                                   ("Stop", "a{sv}", [{}], E.ASSEMBLE, None)):
             self.set_polkit([])
             r = as_nobody(paths[0], DEV_IF, method, sig, args)
@@ -528,6 +529,32 @@ class TestReadFlood(DBusTest):
         self.assertTrue(all("the limit per " in r["message"] for r in busy), busy)
         self.assertGreater(len(ok), 0)
         self.assertAlive()
+
+
+def context_switches(pid):
+    """Every thread's voluntary and involuntary context switches: a thread
+    that wakes up (a timer, a poll with a timeout) adds to them."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    total += int(line.split()[1])
+    return total
+
+
+class TestYIdle(DBusTest):
+    def test_idle_daemon_sleeps(self):
+        """No polling: an idle dm-remapd has no timer or poll timeout that
+        wakes it (history and health move on kernel events and a daily
+        wait). Ten seconds with no call must cost no context switch."""
+        self.assertAlive()
+        pid = E.ENV.daemon.pid
+        time.sleep(1)  # the answer to assertAlive's call has gone out
+        before = context_switches(pid)
+        time.sleep(10)
+        after = context_switches(pid)
+        self.assertEqual(after - before, 0, "dm-remapd woke up %d times in 10 s while idle" % (after - before))
 
 
 class TestZRestart(DBusTest):

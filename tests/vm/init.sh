@@ -88,7 +88,8 @@ EOF
 	ln -sf ../vmtest.service /newroot/etc/systemd/system/multi-user.target.wants/vmtest.service
 	# Units of the host that make no sense in a throwaway guest.
 	for u in getty@tty1 serial-getty@ttyS0 serial-getty@ttyS1 systemd-networkd-wait-online \
-		networking ssh cron apt-daily apt-daily-upgrade e2scrub_all e2scrub_reap; do
+		networking ssh cron apt-daily apt-daily-upgrade e2scrub_all e2scrub_reap prometheus smartmontools smartd \
+		postgresql; do
 		ln -sf /dev/null "/newroot/etc/systemd/system/$u.service"
 	done
 	umount /proc /sys
