@@ -81,6 +81,28 @@ after=$(json_get 'd["after_exit"]' <<< "$r")
 echo "PropertiesChanged(Remapped=1) arrived $after s after the write returned"
 [ "$(json_get 'd["after_exit"] < 30.0' <<< "$r")" = True ] ||
 	die "PropertiesChanged came $after s after the write (limit: 30 s)"
+
+# The remap is in the journal under its MESSAGE_ID, and the installed
+# catalog explains it (journalctl -x).
+journalctl --update-catalog
+id=6e12252d13634abaab8fda8f19a8920f
+for _ in $(seq 50); do
+	journalctl MESSAGE_ID=$id DM_REMAP_DEVICE=vn --no-pager -o cat | grep -q "1 blocks moved to spares" && break
+	sleep 0.2
+done
+journalctl MESSAGE_ID=$id DM_REMAP_DEVICE=vn --no-pager -o cat | grep -q "1 blocks moved to spares" ||
+	die "no journal entry with MESSAGE_ID=$id for the remap: $(journalctl -u dm-remapd.service --no-pager -o cat)"
+journalctl -x MESSAGE_ID=$id --no-pager | grep -q "Subject: Blocks of vn were moved to spare blocks" ||
+	die "journalctl -x does not explain MESSAGE_ID=$id: $(journalctl -x MESSAGE_ID=$id --no-pager)"
+# A scan under the unit's sandbox: O_DIRECT reads, idle I/O priority
+# (ioprio_set), its checkpoint and result under /var/lib/dm-remap.
+out=$(busctl -j --timeout=600 call org.dmremap1 /org/dmremap1/devices/vn org.dmremap1.Device StartScan 'a{sv}' 0)
+expect_eq "StartScan under the sandbox" "True 0" \
+	"$(json_get 'd["data"][1]["complete"]["data"], len(d["data"][1]["found"]["data"])' <<< "$out")"
+uuid=$(busctl get-property "${M[0]}" /org/dmremap1/devices/vn org.dmremap1.Device SetUUID | cut -d'"' -f2)
+[ -s "/var/lib/dm-remap/$uuid/last-scan.json" ] || die "no /var/lib/dm-remap/$uuid/last-scan.json after the scan"
+[ -s "/var/lib/dm-remap/$uuid/history.jsonl" ] || die "no health history for vn"
+expect_eq "HealthState" 's "ok"' "$(busctl get-property "${M[0]}" /org/dmremap1/devices/vn org.dmremap1.Device HealthState)"
 busctl call org.dmremap1 /org/dmremap1/devices/vn org.dmremap1.Device Stop 'a{sv}' 0 > /dev/null
 
 busctl call "${D[@]}" Stop 'a{sv}' 0 > /dev/null
