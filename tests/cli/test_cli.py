@@ -984,6 +984,40 @@ class TestActiveUsage(Base):
             with self.subTest(args=args):
                 self.usage(args, msg)
 
+    def test_scan(self):
+        not_rate = "scan: --rate '%s' is not a rate in MB/s above 0 (e.g. 50 or 2.5)"
+        not_duration = "scan: --max-duration '%s' is not a duration (e.g. 90s, 30m, 2h, 1d or seconds)"
+        cases = [((), "scan: missing NAME"),
+                 (("vol", "other"), "scan: unexpected argument 'other'"),
+                 (("--bogus", "vol"), "scan: unknown option '--bogus'"),
+                 (("vol", "--rate"), "scan: option '--rate' needs a value"),
+                 (("vol", "--json=yes"), "scan: option '--json' takes no value")]
+        cases += [(("vol", "--rate", r), not_rate % r) for r in ("0", "-5", "fast", "", "nan", "inf", "0x10", "5MB",
+                                                                "1e9")]
+        cases += [(("vol", "--max-duration", d), not_duration % d)
+                  for d in ("0", "0s", "-1", "1.5h", "10x", "h", "", "2 h", "99999999999d")]
+        cases += [(("vol", "--include-lost"), "scan: --include-lost goes with --rewrite-pending"),
+                  (("vol", "--yes"), "scan: --yes goes with --rewrite-pending"),
+                  (("vol", "--rewrite-pending", "--yes", "--rate", "5"), "scan: --rate does not go with --rewrite-pending"),
+                  (("vol", "--rewrite-pending", "--yes", "--max-duration", "1h"),
+                   "scan: --max-duration does not go with --rewrite-pending"),
+                  (("vol", "--rewrite-pending", "--yes", "--restart"),
+                   "scan: --restart does not go with --rewrite-pending")]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                self.usage(("scan",) + args, msg)
+
+    def test_scan_rewrite_needs_yes_without_terminal(self):
+        """Destroying data is confirmed on a terminal or with --yes; neither: usage error, before any device."""
+        for args in (("vol", "--rewrite-pending"), ("--rewrite-pending", "--include-lost", "vol"),
+                     ("--json", "--rewrite-pending", "vol")):
+            with self.subTest(args=args):
+                p = subprocess.run([BIN, "scan", *args], capture_output=True, text=True, timeout=60,
+                                   stdin=subprocess.DEVNULL)
+                self.assertEqual((p.returncode, p.stdout, p.stderr),
+                                 (USAGE, "", "dmremapctl scan: --rewrite-pending destroys data: confirm with --yes "
+                                             "when not on a terminal\nTry 'dmremapctl scan --help'.\n"))
+
     def test_create(self):
         d = self.img("d.img", 128 * MiB)
         cases = [((), "create: missing DATA_DEV"),
@@ -1014,7 +1048,11 @@ class TestActiveUsage(Base):
                     "list": ["Usage: dmremapctl list [--json]\n"],
                     "remap": ["Usage: dmremapctl remap NAME BLOCK [--json]\n"],
                     "remaps": ["Usage: dmremapctl remaps NAME [--json]\n"],
-                    "pending": ["Usage: dmremapctl pending NAME [--json]\n"]}
+                    "pending": ["Usage: dmremapctl pending NAME [--json]\n"],
+                    "scan": ["Usage: dmremapctl scan NAME [--rate MB/s] [--max-duration DURATION] [--no-idle] "
+                             "[--restart] [--json]\n",
+                             "       dmremapctl scan NAME --rewrite-pending [--include-lost] [--yes] [--json]\n",
+                             "DESTROYS"]}
         spare = ["Usage: dmremapctl spare add NAME DEV [--force] [--json]\n",
                  "       dmremapctl spare add NAME --image PATH --size SIZE [--json]\n",
                  "       dmremapctl spare remove NAME DEV [--evacuate] [--json]\n",
@@ -1038,7 +1076,8 @@ class TestActiveUsage(Base):
 
     def test_main_help_lists_every_command(self):
         p = self.ctl("--help")
-        for cmd in ("create", "assemble", "stop", "members", "status", "list", "spare", "remap", "remaps", "pending"):
+        for cmd in ("create", "assemble", "stop", "members", "status", "list", "spare", "remap", "remaps", "pending",
+                    "scan"):
             self.assertRegex(p.stdout, r"\n  %s +\S" % cmd)
         self.assertEqual(commands()[:3], ["create", "assemble", "stop"])
 
@@ -1067,6 +1106,8 @@ class TestActiveRefusals(Base):
                  (("remap", "vol", "5"), "remap: vol: " + NO_DM),
                  (("remaps", "vol"), "remaps: vol: " + NO_DM),
                  (("pending", "--json", "vol"), "pending: vol: " + NO_DM),
+                 (("scan", "vol"), "scan: vol: " + NO_DM),
+                 (("scan", "--rewrite-pending", "--yes", "vol"), "scan: vol: " + NO_DM),
                  (("assemble", "--all"), "assemble: " + NO_DM),
                  (("assemble", "--uuid", UUID), "assemble: " + NO_DM)]
         for args, msg in cases:
@@ -1082,7 +1123,9 @@ class TestActiveRefusals(Base):
             self.skipTest("no device-mapper here")
         name = "dmremapctl-test-nosuch-%d" % os.getpid()
         for args, cmd in [(("stop", name), "stop"), (("status", name), "status"), (("spare", "list", name), "spare list"),
-                          (("remaps", name), "remaps"), (("remap", name, "1"), "remap")]:
+                          (("remaps", name), "remaps"), (("remap", name, "1"), "remap"), (("scan", name), "scan"),
+                          (("scan", "--json", "--max-duration", "1h", name), "scan"),
+                          (("scan", "--rewrite-pending", "--yes", name), "scan")]:
             with self.subTest(args=args):
                 self.ctl(*args, rc=NOT_FOUND, err="dmremapctl %s: %s: no such device-mapper device\n" % (cmd, name))
 

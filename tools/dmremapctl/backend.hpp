@@ -8,6 +8,7 @@
 #include <discovery.hpp>
 #include <health_monitor.hpp>
 #include <remap_device.hpp>
+#include <scanner.hpp>
 #include <set_manager.hpp>
 
 #include <functional>
@@ -59,6 +60,12 @@ public:
     virtual SpareRemoved spare_remove(const std::string &name, const std::string &dev, bool evacuate,
                                       const RemapDevice::Progress &progress) = 0;
     virtual bool remap(const std::string &name, std::uint64_t block) = 0;
+
+    // A media scan of the device (Scanner): runs until the pass ends, the
+    // limit, or SIGINT/SIGTERM (which stop it resumably: outcome.canceled).
+    virtual ScanOutcome scan(const std::string &name, const ScanOptions &opts, const Scanner::Progress &progress) = 0;
+    // Zeros over the pending blocks (rewrite_pending); the blocks written.
+    virtual std::vector<std::uint64_t> rewrite_pending(const std::string &name, bool include_lost) = 0;
 };
 
 // Root acts directly, everyone else through dm-remapd; the environment

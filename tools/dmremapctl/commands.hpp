@@ -39,6 +39,7 @@ int cmd_remap(int argc, char **argv);
 int cmd_remaps(int argc, char **argv);
 int cmd_pending(int argc, char **argv);
 int cmd_health(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 
 // Per-member spare use, as status and spare list show it.
 nlohmann::json spares_json(const std::vector<SpareStat> &spares);

@@ -27,6 +27,8 @@ public:
     SpareRemoved spare_remove(const std::string &name, const std::string &dev, bool evacuate,
                               const RemapDevice::Progress &progress) override;
     bool remap(const std::string &name, std::uint64_t block) override;
+    ScanOutcome scan(const std::string &name, const ScanOptions &opts, const Scanner::Progress &progress) override;
+    std::vector<std::uint64_t> rewrite_pending(const std::string &name, bool include_lost) override;
 };
 
 } // namespace dmremap::cli

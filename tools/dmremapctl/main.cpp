@@ -33,6 +33,7 @@ const Command commands[] = {
     {"remap", cmd_remap, "move a block to a spare now"},
     {"remaps", cmd_remaps, "the remapped and pending blocks of an active device"},
     {"pending", cmd_pending, "blocks that read as errors until written"},
+    {"scan", cmd_scan, "read the whole device to find unreadable blocks (resumable)"},
     {"health", cmd_health, "health state, reasons, forecast, last scan, SMART (--check for monitors)"},
     {"format", cmd_format, "write a new remap set onto a data device and optional spares"},
     {"dump", cmd_dump, "show a member's superblock and remap table"},

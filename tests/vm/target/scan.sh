@@ -1,0 +1,172 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# dmremapctl scan (issue 15): a scan over a null_blk with bad sector ranges
+# finds exactly the blocks those ranges touch (each now pending, reported
+# with its sector range on the data device); a scan stopped by
+# --max-duration resumes where it stopped, reading no block twice, and the
+# completed pass lands in last-scan.json; --rewrite-pending clears the
+# pending blocks; foreground fio keeps most of its IOPS while an
+# idle-priority scan runs (the ratio printed; only a loose bound asserted).
+. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+export DM_REMAP_STATE_DIR=/tmp/dmr-state
+
+# A 4 KiB null_blk throttled to 100 MB/s, so that the device, not the CPU,
+# is what a scan and fio compete for, and requests queue in the I/O
+# scheduler (where the idle class can matter).
+modprobe null_blk nr_devices=0
+vm_configfs
+nb=/sys/kernel/config/nullb/sc0
+mkdir "$nb"
+echo 256 > "$nb/size"
+echo 4096 > "$nb/blocksize"
+echo 1 > "$nb/memory_backed"
+echo 100 > "$nb/mbps"
+echo 1 > "$nb/power"
+wait_for_dev /dev/sc0
+dev=/dev/sc0
+
+"$ctl" create --json --name sc --max-remaps 4096 --internal-spare 8M "$dev" > /tmp/create.json
+uuid=$(jq -r .set_uuid /tmp/create.json)
+state=$DM_REMAP_STATE_DIR/$uuid
+off=$(data_sector "$dev" 0)
+blocks=$(($(blockdev --getsize64 /dev/mapper/sc) / 4096))
+echo "set $uuid: $blocks data blocks, data area at sector $off of $dev"
+
+# Bad sector ranges on the data device (inclusive), and the data blocks
+# they touch: one whole block, a range over three blocks starting mid-block,
+# one sector inside a block near the end.
+ranges=("$((off + 100 * 8)) $((off + 100 * 8 + 7))"
+	"$((off + 5000 * 8 + 3)) $((off + 5002 * 8 + 1))"
+	"$((off + (blocks - 7) * 8 + 5)) $((off + (blocks - 7) * 8 + 5))")
+expected=""
+for r in "${ranges[@]}"; do
+	set -- $r
+	nullb_bad sc0 "$1" "$2"
+	for ((b = ($1 - off) / 8; b <= ($2 - off) / 8; b++)); do expected+="$b "; done
+done
+expected=${expected% }
+nbad=$(wc -w <<< "$expected")
+echo "bad blocks expected: $expected"
+
+# 1. A full pass finds exactly those blocks, with their sector ranges.
+t0=$SECONDS
+"$ctl" scan sc --json > /tmp/scan1.json
+[ "$(wc -l < /tmp/scan1.json)" = 1 ] || die "scan --json printed more than one line: $(cat /tmp/scan1.json)"
+expect_eq "scan found" "$expected" "$(jq -r '[.found[].block] | join(" ")' /tmp/scan1.json)"
+expect_eq "scan sectors" \
+	"$(for b in $expected; do printf '%s:%s:8 ' "$b" $((off + b * 8)); done | sed 's/ $//')" \
+	"$(jq -r '[.found[] | "\(.block):\(.sector):\(.sectors)"] | join(" ")' /tmp/scan1.json)"
+expect_eq "scan pass" "true 0 $blocks $blocks $nbad 1" \
+	"$(jq -r '"\(.complete) \(.first_block) \(.blocks_read) \(.next_block) \(.bad_count) \(.runs)"' /tmp/scan1.json)"
+expect_eq "pending after scan" "$expected" "$("$ctl" pending --json sc | jq -r '[.[].block] | join(" ")')"
+expect_eq "status pending" "$nbad" "$(status_field sc pending)"
+[ -f "$state/last-scan.json" ] || die "no $state/last-scan.json after a complete pass"
+[ ! -e "$state/scan-checkpoint.json" ] || die "a checkpoint was left after a complete pass"
+expect_eq "last-scan.json" "true $blocks $nbad" "$(jq -r '"\(.complete) \(.next_block) \(.bad_count)"' "$state/last-scan.json")"
+echo "full pass: $((SECONDS - t0)) s, $(jq .rate_mb_s /tmp/scan1.json) MB/s"
+# Human output names each block and its sector range.
+"$ctl" scan sc > /tmp/scan1.txt
+grep -q "^  block 100: data device sectors $((off + 800))-$((off + 807))\$" /tmp/scan1.txt ||
+	die "human output: $(cat /tmp/scan1.txt)"
+grep -q "^sc: pass complete: $blocks blocks in 1 run" /tmp/scan1.txt || die "human output: $(cat /tmp/scan1.txt)"
+
+# 2. Two scans of one set at once: the second is refused (exit 4).
+"$ctl" scan sc --rate 20 --json > /tmp/bg0.json &
+bg=$!
+wait_until 60 "the first scan's lock" eval '[ -e "$state/scan.lock" ] && ! flock -n "$state/scan.lock" true'
+rc=0
+out=$("$ctl" scan sc 2>&1) || rc=$?
+expect_eq "concurrent scan" "4 dmremapctl scan: sc: a scan of this set is already running ($state/scan.lock is locked)" \
+	"$rc $out"
+kill -INT $bg
+rc=0
+wait $bg || rc=$?
+expect_eq "interrupted scan exit" 1 "$rc"
+expect_eq "interrupted scan" "true false" "$(jq -r '"\(.canceled) \(.complete)"' /tmp/bg0.json)"
+[ -f "$state/scan-checkpoint.json" ] || die "no checkpoint after an interrupted scan"
+
+# 3. A bounded run stops partway; the next resumes exactly there. --restart
+# begins a new pass (the interrupted one above is dropped).
+"$ctl" scan sc --restart --rate 40 --max-duration 2 --json > /tmp/run1.json
+jq -e '.stopped_by_limit and (.complete | not) and .first_block == 0 and .next_block > 0' /tmp/run1.json > /dev/null ||
+	die "bounded run: $(cat /tmp/run1.json)"
+stop=$(jq .next_block /tmp/run1.json)
+expect_eq "checkpoint position" "$stop" "$(jq .next_block "$state/scan-checkpoint.json")"
+"$ctl" scan sc --json > /tmp/run2.json
+expect_eq "resumed at" "$stop" "$(jq .first_block /tmp/run2.json)"
+expect_eq "blocks over both runs" "$blocks" $(($(jq .blocks_read /tmp/run1.json) + $(jq .blocks_read /tmp/run2.json)))
+expect_eq "resumed pass" "true 2 $nbad $((blocks * 4096))" \
+	"$(jq -r '"\(.complete) \(.runs) \(.bad_count) \(.bytes_read)"' /tmp/run2.json)"
+expect_eq "found over both runs" "$expected" "$(jq -rs '[.[].found[].block] | join(" ")' /tmp/run1.json /tmp/run2.json)"
+expect_eq "last-scan.json of the resumed pass" "true 2 $blocks" \
+	"$(jq -r '"\(.complete) \(.runs) \(.next_block)"' "$state/last-scan.json")"
+[ ! -e "$state/scan-checkpoint.json" ] || die "a checkpoint was left after the resumed pass completed"
+echo "bounded run stopped at block $stop of $blocks; resumed there"
+
+# 4. --rewrite-pending: refused without a terminal and --yes; with --yes
+# zeros every pending block (the range is still bad: each is remapped).
+rc=0
+out=$("$ctl" scan sc --rewrite-pending < /dev/null 2>&1) || rc=$?
+expect_eq "rewrite without --yes" 2 "$rc"
+expect_eq "still pending" "$nbad" "$(status_field sc pending)"
+"$ctl" scan sc --rewrite-pending --yes --json > /tmp/rewrite.json
+expect_eq "rewritten" "$expected" "$(jq -r '.rewritten | join(" ")' /tmp/rewrite.json)"
+expect_eq "pending after rewrite" 0 "$(status_field sc pending)"
+expect_eq "remapped after rewrite" "$nbad" "$(status_field sc remapped)"
+for b in $expected; do
+	cmp -n 4096 <(dd if=/dev/mapper/sc bs=4096 skip="$b" count=1 iflag=direct status=none) /dev/zero ||
+		die "block $b does not read back zeros after --rewrite-pending"
+done
+"$ctl" scan sc --json > /tmp/scan3.json
+expect_eq "scan after rewrite" "0 true" "$(jq -r '"\(.found_count) \(.complete)"' /tmp/scan3.json)"
+for r in "${ranges[@]}"; do nullb_good sc0 $r; done
+
+# 5. Foreground fio alone, then while an idle-priority scan runs.
+sched=""
+for s in bfq mq-deadline; do
+	[ "$s" = bfq ] && { modprobe bfq 2> /dev/null || continue; }
+	if echo "$s" > /sys/block/sc0/queue/scheduler 2> /dev/null; then sched=$s; break; fi
+done
+[ -n "$sched" ] || die "neither bfq nor mq-deadline could be set on sc0 ($(cat /sys/block/sc0/queue/scheduler))"
+echo "I/O scheduler of sc0: $(cat /sys/block/sc0/queue/scheduler)"
+fio_iops() {
+	fio --name=fg --filename=/dev/mapper/sc --rw=randread --bs=4k --direct=1 --ioengine=psync --iodepth=1 \
+		--runtime=4 --time_based --output-format=json > /tmp/fio.json || die "fio failed"
+	jq '.jobs[0].read.iops | floor' /tmp/fio.json
+}
+scan_read() { awk '/^read_bytes/ {print $2}' "/proc/$1/io"; }
+alone=$(fio_iops)
+[ "$alone" -gt 0 ] || die "fio alone: no IOPS"
+# with_scan [--no-idle]: sets $iops, fio's IOPS while a full-speed scan
+# runs, proven to: the scan process is alive after fio and read through
+# the block layer meanwhile ($scan_mb MB; ionice's view in $scan_prio).
+with_scan() {
+	local bg r0 r1 rc=0
+	"$ctl" scan sc --restart --max-duration 30 "$@" --json > /tmp/bg.json &
+	bg=$!
+	wait_until 60 "the background scan to read" eval '[ "$(scan_read $bg)" -gt 0 ]'
+	scan_prio=$(ionice -p $bg)
+	r0=$(scan_read $bg)
+	iops=$(fio_iops)
+	kill -0 $bg 2> /dev/null || die "the scan ended before fio did: the measurement is not under a scan"
+	r1=$(scan_read $bg)
+	[ "$r1" -gt "$r0" ] || die "the scan did not read while fio ran ($r0 -> $r1 bytes)"
+	scan_mb=$(((r1 - r0) / 1000000))
+	kill -INT $bg
+	wait $bg || rc=$?
+	expect_eq "interrupted background scan exit" 1 "$rc"
+	jq -e '.canceled and (.complete | not)' /tmp/bg.json > /dev/null || die "background scan: $(cat /tmp/bg.json)"
+}
+with_scan
+idle=$iops
+echo "idle scan: ionice says '$scan_prio'; it read $scan_mb MB while fio ran"
+expect_eq "scan I/O class" "idle" "$scan_prio"
+with_scan --no-idle
+best=$iops
+echo "no-idle scan: ionice says '$scan_prio'; it read $scan_mb MB while fio ran"
+ratio=$(awk -v a="$alone" -v b="$idle" 'BEGIN { printf "%.2f", b / a }')
+ratio_be=$(awk -v a="$alone" -v b="$best" 'BEGIN { printf "%.2f", b / a }')
+echo "fio 4k randread IOPS on $sched: alone $alone, with an idle scan $idle (ratio $ratio)," \
+	"with a best-effort scan $best (ratio $ratio_be)"
+awk -v r="$ratio" 'BEGIN { exit !(r >= 0.3) }' || die "fio kept only $ratio of its IOPS under an idle scan"
+echo "scan: ok"
