@@ -353,9 +353,9 @@ void DeviceObject::StartScan(sdbus::Result<sdbus::ObjectPath, Dict> &&result, Di
             throw Error(Error::Code::InvalidArgument, "rate: " + std::to_string(so.rate_mb_s) +
                                                           " is not a rate in MB/s from 0 (unlimited) to 1000000");
         const auto max = checked.get<std::uint64_t>("max_duration").value_or(0);
-        if (max > 366ULL * 24 * 3600)
+        if (max > 100ULL * 365 * 24 * 3600)
             throw Error(Error::Code::InvalidArgument, "max_duration: " + std::to_string(max) +
-                                                          " s is more than a year");
+                                                          " s is more than 100 years");
         so.max_duration = std::chrono::seconds(max);
         so.idle_priority = checked.get<bool>("idle").value_or(true);
         so.restart = checked.flag("restart");

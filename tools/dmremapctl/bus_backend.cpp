@@ -540,19 +540,4 @@ bool BusBackend::remap(const std::string &name, std::uint64_t block)
     return call([&] { return dev.Remap(block, options()); }, name);
 }
 
-// PLACEHOLDER (issue 15): the scan through dm-remapd is Device.StartScan
-// (a job with progress and Cancel), which the integrator wires up here.
-// Until then the way through the daemon refuses plainly; root scans
-// directly (DirectBackend).
-ScanOutcome BusBackend::scan(const std::string &, const ScanOptions &, const Scanner::Progress &)
-{
-    throw Error(Error::Code::Failed, "scan through dm-remapd: not available yet");
-}
-
-// PLACEHOLDER (issue 15): as scan(), until dm-remapd offers it.
-std::vector<std::uint64_t> BusBackend::rewrite_pending(const std::string &, bool)
-{
-    throw Error(Error::Code::Failed, "scan through dm-remapd: not available yet");
-}
-
 } // namespace dmremap::cli

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// BusBackend's health: dm-remapd's HealthState, HealthReasons, Forecast
-// and LastScan put back into the library's structs, so `dmremapctl
-// health` prints the same for a user as for root. SMART needs raw disk
-// access: only root's direct run reads it.
+// BusBackend's health and scans: dm-remapd's HealthState, HealthReasons,
+// Forecast and LastScan put back into the library's structs, so `dmremapctl
+// health` prints the same for a user as for root (SMART needs raw disk
+// access: only root's direct run reads it); a scan is StartScan with its
+// Job's progress, and SIGINT cancels the Job.
 #include "bus_backend.hpp"
+
+#include "job_watch.hpp"
+#include "stop_signals.hpp"
 
 #include <error.hpp>
 
 #include <chrono>
+#include <cerrno>
 #include <ctime>
 
 namespace dmremap::cli {
@@ -99,6 +104,94 @@ DeviceHealth BusBackend::health(const std::string &name, bool)
     out.health.forecast = forecast_of(get<Dict>(p, "Forecast").value_or(Dict{}));
     scans_of(get<Dict>(p, "LastScan").value_or(Dict{}), out);
     return out;
+}
+
+ScanOutcome BusBackend::scan(const std::string &name, const ScanOptions &opts, const Scanner::Progress &progress)
+{
+    const std::string path = device(name).first;
+    const StopSignals signals;
+    JobWatch watch(bus(), path); // before the job exists
+    Dict o = options();
+    o["rate"] = sdbus::Variant(opts.rate_mb_s);
+    o["max_duration"] = sdbus::Variant(static_cast<std::uint64_t>(opts.max_duration.count()));
+    o["idle"] = sdbus::Variant(opts.idle_priority);
+    o["restart"] = sdbus::Variant(opts.restart);
+    auto proxy = sdbus::createProxy(bus(), "org.dmremap1", path);
+    std::optional<Dict> result;
+    std::optional<sdbus::Error> failure;
+    // As long as the disk takes: D-Bus allows at most about 24 days.
+    proxy->callMethodAsync("StartScan")
+        .onInterface("org.dmremap1.Device")
+        .withTimeout(std::chrono::hours(24 * 24))
+        .withArguments(o)
+        .uponReplyInvoke([&](const sdbus::Error *error, const sdbus::ObjectPath &, const Dict &r) {
+            if (error)
+                failure = *error;
+            else
+                result = r;
+        });
+    bool cancel_sent = false;
+    std::uint64_t bytes = 0; // the pass's, from the Job once it is there
+    watch.wait(
+        [&] {
+            if (StopSignals::requested() && !cancel_sent && watch.job()) {
+                cancel_sent = true;
+                try {
+                    sdbus::createProxy(bus(), "org.dmremap1", *watch.job())
+                        ->callMethod("Cancel")
+                        .onInterface("org.dmremap1.Job")
+                        .withArguments(options());
+                } catch (const sdbus::Error &) {
+                    // Finished meanwhile: its reply comes anyway.
+                }
+            }
+            return result || failure;
+        },
+        [&](double fraction) {
+            if (!bytes && watch.job()) {
+                try {
+                    bytes = sdbus::createProxy(bus(), "org.dmremap1", *watch.job())
+                                ->getProperty("Bytes")
+                                .onInterface("org.dmremap1.Job")
+                                .get<std::uint64_t>();
+                } catch (const sdbus::Error &) {
+                    // Gone already: the reply is next.
+                }
+            }
+            if (progress && bytes)
+                progress(static_cast<std::uint64_t>(fraction * static_cast<double>(bytes)), bytes);
+        });
+    ScanOutcome out;
+    out.record.device = name;
+    if (failure && failure->getName() == "org.dmremap1.Error.Cancelled") {
+        // Where the next scan resumes, as the daemon recorded it.
+        const DeviceHealth h = health(name, false);
+        out.canceled = true;
+        if (h.checkpoint)
+            out.record = *h.checkpoint;
+        return out;
+    }
+    if (failure)
+        throw Error(Error::Code::Failed, failure->getMessage());
+    out.record.complete = get<bool>(*result, "complete").value_or(false);
+    out.first_block = get<std::uint64_t>(*result, "first_block").value_or(0);
+    out.record.next_block = get<std::uint64_t>(*result, "next_block").value_or(0);
+    out.record.blocks = get<std::uint64_t>(*result, "blocks").value_or(0);
+    out.blocks_read = get<std::uint64_t>(*result, "blocks_read").value_or(0);
+    out.record.bad_count = get<std::uint64_t>(*result, "bad_count").value_or(0);
+    out.stopped_by_limit = get<bool>(*result, "stopped_by_limit").value_or(false);
+    const DeviceStatus st = status(name);
+    out.record.block_size = st.target.block_size;
+    for (const auto b : get<std::vector<std::uint64_t>>(*result, "found").value_or(std::vector<std::uint64_t>{}))
+        out.found.push_back({b, 0, 0});
+    return out;
+}
+
+std::vector<std::uint64_t> BusBackend::rewrite_pending(const std::string &name, bool)
+{
+    // Destroying data in place has no D-Bus method: root does it directly.
+    throw Error(Error::Code::Failed,
+                name + ": --rewrite-pending writes to the device itself and needs root; run it as root", EPERM);
 }
 
 void BusBackend::notify_changed(const std::string &name)

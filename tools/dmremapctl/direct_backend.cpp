@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "direct_backend.hpp"
+
+#include "stop_signals.hpp"
 #ifdef DMREMAP_WITH_DBUS
 #include "bus_backend.hpp"
 #endif
 
 #include <algorithm>
 #include <ctime>
-#include <atomic>
-#include <csignal>
 
 namespace dmremap::cli {
 
@@ -76,50 +76,20 @@ SpareRemoved DirectBackend::spare_remove(const std::string &name, const std::str
 
 bool DirectBackend::remap(const std::string &name, std::uint64_t block) { return RemapDevice(name).remap(block); }
 
-namespace {
-
-std::atomic<bool> scan_cancel{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-
-extern "C" void on_stop_signal(int) { scan_cancel.store(true); }
-
-// SIGINT and SIGTERM stop the scan between two reads (resumably) while it
-// runs; the old dispositions come back after.
-class StopSignals {
-public:
-    StopSignals()
-    {
-        struct sigaction sa = {};
-        sa.sa_handler = on_stop_signal;
-        sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGINT, &sa, &old_int_);
-        ::sigaction(SIGTERM, &sa, &old_term_);
-    }
-    ~StopSignals()
-    {
-        ::sigaction(SIGINT, &old_int_, nullptr);
-        ::sigaction(SIGTERM, &old_term_, nullptr);
-    }
-    StopSignals(const StopSignals &) = delete;
-    StopSignals &operator=(const StopSignals &) = delete;
-
-private:
-    struct sigaction old_int_ = {}, old_term_ = {};
-};
-
-} // namespace
-
 ScanOutcome DirectBackend::scan(const std::string &name, const ScanOptions &opts, const Scanner::Progress &progress)
 {
     Scanner scanner(name, opts);
-    scan_cancel.store(false);
-    StopSignals signals;
-    return scanner.run(progress, scan_cancel);
+    const StopSignals signals;
+    auto outcome = scanner.run(progress, StopSignals::requested());
+    notify_changed(name); // dm-remapd's LastScan and health follow
+    return outcome;
 }
 
 std::vector<std::uint64_t> DirectBackend::rewrite_pending(const std::string &name, bool include_lost)
 {
-    return dmremap::rewrite_pending(name, include_lost);
+    auto written = dmremap::rewrite_pending(name, include_lost);
+    notify_changed(name);
+    return written;
 }
 
 } // namespace dmremap::cli

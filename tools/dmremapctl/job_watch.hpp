@@ -24,6 +24,8 @@ public:
     // Serves the bus until `done()`; `progress` hears each new Progress
     // (0..1) of the job on the object.
     void wait(const std::function<bool()> &done, const std::function<void(double)> &progress);
+    // The job's path, once it has appeared.
+    const std::optional<std::string> &job() const { return job_; }
 
 private:
     void pump(const std::function<bool()> &done);
