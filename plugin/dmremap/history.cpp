@@ -198,9 +198,10 @@ void History::append(const HistorySample &s)
         samples.push_back(s);
         std::string text = render(samples);
         // Years of daily samples can outgrow the budget on their own:
-        // the oldest days go.
+        // the oldest days go, down to three quarters so that the next
+        // appends do not compact again at once.
         std::size_t drop = 0, bytes = text.size();
-        while (bytes > max_bytes_ && drop + 1 < samples.size())
+        while (bytes > max_bytes_ / 4 * 3 && drop + 1 < samples.size())
             bytes -= to_json_line(samples[drop++]).dump().size() + 1;
         if (drop) {
             samples.erase(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(drop));

@@ -82,22 +82,25 @@ TEST_F(HistoryTest, TornAndMalformedLinesAreSkipped)
 
 TEST_F(HistoryTest, CompactionKeepsTheBound)
 {
-    const std::uintmax_t max = 16 * 1024;
+    const std::uintmax_t max = 64 * 1024;
     History h(file(), max);
-    const std::int64_t t0 = 1'700'000'000;
-    // A year of hourly samples, each with a change.
-    const int n = 365 * 24;
+    const std::int64_t t0 = 1'700'000'000, step = 6 * 3600;
+    // Two years of samples every 6 hours, each with a change: more than
+    // even one a day fits, so the oldest days go too.
+    const int n = 2 * 365 * 4;
     for (int i = 0; i < n; ++i) {
-        h.append(at(t0 + i * 3600, static_cast<std::uint64_t>(i)));
+        h.append(at(t0 + i * step, static_cast<std::uint64_t>(i)));
         ASSERT_LE(fs::file_size(file()), max) << "after sample " << i;
     }
     const auto all = h.load();
     ASSERT_FALSE(all.empty());
-    EXPECT_EQ(all.back().time, t0 + (n - 1) * 3600);
+    EXPECT_EQ(all.back().time, t0 + (n - 1) * step);
     for (std::size_t i = 1; i < all.size(); ++i)
         ASSERT_LT(all[i - 1].time, all[i].time);
-    // The newest hours are whole: the last two samples are an hour apart.
-    EXPECT_EQ(all[all.size() - 1].time - all[all.size() - 2].time, 3600);
+    // The newest samples are whole, the older ones a day apart.
+    EXPECT_EQ(all[all.size() - 1].time - all[all.size() - 2].time, step);
+    EXPECT_EQ(all[1].time - all[0].time, 86400);
+    EXPECT_GT(fs::file_size(file()), max / 2);
 }
 
 TEST_F(HistoryTest, CompactThinsOlderToOnePerDay)

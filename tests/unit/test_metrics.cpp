@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -198,6 +199,63 @@ TEST(Metrics, WriteIsAtomicAndReadable)
         ++n;
     EXPECT_EQ(n, 1u); // no temporary left behind
     std::filesystem::remove_all(dir);
+}
+
+} // namespace
+
+namespace {
+
+// assess_stored: the daemon's path, the state files only.
+TEST(Metrics, AssessStoredReadsTheStateFiles)
+{
+    char tmpl[] = "/tmp/dmremap-state-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::filesystem::path root = tmpl;
+    ::setenv("DM_REMAP_STATE_DIR", tmpl, 1);
+    const std::string uuid = "0b3d8f4e-8f43-4a43-9a8e-6c3f7f1a2b3c";
+    std::filesystem::create_directories(root / uuid);
+    {
+        History h(root / uuid / "history.jsonl");
+        for (int d = 0; d < 10; ++d) {
+            HistorySample s;
+            s.time = kNow - (10 - d) * 86400;
+            s.why = "daily";
+            s.spare_used = 10 * static_cast<std::uint64_t>(d);
+            s.spare_total = 10000;
+            s.smart = {{"smart_passed", 1}, {"ata_5", d > 5 ? 3 : 0}};
+            h.append(s);
+        }
+    }
+    ScanRecord scan;
+    scan.end = kNow - 60;
+    scan.complete = true;
+    scan.blocks = scan.next_block = 100;
+    scan.bad_count = 1;
+    {
+        std::ofstream(root / uuid / "last-scan.json") << nlohmann::json(scan).dump();
+        std::ofstream(root / uuid / "scan-checkpoint.json") << "{torn";
+    }
+    DeviceStatus st;
+    st.target.spare_used = 100;
+    st.target.spare_total = 10000;
+    const auto d = assess_stored("data0", uuid, st, kNow);
+    ::unsetenv("DM_REMAP_STATE_DIR");
+    EXPECT_EQ(d.history.size(), 10u);
+    ASSERT_TRUE(d.last_scan);
+    EXPECT_EQ(d.last_scan->bad_count, 1u);
+    EXPECT_FALSE(d.checkpoint);
+    ASSERT_TRUE(d.smart);
+    EXPECT_EQ(d.smart->ata_raw.at(5), 3u);
+    EXPECT_EQ(d.health.forecast.kind, Forecast::Kind::Projected);
+    std::vector<std::string> codes;
+    for (const auto &r : d.health.reasons)
+        codes.push_back(r.code);
+    EXPECT_EQ(codes, (std::vector<std::string>{"scan-errors-first", "smart-reallocated"}));
+    // No set UUID: assessed all the same, without history.
+    const auto none = assess_stored("byhand", "", st, kNow);
+    EXPECT_TRUE(none.history.empty());
+    EXPECT_EQ(none.health.forecast.kind, Forecast::Kind::NotEnoughData);
+    std::filesystem::remove_all(root);
 }
 
 } // namespace
