@@ -3,10 +3,14 @@
 // parsed to exact values; garbage gives "not available", never a throw.
 #include <smart.hpp>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 using namespace dmremap;
 
@@ -137,6 +141,74 @@ TEST(Smart, ReadSmartOfANonDiskNeverThrows)
         EXPECT_NO_THROW(r = read_smart(dev));
         EXPECT_FALSE(r.available);
         EXPECT_FALSE(r.error.empty());
+    }
+}
+
+// A disk of this machine that has a /dev node and is not virtual, and
+// one of its partitions if it has one; "" when there is none.
+std::pair<std::string, std::string> real_disk()
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const auto &e : fs::directory_iterator("/sys/class/block", ec)) {
+        const std::string name = e.path().filename().string();
+        bool virt = false;
+        for (const char *v : {"dm-", "loop", "nullb", "md", "zram", "ram", "nbd"})
+            virt = virt || name.rfind(v, 0) == 0;
+        if (virt || fs::exists(e.path() / "partition") || !fs::exists("/dev/" + name))
+            continue;
+        std::string part;
+        for (const auto &p : fs::directory_iterator(e.path(), ec))
+            if (fs::exists(p.path() / "partition") && fs::exists("/dev/" + p.path().filename().string()))
+                part = "/dev/" + p.path().filename().string();
+        return {"/dev/" + name, part};
+    }
+    return {};
+}
+
+// read_smart runs $DM_REMAP_SMARTCTL on the whole disk and parses what it
+// prints, whatever its exit status; a stand-in script plays smartctl.
+TEST(Smart, ReadSmartRunsSmartctlOnTheWholeDisk)
+{
+    const auto [disk, part] = real_disk();
+    if (disk.empty())
+        GTEST_SKIP() << "no real disk on this machine";
+    char tmpl[] = "/tmp/dmremap-smartctl-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl, script = dir + "/smartctl", args = dir + "/args";
+    {
+        std::ofstream out(script);
+        out << "#!/bin/sh\necho \"$@\" > " << args << "\ncat " << DMREMAP_TEST_DATA
+            << "/smart/nvme-media-errors.json\nexit 64\n";
+    }
+    ::chmod(script.c_str(), 0755);
+    ::setenv("DM_REMAP_SMARTCTL", script.c_str(), 1);
+    const auto r = read_smart(part.empty() ? disk : part);
+    std::ifstream in(args);
+    std::string argv;
+    std::getline(in, argv);
+    EXPECT_TRUE(r.available) << r.error;
+    EXPECT_EQ(r.device, disk);
+    EXPECT_EQ(r.nvme_media_errors, 7u);
+    EXPECT_EQ(argv, "--json=c -H -A -i " + disk);
+
+    ::setenv("DM_REMAP_SMARTCTL", (dir + "/missing").c_str(), 1);
+    const auto missing = read_smart(disk);
+    EXPECT_FALSE(missing.available);
+    EXPECT_THAT(missing.error, ::testing::HasSubstr("not installed"));
+    ::unsetenv("DM_REMAP_SMARTCTL");
+    std::filesystem::remove_all(dir);
+}
+
+TEST(Smart, VirtualDevicesHaveNoSmart)
+{
+    for (const char *dev : {"/dev/loop0", "/dev/zram0"}) {
+        struct stat st {};
+        if (::stat(dev, &st) < 0 || !S_ISBLK(st.st_mode))
+            continue;
+        const auto r = read_smart(dev);
+        EXPECT_FALSE(r.available) << dev;
+        EXPECT_THAT(r.error, ::testing::HasSubstr("virtual or stacked")) << dev;
     }
 }
 
