@@ -130,7 +130,7 @@ Forecast forecast(const std::vector<HistorySample> &history, const TargetStatus 
     f.samples = fit.n;
     if (fit.n < kMinSamples || fit.span < kMinSpan) {
         f.kind = Forecast::Kind::NotEnoughData;
-        f.summary = "not enough history to forecast: " + std::to_string(fit.n) + " samples over " +
+        f.summary = "not enough history to forecast: " + std::to_string(fit.n) + (fit.n == 1 ? " sample" : " samples") + " over " +
                     std::to_string(fit.span / 3600) + " hours (needs 3 over 24 hours)";
         return f;
     }
