@@ -31,6 +31,9 @@ struct DeviceHealth {
 struct HealthUpdateOptions {
     // Append a sample ("" = read only, append nothing). A sample equal to
     // the last one in every counter is not appended unless why is "daily".
+    // A "scan" sample records the bad_count and completeness of the newer
+    // of scan-checkpoint.json and last-scan.json: call it after the
+    // scanner has written them.
     std::string why;
     bool smart = false;        // run smartctl (slow: seconds); else the last sample's values
 };

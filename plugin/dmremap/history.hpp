@@ -34,7 +34,8 @@ struct HistorySample {
     std::optional<bool> scan_complete;
     // SMART values by name ("ata_5", "ata_187", "ata_188", "ata_197",
     // "ata_198", "nvme_media_errors", "nvme_available_spare",
-    // "nvme_percentage_used", "smart_passed" 0/1), of the data device.
+    // "nvme_available_spare_threshold", "nvme_percentage_used",
+    // "smart_passed" 0/1), of the data device.
     std::map<std::string, std::int64_t> smart;
     bool operator==(const HistorySample &) const = default;
 };

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "smart.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <limits>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace dmremap {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array kAtaIds = {5, 187, 188, 197, 198};
+constexpr auto kTimeout = std::chrono::seconds(30);
+
+const json *child(const json &j, const char *key)
+{
+    if (!j.is_object())
+        return nullptr;
+    const auto it = j.find(key);
+    return it == j.end() ? nullptr : &*it;
+}
+
+std::string str(const json &j, const char *key)
+{
+    const json *c = child(j, key);
+    return c && c->is_string() ? c->get<std::string>() : std::string();
+}
+
+template <typename T> std::optional<T> num(const json &j, const char *key)
+{
+    const json *c = child(j, key);
+    if (!c || !c->is_number_integer())
+        return std::nullopt;
+    if (c->is_number_unsigned())
+        return c->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                   ? std::nullopt
+                   : std::optional<T>(static_cast<T>(c->get<std::uint64_t>()));
+    const auto v = c->get<std::int64_t>();
+    if (v < 0 && !std::numeric_limits<T>::is_signed)
+        return std::nullopt;
+    return static_cast<T>(v);
+}
+
+// smartctl says why it could not answer in messages[] ("Unable to detect
+// device type", "Permission denied"); the first error is the reason.
+std::string message_of(const json &j)
+{
+    const json *sc = child(j, "smartctl");
+    const json *msgs = sc ? child(*sc, "messages") : nullptr;
+    if (!msgs || !msgs->is_array())
+        return {};
+    std::string first;
+    for (const auto &m : *msgs) {
+        const std::string text = str(m, "string");
+        if (str(m, "severity") == "error" && !text.empty())
+            return text;
+        if (first.empty())
+            first = text;
+    }
+    return first;
+}
+
+SmartReport unavailable(std::string device, std::string why)
+{
+    SmartReport r;
+    r.device = std::move(device);
+    r.error = std::move(why);
+    return r;
+}
+
+// The whole disk behind a block device node through sysfs, or why there
+// is none. Partitions have a "partition" file and sit in their disk's
+// directory; stacked and virtual devices have no SMART of their own.
+std::string whole_disk(const std::string &device, std::string &why)
+{
+    struct stat st {};
+    if (::stat(device.c_str(), &st) < 0) {
+        why = device + ": " + std::strerror(errno);
+        return {};
+    }
+    if (!S_ISBLK(st.st_mode)) {
+        why = device + ": not a block device";
+        return {};
+    }
+    const std::filesystem::path sys = "/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" +
+                                      std::to_string(minor(st.st_rdev));
+    std::error_code ec;
+    auto dir = std::filesystem::canonical(sys, ec);
+    if (ec) {
+        why = device + ": not in sysfs (" + sys.string() + ")";
+        return {};
+    }
+    if (std::filesystem::exists(dir / "partition", ec))
+        dir = dir.parent_path();
+    const std::string name = dir.filename().string();
+    for (const char *virt : {"dm-", "loop", "nullb", "md", "zram", "ram", "nbd"})
+        if (name.rfind(virt, 0) == 0) {
+            why = "/dev/" + name + " is a virtual or stacked device without SMART";
+            return {};
+        }
+    return "/dev/" + name;
+}
+
+struct RunResult {
+    bool started = false;
+    bool timed_out = false;
+    int status = 0; // waitpid's
+    std::string out;
+};
+
+// fork/exec rather than popen: no shell between the device name and
+// smartctl, and a bound on how long a hung disk can hold the caller.
+RunResult run(const std::string &bin, const std::string &device)
+{
+    RunResult r;
+    int pfd[2];
+    if (::pipe2(pfd, O_CLOEXEC) < 0)
+        return r;
+    std::vector<std::string> args = {bin, "--json=c", "-H", "-A", "-i", device};
+    std::vector<char *> argv;
+    for (auto &a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(pfd[0]);
+        ::close(pfd[1]);
+        return r;
+    }
+    if (pid == 0) {
+        // Only async-signal-safe calls from here: the parent may be threaded.
+        const int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            ::dup2(null, STDIN_FILENO);
+            ::dup2(null, STDERR_FILENO);
+        }
+        ::dup2(pfd[1], STDOUT_FILENO);
+        ::execvp(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(pfd[1]);
+    r.started = true;
+    const auto deadline = std::chrono::steady_clock::now() + kTimeout;
+    char buf[16384];
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                                std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            r.timed_out = true;
+            ::kill(pid, SIGKILL);
+            break;
+        }
+        pollfd p{pfd[0], POLLIN, 0};
+        const int pr = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue; // timeout: the deadline check above ends it
+        const ssize_t n = ::read(pfd[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        r.out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(pfd[0]);
+    while (::waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
+    }
+    return r;
+}
+
+} // namespace
+
+std::map<std::string, std::int64_t> SmartReport::values() const
+{
+    std::map<std::string, std::int64_t> v;
+    if (!available)
+        return v;
+    auto clamp = [](std::uint64_t x) {
+        return static_cast<std::int64_t>(std::min<std::uint64_t>(x, static_cast<std::uint64_t>(INT64_MAX)));
+    };
+    if (passed)
+        v["smart_passed"] = *passed ? 1 : 0;
+    for (const auto &[id, raw] : ata_raw)
+        v["ata_" + std::to_string(id)] = clamp(raw);
+    if (nvme_media_errors)
+        v["nvme_media_errors"] = clamp(*nvme_media_errors);
+    if (nvme_available_spare)
+        v["nvme_available_spare"] = *nvme_available_spare;
+    if (nvme_available_spare_threshold)
+        v["nvme_available_spare_threshold"] = *nvme_available_spare_threshold;
+    if (nvme_percentage_used)
+        v["nvme_percentage_used"] = *nvme_percentage_used;
+    return v;
+}
+
+SmartReport parse_smartctl_json(std::string_view text)
+{
+    const json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return unavailable("", "smartctl's output is not JSON");
+    SmartReport r;
+    try {
+        if (const json *dev = child(j, "device")) {
+            r.device = str(*dev, "name");
+            r.protocol = str(*dev, "protocol");
+        }
+        r.model = str(j, "model_name");
+        if (r.model.empty())
+            r.model = str(j, "scsi_model_name");
+        r.serial = str(j, "serial_number");
+        bool data = false;
+        if (const json *st = child(j, "smart_status"); st && st->is_object()) {
+            if (const json *p = child(*st, "passed"); p && p->is_boolean()) {
+                r.passed = p->get<bool>();
+                data = true;
+            }
+        }
+        const json *attrs = child(j, "ata_smart_attributes");
+        const json *table = attrs ? child(*attrs, "table") : nullptr;
+        if (table && table->is_array()) {
+            data = true;
+            for (const auto &a : *table) {
+                const auto id = num<int>(a, "id");
+                const json *raw = child(a, "raw");
+                const auto value = raw ? num<std::uint64_t>(*raw, "value") : std::nullopt;
+                if (id && value && std::find(kAtaIds.begin(), kAtaIds.end(), *id) != kAtaIds.end())
+                    r.ata_raw[*id] = *value;
+            }
+        }
+        if (const json *n = child(j, "nvme_smart_health_information_log"); n && n->is_object()) {
+            data = true;
+            r.nvme_media_errors = num<std::uint64_t>(*n, "media_errors");
+            r.nvme_available_spare = num<int>(*n, "available_spare");
+            r.nvme_available_spare_threshold = num<int>(*n, "available_spare_threshold");
+            r.nvme_percentage_used = num<int>(*n, "percentage_used");
+        }
+        // smartctl's exit status is a bitmask that is non-zero for healthy
+        // disks with old errors logged; the data present is what counts.
+        r.available = data;
+        if (!data) {
+            r.error = message_of(j);
+            if (r.error.empty())
+                r.error = "smartctl reported no SMART data";
+        }
+    } catch (const json::exception &e) {
+        return unavailable(r.device, std::string("smartctl's output is not understood: ") + e.what());
+    }
+    return r;
+}
+
+SmartReport read_smart(const std::string &device)
+{
+    std::string why;
+    const std::string disk = whole_disk(device, why);
+    if (disk.empty())
+        return unavailable(device, why);
+    const char *env = std::getenv("DM_REMAP_SMARTCTL");
+    const std::string bin = env && *env ? env : "smartctl";
+    const RunResult run_result = run(bin, disk);
+    if (!run_result.started)
+        return unavailable(disk, "cannot run " + bin + ": " + std::strerror(errno));
+    if (run_result.timed_out)
+        return unavailable(disk, bin + " did not answer within " + std::to_string(kTimeout.count()) + " s");
+    if (WIFEXITED(run_result.status) && WEXITSTATUS(run_result.status) == 127 && run_result.out.empty())
+        return unavailable(disk, bin + " is not installed");
+    SmartReport r = parse_smartctl_json(run_result.out);
+    r.device = disk;
+    return r;
+}
+
+} // namespace dmremap
