@@ -102,8 +102,9 @@ HealthView HealthKeeper::observe(const std::string &name, const std::string &set
     }
     // SMART values as the last `dmremapctl health --update` recorded them.
     std::optional<SmartReport> smart;
-    if (!k.history.empty() && !k.history.back().smart.empty())
-        smart = SmartReport::from_values(k.history.back().smart);
+    for (auto it = k.history.rbegin(); it != k.history.rend() && !smart; ++it)
+        if (!it->smart.empty())
+            smart = SmartReport::from_values(it->smart);
     view.health = assess(t, k.history, view.last_scan, smart, now);
 
     std::vector<std::string> codes;

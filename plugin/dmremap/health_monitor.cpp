@@ -60,31 +60,9 @@ std::vector<HistorySample> read_history(const std::filesystem::path &p)
 // assessment that does not run smartctl itself.
 std::optional<SmartReport> smart_from_history(const std::vector<HistorySample> &history)
 {
-    for (auto it = history.rbegin(); it != history.rend(); ++it) {
-        if (it->smart.empty())
-            continue;
-        const auto &v = it->smart;
-        SmartReport r;
-        r.available = true;
-        auto get = [&](const char *key) -> std::optional<std::int64_t> {
-            const auto f = v.find(key);
-            return f == v.end() ? std::nullopt : std::optional<std::int64_t>(f->second);
-        };
-        if (auto p = get("smart_passed"))
-            r.passed = *p != 0;
-        for (int id : {5, 187, 188, 197, 198})
-            if (auto x = get(("ata_" + std::to_string(id)).c_str()); x && *x >= 0)
-                r.ata_raw[id] = static_cast<std::uint64_t>(*x);
-        if (auto x = get("nvme_media_errors"); x && *x >= 0)
-            r.nvme_media_errors = static_cast<std::uint64_t>(*x);
-        if (auto x = get("nvme_available_spare"))
-            r.nvme_available_spare = static_cast<int>(*x);
-        if (auto x = get("nvme_available_spare_threshold"))
-            r.nvme_available_spare_threshold = static_cast<int>(*x);
-        if (auto x = get("nvme_percentage_used"))
-            r.nvme_percentage_used = static_cast<int>(*x);
-        return r;
-    }
+    for (auto it = history.rbegin(); it != history.rend(); ++it)
+        if (!it->smart.empty())
+            return SmartReport::from_values(it->smart);
     return std::nullopt;
 }
 

@@ -211,6 +211,30 @@ std::map<std::string, std::int64_t> SmartReport::values() const
     return v;
 }
 
+SmartReport SmartReport::from_values(const std::map<std::string, std::int64_t> &v)
+{
+    SmartReport r;
+    r.available = !v.empty();
+    auto get = [&](const std::string &key) -> std::optional<std::int64_t> {
+        const auto f = v.find(key);
+        return f == v.end() ? std::nullopt : std::optional<std::int64_t>(f->second);
+    };
+    if (auto p = get("smart_passed"))
+        r.passed = *p != 0;
+    for (int id : {5, 187, 188, 197, 198})
+        if (auto x = get("ata_" + std::to_string(id)); x && *x >= 0)
+            r.ata_raw[id] = static_cast<std::uint64_t>(*x);
+    if (auto x = get("nvme_media_errors"); x && *x >= 0)
+        r.nvme_media_errors = static_cast<std::uint64_t>(*x);
+    if (auto x = get("nvme_available_spare"))
+        r.nvme_available_spare = static_cast<int>(*x);
+    if (auto x = get("nvme_available_spare_threshold"))
+        r.nvme_available_spare_threshold = static_cast<int>(*x);
+    if (auto x = get("nvme_percentage_used"))
+        r.nvme_percentage_used = static_cast<int>(*x);
+    return r;
+}
+
 SmartReport parse_smartctl_json(std::string_view text)
 {
     const json j = json::parse(text, nullptr, false);
