@@ -200,6 +200,10 @@ void TaskPool::serve(std::shared_ptr<State> state)
         const bool written_off = s.running.at(id).written_off;
         s.running.erase(id);
         s.release(t.uid);
+        // The watchdog may be waiting for this task's deadline: it looks
+        // again now, not at a deadline that no longer exists (an idle
+        // daemon must not wake up).
+        s.changed.notify_all();
         if (written_off) {
             s.stuck--;
             std::cerr << "dm-remapd: a device operation that timed out has returned\n";
