@@ -10,20 +10,11 @@
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 export DM_REMAP_STATE_DIR=/tmp/dmr-state
 
-# A 4 KiB null_blk throttled to 100 MB/s, so that the device, not the CPU,
-# is what a scan and fio compete for, and requests queue in the I/O
-# scheduler (where the idle class can matter).
-modprobe null_blk nr_devices=0
-vm_configfs
-nb=/sys/kernel/config/nullb/sc0
-mkdir "$nb"
-echo 256 > "$nb/size"
-echo 4096 > "$nb/blocksize"
-echo 1 > "$nb/memory_backed"
-echo 100 > "$nb/mbps"
-echo 1 > "$nb/power"
-wait_for_dev /dev/sc0
-dev=/dev/sc0
+dev=$(nullb_create sc0 64 4096)
+
+rc=0
+out=$("$ctl" scan nosuch 2>&1) || rc=$?
+expect_eq "scan of no device" "3 dmremapctl scan: nosuch: no such device-mapper device" "$rc $out"
 
 "$ctl" create --json --name sc --max-remaps 4096 --internal-spare 8M "$dev" > /tmp/create.json
 uuid=$(jq -r .set_uuid /tmp/create.json)
@@ -70,10 +61,13 @@ grep -q "^  block 100: data device sectors $((off + 800))-$((off + 807))\$" /tmp
 	die "human output: $(cat /tmp/scan1.txt)"
 grep -q "^sc: pass complete: $blocks blocks in 1 run" /tmp/scan1.txt || die "human output: $(cat /tmp/scan1.txt)"
 
+# scan_read PID: bytes the process read through the block layer.
+scan_read() { awk '/^read_bytes/ {print $2}' "/proc/$1/io"; }
 # 2. Two scans of one set at once: the second is refused (exit 4).
-"$ctl" scan sc --rate 20 --json > /tmp/bg0.json &
+"$ctl" scan sc --rate 5 --json > /tmp/bg0.json &
 bg=$!
-wait_until 60 "the first scan's lock" eval '[ -e "$state/scan.lock" ] && ! flock -n "$state/scan.lock" true'
+# Reading means it holds the lock (taken before the first read).
+wait_until 60 "the first scan to read" eval '[ "$(scan_read $bg)" -gt 0 ]'
 rc=0
 out=$("$ctl" scan sc 2>&1) || rc=$?
 expect_eq "concurrent scan" "4 dmremapctl scan: sc: a scan of this set is already running ($state/scan.lock is locked)" \
@@ -87,7 +81,7 @@ expect_eq "interrupted scan" "true false" "$(jq -r '"\(.canceled) \(.complete)"'
 
 # 3. A bounded run stops partway; the next resumes exactly there. --restart
 # begins a new pass (the interrupted one above is dropped).
-"$ctl" scan sc --restart --rate 40 --max-duration 2 --json > /tmp/run1.json
+"$ctl" scan sc --restart --rate 10 --max-duration 2 --json > /tmp/run1.json
 jq -e '.stopped_by_limit and (.complete | not) and .first_block == 0 and .next_block > 0' /tmp/run1.json > /dev/null ||
 	die "bounded run: $(cat /tmp/run1.json)"
 stop=$(jq .next_block /tmp/run1.json)
@@ -114,27 +108,42 @@ expect_eq "rewritten" "$expected" "$(jq -r '.rewritten | join(" ")' /tmp/rewrite
 expect_eq "pending after rewrite" 0 "$(status_field sc pending)"
 expect_eq "remapped after rewrite" "$nbad" "$(status_field sc remapped)"
 for b in $expected; do
-	cmp -n 4096 <(dd if=/dev/mapper/sc bs=4096 skip="$b" count=1 iflag=direct status=none) /dev/zero ||
-		die "block $b does not read back zeros after --rewrite-pending"
+	dd if=/dev/mapper/sc of=/tmp/block bs=4096 skip="$b" count=1 iflag=direct status=none
+	cmp -n 4096 /tmp/block /dev/zero || die "block $b does not read back zeros after --rewrite-pending"
 done
 "$ctl" scan sc --json > /tmp/scan3.json
 expect_eq "scan after rewrite" "0 true" "$(jq -r '"\(.found_count) \(.complete)"' /tmp/scan3.json)"
-for r in "${ranges[@]}"; do nullb_good sc0 $r; done
 
-# 5. Foreground fio alone, then while an idle-priority scan runs.
+# 5. Foreground fio alone, then while an idle-priority scan runs, on a
+# second set over a disk-like null_blk: one request at a time, each taking
+# 200 us (timer completion), at most 32 KiB each. The device, not the CPU,
+# is then what fio and the scan compete for, and requests wait in the I/O
+# scheduler, where the idle class can matter. Sparse (unwritten pages
+# read as zeros and take no memory), 2 GiB so that a scan outlasts fio.
+nb=/sys/kernel/config/nullb/sc1
+mkdir "$nb"
+echo 2048 > "$nb/size"
+echo 4096 > "$nb/blocksize"
+echo 1 > "$nb/memory_backed"
+echo 2 > "$nb/irqmode"
+echo 200000 > "$nb/completion_nsec"
+echo 1 > "$nb/hw_queue_depth"
+echo 64 > "$nb/max_sectors"
+echo 1 > "$nb/power"
+wait_for_dev /dev/sc1
+"$ctl" create --name sf --max-remaps 4096 --internal-spare 8M /dev/sc1 > /dev/null
 sched=""
 for s in bfq mq-deadline; do
 	[ "$s" = bfq ] && { modprobe bfq 2> /dev/null || continue; }
-	if echo "$s" > /sys/block/sc0/queue/scheduler 2> /dev/null; then sched=$s; break; fi
+	if echo "$s" > /sys/block/sc1/queue/scheduler 2> /dev/null; then sched=$s; break; fi
 done
-[ -n "$sched" ] || die "neither bfq nor mq-deadline could be set on sc0 ($(cat /sys/block/sc0/queue/scheduler))"
-echo "I/O scheduler of sc0: $(cat /sys/block/sc0/queue/scheduler)"
+[ -n "$sched" ] || die "neither bfq nor mq-deadline could be set on sc1 ($(cat /sys/block/sc1/queue/scheduler))"
+echo "I/O scheduler of sc1: $(cat /sys/block/sc1/queue/scheduler)"
 fio_iops() {
-	fio --name=fg --filename=/dev/mapper/sc --rw=randread --bs=4k --direct=1 --ioengine=psync --iodepth=1 \
+	fio --name=fg --filename=/dev/mapper/sf --rw=randread --bs=4k --direct=1 --ioengine=psync --iodepth=1 \
 		--runtime=4 --time_based --output-format=json > /tmp/fio.json || die "fio failed"
 	jq '.jobs[0].read.iops | floor' /tmp/fio.json
 }
-scan_read() { awk '/^read_bytes/ {print $2}' "/proc/$1/io"; }
 alone=$(fio_iops)
 [ "$alone" -gt 0 ] || die "fio alone: no IOPS"
 # with_scan [--no-idle]: sets $iops, fio's IOPS while a full-speed scan
@@ -142,7 +151,7 @@ alone=$(fio_iops)
 # the block layer meanwhile ($scan_mb MB; ionice's view in $scan_prio).
 with_scan() {
 	local bg r0 r1 rc=0
-	"$ctl" scan sc --restart --max-duration 30 "$@" --json > /tmp/bg.json &
+	"$ctl" scan sf --restart --max-duration 60 "$@" --json > /tmp/bg.json &
 	bg=$!
 	wait_until 60 "the background scan to read" eval '[ "$(scan_read $bg)" -gt 0 ]'
 	scan_prio=$(ionice -p $bg)
