@@ -79,6 +79,13 @@ expect_eq "interrupted scan exit" 1 "$rc"
 expect_eq "interrupted scan" "true false" "$(jq -r '"\(.canceled) \(.complete)"' /tmp/bg0.json)"
 [ -f "$state/scan-checkpoint.json" ] || die "no checkpoint after an interrupted scan"
 
+# A suspended device would hold the scan's first read: refused instead.
+dmsetup suspend sc
+rc=0
+out=$("$ctl" scan sc 2>&1) || rc=$?
+dmsetup resume sc
+expect_eq "scan while suspended" "4 dmremapctl scan: sc: is suspended; a scan would wait for its resume" "$rc $out"
+
 # 3. A bounded run stops partway; the next resumes exactly there. --restart
 # begins a new pass (the interrupted one above is dropped).
 "$ctl" scan sc --restart --rate 10 --max-duration 2 --json > /tmp/run1.json
