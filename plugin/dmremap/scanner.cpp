@@ -186,6 +186,8 @@ ScanOutcome Scanner::run(const Progress &progress, const std::atomic<bool> &canc
 {
     RemapDevice dev(name_);
     const DeviceStatus st = dev.status();
+    if (st.info.suspended)
+        throw Error(Error::Code::Busy, name_ + ": is suspended; a scan would wait for its resume", EBUSY);
     const std::uint32_t bs = st.target.block_size;
     if (bs < 512 || bs % 512)
         throw Error(Error::Code::Failed, name_ + ": the target reports block size " + std::to_string(bs));

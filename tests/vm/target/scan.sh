@@ -10,20 +10,11 @@
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 export DM_REMAP_STATE_DIR=/tmp/dmr-state
 
-# A 4 KiB null_blk throttled to 100 MB/s, so that the device, not the CPU,
-# is what a scan and fio compete for, and requests queue in the I/O
-# scheduler (where the idle class can matter).
-modprobe null_blk nr_devices=0
-vm_configfs
-nb=/sys/kernel/config/nullb/sc0
-mkdir "$nb"
-echo 256 > "$nb/size"
-echo 4096 > "$nb/blocksize"
-echo 1 > "$nb/memory_backed"
-echo 100 > "$nb/mbps"
-echo 1 > "$nb/power"
-wait_for_dev /dev/sc0
-dev=/dev/sc0
+dev=$(nullb_create sc0 64 4096)
+
+rc=0
+out=$("$ctl" scan nosuch 2>&1) || rc=$?
+expect_eq "scan of no device" "3 dmremapctl scan: nosuch: no such device-mapper device" "$rc $out"
 
 "$ctl" create --json --name sc --max-remaps 4096 --internal-spare 8M "$dev" > /tmp/create.json
 uuid=$(jq -r .set_uuid /tmp/create.json)
@@ -70,10 +61,13 @@ grep -q "^  block 100: data device sectors $((off + 800))-$((off + 807))\$" /tmp
 	die "human output: $(cat /tmp/scan1.txt)"
 grep -q "^sc: pass complete: $blocks blocks in 1 run" /tmp/scan1.txt || die "human output: $(cat /tmp/scan1.txt)"
 
+# scan_read PID: bytes the process read through the block layer.
+scan_read() { awk '/^read_bytes/ {print $2}' "/proc/$1/io"; }
 # 2. Two scans of one set at once: the second is refused (exit 4).
-"$ctl" scan sc --rate 20 --json > /tmp/bg0.json &
+"$ctl" scan sc --rate 5 --json > /tmp/bg0.json &
 bg=$!
-wait_until 60 "the first scan's lock" eval '[ -e "$state/scan.lock" ] && ! flock -n "$state/scan.lock" true'
+# Reading means it holds the lock (taken before the first read).
+wait_until 60 "the first scan to read" eval '[ "$(scan_read $bg)" -gt 0 ]'
 rc=0
 out=$("$ctl" scan sc 2>&1) || rc=$?
 expect_eq "concurrent scan" "4 dmremapctl scan: sc: a scan of this set is already running ($state/scan.lock is locked)" \
@@ -85,9 +79,16 @@ expect_eq "interrupted scan exit" 1 "$rc"
 expect_eq "interrupted scan" "true false" "$(jq -r '"\(.canceled) \(.complete)"' /tmp/bg0.json)"
 [ -f "$state/scan-checkpoint.json" ] || die "no checkpoint after an interrupted scan"
 
+# A suspended device would hold the scan's first read: refused instead.
+dmsetup suspend sc
+rc=0
+out=$("$ctl" scan sc 2>&1) || rc=$?
+dmsetup resume sc
+expect_eq "scan while suspended" "4 dmremapctl scan: sc: is suspended; a scan would wait for its resume" "$rc $out"
+
 # 3. A bounded run stops partway; the next resumes exactly there. --restart
 # begins a new pass (the interrupted one above is dropped).
-"$ctl" scan sc --restart --rate 40 --max-duration 2 --json > /tmp/run1.json
+"$ctl" scan sc --restart --rate 10 --max-duration 2 --json > /tmp/run1.json
 jq -e '.stopped_by_limit and (.complete | not) and .first_block == 0 and .next_block > 0' /tmp/run1.json > /dev/null ||
 	die "bounded run: $(cat /tmp/run1.json)"
 stop=$(jq .next_block /tmp/run1.json)
@@ -114,35 +115,54 @@ expect_eq "rewritten" "$expected" "$(jq -r '.rewritten | join(" ")' /tmp/rewrite
 expect_eq "pending after rewrite" 0 "$(status_field sc pending)"
 expect_eq "remapped after rewrite" "$nbad" "$(status_field sc remapped)"
 for b in $expected; do
-	cmp -n 4096 <(dd if=/dev/mapper/sc bs=4096 skip="$b" count=1 iflag=direct status=none) /dev/zero ||
-		die "block $b does not read back zeros after --rewrite-pending"
+	dd if=/dev/mapper/sc of=/tmp/block bs=4096 skip="$b" count=1 iflag=direct status=none
+	cmp -n 4096 /tmp/block /dev/zero || die "block $b does not read back zeros after --rewrite-pending"
 done
 "$ctl" scan sc --json > /tmp/scan3.json
 expect_eq "scan after rewrite" "0 true" "$(jq -r '"\(.found_count) \(.complete)"' /tmp/scan3.json)"
-for r in "${ranges[@]}"; do nullb_good sc0 $r; done
 
-# 5. Foreground fio alone, then while an idle-priority scan runs.
+# 5. Foreground fio alone, then while an idle-priority scan runs, on a
+# second set over a disk-like null_blk: one request at a time, each taking
+# 1 ms (timer completion), at most 32 KiB each. The device, not the CPU,
+# is then what fio and the scan compete for, and requests wait in the I/O
+# scheduler, where the idle class can matter. Sparse (unwritten pages
+# read as zeros and take no memory), 2 GiB so that a scan outlasts fio.
+nb=/sys/kernel/config/nullb/sc1
+mkdir "$nb"
+echo 2048 > "$nb/size"
+echo 4096 > "$nb/blocksize"
+echo 1 > "$nb/memory_backed"
+echo 2 > "$nb/irqmode"
+echo 1000000 > "$nb/completion_nsec"
+echo 1 > "$nb/hw_queue_depth"
+echo 64 > "$nb/max_sectors"
+echo 1 > "$nb/power"
+wait_for_dev /dev/sc1
+"$ctl" create --name sf --max-remaps 4096 --internal-spare 8M /dev/sc1 > /dev/null
 sched=""
-for s in bfq mq-deadline; do
+for s in mq-deadline bfq; do
 	[ "$s" = bfq ] && { modprobe bfq 2> /dev/null || continue; }
-	if echo "$s" > /sys/block/sc0/queue/scheduler 2> /dev/null; then sched=$s; break; fi
+	if echo "$s" > /sys/block/sc1/queue/scheduler 2> /dev/null; then sched=$s; break; fi
 done
-[ -n "$sched" ] || die "neither bfq nor mq-deadline could be set on sc0 ($(cat /sys/block/sc0/queue/scheduler))"
-echo "I/O scheduler of sc0: $(cat /sys/block/sc0/queue/scheduler)"
+[ -n "$sched" ] || die "neither bfq nor mq-deadline could be set on sc1 ($(cat /sys/block/sc1/queue/scheduler))"
+# A depth-1 queue gets 2 scheduler requests by default: every request
+# would wait for a tag, in arrival order, before the scheduler saw it.
+echo 128 > /sys/block/sc1/queue/nr_requests
+echo "I/O scheduler of sc1: $(cat /sys/block/sc1/queue/scheduler), nr_requests $(cat /sys/block/sc1/queue/nr_requests)"
 fio_iops() {
-	fio --name=fg --filename=/dev/mapper/sc --rw=randread --bs=4k --direct=1 --ioengine=psync --iodepth=1 \
+	fio --name=fg --filename=/dev/mapper/sf --rw=randread --bs=4k --direct=1 --ioengine=libaio --iodepth=16 \
 		--runtime=4 --time_based --output-format=json > /tmp/fio.json || die "fio failed"
 	jq '.jobs[0].read.iops | floor' /tmp/fio.json
 }
-scan_read() { awk '/^read_bytes/ {print $2}' "/proc/$1/io"; }
 alone=$(fio_iops)
 [ "$alone" -gt 0 ] || die "fio alone: no IOPS"
 # with_scan [--no-idle]: sets $iops, fio's IOPS while a full-speed scan
-# runs, proven to: the scan process is alive after fio and read through
-# the block layer meanwhile ($scan_mb MB; ionice's view in $scan_prio).
+# runs, proven to: the scan process read before fio started, is alive when
+# fio ends and reads on (during fio if the scheduler let it: $scan_mb MB,
+# else right after); ionice's view of it in $scan_prio.
 with_scan() {
 	local bg r0 r1 rc=0
-	"$ctl" scan sc --restart --max-duration 30 "$@" --json > /tmp/bg.json &
+	"$ctl" scan sf --restart --max-duration 60 "$@" --json > /tmp/bg.json &
 	bg=$!
 	wait_until 60 "the background scan to read" eval '[ "$(scan_read $bg)" -gt 0 ]'
 	scan_prio=$(ionice -p $bg)
@@ -150,8 +170,9 @@ with_scan() {
 	iops=$(fio_iops)
 	kill -0 $bg 2> /dev/null || die "the scan ended before fio did: the measurement is not under a scan"
 	r1=$(scan_read $bg)
-	[ "$r1" -gt "$r0" ] || die "the scan did not read while fio ran ($r0 -> $r1 bytes)"
 	scan_mb=$(((r1 - r0) / 1000000))
+	wait_until 30 "the scan to read on after fio" eval '[ "$(scan_read $bg)" -gt "$r1" ] || [ "$r1" -gt "$r0" ]'
+	kill -0 $bg 2> /dev/null || die "the scan ended before it was interrupted"
 	kill -INT $bg
 	wait $bg || rc=$?
 	expect_eq "interrupted background scan exit" 1 "$rc"
