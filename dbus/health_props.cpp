@@ -12,6 +12,14 @@ std::vector<std::uint64_t> blocks_of(const std::vector<ScanBadBlock> &bad)
     return out;
 }
 
+std::vector<sdbus::Struct<std::uint64_t, std::uint64_t, std::uint64_t>> found_rows(const std::vector<ScanBadBlock> &bad)
+{
+    std::vector<sdbus::Struct<std::uint64_t, std::uint64_t, std::uint64_t>> out;
+    for (const auto &b : bad)
+        out.emplace_back(b.block, b.sector, b.sectors);
+    return out;
+}
+
 } // namespace
 
 std::vector<ReasonRow> reason_rows(const Health &h)
@@ -68,7 +76,7 @@ Dict scan_result_dict(const ScanOutcome &o)
             {"blocks", sdbus::Variant(o.record.blocks)},
             {"blocks_read", sdbus::Variant(o.blocks_read)},
             {"bad_count", sdbus::Variant(o.record.bad_count)},
-            {"found", sdbus::Variant(blocks_of(o.found))},
+            {"found", sdbus::Variant(found_rows(o.found))},
             {"stopped_by_limit", sdbus::Variant(o.stopped_by_limit)}};
 }
 

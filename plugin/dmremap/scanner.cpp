@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "scanner.hpp"
 
+#include "health_monitor.hpp"
+
 #include "checker.hpp"
 #include "error.hpp"
 #include "file_io.hpp"
@@ -350,6 +352,16 @@ ScanOutcome Scanner::run(const Progress &progress, const std::atomic<bool> &canc
         }
     } else {
         save(kCheckpoint);
+    }
+    // A sample in the history with what the pass found so far: the health
+    // model's "first scan error ever" needs every scan's result, not only
+    // the last pass. The scan itself succeeded whether or not this does.
+    if (store) {
+        try {
+            update_health(name_, {"scan", false}, now_unix());
+        } catch (const std::exception &e) {
+            out.history_error = e.what();
+        }
     }
     return out;
 }

@@ -33,6 +33,7 @@ struct ScanOutcome {
     std::vector<ScanBadBlock> found; // by this run
     bool stopped_by_limit = false; // max_duration reached; the next run resumes
     bool canceled = false;
+    std::string history_error; // the scan is recorded, but not in the health history: why
 };
 
 class Scanner {

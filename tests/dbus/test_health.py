@@ -178,7 +178,9 @@ class TestHealth(DBusTest):
         self.assertNotIn("error", out)
         r = plain(out["result"])
         self.assertTrue(r["complete"], r)
-        self.assertEqual(r["found"], UNREADABLE)
+        self.assertEqual([f[0] for f in r["found"]], UNREADABLE)
+        off = json.loads(ctl("dump", "--json", DATA))["data_offset_sectors"]
+        self.assertEqual([f[1:] for f in r["found"]], [[off + b * 8, 8] for b in UNREADABLE])
         self.assertEqual(r["blocks_read"], r["blocks"])
         # The Job existed for the scan, with progress, and is gone now.
         self.assertTrue(any(s[2] == "InterfacesAdded" and JOB_IF in s[3][1] and s[3][1][JOB_IF]["Operation"] == "scan"

@@ -182,8 +182,9 @@ ScanOutcome BusBackend::scan(const std::string &name, const ScanOptions &opts, c
     out.stopped_by_limit = get<bool>(*result, "stopped_by_limit").value_or(false);
     const DeviceStatus st = status(name);
     out.record.block_size = st.target.block_size;
-    for (const auto b : get<std::vector<std::uint64_t>>(*result, "found").value_or(std::vector<std::uint64_t>{}))
-        out.found.push_back({b, 0, 0});
+    using Found = sdbus::Struct<std::uint64_t, std::uint64_t, std::uint64_t>;
+    for (const auto &f : get<std::vector<Found>>(*result, "found").value_or(std::vector<Found>{}))
+        out.found.push_back({std::get<0>(f), std::get<1>(f), std::get<2>(f)});
     return out;
 }
 

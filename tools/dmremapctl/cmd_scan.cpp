@@ -252,6 +252,8 @@ int cmd_scan(int argc, char **argv)
             std::cout << name << ": " << (r.canceled ? "interrupted" : "stopped at the time limit") << " at block "
                       << rec.next_block << " of " << rec.blocks << "; the next scan resumes there\n";
     }
+    if (!r.history_error.empty())
+        std::cerr << "dmremapctl scan: warning: the scan is not in the health history: " << r.history_error << "\n";
     return r.canceled ? kExitFailed : kExitOk;
 }
 
