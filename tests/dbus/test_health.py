@@ -182,7 +182,8 @@ class TestHealth(DBusTest):
         off = json.loads(ctl("dump", "--json", DATA))["data_offset_sectors"]
         self.assertEqual([f[1:] for f in r["found"]], [[off + b * 8, 8] for b in UNREADABLE])
         self.assertEqual(r["blocks_read"], r["blocks"])
-        # The Job existed for the scan, with progress, and is gone now.
+        # The Job existed for the scan, and is gone now.
+        self.signals.sync()
         self.assertTrue(any(s[2] == "InterfacesAdded" and JOB_IF in s[3][1] and s[3][1][JOB_IF]["Operation"] == "scan"
                             for s in self.signals.log))
         self.assertIsNone(self.scan_job())

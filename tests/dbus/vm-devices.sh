@@ -17,10 +17,6 @@ export DMREMAP_JOBS_SLOW=$(delay_create jslow "$slow_base" 50 0)
 export DMREMAP_JOBS_FAST=$(nullb_create j2 32 4096)
 /usr/bin/python3 "$DMREMAP_SRC/tests/dbus/test_jobs.py" -v 2>&1 || die "test_jobs.py failed"
 
-# Health: a storm past 80% spare use, scans, restart, metrics (promtool).
-export DMREMAP_HEALTH_DATA=$(nullb_create h0 16 4096) DMREMAP_HEALTH_NULLB=h0
-/usr/bin/python3 "$DMREMAP_SRC/tests/dbus/test_health.py" -v 2>&1 || die "test_health.py failed"
-
 vd=$(nullb_create v0 16 4096)
 "$DMREMAPCTL" create --name vd --internal-spare 1M --max-remaps 4096 "$vd" >/dev/null || die "cannot create vd"
 # Only its checks that need a device: the rest ran on the host already.

@@ -190,4 +190,49 @@ ratio_be=$(awk -v a="$alone" -v b="$best" 'BEGIN { printf "%.2f", b / a }')
 echo "fio 4k randread IOPS on $sched: alone $alone, with an idle scan $idle (ratio $ratio)," \
 	"with a best-effort scan $best (ratio $ratio_be)"
 awk -v r="$ratio" 'BEGIN { exit !(r >= 0.3) }' || die "fio kept only $ratio of its IOPS under an idle scan"
+
+# dmremapctl health on a SCSI disk, with SMART from a stand-in smartctl
+# printing a real drive's recorded output (tests/data/smart): the reasons
+# name the attributes, --check exits 7 (warning) and 8 (failing), and
+# --update records SMART in the history and writes a textfile that
+# promtool accepts and whose values are what status --json says.
+sd=$(scsi_debug_create 32 0 0)
+"$ctl" create --name hs --max-remaps 4096 --internal-spare 1M "$sd" > /dev/null
+cat > /tmp/fake-smartctl <<'EOS'
+#!/bin/sh
+echo "$*" > /tmp/fake-smartctl.args
+cat "$FAKE_SMART_JSON"
+EOS
+chmod +x /tmp/fake-smartctl
+export DM_REMAP_SMARTCTL=/tmp/fake-smartctl
+health() { FAKE_SMART_JSON=$DMREMAP_SRC/tests/data/smart/$1 "$ctl" health "${@:2}"; }
+health ata-reallocated-188-packed.json hs --json > /tmp/health.json
+expect_eq "smartctl asked" "$sd" "$(awk '{print $NF}' /tmp/fake-smartctl.args)"
+expect_eq "health with reallocated sectors" "warning" "$(jq -r '.[0].state' /tmp/health.json)"
+jq -e '[.[0].reasons[].code] | index("smart-reallocated")' /tmp/health.json > /dev/null ||
+	die "no smart-reallocated reason: $(cat /tmp/health.json)"
+expect_eq "SMART attribute 5" 1 "$(jq -r '.[0].smart.values.ata_5' /tmp/health.json)"
+rc=0
+health ata-reallocated-188-packed.json hs --check > /dev/null || rc=$?
+expect_eq "health --check of a warning" 7 "$rc"
+rc=0
+health ata-failing-pending.json hs --check > /tmp/health.txt || rc=$?
+expect_eq "health --check of a failing drive" 8 "$rc"
+grep -q "^hs: FAILING" /tmp/health.txt || die "human output: $(cat /tmp/health.txt)"
+grep -q "smart-failed" /tmp/health.txt || die "no smart-failed reason: $(cat /tmp/health.txt)"
+mkdir -p /tmp/prom
+health ata-healthy.json --update --metrics-dir /tmp/prom --json > /tmp/update.json
+expect_eq "devices updated" "hs sc sf" "$(jq -r '[.[].name] | join(" ")' /tmp/update.json)"
+hs_uuid=$(dmsetup info -c --noheadings -o uuid hs | sed 's/^REMAP-//')
+expect_eq "SMART in the history" 0 "$(tail -n1 "$DM_REMAP_STATE_DIR/$hs_uuid/history.jsonl" | jq .smart.ata_5)"
+promtool check metrics < /tmp/prom/dm_remap.prom || die "promtool rejects the textfile: $(cat /tmp/prom/dm_remap.prom)"
+"$ctl" status --json > /tmp/status.json
+for n in hs sc sf; do
+	for m in remapped:remapped_blocks pending:pending_blocks spare_used:spare_used_blocks \
+		spare_total:spare_total_blocks read_errors:read_errors_total write_errors:write_errors_total; do
+		want=$(jq -r --arg n "$n" ".[] | select(.name == \$n) | .${m%%:*}" /tmp/status.json)
+		got=$(grep "^dm_remap_${m#*:}{" /tmp/prom/dm_remap.prom | grep "device=\"$n\"" | awk '{print $NF}')
+		expect_eq "metric ${m#*:} of $n" "$want" "$got"
+	done
+done
 echo "scan: ok"
