@@ -196,7 +196,9 @@ awk -v r="$ratio" 'BEGIN { exit !(r >= 0.3) }' || die "fio kept only $ratio of i
 # name the attributes, --check exits 7 (warning) and 8 (failing), and
 # --update records SMART in the history and writes a textfile that
 # promtool accepts and whose values are what status --json says.
-sd=$(scsi_debug_create 32 0 0)
+# One bad sector inside the data area, which nothing here reads (a count
+# of 0 makes scsi_debug fail sector 0).
+sd=$(scsi_debug_create 32 60000 1)
 "$ctl" create --name hs --max-remaps 4096 --internal-spare 1M "$sd" > /dev/null
 cat > /tmp/fake-smartctl <<'EOS'
 #!/bin/sh
