@@ -105,7 +105,28 @@ HealthView HealthKeeper::observe(const std::string &name, const std::string &set
     for (auto it = k.history.rbegin(); it != k.history.rend() && !smart; ++it)
         if (!it->smart.empty())
             smart = SmartReport::from_values(it->smart);
-    view.health = assess(t, k.history, view.last_scan, smart, now);
+    // The model reads the clock (the forecast's present point, "days
+    // left"): assessed again only when an input moved, or daily, so a
+    // Refresh that finds nothing new changes no property.
+    const std::string inputs = nlohmann::json{k.history.size(),
+                                              k.history.empty() ? 0 : k.history.back().time,
+                                              t.remapped,
+                                              t.pending,
+                                              t.spare_used,
+                                              t.spare_total,
+                                              t.exhausted,
+                                              t.degraded,
+                                              t.metadata_ok,
+                                              t.count(MemberHealth::Failed),
+                                              t.count(MemberHealth::Missing),
+                                              view.last_scan ? nlohmann::json(*view.last_scan) : nullptr,
+                                              smart ? smart->values() : std::map<std::string, std::int64_t>{}}
+                                   .dump();
+    if (why == "daily" || why == "start" || inputs != k.inputs)
+        view.health = assess(t, k.history, view.last_scan, smart, now);
+    else
+        view.health = k.view.health;
+    k.inputs = inputs;
 
     std::vector<std::string> codes;
     for (const auto &r : view.health.reasons)

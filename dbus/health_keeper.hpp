@@ -46,6 +46,7 @@ private:
         std::vector<std::string> codes;
         std::int64_t last_scan_end = 0;              // last journalled scan
         DeviceHealth view;                           // for the metrics
+        std::string inputs;                          // what the last assessment was made of
     };
     // Loads the history file again when it changed on disk (a timer's
     // `dmremapctl health --update` or a scan appended to it).

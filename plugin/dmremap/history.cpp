@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "history.hpp"
+#include "unique_fd.hpp"
 
 #include "error.hpp"
 #include "state_store.hpp"
@@ -17,21 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    Fd(const Fd &) = delete;
-    Fd &operator=(const Fd &) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
+using Fd = UniqueFd;
 
 // Short keys would save bytes, but the file is for people too (`tail`
 // while debugging a forecast), so the names are HistorySample's.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "scanner.hpp"
+#include "unique_fd.hpp"
 
 #include "health_monitor.hpp"
 
@@ -43,30 +44,7 @@ constexpr const char *kLockFile = "scan.lock";
 // How often the position is written down while a scan runs.
 constexpr auto kCheckpointEvery = std::chrono::seconds(10);
 
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    Fd(Fd &&o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    Fd &operator=(Fd &&o) noexcept
-    {
-        if (this != &o) {
-            if (fd_ >= 0)
-                ::close(fd_);
-            fd_ = o.fd_;
-            o.fd_ = -1;
-        }
-        return *this;
-    }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
+using Fd = UniqueFd;
 
 struct FreeDeleter {
     void operator()(void *p) const { std::free(p); }

@@ -243,6 +243,18 @@ def stop():
         ENV.close()
 
 
+def context_switches(pid):
+    """Every thread's voluntary and involuntary context switches: a thread
+    that wakes up (a timer, a poll with a timeout) adds to them."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    total += int(line.split()[1])
+    return total
+
+
 def xml_interfaces(name):
     """{interface: {"methods": {name: (in, out)}, "properties": {...}, "signals": {...}}} from the XML."""
     root = ET.parse(os.path.join(SRC, name + ".xml")).getroot()

@@ -531,18 +531,6 @@ class TestReadFlood(DBusTest):
         self.assertAlive()
 
 
-def context_switches(pid):
-    """Every thread's voluntary and involuntary context switches: a thread
-    that wakes up (a timer, a poll with a timeout) adds to them."""
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-            for line in f:
-                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    total += int(line.split()[1])
-    return total
-
-
 class TestYIdle(DBusTest):
     def test_idle_daemon_sleeps(self):
         """No polling: an idle dm-remapd has no timer or poll timeout that
@@ -551,9 +539,9 @@ class TestYIdle(DBusTest):
         self.assertAlive()
         pid = E.ENV.daemon.pid
         time.sleep(1)  # the answer to assertAlive's call has gone out
-        before = context_switches(pid)
+        before = E.context_switches(pid)
         time.sleep(10)
-        after = context_switches(pid)
+        after = E.context_switches(pid)
         self.assertEqual(after - before, 0, "dm-remapd woke up %d times in 10 s while idle" % (after - before))
 
 

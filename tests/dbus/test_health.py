@@ -227,19 +227,9 @@ class TestHealth(DBusTest):
         pid = E.ENV.daemon.pid
         self.props()
         time.sleep(1)
-        before = E_context_switches(pid)
+        before = E.context_switches(pid)
         time.sleep(10)
-        self.assertEqual(E_context_switches(pid) - before, 0, "dm-remapd woke up while idle")
-
-
-def E_context_switches(pid):
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-            for line in f:
-                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    total += int(line.split()[1])
-    return total
+        self.assertEqual(E.context_switches(pid) - before, 0, "dm-remapd woke up while idle")
 
 
 if __name__ == "__main__":
