@@ -63,32 +63,15 @@ replay_to() {
 }
 slices /dev/rp
 loads() { dmsetup create c --readonly --table "$1" 2> /dev/null && dmsetup remove c; }
-all_one=$(seq -f '%g:one' 0 15 | tr '\n' ' ')
-# loads_and_reads LINE: sets $loaded to 1 if the table loads, and then
-# reads its blocks (the answer added to $reads) before it goes. Checking
-# the table that loaded while it is loaded spares loading it a second time:
-# 4 dmsetup starts a crash point, not 6 (each costs a good part of a second
-# under TCG).
-loads_and_reads() {
-	loaded=0
-	dmsetup create c --readonly --table "$1" 2> /dev/null || return 0
-	loaded=1
-	echo "expect /dev/mapper/c $all_one" >&"${replay[1]}"
-	read -r reply <&"${replay[0]}"
-	reads="$reads $reply"
-	dmsetup remove c
-}
 checked=0
+all_one=$(seq -f '%g:one' 0 15 | tr '\n' ' ')
 for n in $(python3 "$replay_tool" --log "$logdev" --points); do
 	[ "$n" -gt "$start" ] && [ "$n" -le "$removed" ] || continue
 	replay_to "$n"
-	reads=""
-	loads_and_reads "$line_a"
-	a=$loaded
-	loads_and_reads "$line_b"
-	b=$loaded
-	loads_and_reads "$line_c"
-	c=$loaded
+	a=0 b=0 c=0
+	loads "$line_a" && a=1
+	loads "$line_b" && b=1
+	loads "$line_c" && c=1
 	state="$a$b$c"
 	# Exactly one membership is in force at any point.
 	if [ "$n" -le "$added" ]; then
@@ -96,8 +79,14 @@ for n in $(python3 "$replay_tool" --log "$logdev" --points); do
 	else
 		[ "$state" = 010 ] || [ "$state" = 001 ] || die "entry $n (removing): loads as A/B/C = $state"
 	fi
-	# The one that loads reads every block back.
-	[ "$reads" = " ok" ] || die "entry $n ($state): $reads"
+	line=$line_a
+	[ "$b" = 1 ] && line=$line_b
+	[ "$c" = 1 ] && line=$line_c
+	dmsetup create c --readonly --table "$line" || die "entry $n: the loading table fails now"
+	echo "expect /dev/mapper/c $all_one" >&"${replay[1]}"
+	read -r reply <&"${replay[0]}"
+	[ "$reply" = ok ] || die "entry $n ($state): $reply"
+	dmsetup remove c
 	checked=$((checked + 1))
 done
 # Once spare_remove returned, only the new membership loads.
