@@ -7,7 +7,16 @@ modprobe dm-mod
 dmremap_load
 
 # status_field NAME KEY: one key=value token of the target's status line.
-status_field() { dmsetup status "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# One process (dmsetup), not three: tests call this in loops, and under TCG
+# every process start costs.
+status_field() {
+	local line tok
+	while read -ra line; do
+		for tok in "${line[@]}"; do
+			[[ $tok != "$2="* ]] || printf '%s\n' "${tok#"$2"=}"
+		done
+	done <<< "$(dmsetup status "$1")"
+}
 # data_sector DEV BLOCK: sector on the member where data block BLOCK lives.
 data_sector() {
 	local off

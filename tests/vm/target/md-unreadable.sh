@@ -23,6 +23,12 @@ md() { python3 "$DMREMAP_SRC/tests/vm/target/mdedit.py" "$@"; }
 data=$(nullb_create d0 128 4096)
 spare=$(nullb_create s0 16 4096)
 "$ctl" format --name m --max-remaps 4096 --internal-spare 4M "$data" > /dev/null
+# Where data block 0 lives, read once from the metadata format wrote (it
+# never moves): bad_block/good_block would ask dmremapctl and jq again for
+# each of the 18 blocks made bad or good.
+data_off=$(data_sector "$data" 0)
+bad_block() { nullb_bad "$1" $((data_off + $3 * 8)) $((data_off + $3 * 8 + 7)); }
+good_block() { nullb_good "$1" $((data_off + $3 * 8)) $((data_off + $3 * 8 + 7)); }
 expect_eq "metadata copies" 2 "$("$ctl" dump --json "$data" | jq .metadata_copies)"
 table=$("$ctl" table "$data")
 dmsetup create m --table "$table"

@@ -4,6 +4,8 @@
 
   power-loss.py write  DEV BLOCK TAG none|fsync|dsync   (one stamped block)
   power-loss.py read   DEV BLOCK TAG                     (exit 0: it reads back)
+  (BLOCK may be B1,B2,...: each in turn, as that many calls would, in one
+  process: a Python start costs about a second under TCG)
   power-loss.py workload DEV LOG ROUND BLOCKS PREFILL SEED THREADS TARGET DM_NAME...
   power-loss.py verify DEV LOG ROUND BLOCKS
 
@@ -242,9 +244,9 @@ def verify(dev, log, rnd, blocks):
 def main():
     op, args = sys.argv[1], sys.argv[2:]
     if op == "write":
-        return one_write(args[0], int(args[1]), args[2], args[3])
+        return max(one_write(args[0], int(b), args[2], args[3]) for b in args[1].split(","))
     if op == "read":
-        return one_read(args[0], int(args[1]), args[2])
+        return max([one_read(args[0], int(b), args[2]) for b in args[1].split(",")])
     if op == "workload":
         return workload(args[0], args[1], *map(int, args[2:8]), args[8:])
     if op == "verify":
