@@ -42,8 +42,9 @@ struct HealthUpdateOptions {
 // the library's Error (NotFound for a device that went away).
 DeviceHealth update_health(const std::string &name, const HealthUpdateOptions &opts, std::int64_t now_time);
 
-// Assesses from what is known without touching the device: the daemon's
-// status values and the stored history (no I/O but the state files).
+// Assesses from a status already read and the stored files alone (no I/O
+// but the state files). dm-remapd does the same with the history cached
+// across refreshes (dbus/health_keeper.cpp); this is the uncached form.
 DeviceHealth assess_stored(const std::string &name, const std::string &set_uuid, const DeviceStatus &status,
                            std::int64_t now_time);
 

@@ -205,7 +205,7 @@ TEST(Metrics, WriteIsAtomicAndReadable)
 
 namespace {
 
-// assess_stored: the daemon's path, the state files only.
+// assess_stored: a status given, the state files read, nothing else.
 TEST(Metrics, AssessStoredReadsTheStateFiles)
 {
     char tmpl[] = "/tmp/dmremap-state-XXXXXX";
