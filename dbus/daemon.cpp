@@ -179,7 +179,9 @@ void Daemon::refresh(const std::optional<std::string> &changed, const std::strin
         health_.forget(it->first);
         it = devices_.erase(it);
     }
-    bool health_changed = false;
+    // Any device read: the textfile is rewritten (its timestamp says when
+    // the values were last current).
+    bool observed = false;
     for (const auto &name : names) {
         const auto it = devices_.find(name);
         if (it != devices_.end() && changed && *changed != name)
@@ -191,7 +193,7 @@ void Daemon::refresh(const std::optional<std::string> &changed, const std::strin
             // The health files are on the root filesystem, not the device.
             const auto view = health_.observe(name, props->set_uuid, st, why, std::time(nullptr));
             DeviceObject::set_health(*props, view);
-            health_changed = true;
+            observed = true;
         } catch (const Error &e) {
             // Gone or changed meanwhile; its own uevent brings it back.
             std::cerr << "dm-remapd: " << name << ": " << e.what() << "\n";
@@ -202,7 +204,7 @@ void Daemon::refresh(const std::optional<std::string> &changed, const std::strin
         else
             it->second->update(*props);
     }
-    if (health_changed)
+    if (observed)
         health_.write_metrics(std::time(nullptr));
 }
 

@@ -55,6 +55,23 @@ void HealthKeeper::reload_history(Known &k, const std::filesystem::path &file)
     k.history_size = size;
 }
 
+void HealthKeeper::note_own_append(Known &k, const std::filesystem::path &file)
+{
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(file, ec);
+    // Smaller than before the append: it compacted the file, which the
+    // cache must follow. Otherwise the cache already holds the new line.
+    if (ec || size < k.history_size) {
+        k.history_mtime.reset();
+        reload_history(k, file);
+        return;
+    }
+    k.history_size = size;
+    k.history_mtime = std::filesystem::last_write_time(file, ec);
+    if (ec)
+        k.history_mtime.reset();
+}
+
 HealthView HealthKeeper::observe(const std::string &name, const std::string &set_uuid, const DeviceStatus &status,
                                  const std::string &why, std::int64_t now)
 {
@@ -75,10 +92,6 @@ HealthView HealthKeeper::observe(const std::string &name, const std::string &set
             const std::optional<HistorySample> previous =
                 k.history.empty() ? std::nullopt : std::optional(k.history.back());
             HistorySample s = History::sample(t, now, why, previous);
-            const bool moved = !previous || s.remapped != previous->remapped || s.pending != previous->pending ||
-                               s.spare_used != previous->spare_used || s.spare_total != previous->spare_total ||
-                               s.read_errors != previous->read_errors || s.write_errors != previous->write_errors ||
-                               s.remap_events != previous->remap_events;
             if (previous) {
                 s.smart = previous->smart; // SMART is read by `dmremapctl health`, not here
                 if (!baseline) {
@@ -89,10 +102,10 @@ HealthView HealthKeeper::observe(const std::string &name, const std::string &set
                     baseline->spare_total = previous->spare_total;
                 }
             }
-            if (moved || why == "daily") {
+            if (History::worth_appending(s, previous)) {
                 History(file).append(s);
                 k.history.push_back(s);
-                reload_history(k, file); // our own append: no reload next time
+                note_own_append(k, file);
             }
             view.last_scan = read_record(*store, "last-scan.json");
             view.checkpoint = read_record(*store, "scan-checkpoint.json");

@@ -51,6 +51,9 @@ private:
     // Loads the history file again when it changed on disk (a timer's
     // `dmremapctl health --update` or a scan appended to it).
     void reload_history(Known &k, const std::filesystem::path &file);
+    // After our own append (already in the cache): no re-parse of the file
+    // unless the append compacted it.
+    void note_own_append(Known &k, const std::filesystem::path &file);
     void journal_changes(const std::string &name, const std::string &set_uuid, const TargetStatus &before,
                          const TargetStatus &now);
 

@@ -66,15 +66,6 @@ std::optional<SmartReport> smart_from_history(const std::vector<HistorySample> &
     return std::nullopt;
 }
 
-bool same_counters(const HistorySample &a, const HistorySample &b)
-{
-    return a.remapped == b.remapped && a.pending == b.pending && a.spare_used == b.spare_used &&
-           a.spare_total == b.spare_total && a.read_errors == b.read_errors && a.write_errors == b.write_errors &&
-           a.remap_events == b.remap_events && a.raw_read_errors == b.raw_read_errors &&
-           a.raw_write_errors == b.raw_write_errors && a.raw_remap_events == b.raw_remap_events &&
-           !a.scan_bad && !b.scan_bad && (a.smart.empty() || a.smart == b.smart);
-}
-
 // The newer of a pass under way and the last completed one: what a "scan"
 // sample records.
 const ScanRecord *newest_scan(const DeviceHealth &d)
@@ -133,7 +124,7 @@ DeviceHealth update_health(const std::string &name, const HealthUpdateOptions &o
                 s.scan_complete = scan->complete;
             }
         }
-        if (!previous || opts.why == "daily" || !same_counters(s, *previous)) {
+        if (History::worth_appending(s, previous)) {
             history.append(s);
             d.history.push_back(s);
         }

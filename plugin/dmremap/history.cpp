@@ -242,6 +242,18 @@ HistorySample History::sample(const TargetStatus &status, std::int64_t now, cons
     return s;
 }
 
+bool History::worth_appending(const HistorySample &s, const std::optional<HistorySample> &previous)
+{
+    if (!previous || s.why == "daily" || s.scan_bad || previous->scan_bad)
+        return true;
+    const HistorySample &p = *previous;
+    return s.remapped != p.remapped || s.pending != p.pending || s.spare_used != p.spare_used ||
+           s.spare_total != p.spare_total || s.read_errors != p.read_errors || s.write_errors != p.write_errors ||
+           s.remap_events != p.remap_events || s.raw_read_errors != p.raw_read_errors ||
+           s.raw_write_errors != p.raw_write_errors || s.raw_remap_events != p.raw_remap_events ||
+           (!s.smart.empty() && s.smart != p.smart);
+}
+
 std::vector<HistorySample> History::compact(const std::vector<HistorySample> &samples, std::size_t keep_whole)
 {
     if (samples.size() <= keep_whole)

@@ -59,6 +59,10 @@ public:
     // the table was loaded again: its whole value is new).
     static HistorySample sample(const TargetStatus &status, std::int64_t now, const std::string &why,
                                 const std::optional<HistorySample> &previous);
+    // Whether `s` says anything `previous` did not: a counter, SMART value
+    // or scan result moved, or it is the daily sample (a quiet device
+    // still gets one point a day).
+    static bool worth_appending(const HistorySample &s, const std::optional<HistorySample> &previous);
     // Older samples thinned to one per day, the newest `keep_whole` kept.
     static std::vector<HistorySample> compact(const std::vector<HistorySample> &samples, std::size_t keep_whole);
 
