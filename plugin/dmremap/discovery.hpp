@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Finding members and active devices through libudev. Members come from
 // the udev database when our rule has probed the device (DM_REMAP_PROBED,
-// set by udev/60-dm-remap.rules from `dmremapctl probe`); devices udev has
+// set by udev/69-dm-remap.rules from `dmremapctl probe`); devices udev has
 // no record of (no udevd, an initramfs, a rule not installed) have their
 // superblocks read instead.
 #pragma once
