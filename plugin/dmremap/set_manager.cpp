@@ -6,6 +6,7 @@
 #include "file_io.hpp"
 #include "loop_device.hpp"
 #include "safety.hpp"
+#include "set_lock.hpp"
 #include "validator.hpp"
 
 #include <map>
@@ -108,6 +109,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
     if (!opts.name.empty() && !validator::valid_name(opts.name))
         throw Error(Error::Code::InvalidArgument,
                     "name '" + opts.name + "' is not a valid device name (" + validator::kNameRules + ")");
+    SetLock lock(set); // udev's assembly steps, an admin's assemble or create
     if (auto name = active_name_of(set); !name.empty()) {
         out.name = name;
         out.already_active = true;
@@ -119,7 +121,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
         if (m.role == Role::Data)
             data = &m;
     if (!data)
-        throw Error(Error::Code::NotFound, "set " + set.str() + ": the data member was not found");
+        throw Error(Error::Code::NotFound, "set " + set.str() + ": the data member is missing");
     const std::string set_name = data->set_name;
     refuse_if_in_use(found, set_name);
 
@@ -140,7 +142,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
     bool complete = true;
     for (const auto &m : v.state->members)
         complete &= m.role != Role::Spare || m.failed() || found.count(m.uuid) || !m.image_path.empty();
-    if (!complete && Discovery::udev_running()) {
+    if (!complete && !opts.incremental && Discovery::udev_running()) {
         for (auto &[uuid, m] : collect(set, given, false))
             found.try_emplace(uuid, m);
         for (const auto &[uuid, m] : found)
@@ -348,8 +350,15 @@ CreateResult SetManager::create(const std::vector<std::string> &paths, const For
     for (const auto &p : paths)
         Discovery::devnum(p); // block devices only: the kernel cannot use a file
     check_create(opts, paths);
+    // The UUID is chosen here so that the set's lock is held from the
+    // first write: udev hears of the new members and starts an assembly
+    // step, which must find the set active, not load it first.
+    FormatOptions o = opts;
+    if (!o.set_uuid)
+        o.set_uuid = Uuid::random();
+    SetLock lock(*o.set_uuid);
     DmControl dm;
-    const FormatPlan plan = format(paths, opts, force);
+    const FormatPlan plan = format(paths, o, force);
     const Superblock &sb = plan.superblocks[0];
     if (dm.info(sb.name))
         throw Error(Error::Code::Exists, sb.name + ": a device-mapper device of that name exists already");

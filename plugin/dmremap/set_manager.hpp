@@ -18,6 +18,9 @@ namespace dmremap {
 struct AssembleOptions {
     bool degraded = false; // start without missing spares
     std::string name;      // device name; empty: the set's name
+    // udev has probed every member that is there (a step started by its
+    // uevent): no sweep of every disk's superblocks for missing ones.
+    bool incremental = false;
 };
 
 struct AssembledSet {

@@ -1290,7 +1290,7 @@ class TestCompletion(Base):
         self.assertEqual(self.complete("spare", "remove", "--"), ["--evacuate", "--json", "--help"])
         # Options already given are not offered again; values are not options.
         self.assertEqual(self.complete("assemble", "--degraded", "--name", "--all", "--"),
-                         ["--uuid", "--all", "--json", "--help"])
+                         ["--uuid", "--all", "--json", "--incremental", "--last-resort", "--help"])
         self.assertEqual(self.complete("spare", "add", "mg", "--json", "--"),
                          ["--image", "--size", "--force", "--help"])
 

@@ -149,6 +149,8 @@ class Env:
         self.metrics_dir = os.path.join(self.dir, "metrics")
         os.mkdir(self.metrics_dir)
         os.environ["DM_REMAP_STATE_DIR"] = self.state_dir
+        # The per-set assembly locks, likewise.
+        os.environ["DM_REMAP_RUN_DIR"] = os.path.join(self.dir, "run")
         self.address = "unix:path=" + self.socket
         own = ""
         if os.geteuid() != 0:

@@ -5,12 +5,15 @@
 #include "commands.hpp"
 
 #include <error.hpp>
+#include <incremental.hpp>
 #include <discovery.hpp>
 #include <remap_device.hpp>
 #include <set_manager.hpp>
 #include <validator.hpp>
 
 #include <iostream>
+#include <cerrno>
+#include <unistd.h>
 
 namespace dmremap::cli {
 namespace {
@@ -18,6 +21,8 @@ namespace {
 const char *assemble_help = R"(Usage: dmremapctl assemble [OPTIONS] MEMBER...
        dmremapctl assemble [OPTIONS] --uuid UUID
        dmremapctl assemble [OPTIONS] --all
+       dmremapctl assemble --incremental (--uuid UUID | --all)
+       dmremapctl assemble --last-resort [--degraded] --uuid UUID
 
 Activate existing remap sets as /dev/mapper/NAME. Members not given are
 found through udev (or by reading superblocks); spares kept in image files
@@ -30,6 +35,14 @@ Options:
                 until they return)
   --name NAME   device name instead of the set's name (not with --all)
   --json        print what was activated as JSON
+
+Boot-time assembly (run by systemd units that udev starts; root only):
+  --incremental  start the set if every member is present, attach spares
+                 that came back to a running device, else say what the set
+                 waits for (exit 0)
+  --last-resort  the end of the wait: start without missing spares if
+                 --degraded is given; otherwise, and always when the data
+                 member is missing, name the missing member and fail
 )";
 
 nlohmann::json set_json(const AssembledSet &s)
@@ -66,17 +79,101 @@ void print_set(const AssembledSet &s)
                   << "'dmremapctl spare remove " << s.name << " index=" << i << "'\n";
 }
 
+void print_step(const IncrementalStep &s)
+{
+    const std::string who = "set '" + s.set_name + "' (" + s.set_uuid.str() + ")";
+    switch (s.outcome) {
+    case IncrementalStep::Outcome::Started:
+        print_set(*s.set);
+        break;
+    case IncrementalStep::Outcome::StartedDegraded:
+        print_set(*s.set);
+        // stderr: the journal shows it with the unit, at warning level.
+        std::cerr << "dmremapctl assemble: " << who << " started degraded after waiting: " << s.missing << "\n";
+        break;
+    case IncrementalStep::Outcome::Active:
+        for (auto i : s.rejoined)
+            std::cout << s.device << ": spare member " << i << " is back and attached\n";
+        break;
+    case IncrementalStep::Outcome::Waiting:
+        std::cout << who << ": waiting: " << s.missing << "\n";
+        break;
+    }
+}
+
+nlohmann::json step_json(const IncrementalStep &s)
+{
+    nlohmann::json j = s.set ? set_json(*s.set) : nlohmann::json{{"name", s.device}};
+    j["set_uuid"] = s.set_uuid.str();
+    j["set_name"] = s.set_name;
+    j["outcome"] = outcome_name(s.outcome);
+    j["rejoined"] = s.rejoined;
+    j["waiting_for"] = s.missing.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.missing);
+    if (!s.error.empty())
+        j["error"] = s.error;
+    return j;
+}
+
+// --incremental, --last-resort: the library directly, as the units run
+// as root before dm-remapd is up.
+int boot_step(const Args &a)
+{
+    const bool last_resort = a.flag("last-resort");
+    if (a.flag("incremental") && last_resort)
+        throw UsageError("assemble: --incremental and --last-resort do not go together");
+    if (a.value("name") || !a.positional().empty())
+        throw UsageError("assemble: --incremental and --last-resort take --uuid UUID or --all, not members or --name");
+    if (a.flag("degraded") && !last_resort)
+        throw UsageError("assemble: --incremental never starts degraded; the last-resort step decides");
+    if (::geteuid() != 0)
+        throw Error(Error::Code::Failed, "assemble: --incremental and --last-resort need root; the boot units run them", EPERM);
+    if (a.flag("all")) {
+        if (last_resort)
+            throw UsageError("assemble: --last-resort takes --uuid UUID");
+        nlohmann::json all = nlohmann::json::array();
+        int rc = kExitOk;
+        for (const auto &s : Incremental::step_all()) {
+            if (a.flag("json"))
+                all.push_back(step_json(s));
+            else if (s.error.empty())
+                print_step(s);
+            if (!s.error.empty()) {
+                std::cerr << "dmremapctl assemble: set '" << s.set_name << "' (" << s.set_uuid.str()
+                          << "): " << s.error << "\n";
+                rc = kExitFailed;
+            }
+        }
+        if (a.flag("json"))
+            std::cout << all.dump(2) << "\n";
+        return rc;
+    }
+    const auto u = a.value("uuid");
+    if (!u)
+        throw UsageError("assemble: --incremental and --last-resort take --uuid UUID or --all");
+    auto uuid = Uuid::parse(*u);
+    if (!uuid)
+        throw UsageError("assemble: --uuid '" + *u + "' is not a UUID");
+    const IncrementalStep s = Incremental::step(*uuid, last_resort, a.flag("degraded"));
+    if (a.flag("json"))
+        std::cout << step_json(s).dump(2) << "\n";
+    else
+        print_step(s);
+    return kExitOk;
+}
+
 } // namespace
 
 int cmd_assemble(int argc, char **argv)
 {
     Args a("assemble", {{"uuid", true}, {"all", false}, {"degraded", false}, {"name", true}, {"json", false},
-                        {"help", false, 'h'}},
+                        {"incremental", false}, {"last-resort", false}, {"help", false, 'h'}},
            argc, argv, 2);
     if (a.flag("help")) {
         std::cout << assemble_help;
         return kExitOk;
     }
+    if (a.flag("incremental") || a.flag("last-resort"))
+        return boot_step(a);
     AssembleOptions o;
     o.degraded = a.flag("degraded");
     if (auto n = a.value("name")) {
