@@ -382,16 +382,25 @@ void RemapDevice::stop()
         Safety::check_not_in_use(node); // swap, holder devices (LVM on top)
     else
         Safety::check_not_in_use("/dev/dm-" + std::to_string(info.minor));
-    // udev probes the device for a moment after each change event: give
-    // that a second before calling the device busy.
+    // udev probes the device for a moment after each change event (an
+    // unmount's last close is one, through udev's inotify watch): let its
+    // queue drain, on a loaded machine seconds, before calling the device
+    // busy.
     std::int32_t open = info.open_count;
-    for (int i = 0; open > 0 && i < 10; i++) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (open > 0 && std::chrono::steady_clock::now() < deadline) {
+        Discovery::wait_for_udev(devno, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now()));
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         open = this->info().open_count;
     }
-    if (open > 0)
-        throw Error(Error::Code::Busy, name_ + ": open by " + std::to_string(open) +
-                                           " user(s) (a process or another device holds it)");
+    if (open > 0) {
+        std::string who;
+        for (const auto &o : Safety::openers(devno))
+            who += (who.empty() ? "" : ", ") + o;
+        throw Error(Error::Code::Busy, name_ + ": open by " + std::to_string(open) + " user(s) (" +
+                                           (who.empty() ? "a process or another device holds it" : who) + ")");
+    }
     dm_.remove(name_);
 }
 

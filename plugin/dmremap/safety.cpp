@@ -3,17 +3,19 @@
 
 #include "error.hpp"
 
+#include <algorithm>
 #include <blkid/blkid.h>
-#include <libmount/libmount.h>
-
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
+#include <libmount/libmount.h>
 #include <memory>
+#include <sstream>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -217,6 +219,46 @@ void Safety::wipe_signatures(const std::string &path)
             throw Error(Error::Code::Io, path + ": cannot erase an old signature");
     if (::fsync(p.fd) < 0)
         throw Error::from_errno(Error::Code::Io, path + ": flush", errno);
+}
+
+std::vector<std::string> Safety::openers(dev_t devno)
+{
+    std::vector<std::string> out;
+    const std::string majmin = std::to_string(major(devno)) + ":" + std::to_string(minor(devno));
+    std::error_code ec;
+    for (const auto &p : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string pid = p.path().filename();
+        if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(::getpid()))
+            continue; // not a process, or us (a descriptor inherited from the caller is the caller's)
+        std::string comm;
+        std::ifstream(p.path() / "comm") >> comm;
+        const std::string who = pid + " (" + comm + ")";
+        std::error_code fd_ec;
+        for (const auto &fd : std::filesystem::directory_iterator(p.path() / "fd", fd_ec)) {
+            struct stat st;
+            if (::stat(fd.path().c_str(), &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == devno) {
+                out.push_back(who);
+                break;
+            }
+        }
+        // mountinfo field 3 is MAJOR:MINOR; our own namespace's mounts
+        // were looked at by the caller.
+        std::ifstream mi(p.path() / "mountinfo");
+        for (std::string line; std::getline(mi, line);) {
+            std::istringstream f(line);
+            std::string id, parent, dev, root, target;
+            if (f >> id >> parent >> dev >> root >> target && dev == majmin) {
+                struct stat mine, theirs;
+                if (::stat("/proc/self/ns/mnt", &mine) == 0 && ::stat((p.path() / "ns/mnt").c_str(), &theirs) == 0 &&
+                    mine.st_ino != theirs.st_ino)
+                    out.push_back("mounted at " + target + " in the mount namespace of " + who);
+                break;
+            }
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 } // namespace dmremap

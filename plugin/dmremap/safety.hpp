@@ -14,6 +14,11 @@ public:
     // Throws Error(Busy) naming the device and who uses it: a mountpoint,
     // swap, a holder device (dm/md), or the loop device a file backs.
     static void check_not_in_use(const std::string &path);
+    // Who holds block device `devno` open, for a "busy" message: "PID
+    // (COMMAND)" of processes with it open, "mounted in the namespace of
+    // PID (COMMAND)" where another mount namespace still has it mounted.
+    // Empty when nothing visible holds it (a kernel holder).
+    static std::vector<std::string> openers(dev_t devno);
     // Signatures libblkid recognises, e.g. "ext4 filesystem", "gpt partition table".
     static std::vector<std::string> signatures(const std::string &path);
     // Whether block device `dev` is `target` or is built on it: through

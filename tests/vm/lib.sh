@@ -109,6 +109,9 @@ logwrites_replay() {
 # insmod loads no dependencies; modprobe them from the module's own list.
 dmremap_load() {
 	local ko="$DMREMAP_KMOD_DIR/dm-remap.ko" dep
+	# Full mode installs the same file for modprobe: a set assembled at
+	# boot may have loaded it.
+	[ ! -e /sys/module/dm_remap ] || return 0
 	for dep in $(modinfo -F depends "$ko" | tr , ' '); do modprobe "$dep"; done
 	insmod "$ko"
 }

@@ -392,6 +392,12 @@ def run(args):
         cmdline += " dmremap.interactive=1"
     if args.destdir:
         cmdline += f" dmremap.destdir={Path(args.destdir).resolve()}"
+    if args.mode == "full":
+        # Installed as DKMS would install it, so that units loading a set at
+        # boot find the target type before any test script runs.
+        cmdline += f" dmremap.kmod={kmod_dir}"
+    if args.fstab:
+        cmdline += f" dmremap.fstab={Path(args.fstab).resolve()}"
     kern_log, out_log = rundir / "kernel.log", rundir / "output.log"
     cmd = qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks,
                    mem=2048 if args.mode == "full" else 1024, bench=args.bench, interactive=args.shell)
@@ -459,6 +465,7 @@ def main():
         s.add_argument("--disk", action="append", default=[], help="PATH[:SIZE]; .qcow2 or raw, persists")
         s.add_argument("--destdir", help="meson install --destdir tree to lay over the host root (full mode)")
         s.add_argument("--install", action="store_true", help="meson install the build into the run directory and use it")
+        s.add_argument("--fstab", help="the guest's /etc/fstab (full mode; default: empty)")
         s.add_argument("--timeout", type=int, default=300)
         if name == "run":
             s.add_argument("--show-output", action="store_true",

@@ -42,12 +42,16 @@ bad_table() {
 	done
 	echo "$table$pos $((size - pos)) linear /dev/vda $pos"
 }
-# assemble: the failing disk as the last boot left it, and the set on it.
+# assemble: the failing disk as the last boot left it; the set on it is
+# assembled by the installed udev rule and unit as the disk appears.
 assemble() {
+	local uuid
 	# shellcheck disable=SC2046 # one range a word
 	dmsetup create bad --table "$(bad_table $(ranges))"
-	out=$("$ctl" assemble /dev/mapper/bad)
-	expect_eq "assemble" "Assembled /dev/mapper/r from /dev/mapper/bad" "$out"
+	wait_until 60 "r to be assembled" test -b /dev/mapper/r
+	uuid=$(udevadm info --query=property /dev/mapper/bad | sed -n 's/^DM_REMAP_SET_UUID=//p')
+	expect_eq "assembled by its unit" "Assembled /dev/mapper/r from /dev/mapper/bad" \
+		"$(journalctl -b -o cat -u "dm-remap-assemble@$uuid.service" | grep '^Assembled')"
 }
 # fail_file NAME: 4 blocks inside file NAME start failing on the disk, and
 # NAME is rewritten in place, so the set remaps exactly those blocks.

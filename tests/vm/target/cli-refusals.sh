@@ -86,9 +86,14 @@ losetup -d "$lp"
 refused "stop while mounted" 4 "dmremapctl stop: rf: mounted at /mnt/rf; unmount it first" stop rf
 [ -b /dev/mapper/rf ] || die "rf gone after a refused stop"
 umount /mnt/rf
-exec 7< /dev/mapper/rf
-refused "stop while open" 4 "dmremapctl stop: rf: open by 1 user(s) (a process or another device holds it)" stop rf
-exec 7<&-
+sleep 600 < /dev/mapper/rf &
+holder=$!
+wait_until 10 "sleep to hold rf open" grep -qx sleep "/proc/$holder/comm"
+refused "stop while open" 4 "dmremapctl stop: rf: open by 1 user(s) ($holder (sleep))" stop rf
+kill "$holder"
+rc=0
+wait "$holder" || rc=$?
+expect_eq "the holder killed" 143 "$rc"
 "$ctl" stop rf > /dev/null
 refused "assemble a non-member" 1 "dmremapctl assemble: $m0: not a dm-remap member (no valid superblock)" assemble "$m0"
 o1=$(nullb_create o1 16 4096)
