@@ -43,8 +43,10 @@ fi
 
 case $tool in
 initramfs-tools) make="mkinitramfs -d $stage/conf -o $stage/$tool.img $abi" ;;
-dracut) make="dracut --quiet --force --no-hostonly --no-early-microcode --kver $abi --modules 'base dm-remap'
-	--add-drivers 'virtio_blk virtio_pci ext4' $stage/$tool.img" ;;
+dracut)
+	make="dracut --quiet --force --no-hostonly --no-early-microcode --kver $abi --modules 'base dm-remap'"
+	make="$make --add-drivers 'virtio_blk virtio_pci ext4' $stage/$tool.img"
+	;;
 *) echo "mkimage.sh: unknown tool $tool" >&2; exit 2 ;;
 esac
 unshare --mount --propagation private sh -euc "

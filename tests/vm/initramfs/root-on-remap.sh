@@ -51,6 +51,14 @@ expect "root: rootremap REMAP-$uuid"
 expect "members: vda vdb"
 expect "log: Assembled /dev/mapper/rootremap from /dev/vda /dev/vdb"
 
+# dracut's image (without its systemd module: the settled hook).
+"$here/mkimage.sh" "$build" "$abi" "$work/stage" dracut
+listing=$(lsinitrd "$work/stage/dracut.img")
+for p in usr/local/sbin/dmremapctl "usr/lib/modules/$abi/updates/dm-remap.ko" usr/lib/udev/rules.d/69-dm-remap.rules \
+	usr/lib/dracut/hooks/initqueue/settled/50-dm-remap-assemble.sh; do
+	awk -v p="$p" '$NF == p { found = 1 } END { exit !found }' <<<"$listing" || die "$p is not in dracut's image"
+done
+
 # The spare is gone: a 3 s wait, then the set starts without it, and the
 # log says which member it lacks.
 vm --disk "$work/data.img" --initrd "$image" \
@@ -60,4 +68,15 @@ expect "members: vda"
 grep -Eq "^log: after 3 s: .*set 'rootremap' \($uuid\): .*spare member 1 .*is missing" "$work/out" ||
 	die "no log line names the missing spare"
 expect "log:   started WITHOUT spare member 1 (degraded)"
+
+# dracut's does the same, also without the spare (one boot for both the
+# assembly and the bounded wait).
+vm --disk "$work/data.img" --initrd "$work/stage/dracut.img" \
+	--append "root=/dev/mapper/rootremap rd.dm_remap.wait=3 rd.emergency=poweroff"
+expect "root: rootremap REMAP-$uuid"
+expect "members: vda"
+grep -Eq "^kmsg: .*set 'rootremap' \($uuid\): .*spare member 1 .*is missing" "$work/out" ||
+	die "no kernel log line names the missing spare"
+expect "kmsg: Assembled /dev/mapper/rootremap from /dev/vda"
+expect "kmsg:   started WITHOUT spare member 1 (degraded)"
 echo "root-on-remap: PASS"
