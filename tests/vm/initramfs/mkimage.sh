@@ -21,8 +21,9 @@ if [ ! -d "$stage/dest" ]; then
 	# The modules this boot needs, and ours where modules_install puts it.
 	mods=$stage/root/lib/modules/$abi
 	kmod=$build/vm/$abi/kmod/dm-remap.ko
-	for p in $(modprobe -d "$kcache" -S "$abi" --show-depends -a ext4 virtio_blk virtio_pci dm-mod \
-		$(modinfo -F depends "$kmod" | tr , ' ') |
+	# Ours needs some (libcrc32c) that the others may not.
+	read -ra deps <<<"$(modinfo -F depends "$kmod" | tr , ' ')"
+	for p in $(modprobe -d "$kcache" -S "$abi" --show-depends -a ext4 virtio_blk virtio_pci dm-mod "${deps[@]}" |
 		awk '$1 == "insmod" { print $2 }'); do
 		install -D -m 644 "$p" "$mods/${p#"$kcache/lib/modules/$abi/"}"
 	done
