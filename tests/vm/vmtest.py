@@ -4,6 +4,8 @@
 
   vmtest.py run [--kernel 6.1|6.12] [--mode fast|full] [--bench] [--disk PATH[:SIZE]]...
                 [--timeout S] [--build DIR] [--show-output] SCRIPT [ARGS...]
+  vmtest.py run [--kernel ...] [--disk ...] --initrd PATH [--append ARGS]
+                                            (boot PATH instead; its root reports)
   vmtest.py shell [--kernel ...] [--mode ...] [--disk ...]   (interactive guest shell)
   vmtest.py prepare [--kernel ...]                           (download, unpack, build the module)
 
@@ -12,7 +14,11 @@ downloaded with apt, unpacked into a cache outside the tree
 ($DMREMAP_VM_CACHE, default /var/cache/dm-remap-vm) and booted with a
 busybox initramfs that mounts the host root read-only over 9p with a tmpfs
 overlay on top. fast mode chroots into it and runs SCRIPT; full mode
-switch_roots into systemd as PID 1 and runs SCRIPT from a unit.
+switch_roots into systemd as PID 1 and runs SCRIPT from a unit. With
+--initrd, the kernel boots that initramfs instead (one that initramfs-tools
+or dracut made) with ARGS on its command line; whatever it starts must
+write the same marks to the second serial port (VMTEST-START, then
+VMTEST-EXIT:<status>).
 
 Exit status: SCRIPT's (77 = skipped: ./scripts/test fails the run unless
 tests/skips-allowed names the test), or 1 when the guest kernel logged a
@@ -373,6 +379,8 @@ def run(args):
         subprocess.run(["meson", "install", "-C", str(build), "--destdir", args.destdir, "--no-rebuild", "--quiet"],
                        check=True, stdout=subprocess.DEVNULL)
     disks = parse_disks(args.disk, Path.cwd())
+    if args.initrd:
+        return boot(args, k, acc, rundir, disks)
     runner = rundir / "run.sh"
     script = [str(Path(args.script).resolve())] + args.args if args.script else ["/bin/sh", "-i"]
     env = {"DMREMAP_SRC": SRC, "DMREMAP_BUILD": build, "DMREMAP_KMOD_DIR": kmod_dir,
@@ -402,10 +410,24 @@ def run(args):
     cmd = qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks,
                    mem=2048 if args.mode == "full" else 1024, bench=args.bench, interactive=args.shell)
     name = f"{Path(args.script).name if args.script else 'shell'} on {k.abi} ({args.mode}, {acc}{', bench' if args.bench else ''})"
-    start = time.monotonic()
     if args.shell:
         subprocess.run(cmd)
         return 0
+    return watch(args, cmd, name, rundir, kern_log, out_log)
+
+
+def boot(args, k, acc, rundir, disks):
+    """--initrd: the kernel with an initramfs made by the system's tools, and
+    only the caller's command line; what it boots into reports the result."""
+    kern_log, out_log = rundir / "kernel.log", rundir / "output.log"
+    cmd = qemu_cmd(k, Path(args.initrd).resolve(), acc, args.append, kern_log, out_log, disks,
+                   mem=1024, bench=args.bench)
+    return watch(args, cmd, f"{Path(args.initrd).name} on {k.abi} ({acc})", rundir, kern_log, out_log)
+
+
+def watch(args, cmd, name, rundir, kern_log, out_log):
+    """Boots cmd (again if it died before the test started) and gives the verdict."""
+    start = time.monotonic()
     tail = None
     for attempt in range(1, BOOT_ATTEMPTS + 1):
         try:
@@ -470,7 +492,9 @@ def main():
         if name == "run":
             s.add_argument("--show-output", action="store_true",
                            help="print the script's output while it runs, not when it has ended")
-            s.add_argument("script")
+            s.add_argument("--initrd", help="boot this initramfs instead of running SCRIPT")
+            s.add_argument("--append", default="", help="the kernel command line's end, with --initrd")
+            s.add_argument("script", nargs="?")
             s.add_argument("args", nargs=argparse.REMAINDER)
     a = p.parse_args()
     if a.cmd == "prepare":
@@ -480,7 +504,11 @@ def main():
         return 0
     a.shell = a.cmd == "shell"
     if a.shell:
-        a.script, a.args = None, []
+        a.script, a.args, a.initrd = None, [], None
+    elif not a.initrd and not a.script:
+        p.error("run needs a SCRIPT, or --initrd")
+    elif a.initrd and a.script:
+        p.error("run takes a SCRIPT or --initrd, not both")
     return run(a)
 
 
