@@ -6,6 +6,8 @@
 #include "validator.hpp"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -145,7 +147,7 @@ bool calendar_char(char c)
 
 std::map<std::string, std::string> show(const std::string &unit, const std::string &props)
 {
-    const Ran r = run({"systemctl", "show", "--no-pager", "--timestamp=unix", "--property=" + props, unit});
+    const Ran r = run({"systemctl", "show", "--no-pager", "--property=" + props, unit});
     if (r.status != 0)
         throw Error(Error::Code::Failed, unit + ": systemctl show: " + why(r));
     std::map<std::string, std::string> out;
@@ -156,20 +158,46 @@ std::map<std::string, std::string> show(const std::string &unit, const std::stri
     return out;
 }
 
-// "@1765065600" (--timestamp=unix); nothing for "" or "n/a".
-std::optional<std::int64_t> unix_time(const std::string &v)
+// sd-bus's object path label (bus_label_escape): [A-Za-z0-9] as they are,
+// every other byte _xx.
+std::string bus_label(const std::string &s)
 {
-    if (v.size() < 2 || v[0] != '@')
-        return std::nullopt;
-    try {
-        std::size_t used = 0;
-        const long long t = std::stoll(v.substr(1), &used);
-        if (used != v.size() - 1 || t <= 0)
-            return std::nullopt;
-        return t;
-    } catch (const std::exception &) {
-        return std::nullopt;
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : s) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            out += c;
+        } else {
+            const auto u = static_cast<unsigned char>(c);
+            out += '_';
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
     }
+    return out;
+}
+
+// The timer's next and last elapse as unix seconds, from systemd's Timer
+// properties in microseconds (systemctl show formats them for people).
+// 0 (and UINT64_MAX) mean none.
+std::pair<std::optional<std::int64_t>, std::optional<std::int64_t>> elapses(const std::string &unit)
+{
+    const Ran r = run({"busctl", "--system", "get-property", "org.freedesktop.systemd1",
+                       "/org/freedesktop/systemd1/unit/" + bus_label(unit), "org.freedesktop.systemd1.Timer",
+                       "NextElapseUSecRealtime", "LastTriggerUSec"});
+    if (r.status != 0)
+        throw Error(Error::Code::Failed, unit + ": busctl get-property: " + why(r));
+    std::istringstream in(r.out);
+    std::optional<std::int64_t> v[2];
+    for (auto &x : v) {
+        std::string type;
+        std::uint64_t usec = 0;
+        if (!(in >> type >> usec) || type != "t")
+            throw Error(Error::Code::Failed, unit + ": unexpected answer from busctl: " + trimmed(r.out));
+        if (usec != 0 && usec != UINT64_MAX)
+            x = static_cast<std::int64_t>(usec / 1000000);
+    }
+    return {v[0], v[1]};
 }
 
 } // namespace
@@ -331,12 +359,13 @@ ScanScheduleState ScanSchedule::state() const
     ScanScheduleState s;
     s.device = device_;
     s.timer = timer_;
-    auto p = show(timer_, "UnitFileState,ActiveState,NextElapseUSecRealtime,LastTriggerUSec");
+    auto p = show(timer_, "UnitFileState,ActiveState");
     s.enabled = p["UnitFileState"] == "enabled";
     s.active = p["ActiveState"] == "active";
+    const auto [next, last] = elapses(timer_);
     if (s.active)
-        s.next_run = unix_time(p["NextElapseUSecRealtime"]);
-    s.last_run = unix_time(p["LastTriggerUSec"]);
+        s.next_run = next;
+    s.last_run = last;
     s.calendar = "weekly";
     std::ifstream f(dropin_path());
     for (std::string line; f && std::getline(f, line);)
