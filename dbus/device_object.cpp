@@ -12,6 +12,7 @@
 #include <error.hpp>
 #include <loop_device.hpp>
 #include <remap_device.hpp>
+#include <scan_schedule.hpp>
 #include <scanner.hpp>
 
 #include <algorithm>
@@ -391,6 +392,25 @@ void DeviceObject::StartScan(sdbus::Result<sdbus::ObjectPath, Dict> &&result, Di
                 {}, control, &path);
             return {path, scan_result_dict(outcome)};
         });
+}
+
+void DeviceObject::SetScanSchedule(sdbus::Result<> &&result, std::string schedule, Dict options)
+{
+    // systemd-analyze's verdict too, so a schedule systemd would refuse
+    // never reaches polkit.
+    const auto o = parse_or_reply(result, [&] {
+        const Options checked(options, {});
+        return std::pair(ScanSchedule::validate(schedule), checked.interactive());
+    });
+    if (!o)
+        return;
+    const std::string what = o->first.off ? "turn off the scheduled scans" : "schedule the scans";
+    dispatch_authorized(io("SetScanSchedule " + schedule), daemon_.authorizer(), std::move(result),
+                        Authorizer::caller(getObject()),
+                        Authorizer::action(Authorizer::kScan, name_, "",
+                                           "Authentication is required to " + what + " of the dm-remap device " +
+                                               name_),
+                        o->second, [name = name_, spec = o->first] { ScanSchedule(name).apply(spec); });
 }
 
 void DeviceObject::Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)

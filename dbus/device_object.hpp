@@ -73,6 +73,7 @@ private:
                    std::map<std::string, sdbus::Variant> options) override;
     void Refresh(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
     void StartScan(sdbus::Result<sdbus::ObjectPath, Dict> &&result, Dict options) override;
+    void SetScanSchedule(sdbus::Result<> &&result, std::string schedule, Dict options) override;
     void Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
 
     std::string Name() override;

@@ -9,6 +9,7 @@
 
 #include <discovery.hpp>
 #include <error.hpp>
+#include <scan_schedule.hpp>
 #include <set_manager.hpp>
 #include <validator.hpp>
 
@@ -44,13 +45,15 @@ void check_path(const std::string &arg, const std::string &path)
 struct CreateArgs {
     std::vector<std::string> paths; // data device first
     FormatOptions format;
+    std::optional<ScanScheduleSpec> scan_schedule;
     bool force = false, interactive = true;
 };
 
 CreateArgs parse_create(const std::vector<std::string> &devices, const std::map<std::string, sdbus::Variant> &options)
 {
     const Options o(options, {{"name", "s"}, {"block_size", "u"}, {"internal_spare", "t"}, {"max_remaps", "u"},
-                              {"force", "b"}, {"internal_spare_percent", "u"}, {"uuid", "s"}});
+                              {"force", "b"}, {"internal_spare_percent", "u"}, {"uuid", "s"},
+                              {"scan_schedule", "s"}});
     if (devices.empty())
         throw Error(Error::Code::InvalidArgument, "devices: empty (the data device first, then any spares)");
     for (const auto &s : devices)
@@ -79,18 +82,27 @@ CreateArgs parse_create(const std::vector<std::string> &devices, const std::map<
     }
     a.force = o.flag("force");
     a.interactive = o.interactive();
+    if (auto text = o.get<std::string>("scan_schedule"))
+        a.scan_schedule = ScanSchedule::validate(*text);
     // Before polkit asks anyone and before a disk is opened; the members'
     // UUIDs are looked at after authorization (that reads devices).
     SetManager::check_create(fo);
+    if (a.scan_schedule && !a.scan_schedule->off && !fo.name.empty())
+        ScanSchedule::timer_unit(fo.name); // a name systemd can carry
     return a;
 }
 
 CreateResult create_set(Daemon &d, const CreateArgs &a)
 {
+    const bool schedule = a.scan_schedule && !a.scan_schedule->off;
+    if (schedule) // systemd and the unit are there before a disk is written
+        ScanSchedule::check_available(a.format.name.empty() ? a.paths.front() : a.format.name, a.format.name);
     auto claim = d.claim_devices("Create");
     const CreateResult created = SetManager::create(a.paths, a.format, a.force);
     claim.unlock();
     d.settle(created.name);
+    if (schedule)
+        ScanSchedule::apply_after_create(created.name, *a.scan_schedule);
     return created;
 }
 

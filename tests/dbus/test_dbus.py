@@ -221,6 +221,11 @@ class TestErrors(DBusTest):
         self.assertEqual((name, "max_remaps" in msg), (ERR + "InvalidArgument", True), msg)
         name, msg = self.call_error(m.Create, [missing], {"bogus": dbus.UInt32(5)})
         self.assertEqual((name, "bogus" in msg), (ERR + "InvalidArgument", True), msg)
+        # A scan schedule systemd refuses, or one that would add a line to
+        # the timer's drop-in: refused before the (missing) disk is looked at.
+        for bad in ("fortnightly", "daily\nExecStart=/bin/sh"):
+            name, msg = self.call_error(m.Create, [missing], {"scan_schedule": bad})
+            self.assertEqual((name, msg.startswith("scan schedule")), (ERR + "InvalidArgument", True), msg)
         # A regular file: the kernel cannot use one.
         name, msg = self.call_error(m.Create, [E.empty_file()], {})
         self.assertEqual((name, "not a block device" in msg), (ERR + "InvalidArgument", True), msg)

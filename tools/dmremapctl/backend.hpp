@@ -8,6 +8,7 @@
 #include <discovery.hpp>
 #include <health_monitor.hpp>
 #include <remap_device.hpp>
+#include <scan_schedule.hpp>
 #include <scanner.hpp>
 #include <set_manager.hpp>
 
@@ -49,7 +50,10 @@ public:
     // Every remap table entry in block order; `fn` returns false to stop.
     virtual void for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn) = 0;
 
-    virtual CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force) = 0;
+    // `scan_schedule`: also enable dm-remap-scan@NAME.timer with it (checked
+    // before anything is written; validated by the caller).
+    virtual CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force,
+                                const std::optional<ScanScheduleSpec> &scan_schedule) = 0;
     virtual AssembledSet assemble(const std::vector<std::string> &members, const AssembleOptions &opts) = 0;
     virtual AssembledSet assemble(const Uuid &set_uuid, const AssembleOptions &opts) = 0;
     virtual std::vector<AssembleAllResult> assemble_all(const AssembleOptions &opts) = 0;
@@ -66,6 +70,8 @@ public:
     virtual ScanOutcome scan(const std::string &name, const ScanOptions &opts, const Scanner::Progress &progress) = 0;
     // Zeros over the pending blocks (rewrite_pending); the blocks written.
     virtual std::vector<std::uint64_t> rewrite_pending(const std::string &name, bool include_lost) = 0;
+    // Enables the scan timer of `name` with `spec`, or disables it (ScanSchedule::apply).
+    virtual void set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec) = 0;
 };
 
 // Root acts directly, everyone else through dm-remapd; the environment

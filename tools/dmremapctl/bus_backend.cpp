@@ -359,7 +359,8 @@ void BusBackend::for_each_remap(const std::string &name, const std::function<boo
     }
 }
 
-CreateResult BusBackend::create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force)
+CreateResult BusBackend::create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force,
+                                const std::optional<ScanScheduleSpec> &scan_schedule)
 {
     Dict o = options();
     if (!opts.name.empty())
@@ -374,6 +375,8 @@ CreateResult BusBackend::create(const std::vector<std::string> &paths, const For
         o["uuid"] = opts.set_uuid->str();
     if (force)
         o["force"] = true;
+    if (scan_schedule)
+        o["scan_schedule"] = scan_schedule->off ? std::string("off") : scan_schedule->calendar;
     std::vector<std::string> devices;
     for (const auto &p : paths)
         devices.push_back(absolute(p));
@@ -532,6 +535,12 @@ SpareRemoved BusBackend::spare_remove(const std::string &name, const std::string
     r.moved = prop<std::uint64_t>(*result, "moved");
     r.lost = prop<std::uint64_t>(*result, "lost");
     return r;
+}
+
+void BusBackend::set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec)
+{
+    DeviceProxy dev(bus(), device(name).first);
+    call([&] { dev.SetScanSchedule(spec.off ? std::string("off") : spec.calendar, options()); }, name);
 }
 
 bool BusBackend::remap(const std::string &name, std::uint64_t block)

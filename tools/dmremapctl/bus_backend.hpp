@@ -32,7 +32,8 @@ public:
     void notify_changed(const std::string &name) override;
     void for_each_remap(const std::string &name, const std::function<bool(const RemapEntryInfo &)> &fn) override;
 
-    CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force) override;
+    CreateResult create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force,
+                        const std::optional<ScanScheduleSpec> &scan_schedule) override;
     AssembledSet assemble(const std::vector<std::string> &members, const AssembleOptions &opts) override;
     AssembledSet assemble(const Uuid &set_uuid, const AssembleOptions &opts) override;
     std::vector<AssembleAllResult> assemble_all(const AssembleOptions &opts) override;
@@ -45,6 +46,7 @@ public:
     bool remap(const std::string &name, std::uint64_t block) override;
     ScanOutcome scan(const std::string &name, const ScanOptions &opts, const Scanner::Progress &progress) override;
     std::vector<std::uint64_t> rewrite_pending(const std::string &name, bool include_lost) override;
+    void set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec) override;
 
 private:
     using Dict = std::map<std::string, sdbus::Variant>;

@@ -42,6 +42,9 @@ add images later with 'dmremapctl spare add NAME --image PATH --size SIZE').
 
 Options: those of 'dmremapctl format' (--name, --block-size,
 --internal-spare, --max-remaps, --uuid, --force), and
+  --scan-schedule=SPEC   scan the new device unattended: weekly, daily, monthly,
+                         a systemd calendar expression or off, as 'dmremapctl
+                         schedule NAME SPEC' sets it (dm-remap-scan@NAME.timer)
   --json                 print the new device as JSON
 )";
 
@@ -177,18 +180,24 @@ int cmd_format(int argc, char **argv)
 
 int cmd_create(int argc, char **argv)
 {
-    Args a("create", format_spec, argc, argv, 2);
+    auto spec = format_spec;
+    spec.push_back({"scan-schedule", true});
+    Args a("create", spec, argc, argv, 2);
     if (a.flag("help")) {
         std::cout << create_help;
         return kExitOk;
     }
     a.need(1, 64, "DATA_DEV");
     const FormatOptions o = format_options(a);
+    const auto schedule = scan_schedule_option(a);
+    if (schedule && !schedule->off && !o.name.empty())
+        ScanSchedule::timer_unit(o.name); // a name systemd can carry, before anything is written
     const auto &paths = a.positional();
-    const CreateResult r = make_backend("create")->create(paths, o, a.flag("force"));
+    const CreateResult r = make_backend("create")->create(paths, o, a.flag("force"), schedule);
     if (a.flag("json")) {
         nlohmann::json j = plan_json(r.plan, paths);
         j["device"] = "/dev/mapper/" + r.name;
+        j["scan_schedule"] = schedule ? nlohmann::json(schedule->off ? "off" : schedule->calendar) : nullptr;
         std::cout << j.dump(2) << "\n";
         return kExitOk;
     }
@@ -196,6 +205,9 @@ int cmd_create(int argc, char **argv)
     std::cout << "Created /dev/mapper/" << r.name << ": remap set '" << d.name << "' (" << d.set_uuid.str()
               << "), block size " << d.block_size << "\n";
     print_plan(r.plan, paths);
+    if (schedule && !schedule->off)
+        std::cout << "Scans: " << schedule->calendar << " (" << ScanSchedule::timer_unit(r.name)
+                  << ")\n";
     return kExitOk;
 }
 

@@ -104,11 +104,11 @@ int cmd_health(int argc, char **argv)
 {
     Args a("health",
            {{"help", false, 'h'}, {"json", false}, {"check", false}, {"update", false}, {"no-smart", false},
-            {"metrics-dir", true}},
+            {"metrics-dir", true}, {"daily", false}},
            argc, argv, 2);
     if (a.flag("help")) {
         std::cout << "Usage: dmremapctl health [NAME...] [--json] [--check] [--no-smart]\n"
-                     "       dmremapctl health --update [NAME...] [--metrics-dir DIR] [--json]\n\n"
+                     "       dmremapctl health --update [NAME...] [--daily] [--metrics-dir DIR] [--json]\n\n"
                      "Health state (ok, warning, failing) with its reasons, the spare exhaustion\n"
                      "forecast, the last scan and SMART of active devices (all without NAME).\n"
                      "See docs/HEALTH.md for every state and reason.\n\n"
@@ -117,6 +117,8 @@ int cmd_health(int argc, char **argv)
                      "  --no-smart      do not run smartctl\n"
                      "  --update        also record a history sample (and SMART values) and rewrite the\n"
                      "                  Prometheus textfile: what the daily timer runs (root)\n"
+                     "  --daily         with --update: the day's sample, kept even when no counter\n"
+                     "                  changed (dm-remap-health.timer), so a quiet device has one a day\n"
                      "  --metrics-dir   where the textfile goes (default " << kDefaultMetricsDir
                   << " when it exists; \"\" for none)\n";
         return kExitOk;
@@ -124,6 +126,8 @@ int cmd_health(int argc, char **argv)
     const bool update = a.flag("update");
     if (a.value("metrics-dir") && !update)
         throw UsageError("health: --metrics-dir goes with --update");
+    if (a.flag("daily") && !update)
+        throw UsageError("health: --daily goes with --update");
     if (update && a.flag("check"))
         throw UsageError("health: --update and --check are separate runs");
     const auto backend = make_backend("health");
@@ -134,7 +138,7 @@ int cmd_health(int argc, char **argv)
         if (update) {
             if (::geteuid() != 0)
                 throw Error(Error::Code::Failed, "--update records the history as root (the daily timer runs it)", EPERM);
-            all.push_back(update_health(n, {"update", !a.flag("no-smart")}, now));
+            all.push_back(update_health(n, {a.flag("daily") ? "daily" : "update", !a.flag("no-smart")}, now));
         } else {
             all.push_back(backend->health(n, !a.flag("no-smart")));
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #pragma once
 
+#include <scan_schedule.hpp>
 #include <target_status.hpp>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +41,10 @@ int cmd_remaps(int argc, char **argv);
 int cmd_pending(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_schedule(int argc, char **argv);
+
+// --scan-schedule of create, validated (a usage error when systemd refuses it).
+std::optional<ScanScheduleSpec> scan_schedule_option(const class Args &a);
 
 // Per-member spare use, as status and spare list show it.
 nlohmann::json spares_json(const std::vector<SpareStat> &spares);

@@ -40,9 +40,16 @@ void DirectBackend::for_each_remap(const std::string &name, const std::function<
     RemapDevice(name).for_each_remap(fn);
 }
 
-CreateResult DirectBackend::create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force)
+CreateResult DirectBackend::create(const std::vector<std::string> &paths, const FormatOptions &opts, bool force,
+                                   const std::optional<ScanScheduleSpec> &scan_schedule)
 {
-    return SetManager::create(paths, opts, force);
+    const bool schedule = scan_schedule && !scan_schedule->off;
+    if (schedule) // systemd and the unit are there before a disk is written
+        ScanSchedule::check_available(opts.name.empty() ? paths.front() : opts.name, opts.name);
+    CreateResult r = SetManager::create(paths, opts, force);
+    if (schedule)
+        ScanSchedule::apply_after_create(r.name, *scan_schedule);
+    return r;
 }
 
 AssembledSet DirectBackend::assemble(const std::vector<std::string> &members, const AssembleOptions &opts)
@@ -83,6 +90,11 @@ ScanOutcome DirectBackend::scan(const std::string &name, const ScanOptions &opts
     auto outcome = scanner.run(progress, StopSignals::requested());
     notify_changed(name); // dm-remapd's LastScan and health follow
     return outcome;
+}
+
+void DirectBackend::set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec)
+{
+    ScanSchedule(name).apply(spec);
 }
 
 std::vector<std::uint64_t> DirectBackend::rewrite_pending(const std::string &name, bool include_lost)

@@ -34,6 +34,7 @@ const Command commands[] = {
     {"remaps", cmd_remaps, "the remapped and pending blocks of an active device"},
     {"pending", cmd_pending, "blocks that read as errors until written"},
     {"scan", cmd_scan, "read the whole device to find unreadable blocks (resumable)"},
+    {"schedule", cmd_schedule, "when the device is scanned unattended (a systemd timer)"},
     {"health", cmd_health, "health state, reasons, forecast, last scan, SMART (--check for monitors)"},
     {"format", cmd_format, "write a new remap set onto a data device and optional spares"},
     {"dump", cmd_dump, "show a member's superblock and remap table"},
