@@ -60,18 +60,7 @@ mount -t overlay -o "lowerdir=$lower,upperdir=/rw/upper,workdir=/rw/work" overla
 
 # The guest loads modules from the unpacked kernel, not the host's /lib/modules.
 mkdir -p /newroot/lib/modules
-if [ -n "$DM_kmod" ]; then
-	# Full mode: dm-remap.ko in updates/, as DKMS puts it, found by modprobe.
-	mkdir -p /rw/mod-upper /rw/mod-work
-	mount -t overlay -o "lowerdir=/host$DM_modroot/lib/modules,upperdir=/rw/mod-upper,workdir=/rw/mod-work" \
-		modules /newroot/lib/modules || fail "cannot mount the modules overlay"
-	kver=$(uname -r)
-	mkdir -p "/newroot/lib/modules/$kver/updates"
-	cp "/host$DM_kmod/dm-remap.ko" "/newroot/lib/modules/$kver/updates/" &&
-		chroot /newroot /sbin/depmod -a "$kver" || fail "cannot install dm-remap.ko for $kver"
-else
-	mount --bind "/host$DM_modroot/lib/modules" /newroot/lib/modules
-fi
+mount --bind "/host$DM_modroot/lib/modules" /newroot/lib/modules
 # Host state that must not leak into the guest.
 if [ -n "$DM_fstab" ]; then
 	cp "/host$DM_fstab" /newroot/etc/fstab || fail "cannot copy $DM_fstab"

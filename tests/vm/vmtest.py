@@ -196,6 +196,25 @@ class Kernel:
         stamp.write_text(digest.hexdigest())
 
 
+def dkms_tree(k: Kernel, ko: Path, out: Path) -> Path:
+    """The kernel's modules (symlinks) with dm-remap.ko in updates/, indexed
+    by the host's depmod: seconds here, minutes in a TCG guest."""
+    ready = out / ".ready"
+    if ready.exists() and ready.stat().st_mtime > ko.stat().st_mtime:
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent))
+    (tmp / "lib/modules").mkdir(parents=True)
+    sh(["cp", "-as", str(k.root / "lib/modules" / k.abi), str(tmp / "lib/modules" / k.abi)])
+    updates = tmp / "lib/modules" / k.abi / "updates"
+    updates.mkdir(exist_ok=True)
+    shutil.copy(ko, updates / "dm-remap.ko")
+    sh(["depmod", "-b", str(tmp), k.abi])
+    tmp.rename(out)
+    ready.touch()
+    return out
+
+
 def initramfs(k: Kernel, out: Path):
     """busybox + the 9p/overlay modules + init.sh, as a newc cpio."""
     inputs = [SRC / "tests/vm/init.sh", Path(__file__)]
@@ -370,6 +389,10 @@ def run(args):
                 k.build_kbuild(SRC / "tests/vm" / d, vmdir / k.abi / d)
         initrd = initramfs(k, vmdir / f"initramfs-{k.abi}.cpio")
         acc = accel(k, vmdir, initrd)
+        # Full mode: dm-remap.ko installed as DKMS would, so that units
+        # loading a set at boot find the target type before any test runs.
+        modroot = dkms_tree(k, kmod_dir / "dm-remap.ko", vmdir / k.abi / f"dkms-{kmod_dir.name}") \
+            if args.mode == "full" and (kmod_dir / "dm-remap.ko").exists() else k.root
 
     rundir = Path(tempfile.mkdtemp(prefix="run-", dir=vmdir))
     if args.install:
@@ -395,15 +418,11 @@ def run(args):
     runner.write_text("#!/bin/sh\n" + "".join(f"export {n}={shlex.quote(str(v))}\n" for n, v in env.items()) +
                       f"cd {shlex.quote(str(Path.cwd()))}\n" + shlex.join(script) + "\n")
     runner.chmod(0o755)
-    cmdline = f"dmremap.mode={args.mode} dmremap.run={runner} dmremap.modroot={k.root}"
+    cmdline = f"dmremap.mode={args.mode} dmremap.run={runner} dmremap.modroot={modroot}"
     if args.shell:
         cmdline += " dmremap.interactive=1"
     if args.destdir:
         cmdline += f" dmremap.destdir={Path(args.destdir).resolve()}"
-    if args.mode == "full":
-        # Installed as DKMS would install it, so that units loading a set at
-        # boot find the target type before any test script runs.
-        cmdline += f" dmremap.kmod={kmod_dir}"
     if args.fstab:
         cmdline += f" dmremap.fstab={Path(args.fstab).resolve()}"
     kern_log, out_log = rundir / "kernel.log", rundir / "output.log"
