@@ -293,4 +293,12 @@ bool Discovery::wait_for_udev(dev_t devnum, std::chrono::milliseconds timeout)
     }
 }
 
+std::string Discovery::active_name(const Uuid &set)
+{
+    for (const auto &a : active())
+        if (a.set_uuid == set)
+            return a.name;
+    return "";
+}
+
 } // namespace dmremap

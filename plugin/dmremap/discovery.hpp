@@ -61,6 +61,8 @@ public:
     static std::optional<FoundMember> probe_recorded(const std::string &path);
     // Active dm-remap devices (target type "remap").
     static std::vector<ActiveSet> active();
+    // The device name `set` is active as; "" when it is not.
+    static std::string active_name(const Uuid &set);
 
     // /dev node of a block device number, "" when there is none.
     static std::string devnode(dev_t devnum);

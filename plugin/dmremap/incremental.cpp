@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <cstdio>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 namespace dmremap {
 namespace {
@@ -33,14 +35,6 @@ std::vector<FoundMember> present(const Uuid &set)
         }
     }
     return out;
-}
-
-std::string active_name(const Uuid &set)
-{
-    for (const auto &a : Discovery::active())
-        if (a.set_uuid == set)
-            return a.name;
-    return "";
 }
 
 // "spare member 1 (UUID) is missing; assemble with --degraded ..." without
@@ -65,6 +59,8 @@ const char *outcome_name(IncrementalStep::Outcome o) noexcept
         return "active";
     case IncrementalStep::Outcome::Waiting:
         return "waiting";
+    case IncrementalStep::Outcome::LeftAlone:
+        return "left-alone";
     }
     return "unknown";
 }
@@ -89,13 +85,21 @@ IncrementalStep Incremental::step(const Uuid &set, bool last_resort, bool degrad
             spares += " " + m.devnode;
     }
     const std::string who = "set '" + r.set_name + "' (" + set.str() + ")";
-    if (auto name = active_name(set); !name.empty()) {
+    if (auto name = Discovery::active_name(set); !name.empty()) {
+        lock.set_waiting(false);
         r.outcome = IncrementalStep::Outcome::Active;
         r.device = name;
         r.rejoined = rejoin(name, set);
         return r;
     }
+    // The timer runs 30 s after the first member appeared, whatever
+    // happened meanwhile: an admin may have created the set and stopped it.
+    if (last_resort && !lock.waiting()) {
+        r.outcome = IncrementalStep::Outcome::LeftAlone;
+        return r;
+    }
     if (!have_data) {
+        lock.set_waiting(true);
         r.missing = "the data member is missing";
         if (last_resort)
             throw Error(Error::Code::NotFound, who + ": the data member is missing; not started" +
@@ -114,8 +118,10 @@ IncrementalStep Incremental::step(const Uuid &set, bool last_resort, bool degrad
             throw;
         r.missing = what_is_missing(e.what(), r.set_name);
     }
-    if (!last_resort)
+    if (!last_resort) {
+        lock.set_waiting(true);
         return r;
+    }
     if (!degraded)
         throw Error(Error::Code::NotFound, who + ": " + r.missing +
                                                "; not started: the last-resort policy does not allow starting without it");
@@ -150,6 +156,10 @@ std::vector<IncrementalStep> Incremental::step_all()
 std::vector<std::uint16_t> Incremental::rejoin(const std::string &name, const Uuid &set)
 {
     DmControl dm;
+    const auto info = dm.info(name);
+    // Someone else's suspend or inactive table is theirs to finish.
+    if (!info || info->suspended || info->inactive_table)
+        return {};
     const auto live = dm.status(name);
     if (live.size() != 1 || live[0].type != "remap")
         return {};
@@ -160,73 +170,94 @@ std::vector<std::uint16_t> Incremental::rejoin(const std::string &name, const Uu
     if (missing.empty())
         return {};
 
-    std::string data;
-    std::map<std::uint16_t, std::string> spares; // index -> device
+    // The live table's members stay as they are, whatever udev says now.
+    std::vector<std::string> paths;
+    for (const auto &a : Discovery::active())
+        if (a.name == name)
+            for (dev_t d : a.members) {
+                const std::string node = Discovery::devnode(d);
+                if (node.empty())
+                    throw Error(Error::Code::NotFound, name + ": member " + std::to_string(major(d)) + ":" +
+                                                          std::to_string(minor(d)) + " of the live table has no device node");
+                paths.push_back(node);
+            }
+    if (paths.empty())
+        return {};
+    FileIo data(paths[0], FileIo::Mode::ReadOnly);
+    const SetView v = Checker().run({&data});
+    if (!v.state)
+        return {};
+    // Only a device carrying exactly a missing member may come in.
+    std::map<std::uint16_t, const Member *> wanted;
+    for (const auto &m : v.state->members)
+        if (m.role == Role::Spare && !m.failed() && missing.count(m.index))
+            wanted[m.index] = &m;
+    std::map<std::uint16_t, FoundMember> back;
     for (const auto &m : present(set)) {
-        if (m.role == Role::Data)
-            data = m.devnode;
-        else
-            spares[m.index] = m.devnode;
+        auto it = wanted.find(m.index);
+        if (m.role != Role::Spare || it == wanted.end() || it->second->uuid != m.member_uuid)
+            continue;
+        if (auto b = back.find(m.index); b != back.end() && b->second.devnum != m.devnum)
+            throw Error(Error::Code::Exists, b->second.devnode + " and " + m.devnode + " both carry spare member " +
+                                                 std::to_string(m.index) + " of set '" + m.set_name +
+                                                 "'; attach the right one: dmremapctl spare add " + name + " DEVICE");
+        back[m.index] = m;
     }
-    if (data.empty())
-        return {}; // the running table holds it; udev has lost track: nothing to go on
     std::vector<std::string> attached; // loop devices set up here, detached if this fails
     try {
-        // Image spares: the member table has their paths.
-        std::vector<std::unique_ptr<FileIo>> files;
-        std::vector<BlockIo *> ios;
-        files.push_back(std::make_unique<FileIo>(data, FileIo::Mode::ReadOnly));
-        ios.push_back(files.back().get());
-        const SetView v = Checker().run(ios);
-        if (v.state)
-            for (const auto &m : v.state->members) {
-                struct stat st;
-                if (m.role != Role::Spare || m.failed() || !missing.count(m.index) || spares.count(m.index) ||
-                    m.image_path.empty() || ::lstat(m.image_path.c_str(), &st) != 0)
-                    continue;
-                const bool existed = LoopDevice::find(m.image_path).has_value();
-                std::string dev;
-                try {
-                    dev = LoopDevice::attach_recorded(m.image_path, m.member_sectors * 512);
-                } catch (const Error &) {
-                    continue; // refused (outside the spare directory, wrong size): still missing
-                }
-                Discovery::wait_for_udev(Discovery::devnum(dev));
-                const auto probed = Discovery::probe(dev);
-                if (probed && probed->member_uuid == m.uuid) {
-                    spares[m.index] = dev;
-                    if (!existed)
-                        attached.push_back(dev);
-                } else if (!existed) {
-                    LoopDevice::detach_quietly(dev);
-                }
+        for (const auto &[index, m] : wanted) {
+            struct stat st;
+            if (back.count(index) || m->image_path.empty() || ::lstat(m->image_path.c_str(), &st) != 0)
+                continue;
+            const bool existed = LoopDevice::find(m->image_path).has_value();
+            std::string dev;
+            try {
+                dev = LoopDevice::attach_recorded(m->image_path, m->member_sectors * 512);
+            } catch (const Error &e) {
+                // Still missing; say why, as assemble does.
+                std::fprintf(stderr, "%s: spare member %u (image %s) refused: %s\n", name.c_str(), unsigned(index),
+                             m->image_path.c_str(), e.what());
+                continue;
             }
-        std::vector<std::uint16_t> back;
-        for (auto i : missing)
-            if (spares.count(i))
-                back.push_back(i);
-        if (back.empty()) {
+            Discovery::wait_for_udev(Discovery::devnum(dev));
+            const auto probed = Discovery::probe(dev);
+            if (probed && probed->member_uuid == m->uuid) {
+                back[index] = *probed;
+                back[index].devnode = dev;
+                if (!existed)
+                    attached.push_back(dev);
+            } else if (!existed) {
+                LoopDevice::detach_quietly(dev);
+            }
+        }
+        std::vector<std::uint16_t> indices;
+        for (const auto &[index, m] : back) {
+            indices.push_back(index);
+            paths.push_back(m.devnode);
+        }
+        if (indices.empty()) {
             for (const auto &dev : attached)
                 LoopDevice::detach_quietly(dev);
             return {};
         }
-        std::vector<std::string> paths{data};
-        for (const auto &[i, dev] : spares)
-            paths.push_back(dev);
-        const DmTarget t = SetManager::table(paths, back.size() < missing.size());
+        const DmTarget t = SetManager::table(paths, indices.size() < missing.size());
         const auto old = dm.table(name);
-        // The new table's first resume brings the returning spare's
-        // metadata up to date (kernel/dm-remap.rst, Constructor).
-        dm.reload(name, t);
-        dm.suspend(name);
+        dm.reload(name, t, info->read_only);
+        // One ioctl suspends, swaps and resumes: no window in which a
+        // signal leaves the device suspended. The new table's first resume
+        // brings the returning spare's metadata up to date
+        // (kernel/dm-remap.rst, Constructor).
         try {
             dm.resume(name);
-        } catch (const Error &) {
+        } catch (const Error &e) {
             // Never leave the device suspended under a mounted filesystem.
             try {
-                dm.reload(name, old.at(0));
+                dm.reload(name, old.at(0), info->read_only);
                 dm.resume(name);
-            } catch (const std::exception &) {
+            } catch (const std::exception &e2) {
+                throw Error(e.code(), name + ": attaching the returning spare failed (" + e.what() +
+                                          ") and the previous table could not be restored (" + e2.what() +
+                                          "); the device may be left suspended: dmsetup resume " + name);
             }
             throw;
         }
@@ -237,7 +268,7 @@ std::vector<std::uint16_t> Incremental::rejoin(const std::string &name, const Uu
                 // It stays attached after stop: untidy, not wrong.
             }
         }
-        return back;
+        return indices;
     } catch (...) {
         for (const auto &dev : attached)
             LoopDevice::detach_quietly(dev);

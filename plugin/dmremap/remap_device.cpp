@@ -7,6 +7,7 @@
 #include "file_io.hpp"
 #include "loop_device.hpp"
 #include "safety.hpp"
+#include "set_lock.hpp"
 #include "spare_candidate.hpp"
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <thread>
 #include <climits>
@@ -157,6 +159,10 @@ Superblock RemapDevice::set_superblock()
 SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOptions &opts)
 {
     const DmInfo self = info();
+    // A boot-time step attaching a returning spare reloads the table: one at a time.
+    std::optional<SetLock> lock;
+    if (auto set = Discovery::set_uuid_of_dm_uuid(self.uuid))
+        lock.emplace(*set);
     if (self.suspended)
         throw Error(Error::Code::Busy, name_ + ": is suspended; resume it before adding a spare");
     const dev_t self_dev = makedev(self.major, self.minor);
@@ -280,6 +286,9 @@ private:
 
 SpareRemoved RemapDevice::spare_remove(const std::string &dev_arg, bool evacuate, const Progress &progress)
 {
+    std::optional<SetLock> lock;
+    if (auto set = Discovery::set_uuid_of_dm_uuid(info().uuid))
+        lock.emplace(*set);
     if (info().suspended)
         throw Error(Error::Code::Busy, name_ + ": is suspended; resume it before removing a spare");
     const std::string dev = resolve_spare(dev_arg);
@@ -371,6 +380,9 @@ void RemapDevice::for_each_remap(const std::function<bool(const RemapEntryInfo &
 void RemapDevice::stop()
 {
     const DmInfo info = this->info();
+    std::optional<SetLock> lock; // not in the middle of a boot-time step's reload
+    if (auto set = Discovery::set_uuid_of_dm_uuid(info.uuid))
+        lock.emplace(*set);
     const std::string node = "/dev/mapper/" + name_;
     const dev_t devno = makedev(info.major, info.minor);
     std::unique_ptr<libmnt_table, decltype(&mnt_unref_table)> tb(mnt_new_table_from_file("/proc/self/mountinfo"),

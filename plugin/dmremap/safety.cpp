@@ -231,7 +231,8 @@ std::vector<std::string> Safety::openers(dev_t devno)
         if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(::getpid()))
             continue; // not a process, or us (a descriptor inherited from the caller is the caller's)
         std::string comm;
-        std::ifstream(p.path() / "comm") >> comm;
+        std::ifstream c(p.path() / "comm");
+        std::getline(c, comm); // may hold spaces
         const std::string who = pid + " (" + comm + ")";
         std::error_code fd_ec;
         for (const auto &fd : std::filesystem::directory_iterator(p.path() / "fd", fd_ec)) {

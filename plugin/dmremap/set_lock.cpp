@@ -2,13 +2,13 @@
 #include "set_lock.hpp"
 
 #include "error.hpp"
+#include "state_store.hpp"
 
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
 #include <map>
 #include <mutex>
-#include <sys/file.h>
 #include <thread>
 #include <unistd.h>
 
@@ -17,7 +17,8 @@ namespace {
 
 // flock conflicts between two descriptors of one process too: a nested
 // SetLock (assemble called from an incremental step) must not wait for
-// its caller. Threads of the daemon do wait for each other, on `mutex`.
+// its caller. Threads of the daemon wait for each other on the flock,
+// each through a descriptor of its own.
 std::mutex registry_mutex;
 std::map<Uuid, std::pair<std::thread::id, int>> held; // set -> holder thread, depth
 
@@ -44,16 +45,7 @@ SetLock::SetLock(const Uuid &set) : set_(set)
     std::filesystem::create_directories(dir, ec);
     if (ec)
         throw Error(Error::Code::Io, dir.string() + ": " + ec.message() + " (the lock for set " + set.str() + ")");
-    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd_ < 0)
-        throw Error::from_errno(Error::Code::Io, dir.string(), errno);
-    while (::flock(fd_, LOCK_EX) < 0) {
-        if (errno == EINTR)
-            continue;
-        const int err = errno;
-        ::close(fd_);
-        throw Error::from_errno(Error::Code::Io, dir.string() + ": lock", err);
-    }
+    lock_ = std::make_unique<StateStore::Lock>(dir);
     std::lock_guard g(registry_mutex);
     held[set] = {std::this_thread::get_id(), 1};
 }
@@ -64,8 +56,27 @@ SetLock::~SetLock()
     auto it = held.find(set_);
     if (it != held.end() && --it->second.second == 0)
         held.erase(it);
-    if (fd_ >= 0)
-        ::close(fd_);
+    lock_.reset();
+}
+
+bool SetLock::waiting() const
+{
+    std::error_code ec;
+    return std::filesystem::exists(run_dir() / set_.str() / "waiting", ec);
+}
+
+void SetLock::set_waiting(bool waiting) const
+{
+    const auto marker = run_dir() / set_.str() / "waiting";
+    if (!waiting) {
+        std::error_code ec;
+        std::filesystem::remove(marker, ec);
+        return;
+    }
+    const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        throw Error::from_errno(Error::Code::Io, marker.string(), errno);
+    ::close(fd);
 }
 
 } // namespace dmremap

@@ -6,9 +6,11 @@
 // $DM_REMAP_RUN_DIR/<set-uuid>), re-entrant within a process.
 #pragma once
 
+#include "state_store.hpp"
 #include "uuid.hpp"
 
 #include <filesystem>
+#include <memory>
 
 namespace dmremap {
 
@@ -21,9 +23,16 @@ public:
 
     static std::filesystem::path run_dir();
 
+    // Whether the set's last assembly step found it incomplete and nothing
+    // has started it since: the one case the last-resort step may act on,
+    // so that a set an admin stopped is not started again by a timer that
+    // was still running. Kept in the lock's directory; only with the lock held.
+    bool waiting() const;
+    void set_waiting(bool waiting) const;
+
 private:
     Uuid set_;
-    int fd_ = -1; // -1 when this process held it already
+    std::unique_ptr<StateStore::Lock> lock_; // empty when this thread held it already
 };
 
 } // namespace dmremap

@@ -81,14 +81,6 @@ std::map<Uuid, FoundMember> collect(const Uuid &set, const std::vector<FoundMemb
     return out;
 }
 
-std::string active_name_of(const Uuid &set)
-{
-    for (const auto &a : Discovery::active())
-        if (a.set_uuid == set)
-            return a.name;
-    return "";
-}
-
 // A set started by hand (dmsetup, no REMAP- UUID) is recognised by its
 // members: two tables on one set would each commit their own metadata.
 void refuse_if_in_use(const std::map<Uuid, FoundMember> &found, const std::string &set_name)
@@ -110,7 +102,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
         throw Error(Error::Code::InvalidArgument,
                     "name '" + opts.name + "' is not a valid device name (" + validator::kNameRules + ")");
     SetLock lock(set); // udev's assembly steps, an admin's assemble or create
-    if (auto name = active_name_of(set); !name.empty()) {
+    if (auto name = Discovery::active_name(set); !name.empty()) {
         out.name = name;
         out.already_active = true;
         return out;
@@ -212,6 +204,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
             LoopDevice::detach_quietly(dev);
         throw;
     }
+    lock.set_waiting(false); // started: no last resort for it
     // Image loop devices go away with the table that holds them.
     for (const auto &dev : out.attached) {
         try {
@@ -363,6 +356,7 @@ CreateResult SetManager::create(const std::vector<std::string> &paths, const For
     if (dm.info(sb.name))
         throw Error(Error::Code::Exists, sb.name + ": a device-mapper device of that name exists already");
     dm.create(sb.name, Discovery::dm_uuid(sb.set_uuid), table(paths));
+    lock.set_waiting(false);
     return {sb.name, plan};
 }
 

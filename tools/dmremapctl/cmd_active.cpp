@@ -98,6 +98,9 @@ void print_step(const IncrementalStep &s)
     case IncrementalStep::Outcome::Waiting:
         std::cout << who << ": waiting: " << s.missing << "\n";
         break;
+    case IncrementalStep::Outcome::LeftAlone:
+        std::cout << who << ": not waiting for members (started and stopped since, or never incomplete); left as it is\n";
+        break;
     }
 }
 

@@ -30,17 +30,22 @@ wait_for_dev /dev/vdb
 # every boot builds the same failing disk.
 ranges() { dd if=/dev/vdb bs=4096 count=1 iflag=direct status=none | tr -d '\0'; }
 save_ranges() { printf '%s\n' "$@" | sort -n | dd of=/dev/vdb bs=4096 conv=sync oflag=direct,sync status=none; }
-# bad_table RANGE...: vda with the given sector ranges failing every I/O.
+# bad_table RANGE...: vda from 1 MiB on (so that vda itself carries no
+# superblock and is no member at boot), with the given sector ranges
+# failing every I/O.
 bad_table() {
-	local size pos=0 r first last table=""
-	size=$(blockdev --getsz /dev/vda)
+	local size pos=0 r first last table="" off=2048
+	size=$(($(blockdev --getsz /dev/vda) - off))
 	for r in "$@"; do
 		first=${r%-*} last=${r#*-}
-		[ "$first" -gt "$pos" ] && table+="$pos $((first - pos)) linear /dev/vda $pos"$'\n'
+		[ "$first" -gt "$pos" ] && table+="$pos $((first - pos)) linear /dev/vda $((pos + off))"$'\n'
 		table+="$first $((last - first + 1)) error"$'\n'
 		pos=$((last + 1))
 	done
-	echo "$table$pos $((size - pos)) linear /dev/vda $pos"
+	echo "$table$pos $((size - pos)) linear /dev/vda $((pos + off))"
+}
+assembled_by_unit() {
+	journalctl -b -o cat -u "dm-remap-assemble@$1.service" | grep -qxE "Assembled /dev/mapper/r from /dev/(mapper/bad|dm-[0-9]+)"
 }
 # assemble: the failing disk as the last boot left it; the set on it is
 # assembled by the installed udev rule and unit as the disk appears.
@@ -50,8 +55,8 @@ assemble() {
 	dmsetup create bad --table "$(bad_table $(ranges))"
 	wait_until 60 "r to be assembled" test -b /dev/mapper/r
 	uuid=$(udevadm info --query=property /dev/mapper/bad | sed -n 's/^DM_REMAP_SET_UUID=//p')
-	expect_eq "assembled by its unit" "Assembled /dev/mapper/r from /dev/mapper/bad" \
-		"$(journalctl -b -o cat -u "dm-remap-assemble@$uuid.service" | grep '^Assembled')"
+	# The line follows the device: poll for it.
+	wait_until 30 "r's assembly by its unit in the journal" assembled_by_unit "$uuid"
 }
 # fail_file NAME: 4 blocks inside file NAME start failing on the disk, and
 # NAME is rewritten in place, so the set remaps exactly those blocks.
