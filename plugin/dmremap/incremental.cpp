@@ -86,15 +86,16 @@ IncrementalStep Incremental::step(const Uuid &set, bool last_resort, bool degrad
     }
     const std::string who = "set '" + r.set_name + "' (" + set.str() + ")";
     if (auto name = Discovery::active_name(set); !name.empty()) {
-        lock.set_waiting(false);
+        lock.mark_started();
         r.outcome = IncrementalStep::Outcome::Active;
         r.device = name;
         r.rejoined = rejoin(name, set);
         return r;
     }
-    // The timer runs 30 s after the first member appeared, whatever
-    // happened meanwhile: an admin may have created the set and stopped it.
-    if (last_resort && !lock.waiting()) {
+    // Once per boot: a set that ran and is stopped now was stopped by
+    // someone, whatever uevents come late. And the timer runs 30 s after
+    // the first member appeared, whatever happened meanwhile.
+    if (lock.started() || (last_resort && !lock.waiting())) {
         r.outcome = IncrementalStep::Outcome::LeftAlone;
         return r;
     }

@@ -21,7 +21,7 @@ struct IncrementalStep {
         StartedDegraded, // last resort: activated without the missing spares
         Active,          // running already; `rejoined` lists spares attached now
         Waiting,         // incomplete; `missing` says what for
-        LeftAlone,       // last resort for a set that was not waiting (stopped since, or never incomplete)
+        LeftAlone,       // ran in this boot and was stopped since, or (last resort) not waiting
     };
     Uuid set_uuid;
     std::string set_name;

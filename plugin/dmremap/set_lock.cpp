@@ -65,18 +65,39 @@ bool SetLock::waiting() const
     return std::filesystem::exists(run_dir() / set_.str() / "waiting", ec);
 }
 
-void SetLock::set_waiting(bool waiting) const
+namespace {
+
+void touch(const std::filesystem::path &marker)
 {
-    const auto marker = run_dir() / set_.str() / "waiting";
-    if (!waiting) {
-        std::error_code ec;
-        std::filesystem::remove(marker, ec);
-        return;
-    }
     const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         throw Error::from_errno(Error::Code::Io, marker.string(), errno);
     ::close(fd);
+}
+
+} // namespace
+
+void SetLock::set_waiting(bool waiting) const
+{
+    const auto marker = run_dir() / set_.str() / "waiting";
+    if (waiting) {
+        touch(marker);
+        return;
+    }
+    std::error_code ec;
+    std::filesystem::remove(marker, ec);
+}
+
+bool SetLock::started() const
+{
+    std::error_code ec;
+    return std::filesystem::exists(run_dir() / set_.str() / "started", ec);
+}
+
+void SetLock::mark_started() const
+{
+    touch(run_dir() / set_.str() / "started");
+    set_waiting(false);
 }
 
 } // namespace dmremap

@@ -29,6 +29,12 @@ public:
     // was still running. Kept in the lock's directory; only with the lock held.
     bool waiting() const;
     void set_waiting(bool waiting) const;
+    // Whether the set has been active since boot (/run is empty at boot):
+    // assembly steps start a set once per boot, as LVM's autoactivation
+    // does, so that one an admin stopped stays stopped whatever uevents
+    // come late. Marking it also ends any wait.
+    bool started() const;
+    void mark_started() const;
 
 private:
     Uuid set_;

@@ -103,6 +103,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
                     "name '" + opts.name + "' is not a valid device name (" + validator::kNameRules + ")");
     SetLock lock(set); // udev's assembly steps, an admin's assemble or create
     if (auto name = Discovery::active_name(set); !name.empty()) {
+        lock.mark_started();
         out.name = name;
         out.already_active = true;
         return out;
@@ -204,7 +205,7 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
             LoopDevice::detach_quietly(dev);
         throw;
     }
-    lock.set_waiting(false); // started: no last resort for it
+    lock.mark_started(); // no last resort for it, no second start by a step
     // Image loop devices go away with the table that holds them.
     for (const auto &dev : out.attached) {
         try {
@@ -356,7 +357,7 @@ CreateResult SetManager::create(const std::vector<std::string> &paths, const For
     if (dm.info(sb.name))
         throw Error(Error::Code::Exists, sb.name + ": a device-mapper device of that name exists already");
     dm.create(sb.name, Discovery::dm_uuid(sb.set_uuid), table(paths));
-    lock.set_waiting(false);
+    lock.mark_started();
     return {sb.name, plan};
 }
 

@@ -99,7 +99,7 @@ void print_step(const IncrementalStep &s)
         std::cout << who << ": waiting: " << s.missing << "\n";
         break;
     case IncrementalStep::Outcome::LeftAlone:
-        std::cout << who << ": not waiting for members (started and stopped since, or never incomplete); left as it is\n";
+        std::cout << who << ": started in this boot and stopped since, or not waiting for members; left as it is\n";
         break;
     }
 }
