@@ -57,9 +57,11 @@ settled() {
 	local secs=$1 what=$2 dev=$3
 	shift 3
 	(wait_until "$secs" "$what" "$@") && return 0
-	echo "--- udev: $dev"; udevadm info "$dev" || true
-	echo "--- journal"; journalctl -b -o short-monotonic --no-pager -u 'dm-remap-*' || true
-	systemctl status --no-pager "$(systemd-escape --path --suffix=device "$dev")" || true
+	echo "--- udev: $dev"
+	udevadm info "$dev" || echo "(udev has no record of $dev)"
+	echo "--- journal"
+	journalctl -b -o short-monotonic --no-pager -u 'dm-remap-*' || echo "(journalctl failed)"
+	systemctl status --no-pager "$(systemd-escape --path --suffix=device "$dev")" || echo "(no active device unit)"
 	die "timed out waiting for $what"
 }
 
@@ -117,7 +119,9 @@ boot)
 	uuid_u=$(udev_prop /dev/vda DM_REMAP_SET_UUID)
 	uuid_v=$(udev_prop /dev/vdc DM_REMAP_SET_UUID)
 	uuid_x=$(udev_prop /dev/vdf DM_REMAP_SET_UUID)
-	[ -n "$uuid_u" ] && [ -n "$uuid_v" ] && [ -n "$uuid_x" ] || die "members not in udev after boot: u=$uuid_u v=$uuid_v x=$uuid_x"
+	if [ -z "$uuid_u" ] || [ -z "$uuid_v" ] || [ -z "$uuid_x" ]; then
+		die "members not in udev after boot: u=$uuid_u v=$uuid_v x=$uuid_x"
+	fi
 	# u: assembled from both disks at coldplug, mounted before this test ran.
 	expect_eq "u mounted at boot" /dev/mapper/u "$(findmnt -n -o SOURCE /srv/remap)"
 	# By a step; by the last resort if a member's start was merged into a
