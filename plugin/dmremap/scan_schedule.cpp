@@ -2,6 +2,7 @@
 #include "scan_schedule.hpp"
 
 #include "error.hpp"
+#include "subprocess.hpp"
 #include "remap_device.hpp"
 #include "validator.hpp"
 
@@ -10,21 +11,14 @@
 #include <cstdint>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <poll.h>
-#include <spawn.h>
 #include <sstream>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
-
-extern char **environ;
 
 namespace dmremap {
 namespace {
@@ -39,79 +33,13 @@ struct Ran {
     std::string out, err;
 };
 
-// posix_spawnp with stdin from /dev/null and both outputs captured: no
-// shell between a caller's text and the program.
 Ran run(const std::vector<std::string> &args)
 {
-    int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) < 0)
-        throw Error::from_errno(Error::Code::Failed, "pipe", errno);
-    if (::pipe2(err, O_CLOEXEC) < 0) {
-        const int e = errno;
-        ::close(out[0]);
-        ::close(out[1]);
-        throw Error::from_errno(Error::Code::Failed, "pipe", e);
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
-    std::vector<char *> argv;
-    for (const auto &a : args)
-        argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(out[1]);
-    ::close(err[1]);
-    if (rc != 0) {
-        ::close(out[0]);
-        ::close(err[0]);
-        throw Error::from_errno(Error::Code::Failed, args[0], rc);
-    }
-    Ran r;
-    const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-    pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    std::string *sink[2] = {&r.out, &r.err};
-    int open = 2;
-    bool killed = false;
-    while (open > 0) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            ::kill(pid, SIGKILL);
-            killed = true;
-            break;
-        }
-        if (::poll(p, 2, static_cast<int>(left.count())) < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || !p[i].revents)
-                continue;
-            char buf[4096];
-            const ssize_t n = ::read(p[i].fd, buf, sizeof buf);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                ::close(p[i].fd);
-                p[i].fd = -1;
-                open--;
-            } else {
-                sink[i]->append(buf, static_cast<std::size_t>(n));
-            }
-        }
-    }
-    for (auto &f : p)
-        if (f.fd >= 0)
-            ::close(f.fd);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!killed && WIFEXITED(status))
-        r.status = WEXITSTATUS(status);
-    if (killed)
+    ProcessResult p = run_process(args, kTimeout);
+    if (!p.started)
+        throw Error(Error::Code::Failed, args[0] + ": " + p.error);
+    Ran r{p.status, std::move(p.out), std::move(p.err)};
+    if (p.timed_out)
         r.err = args[0] + " did not finish within " + std::to_string(kTimeout.count()) + " s";
     return r;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "smart.hpp"
 
+#include "subprocess.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -8,16 +10,12 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <limits>
-#include <poll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -116,74 +114,6 @@ std::string whole_disk(const std::string &device, std::string &why)
             return {};
         }
     return "/dev/" + name;
-}
-
-struct RunResult {
-    bool started = false;
-    bool timed_out = false;
-    int status = 0; // waitpid's
-    std::string out;
-};
-
-// fork/exec rather than popen: no shell between the device name and
-// smartctl, and a bound on how long a hung disk can hold the caller.
-RunResult run(const std::string &bin, const std::string &device)
-{
-    RunResult r;
-    int pfd[2];
-    if (::pipe2(pfd, O_CLOEXEC) < 0)
-        return r;
-    std::vector<std::string> args = {bin, "--json=c", "-H", "-A", "-i", device};
-    std::vector<char *> argv;
-    for (auto &a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        ::close(pfd[0]);
-        ::close(pfd[1]);
-        return r;
-    }
-    if (pid == 0) {
-        // Only async-signal-safe calls from here: the parent may be threaded.
-        const int null = ::open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            ::dup2(null, STDIN_FILENO);
-            ::dup2(null, STDERR_FILENO);
-        }
-        ::dup2(pfd[1], STDOUT_FILENO);
-        ::execvp(argv[0], argv.data());
-        ::_exit(127);
-    }
-    ::close(pfd[1]);
-    r.started = true;
-    const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-    char buf[16384];
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                                std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            r.timed_out = true;
-            ::kill(pid, SIGKILL);
-            break;
-        }
-        pollfd p{pfd[0], POLLIN, 0};
-        const int pr = ::poll(&p, 1, static_cast<int>(left.count()));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue; // timeout: the deadline check above ends it
-        const ssize_t n = ::read(pfd[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        r.out.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(pfd[0]);
-    while (::waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
-    }
-    return r;
 }
 
 } // namespace
@@ -298,14 +228,12 @@ SmartReport read_smart(const std::string &device)
         return unavailable(device, why);
     const char *env = std::getenv("DM_REMAP_SMARTCTL");
     const std::string bin = env && *env ? env : "smartctl";
-    const RunResult run_result = run(bin, disk);
-    if (!run_result.started)
-        return unavailable(disk, "cannot run " + bin + ": " + std::strerror(errno));
-    if (run_result.timed_out)
+    const ProcessResult run = run_process({bin, "--json=c", "-H", "-A", "-i", disk}, kTimeout);
+    if (!run.started)
+        return unavailable(disk, "cannot run " + bin + " (" + run.error + "); is smartmontools not installed?");
+    if (run.timed_out)
         return unavailable(disk, bin + " did not answer within " + std::to_string(kTimeout.count()) + " s");
-    if (WIFEXITED(run_result.status) && WEXITSTATUS(run_result.status) == 127 && run_result.out.empty())
-        return unavailable(disk, bin + " is not installed");
-    SmartReport r = parse_smartctl_json(run_result.out);
+    SmartReport r = parse_smartctl_json(run.out);
     r.device = disk;
     return r;
 }
