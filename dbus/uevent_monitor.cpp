@@ -93,8 +93,16 @@ void UeventMonitor::run()
             continue;
         }
         const char *sysname = udev_device_get_sysname(d.get());
-        if (!sysname || std::strncmp(sysname, "dm-", 3) != 0)
+        if (!sysname)
             continue;
+        if (std::strncmp(sysname, "dm-", 3) != 0) {
+            // A disk gone may be a member: its device now reports it
+            // (RemapDevice::status). Removals are rare; re-read them all.
+            const char *action = udev_device_get_action(d.get());
+            if (action && std::strcmp(action, "remove") == 0)
+                notify("");
+            continue;
+        }
         const char *name = udev_device_get_property_value(d.get(), "DM_NAME");
         notify(name ? name : "");
     }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -126,6 +127,19 @@ DeviceStatus RemapDevice::status()
     s.target = parse_status(t[0].params);
     s.members = spares();
     s.state = state_of(s.info, s.target);
+    // A disk that dropped off the bus stays open by the table, and the
+    // target learns of it only when I/O to it fails: its sysfs entry is
+    // gone at once.
+    bool gone = false;
+    for (auto &m : s.members) {
+        std::error_code ec;
+        if (m.device != "-" && m.state != "failed" && !std::filesystem::exists("/sys/dev/block/" + m.device, ec)) {
+            m.state = "gone";
+            gone = true;
+        }
+    }
+    if (gone && s.state != "suspended")
+        s.state = "degraded";
     return s;
 }
 

@@ -4,7 +4,8 @@
 # blocks on the missing spare read as EIO (counted, reported as
 # unavailable), every other block verifies, and a write to such a block
 # lands elsewhere. When the spare is back it is brought up to date and the
-# blocks still on it read their data again.
+# blocks still on it read their data again. A spare whose disk leaves the
+# system while the device runs shows as gone, the device degraded, at once.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 dev=$(nullb_create d0 64 4096)
 s1=$(nullb_create s1 4 4096)
@@ -56,4 +57,19 @@ dmsetup suspend g
 "$ctl" check "$dev" "$s1" "$s2" > /tmp/check.out || { cat /tmp/check.out; die "metadata check after s1's return"; }
 dmsetup resume g
 dmsetup remove g
-echo "degraded start, unavailable blocks and the spare's return work"
+
+# 4. A spare's disk drops off the bus while the device runs: the device
+# reports degraded at once, the member gone, before any I/O touches it.
+d2=$(nullb_create d2 16 4096)
+sd=$(scsi_debug_create 8 0 0)
+"$ctl" format --name h --max-remaps 1024 --internal-spare 0 "$d2" "$sd" > /dev/null
+dmsetup create h --table "$("$ctl" table "$d2" "$sd")"
+expect_eq "state before" active "$("$ctl" status --json h | jq -r '.[0].state')"
+sdname=$(basename "$sd")
+echo 1 > "/sys/block/$sdname/device/delete"
+wait_until 30 "$sd to leave the system" test ! -e "/sys/block/$sdname"
+expect_eq "state and spare after the disk left" "degraded gone" \
+	"$("$ctl" status --json h | jq -r '.[0] | "\(.state) \(.spares[] | select(.index == 1) | .state)"')"
+expect_eq "the target has seen nothing yet" "0 0" "$(status_field h write_errors) $(status_field h read_errors)"
+dmsetup remove h
+echo "degraded start, unavailable blocks, the spare's return and a spare's disk leaving work"
