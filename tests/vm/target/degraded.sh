@@ -61,7 +61,7 @@ dmsetup remove g
 # 4. A spare's disk drops off the bus while the device runs: the device
 # reports degraded at once, the member gone, before any I/O touches it.
 d2=$(nullb_create d2 16 4096)
-sd=$(scsi_debug_create 8 0 0)
+sd=$(scsi_debug_create 8 16376 1) # one bad sector at the end: unused here
 "$ctl" format --name h --max-remaps 1024 --internal-spare 0 "$d2" "$sd" > /dev/null
 dmsetup create h --table "$("$ctl" table "$d2" "$sd")"
 expect_eq "state before" active "$("$ctl" status --json h | jq -r '.[0].state')"
