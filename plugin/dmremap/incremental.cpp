@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <cstdio>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -89,7 +88,7 @@ IncrementalStep Incremental::step(const Uuid &set, bool last_resort, bool degrad
         lock.mark_started();
         r.outcome = IncrementalStep::Outcome::Active;
         r.device = name;
-        r.rejoined = rejoin(name, set);
+        r.rejoined = rejoin(name, set, r.refused);
         return r;
     }
     // Once per boot: a set that ran and is stopped now was stopped by
@@ -154,7 +153,8 @@ std::vector<IncrementalStep> Incremental::step_all()
     return out;
 }
 
-std::vector<std::uint16_t> Incremental::rejoin(const std::string &name, const Uuid &set)
+std::vector<std::uint16_t> Incremental::rejoin(const std::string &name, const Uuid &set,
+                                               std::vector<std::string> &refused)
 {
     DmControl dm;
     const auto info = dm.info(name);
@@ -216,8 +216,8 @@ std::vector<std::uint16_t> Incremental::rejoin(const std::string &name, const Uu
                 dev = LoopDevice::attach_recorded(m->image_path, m->member_sectors * 512);
             } catch (const Error &e) {
                 // Still missing; say why, as assemble does.
-                std::fprintf(stderr, "%s: spare member %u (image %s) refused: %s\n", name.c_str(), unsigned(index),
-                             m->image_path.c_str(), e.what());
+                refused.push_back("spare member " + std::to_string(index) + " (image " + m->image_path +
+                                  ") refused: " + e.what());
                 continue;
             }
             Discovery::wait_for_udev(Discovery::devnum(dev));

@@ -29,6 +29,7 @@ struct IncrementalStep {
     std::optional<AssembledSet> set;     // Started, StartedDegraded
     std::string device;                  // dm name when running
     std::vector<std::uint16_t> rejoined; // spare indices attached to the running device
+    std::vector<std::string> refused;    // "spare member N (image PATH) refused: WHY"
     std::string missing;                 // what is missing, naming the member (Waiting, StartedDegraded)
     std::string error;                   // step_all: why this set's step failed
 };
@@ -47,7 +48,9 @@ public:
     // Attaches the spares of the running device `name` that its table
     // left out as missing and that are present now (image spares are set
     // up as loop devices): one table reload. Returns their indices.
-    static std::vector<std::uint16_t> rejoin(const std::string &name, const Uuid &set);
+    // Recorded images not attached, and why, go to `refused`.
+    static std::vector<std::uint16_t> rejoin(const std::string &name, const Uuid &set,
+                                             std::vector<std::string> &refused);
 };
 
 const char *outcome_name(IncrementalStep::Outcome o) noexcept;

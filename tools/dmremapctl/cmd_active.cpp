@@ -94,6 +94,8 @@ void print_step(const IncrementalStep &s)
     case IncrementalStep::Outcome::Active:
         for (auto i : s.rejoined)
             std::cout << s.device << ": spare member " << i << " is back and attached\n";
+        for (const auto &why : s.refused)
+            std::cerr << "dmremapctl assemble: " << s.device << ": " << why << "\n";
         break;
     case IncrementalStep::Outcome::Waiting:
         std::cout << who << ": waiting: " << s.missing << "\n";
@@ -111,6 +113,8 @@ nlohmann::json step_json(const IncrementalStep &s)
     j["set_name"] = s.set_name;
     j["outcome"] = outcome_name(s.outcome);
     j["rejoined"] = s.rejoined;
+    if (!s.set) // a started set's own list (set_json) says the same
+        j["refused"] = s.refused;
     j["waiting_for"] = s.missing.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.missing);
     if (!s.error.empty())
         j["error"] = s.error;
