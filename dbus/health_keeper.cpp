@@ -132,6 +132,7 @@ HealthView HealthKeeper::observe(const std::string &name, const std::string &set
                                               t.metadata_ok,
                                               t.count(MemberHealth::Failed),
                                               t.count(MemberHealth::Missing),
+                                              t.count(MemberHealth::Gone),
                                               view.last_scan ? nlohmann::json(*view.last_scan) : nullptr,
                                               smart ? smart->values() : std::map<std::string, std::int64_t>{}}
                                    .dump();

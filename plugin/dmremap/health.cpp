@@ -100,6 +100,12 @@ void scan_reasons(const std::vector<HistorySample> &history, const std::optional
               msg + ", the first scan errors this device has recorded");
 }
 
+std::size_t data_gone(const TargetStatus &t)
+{
+    return std::count_if(t.members.begin(), t.members.end(),
+                         [](const MemberState &m) { return m.health == MemberHealth::Gone && m.index == 0; });
+}
+
 void device_reasons(const TargetStatus &now, Reasons &r)
 {
     if (now.pending > 0)
@@ -109,6 +115,17 @@ void device_reasons(const TargetStatus &now, Reasons &r)
     if (const auto failed = now.count(MemberHealth::Failed))
         r.add("member-failed", HealthState::Warning,
               u(failed) + " spare member" + (failed == 1 ? "" : "s") + " failed a write and left the set");
+    // Gone (its disk left the system): the set still counts it in, and it
+    // fails every I/O to it until it comes back.
+    for (const auto &m : now.members)
+        if (m.health == MemberHealth::Gone && m.index == 0)
+            r.add("member-gone", HealthState::Failing,
+                  "the data disk (member 0) left the system: every read and write fails until it returns");
+    if (const auto gone = now.count(MemberHealth::Gone) - data_gone(now))
+        r.add("member-gone", HealthState::Warning,
+              u(gone) + " spare member" + (gone == 1 ? "" : "s") +
+                  " left the system (disk removed): blocks remapped to " +
+                  (gone == 1 ? "it fail until it returns" : "them fail until they return"));
     const auto missing = now.count(MemberHealth::Missing);
     if (now.degraded || missing)
         r.add("member-missing", HealthState::Warning,

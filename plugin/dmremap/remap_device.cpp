@@ -136,6 +136,9 @@ DeviceStatus RemapDevice::status()
         if (m.device != "-" && m.state != "failed" && !std::filesystem::exists("/sys/dev/block/" + m.device, ec)) {
             m.state = "gone";
             gone = true;
+            for (auto &ms : s.target.members)
+                if (ms.index == m.index && ms.health == MemberHealth::Ok)
+                    ms.health = MemberHealth::Gone;
         }
     }
     if (gone && s.state != "suspended")

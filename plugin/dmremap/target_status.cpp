@@ -112,6 +112,7 @@ const char *member_health_name(MemberHealth h) noexcept
     case MemberHealth::Ok: return "ok";
     case MemberHealth::Failed: return "failed";
     case MemberHealth::Missing: return "missing";
+    case MemberHealth::Gone: return "gone";
     }
     return "unknown";
 }

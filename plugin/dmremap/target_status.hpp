@@ -28,6 +28,8 @@ enum class MemberHealth : std::uint8_t {
     Ok,
     Failed,  // left out of the set after a write or flush to it failed
     Missing, // absent from the table line (degraded start)
+    Gone,    // its disk left the system: never from the kernel, which shows
+             // it ok until I/O to it fails; RemapDevice::status, from sysfs
 };
 const char *member_health_name(MemberHealth h) noexcept;
 

@@ -243,6 +243,22 @@ TEST(Assess, DeviceReasons)
     EXPECT_THAT(find(h, "member-missing")->message, HasSubstr("4 remapped blocks unavailable"));
 }
 
+TEST(Assess, GoneMembers)
+{
+    auto t = status(0);
+    t.members = {{0, MemberHealth::Ok}, {1, MemberHealth::Gone}, {2, MemberHealth::Gone}};
+    auto h = assess_now(t);
+    EXPECT_EQ(h.state, HealthState::Warning);
+    EXPECT_EQ(codes(h), std::vector<std::string>{"member-gone"});
+    EXPECT_THAT(h.reasons[0].message, HasSubstr("2 spare members left the system"));
+    EXPECT_THAT(h.reasons[0].message, HasSubstr("them fail until they return"));
+    t.members = {{0, MemberHealth::Gone}, {1, MemberHealth::Ok}};
+    h = assess_now(t);
+    EXPECT_EQ(h.state, HealthState::Failing);
+    EXPECT_EQ(codes(h), std::vector<std::string>{"member-gone"});
+    EXPECT_THAT(h.reasons[0].message, HasSubstr("the data disk (member 0) left the system"));
+}
+
 TEST(Assess, ScanErrors)
 {
     ScanRecord scan;

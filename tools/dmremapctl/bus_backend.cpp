@@ -333,6 +333,7 @@ DeviceStatus BusBackend::status(const std::string &name)
     for (const auto &sp : st.members) {
         const MemberHealth h = sp.state == "failed"    ? MemberHealth::Failed
                                : sp.state == "missing" ? MemberHealth::Missing
+                               : sp.state == "gone"    ? MemberHealth::Gone
                                                        : MemberHealth::Ok;
         t.members.push_back({sp.index, h});
     }

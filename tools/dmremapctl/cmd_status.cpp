@@ -66,6 +66,9 @@ void print_human(const std::string &name, const DeviceStatus &a)
             std::cout << "  FAILED:       spare member " << m.index
                       << " failed while the set ran and is left out; remove it with 'dmremapctl spare remove "
                       << name << " index=" << m.index << "'\n";
+        else if (m.health == MemberHealth::Gone)
+            std::cout << "  GONE:         " << (m.index == 0 ? "the data member" : "spare member " + std::to_string(m.index))
+                      << "'s disk left the system; I/O to it fails until it comes back\n";
     std::cout << "  spare blocks: " << s.spare_used << " of " << s.spare_total << " used";
     if (s.spare_total)
         std::cout << " (" << s.spare_used * 100 / s.spare_total << "%)";

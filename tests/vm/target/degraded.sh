@@ -5,7 +5,8 @@
 # unavailable), every other block verifies, and a write to such a block
 # lands elsewhere. When the spare is back it is brought up to date and the
 # blocks still on it read their data again. A spare whose disk leaves the
-# system while the device runs shows as gone, the device degraded, at once.
+# system while the device runs shows as gone, the device degraded and its
+# health warning (member-gone), at once.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 dev=$(nullb_create d0 64 4096)
 s1=$(nullb_create s1 4 4096)
@@ -71,5 +72,10 @@ wait_until 30 "$sd to leave the system" test ! -e "/sys/block/$sdname"
 expect_eq "state and spare after the disk left" "degraded gone" \
 	"$("$ctl" status --json h | jq -r '.[0] | "\(.state) \(.spares[] | select(.index == 1) | .state)"')"
 expect_eq "the target has seen nothing yet" "0 0" "$(status_field h write_errors) $(status_field h read_errors)"
+"$ctl" status h | grep -qx "  GONE: *spare member 1's disk left the system; I/O to it fails until it comes back" ||
+	die "status does not say spare 1 is gone: $("$ctl" status h)"
+out=$("$ctl" health --json h)
+expect_eq "health with the spare gone" "warning member-gone" \
+	"$(jq -r '.[0] | "\(.state) \([.reasons[].code] | join(","))"' <<< "$out")"
 dmsetup remove h
 echo "degraded start, unavailable blocks, the spare's return and a spare's disk leaving work"
