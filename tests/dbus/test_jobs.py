@@ -40,7 +40,6 @@ SET = "jt"
 DEV = ROOT + "/devices/" + SET
 NODE = "/dev/mapper/" + SET
 BLOCK = 4096
-INTERNAL = 256              # blocks in the 1 MiB internal spare
 ON_SLOW = 400               # blocks remapped onto the slow spare: two cancels, a batch or two in, leave some
 
 PROBLEM = E.require(E.precondition_problem(["DMREMAP_JOBS_DATA", "DMREMAP_JOBS_SLOW", "DMREMAP_JOBS_FAST"]),
@@ -130,7 +129,7 @@ def progress_of(s, path):
 class TestCancel(DBusTest):
     @classmethod
     def setUpClass(cls):
-        ctl("create", "--name", SET, "--block-size", str(BLOCK), "--internal-spare", "1M", "--max-remaps", "4096",
+        ctl("create", "--name", SET, "--block-size", str(BLOCK), "--internal-spare", "0", "--max-remaps", "4096",
             DATA, SLOW)
         E.wait_for(lambda: DEV in cls.managed(cls), timeout=30, what="the Device object")
         with open(NODE, "rb") as f:
@@ -141,8 +140,8 @@ class TestCancel(DBusTest):
             f.flush()
             os.fsync(f.fileno())
         dev = dbus.Interface(E.ENV.bus.get_object(NAME, DEV), DEV_IF)
-        # First fit: the internal spare fills up, the rest go to SLOW.
-        for b in range(INTERNAL + ON_SLOW):
+        # No internal spare: every remap goes to SLOW, the only spare yet.
+        for b in range(ON_SLOW):
             assert dev.Remap(dbus.UInt64(b), {})
         dev.AddSpare(FAST, {})
 

@@ -1,16 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Assembly by udev and systemd with the installed rule and units, across a
-# reboot. Boot 1 makes three sets and checks what udev records: set u
-# (vda + spare vdb) with an ext4 that /etc/fstab mounts at the next boot,
-# set v (vdc + a spare that is a dm device nobody sets up at boot), set x
-# (a data member that is such a dm device + spare vdf). Boot 2 checks,
-# without any command of ours run by hand: u assembled and mounted by
-# local-fs.target with its remap; v started degraded by the last-resort
-# timer with the missing spare named, and the spare attached when it
-# appears; x never started (the data member is missing) without holding
-# up the boot, and started when its data member is plugged in. udisks sees
-# members as hidden and the device as an ordinary one it mounts.
+# reboot and a power cut. Boot 1 makes four sets and checks what udev
+# records: set u (vda + spare vdb) with an ext4 that /etc/fstab mounts at
+# the next boots, set v (vdc + a spare that is a dm device nobody sets up
+# at boot), set x (a data member that is such a dm device + spare vdf),
+# set w (vdg + a spare in an image file on vdh, which fstab mounts under
+# /var/lib/dm-remap/spares). Boot 2 checks, without any command of ours
+# run by hand: u assembled and mounted by local-fs.target with its remap;
+# w started with its image spare once the filesystem holding it was
+# mounted; v started degraded by the last-resort timer with the missing
+# spare named, and the spare attached when it appears; x never started
+# (the data member is missing) without holding up the boot, and started
+# when its data member is plugged in. udisks sees members as hidden and
+# the device as an ordinary one it mounts. Then a file is written to u
+# and fsynced, 4 of its blocks are remapped, and the power is cut. Boot 3:
+# u back and mounted (after fsck's journal replay) with both files and
+# all 5 remaps; every set's metadata checks clean.
 #
 # On the host:  full/boot-assembly.sh KERNEL_SERIES
 # In the guest: full/boot-assembly.sh STEP
@@ -18,19 +24,20 @@ set -eu
 if [ -z "${DMREMAP_VM_MODE:-}" ]; then
 	. "$(dirname "$0")/lib-host.sh"
 	before_boot() {
-		# Without nofail: local-fs.target, and so the test, waits for it.
-		[ "$1" != boot ] || echo "LABEL=remapfs /srv/remap ext4 defaults 0 2" > "$full_work/fstab"
+		# Without nofail: local-fs.target, and so the test, waits for them.
+		[ "$1" = create ] || printf '%s\n' "LABEL=remapfs /srv/remap ext4 defaults 0 2" \
+			"LABEL=wspares /var/lib/dm-remap/spares ext4 defaults 0 2" > "$full_work/fstab"
 	}
 	full_boots "$0" "$1" boot-assembly \
-		"u-data.img:96M u-spare.img:48M v-data.img:48M v-spare.img:16M x-data.img:48M x-spare.img:16M" \
-		"--install --timeout 900" create boot
+		"u-data.img:96M u-spare.img:48M v-data.img:48M v-spare.img:16M x-data.img:48M x-spare.img:16M w-data.img:48M w-fs.img:128M" \
+		"--install --timeout 900" create boot after-cut
 	exit 0
 fi
 
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 ctl=/usr/local/sbin/dmremapctl # as the units run it
 udevadm settle
-for d in vda vdb vdc vdd vde vdf; do wait_for_dev /dev/$d; done
+for d in vda vdb vdc vdd vde vdf vdg vdh; do wait_for_dev /dev/$d; done
 # udev_prop DEV KEY: KEY from udev's database for DEV.
 udev_prop() { udevadm info --query=property "$1" | sed -n "s/^$2=//p"; }
 # members_by_source: "device:index:source ..." from dmremapctl members --json.
@@ -44,12 +51,20 @@ vs_table() { echo "0 $(($(blockdev --getsz /dev/vdd) - 2048)) linear /dev/vdd 20
 xd_table() { echo "0 $(($(blockdev --getsz /dev/vde) - 2048)) linear /dev/vde 2048"; }
 # unit_log UNIT: what the unit printed in this boot.
 unit_log() { journalctl -b -o cat -u "$1"; }
+spares=/var/lib/dm-remap/spares
 link_target() { readlink -f "/dev/disk/by-id/$1"; }
 # logged UNIT EXTENDED-REGEX: whether UNIT printed a line matching it in
 # this boot. The line follows the device it speaks of: poll for it.
 logged() { unit_log "$1" | grep -qE "$2"; }
+# image_attacher LOOP: the unit that logged attaching LOOP as an image spare.
+image_attacher() {
+	journalctl -b -o json -u 'dm-remap-*' |
+		jq -r --arg m "  attached image spare as $1" 'select(.MESSAGE == $m) | ._SYSTEMD_UNIT' | head -n 1
+}
+image_logged() { [ -n "$(image_attacher "$1")" ]; }
 # Polled by wait_until: each call must look again.
 not_degraded() { [ "$(status_field "$1" degraded)" = 0 ]; }
+complete() { [ -b "/dev/mapper/$1" ] && not_degraded "$1"; }
 gave_up() { [ "$(systemctl show -P Result "dm-remap-last-resort@$1.service")" = exit-code ]; }
 # settled SECONDS WHAT DEV CMD...: wait_until, and on a timeout what udev
 # and systemd did about DEV.
@@ -111,6 +126,17 @@ create)
 	blocks write /dev/mapper/x 0 64 x-boot1 || die "writes to x failed"
 	"$ctl" stop v x > /dev/null
 	dmsetup remove vs xd
+
+	mkfs.ext4 -q -L wspares /dev/vdh
+	mkdir -p "$spares"
+	mount /dev/vdh "$spares"
+	"$ctl" create --name w --max-remaps 4096 --internal-spare 0 /dev/vdg > /dev/null
+	"$ctl" spare add w --image "$spares/w.img" --size 16M > /dev/null
+	blocks write /dev/mapper/w 0 64 w-boot1 || die "writes to w failed"
+	"$ctl" remap w 9 > /dev/null # block 9 now lives in the image
+	expect_eq "w's image in use" "1:1/" "$(status_field w spares | grep -o '1:1/')"
+	"$ctl" stop w > /dev/null
+	umount "$spares"
 	# Every start udev asked for while the sets were made found them active.
 	failed=$(systemctl list-units --failed --plain --no-legend 'dm-remap-*')
 	expect_eq "failed dm-remap units" "" "$failed"
@@ -130,6 +156,17 @@ boot)
 		"^Assembled /dev/mapper/u from /dev/vd[ab] /dev/vd[ab]\$"
 	expect_eq "u's remap" 1 "$(status_field u remapped)"
 	expect_eq "file on u" "$(yes "dm-remap boot" | head -c 8M | sha256sum)" "$(sha256sum < /srv/remap/file)"
+
+	# w: its spare is an image on a filesystem mounted by local-fs.target,
+	# maybe after udev saw vdg: started complete by the step vdg started
+	# or by dm-remap-images.service, never degraded.
+	wait_until 60 "w to start" test -b /dev/mapper/w
+	expect_eq "w not degraded" 0 "$(status_field w degraded)"
+	loop=$("$ctl" status --json w | jq -r '.[0].spares[] | select(.index == 1) | .node')
+	expect_eq "w's spare" "$spares/w.img" "$(losetup -n -O BACK-FILE "$loop" 2>&1)"
+	blocks verify /dev/mapper/w 0 64 w-boot1 || die "w's data, block 9 from its image"
+	wait_until 30 "w's image attached in the journal" image_logged "$loop"
+	echo "w's image spare attached by $(image_attacher "$loop")"
 
 	# v: its spare is missing; the last-resort timer starts it degraded.
 	wait_until 120 "v to start degraded" test -b /dev/mapper/v
@@ -190,16 +227,37 @@ boot)
 	udisksctl loop-delete --no-user-interaction -b "$loop"
 
 	# The rule as udev runs it: no errors; the probe runs on a member and
-	# not on a loop device without a backing file.
-	modprobe loop
-	losetup -D
+	# not on a loop device without a backing file (udisks' one, detached).
 	out=$(udevadm test --action=add /sys/class/block/vdb 2>&1) || die "udevadm test failed on vdb: $out"
 	grep -q "dmremapctl probe /dev/vdb" <<< "$out" || die "udevadm test: the probe did not run on vdb: $out"
 	! grep -iE "69-dm-remap.rules.*(invalid|error|fail)" <<< "$out" || die "udevadm test reports rule errors: $out"
 	grep -q "dm-remap-assemble@$uuid_u.service" <<< "$out" || die "udevadm test: no SYSTEMD_WANTS on vdb: $out"
-	out=$(udevadm test --action=add /sys/class/block/loop0 2>&1) || die "udevadm test failed on loop0: $out"
+	[ -z "$(cat "/sys/class/block/${loop#/dev/}/loop/backing_file" 2> /dev/null)" ] || die "$loop still has a file"
+	out=$(udevadm test --action=add "/sys/class/block/${loop#/dev/}" 2>&1) || die "udevadm test failed on $loop: $out"
 	! grep -q "dmremapctl probe" <<< "$out" || die "the probe ran on a loop device without a backing file"
 
+	# A power cut with u mounted: b fsynced, 4 of its blocks remapped; c
+	# never synced (may be lost, must not corrupt anything).
+	mount /srv/remap
+	yes "dm-remap b" | head -c 4M > /srv/remap/b
+	sync /srv/remap/b
+	read -r first len <<< "$(filefrag -v /srv/remap/b | awk '$1 == "0:" { print $4, $6 }' | tr -d '.:')"
+	[ "${len:-0}" -ge 8 ] || die "file b: first extent too short: $(filefrag -v /srv/remap/b)"
+	for i in 4 5 6 7; do "$ctl" remap u $((first + i)) > /dev/null; done
+	expect_eq "u's remaps" 5 "$(status_field u remapped)"
+	yes "dm-remap c" | head -c 4M > /srv/remap/c
+	echo "u assembled and mounted at boot; w started with its image spare; v started degraded naming its spare," \
+		"which was attached when it came; x waited for its data member without holding up the boot"
+	vm_power_cut
+	;;
+after-cut)
+	# u: mounted at boot again, after fsck replayed its journal.
+	expect_eq "u mounted at boot after a power cut" /dev/mapper/u "$(findmnt -n -o SOURCE /srv/remap)"
+	expect_eq "u's remaps after a power cut" 5 "$(status_field u remapped)"
+	expect_eq "file on u" "$(yes "dm-remap boot" | head -c 8M | sha256sum)" "$(sha256sum < /srv/remap/file)"
+	expect_eq "b (fsynced before the cut)" "$(yes "dm-remap b" | head -c 4M | sha256sum)" "$(sha256sum < /srv/remap/b)"
+	wait_until 60 "w to start" test -b /dev/mapper/w
+	umount /srv/remap
 	# systemd-logind started after local-fs.target, in a mount namespace of
 	# its own that kept /srv/remap when it was unmounted here: stop says so
 	# (an admin's remedy is to restart the service).
@@ -210,13 +268,19 @@ boot)
 	4:*"mounted at /srv/remap in the mount namespace of "*" (systemd-logind)"*) systemctl restart systemd-logind ;;
 	*) die "stop u: $out" ;;
 	esac
-	"$ctl" stop v x > /dev/null
 	[ ! -e /dev/mapper/u ] || "$ctl" stop u > /dev/null
-	for set in "/dev/vda /dev/vdb" "/dev/vdc /dev/mapper/vs" "/dev/mapper/xd /dev/vdf"; do
+	"$ctl" stop w > /dev/null
+	# v's spare and x's data member come back: both run complete (whether
+	# v's last resort came first or not), and are stopped for the check.
+	dmsetup create vs --table "$(vs_table)"
+	dmsetup create xd --table "$(xd_table)"
+	settled 90 "v to run complete" /dev/mapper/vs complete v
+	settled 60 "x to run complete" /dev/mapper/xd complete x
+	"$ctl" stop v x > /dev/null
+	for set in "/dev/vda /dev/vdb" "/dev/vdc /dev/mapper/vs" "/dev/mapper/xd /dev/vdf" "/dev/vdg $spares/w.img"; do
 		# shellcheck disable=SC2086 # the members, one a word
 		"$ctl" check $set > /tmp/check.out || { cat /tmp/check.out; die "metadata check of $set failed"; }
 	done
-	echo "u assembled and mounted at boot; v started degraded naming its spare, which was attached when it came;" \
-		"x waited for its data member without holding up the boot"
+	echo "after a power cut: u mounted at boot with b (fsynced) and its 5 remaps; every set's metadata clean"
 	;;
 esac
