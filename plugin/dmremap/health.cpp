@@ -115,17 +115,19 @@ void device_reasons(const TargetStatus &now, Reasons &r)
     if (const auto failed = now.count(MemberHealth::Failed))
         r.add("member-failed", HealthState::Warning,
               u(failed) + " spare member" + (failed == 1 ? "" : "s") + " failed a write and left the set");
-    // Gone (its disk left the system): the set still counts it in, and it
-    // fails every I/O to it until it comes back.
-    for (const auto &m : now.members)
-        if (m.health == MemberHealth::Gone && m.index == 0)
-            r.add("member-gone", HealthState::Failing,
-                  "the data disk (member 0) left the system: every read and write fails until it returns");
-    if (const auto gone = now.count(MemberHealth::Gone) - data_gone(now))
-        r.add("member-gone", HealthState::Warning,
-              u(gone) + " spare member" + (gone == 1 ? "" : "s") +
-                  " left the system (disk removed): blocks remapped to " +
-                  (gone == 1 ? "it fail until it returns" : "them fail until they return"));
+    // Gone (its disk left the system): the set still counts it in and
+    // fails every I/O to it; a disk plugged back in is a new device the
+    // table does not hold, so the way back is a restart of the set.
+    if (const auto gone = now.count(MemberHealth::Gone)) {
+        const auto spares = gone - data_gone(now);
+        std::string msg = data_gone(now) ? "the data disk (member 0) left the system: every read and write fails" : "";
+        if (spares)
+            msg += std::string(msg.empty() ? "" : "; ") + u(spares) + " spare member" + (spares == 1 ? "" : "s") +
+                   " left the system: blocks remapped to " + (spares == 1 ? "it" : "them") + " fail";
+        r.add("member-gone", data_gone(now) ? HealthState::Failing : HealthState::Warning,
+              msg + " (stop and assemble the set once the disk is back" +
+                  (spares ? std::string(", or remove a spare with 'spare remove NAME index=N'") : "") + ")");
+    }
     const auto missing = now.count(MemberHealth::Missing);
     if (now.degraded || missing)
         r.add("member-missing", HealthState::Warning,

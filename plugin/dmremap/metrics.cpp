@@ -116,8 +116,8 @@ std::string render_metrics(const std::vector<DeviceHealth> &devices, std::int64_
              });
     w.family("dm_remap_health_reason", g, "1 for each active health reason code (docs/HEALTH.md).",
              [](const DeviceHealth &d, std::vector<Sample> &s) {
-                 // A code the assessment gave twice (never today) must
-                 // not make a duplicate series.
+                 // The assessment gives each code once (health.cpp); a
+                 // duplicate series would break every query on it.
                  std::vector<std::string> seen;
                  for (const auto &r : d.health.reasons) {
                      if (std::find(seen.begin(), seen.end(), r.code) != seen.end())

@@ -127,26 +127,32 @@ DeviceStatus RemapDevice::status()
     s.target = parse_status(t[0].params);
     s.members = spares();
     s.state = state_of(s.info, s.target);
-    // A disk that dropped off the bus stays open by the table, and the
-    // target learns of it only when I/O to it fails: its sysfs entry is
-    // gone at once.
     bool gone = false;
-    for (auto &m : s.members) {
-        std::error_code ec;
-        if (m.device != "-" && m.state != "failed" && !std::filesystem::exists("/sys/dev/block/" + m.device, ec)) {
-            m.state = "gone";
+    for (const auto &m : s.members)
+        if (m.state == "gone") {
             gone = true;
             for (auto &ms : s.target.members)
                 if (ms.index == m.index && ms.health == MemberHealth::Ok)
                     ms.health = MemberHealth::Gone;
         }
-    }
     if (gone && s.state != "suspended")
         s.state = "degraded";
     return s;
 }
 
-std::vector<SpareStat> RemapDevice::spares() { return parse_spare_stats(dm_.message(name_, "spare_stats")); }
+std::vector<SpareStat> RemapDevice::spares()
+{
+    auto out = parse_spare_stats(dm_.message(name_, "spare_stats"));
+    // A disk that dropped off the bus stays open by the table, and the
+    // target learns of it only when I/O to it fails: its sysfs entry is
+    // gone at once.
+    for (auto &m : out) {
+        std::error_code ec;
+        if (m.device != "-" && m.state != "failed" && !std::filesystem::exists("/sys/dev/block/" + m.device, ec))
+            m.state = "gone";
+    }
+    return out;
+}
 
 std::vector<std::string> RemapDevice::members()
 {

@@ -62,7 +62,7 @@ struct SpareStat {
     std::uint32_t total = 0;
     std::optional<std::uint32_t> used, free; // unknown for a missing member
     std::uint32_t live = 0;   // remapped blocks living on it
-    std::string state;        // ok, failed, missing; "gone" (RemapDevice::status): its disk left the system
+    std::string state;        // ok, failed, missing; "gone" (RemapDevice::spares): its disk left the system
     bool operator==(const SpareStat &) const = default;
 };
 

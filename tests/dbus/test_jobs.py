@@ -4,8 +4,8 @@
 (tests/dbus/vm-devices.sh), where a missing precondition fails; elsewhere
 it skips.
 
-The set: data $DMREMAP_JOBS_DATA (4 KiB blocks; the 1 MiB internal spare,
-the smallest, holds 256), and spare $DMREMAP_JOBS_SLOW, a dm-delay device
+The set: data $DMREMAP_JOBS_DATA (4 KiB blocks, no internal spare), and
+spare $DMREMAP_JOBS_SLOW, a dm-delay device
 whose reads take 50 ms: the kernel reads each block it evacuates, one at a
 time, 64 to a batch, so a batch takes seconds and the library's progress
 reports (every 250 ms) show the job midway. Once one has, the test holds

@@ -13,6 +13,7 @@
 
 using namespace dmremap;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -250,13 +251,17 @@ TEST(Assess, GoneMembers)
     auto h = assess_now(t);
     EXPECT_EQ(h.state, HealthState::Warning);
     EXPECT_EQ(codes(h), std::vector<std::string>{"member-gone"});
-    EXPECT_THAT(h.reasons[0].message, HasSubstr("2 spare members left the system"));
-    EXPECT_THAT(h.reasons[0].message, HasSubstr("them fail until they return"));
-    t.members = {{0, MemberHealth::Gone}, {1, MemberHealth::Ok}};
+    EXPECT_THAT(h.reasons[0].message, HasSubstr("2 spare members left the system: blocks remapped to them fail"));
+    EXPECT_THAT(h.reasons[0].message, HasSubstr("stop and assemble the set once the disk is back"));
+    // The data disk and a spare: one reason (one code), the worse severity.
+    t.members = {{0, MemberHealth::Gone}, {1, MemberHealth::Gone}, {2, MemberHealth::Ok}};
     h = assess_now(t);
     EXPECT_EQ(h.state, HealthState::Failing);
     EXPECT_EQ(codes(h), std::vector<std::string>{"member-gone"});
-    EXPECT_THAT(h.reasons[0].message, HasSubstr("the data disk (member 0) left the system"));
+    EXPECT_THAT(h.reasons[0].message,
+                HasSubstr("the data disk (member 0) left the system: every read and write fails; 1 spare member left"));
+    t.members = {{0, MemberHealth::Gone}};
+    EXPECT_THAT(assess_now(t).reasons[0].message, Not(HasSubstr("spare")));
 }
 
 TEST(Assess, ScanErrors)

@@ -68,7 +68,8 @@ void print_human(const std::string &name, const DeviceStatus &a)
                       << name << " index=" << m.index << "'\n";
         else if (m.health == MemberHealth::Gone)
             std::cout << "  GONE:         " << (m.index == 0 ? "the data member" : "spare member " + std::to_string(m.index))
-                      << "'s disk left the system; I/O to it fails until it comes back\n";
+                      << "'s disk left the system and I/O to it fails; 'dmremapctl stop " << name
+                      << "' and assemble it once the disk is back\n";
     std::cout << "  spare blocks: " << s.spare_used << " of " << s.spare_total << " used";
     if (s.spare_total)
         std::cout << " (" << s.spare_used * 100 / s.spare_total << "%)";

@@ -13,9 +13,10 @@
 # spare named, and the spare attached when it appears; x never started
 # (the data member is missing) without holding up the boot, and started
 # when its data member is plugged in. udisks sees members as hidden and
-# the device as an ordinary one it mounts. Then a file is written to u
-# and fsynced, 4 of its blocks are remapped, and the power is cut. Boot 3:
-# u back and mounted (after fsck's journal replay) with both files and
+# the device as an ordinary one it mounts. Then 4 blocks of a file on u
+# are remapped, the file is rewritten in place and fsynced (those blocks
+# hold it only on the spare), and the power is cut. Boot 3: u back and
+# mounted (after fsck's journal replay) with both files and
 # all 5 remaps; every set's metadata checks clean.
 #
 # On the host:  full/boot-assembly.sh KERNEL_SERIES
@@ -56,12 +57,15 @@ link_target() { readlink -f "/dev/disk/by-id/$1"; }
 # logged UNIT EXTENDED-REGEX: whether UNIT printed a line matching it in
 # this boot. The line follows the device it speaks of: poll for it.
 logged() { unit_log "$1" | grep -qE "$2"; }
-# image_attacher LOOP: the unit that logged attaching LOOP as an image spare.
+# image_attacher LOOP: the unit that logged attaching w's image (as LOOP
+# when it started w, by index when it joined w running degraded).
 image_attacher() {
 	journalctl -b -o json -u 'dm-remap-*' |
-		jq -r --arg m "  attached image spare as $1" 'select(.MESSAGE == $m) | ._SYSTEMD_UNIT' | head -n 1
+		jq -r --arg re "^(  attached image spare as $1|w: spare member 1 is back and attached)\$" \
+			'select(.MESSAGE | strings | test($re)) | ._SYSTEMD_UNIT' | head -n 1
 }
 image_logged() { [ -n "$(image_attacher "$1")" ]; }
+no_backing_file() { [ -z "$(cat "/sys/class/block/${1#/dev/}/loop/backing_file" 2> /dev/null)" ]; }
 # Polled by wait_until: each call must look again.
 not_degraded() { [ "$(status_field "$1" degraded)" = 0 ]; }
 complete() { [ -b "/dev/mapper/$1" ] && not_degraded "$1"; }
@@ -135,6 +139,8 @@ create)
 	blocks write /dev/mapper/w 0 64 w-boot1 || die "writes to w failed"
 	"$ctl" remap w 9 > /dev/null # block 9 now lives in the image
 	expect_eq "w's image in use" "1:1/" "$(status_field w spares | grep -o '1:1/')"
+	# Only the image holds this: the data disk keeps the old block 9.
+	blocks write /dev/mapper/w 9 1 w-image || die "write to w's block 9 failed"
 	"$ctl" stop w > /dev/null
 	umount "$spares"
 	# Every start udev asked for while the sets were made found them active.
@@ -159,12 +165,14 @@ boot)
 
 	# w: its spare is an image on a filesystem mounted by local-fs.target,
 	# maybe after udev saw vdg: started complete by the step vdg started
-	# or by dm-remap-images.service, never degraded.
-	wait_until 60 "w to start" test -b /dev/mapper/w
-	expect_eq "w not degraded" 0 "$(status_field w degraded)"
+	# or by dm-remap-images.service (or, on a slow boot, degraded by the
+	# last resort and then joined by its image).
+	settled 90 "w to run with its image" /dev/vdg complete w
 	loop=$("$ctl" status --json w | jq -r '.[0].spares[] | select(.index == 1) | .node')
 	expect_eq "w's spare" "$spares/w.img" "$(losetup -n -O BACK-FILE "$loop" 2>&1)"
-	blocks verify /dev/mapper/w 0 64 w-boot1 || die "w's data, block 9 from its image"
+	blocks verify /dev/mapper/w 0 9 w-boot1 || die "w's data"
+	blocks verify /dev/mapper/w 9 1 w-image || die "w's block 9, from its image"
+	blocks verify /dev/mapper/w 10 54 w-boot1 || die "w's data"
 	wait_until 30 "w's image attached in the journal" image_logged "$loop"
 	echo "w's image spare attached by $(image_attacher "$loop")"
 
@@ -225,6 +233,9 @@ boot)
 	expect_eq "udisks' loop device as spare 2" "2:0/" "$(status_field u spares | grep -o '2:0/')"
 	"$ctl" spare remove u "$loop" > /dev/null
 	udisksctl loop-delete --no-user-interaction -b "$loop"
+	# Cleared once its last opener (udev's probe, udisks) closes it.
+	udevadm settle
+	wait_until 30 "$loop to lose its file" no_backing_file "$loop"
 
 	# The rule as udev runs it: no errors; the probe runs on a member and
 	# not on a loop device without a backing file (udisks' one, detached).
@@ -232,11 +243,11 @@ boot)
 	grep -q "dmremapctl probe /dev/vdb" <<< "$out" || die "udevadm test: the probe did not run on vdb: $out"
 	! grep -iE "69-dm-remap.rules.*(invalid|error|fail)" <<< "$out" || die "udevadm test reports rule errors: $out"
 	grep -q "dm-remap-assemble@$uuid_u.service" <<< "$out" || die "udevadm test: no SYSTEMD_WANTS on vdb: $out"
-	[ -z "$(cat "/sys/class/block/${loop#/dev/}/loop/backing_file" 2> /dev/null)" ] || die "$loop still has a file"
 	out=$(udevadm test --action=add "/sys/class/block/${loop#/dev/}" 2>&1) || die "udevadm test failed on $loop: $out"
 	! grep -q "dmremapctl probe" <<< "$out" || die "the probe ran on a loop device without a backing file"
 
-	# A power cut with u mounted: b fsynced, 4 of its blocks remapped; c
+	# A power cut with u mounted: b's 4 blocks remapped, then b rewritten in
+	# place and fsynced (so those 4 blocks hold it only on the spare); c
 	# never synced (may be lost, must not corrupt anything).
 	mount /srv/remap
 	yes "dm-remap b" | head -c 4M > /srv/remap/b
@@ -245,6 +256,9 @@ boot)
 	[ "${len:-0}" -ge 8 ] || die "file b: first extent too short: $(filefrag -v /srv/remap/b)"
 	for i in 4 5 6 7; do "$ctl" remap u $((first + i)) > /dev/null; done
 	expect_eq "u's remaps" 5 "$(status_field u remapped)"
+	yes "dm-remap b2" | head -c 4M | dd of=/srv/remap/b bs=1M conv=notrunc,fsync iflag=fullblock status=none
+	expect_eq "b rewritten in place" "$first" \
+		"$(filefrag -v /srv/remap/b | awk '$1 == "0:" { print $4 }' | tr -d '.:')"
 	yes "dm-remap c" | head -c 4M > /srv/remap/c
 	echo "u assembled and mounted at boot; w started with its image spare; v started degraded naming its spare," \
 		"which was attached when it came; x waited for its data member without holding up the boot"
@@ -255,8 +269,8 @@ after-cut)
 	expect_eq "u mounted at boot after a power cut" /dev/mapper/u "$(findmnt -n -o SOURCE /srv/remap)"
 	expect_eq "u's remaps after a power cut" 5 "$(status_field u remapped)"
 	expect_eq "file on u" "$(yes "dm-remap boot" | head -c 8M | sha256sum)" "$(sha256sum < /srv/remap/file)"
-	expect_eq "b (fsynced before the cut)" "$(yes "dm-remap b" | head -c 4M | sha256sum)" "$(sha256sum < /srv/remap/b)"
-	wait_until 60 "w to start" test -b /dev/mapper/w
+	expect_eq "b (fsynced before the cut)" "$(yes "dm-remap b2" | head -c 4M | sha256sum)" "$(sha256sum < /srv/remap/b)"
+	settled 90 "w to run with its image" /dev/vdg complete w
 	umount /srv/remap
 	# systemd-logind started after local-fs.target, in a mount namespace of
 	# its own that kept /srv/remap when it was unmounted here: stop says so

@@ -72,9 +72,11 @@ wait_until 30 "$sd to leave the system" test ! -e "/sys/block/$sdname"
 expect_eq "state and spare after the disk left" "degraded gone" \
 	"$("$ctl" status --json h | jq -r '.[0] | "\(.state) \(.spares[] | select(.index == 1) | .state)"')"
 expect_eq "the target has seen nothing yet" "0 0" "$(status_field h write_errors) $(status_field h read_errors)"
-"$ctl" status h | grep -qx "  GONE: *spare member 1's disk left the system; I/O to it fails until it comes back" ||
+"$ctl" status h | grep -q "^  GONE: *spare member 1's disk left the system and I/O to it fails; 'dmremapctl stop h'" ||
 	die "status does not say spare 1 is gone: $("$ctl" status h)"
 out=$("$ctl" health --json h)
+expect_eq "spare list with the spare gone" gone \
+	"$("$ctl" spare list --json h | jq -r '.[] | select(.index == 1) | .state')"
 expect_eq "health with the spare gone" "warning member-gone" \
 	"$(jq -r '.[0] | "\(.state) \([.reasons[].code] | join(","))"' <<< "$out")"
 dmsetup remove h
