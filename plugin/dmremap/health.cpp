@@ -100,12 +100,6 @@ void scan_reasons(const std::vector<HistorySample> &history, const std::optional
               msg + ", the first scan errors this device has recorded");
 }
 
-std::size_t data_gone(const TargetStatus &t)
-{
-    return std::count_if(t.members.begin(), t.members.end(),
-                         [](const MemberState &m) { return m.health == MemberHealth::Gone && m.index == 0; });
-}
-
 void device_reasons(const TargetStatus &now, Reasons &r)
 {
     if (now.pending > 0)
@@ -119,12 +113,15 @@ void device_reasons(const TargetStatus &now, Reasons &r)
     // fails every I/O to it; a disk plugged back in is a new device the
     // table does not hold, so the way back is a restart of the set.
     if (const auto gone = now.count(MemberHealth::Gone)) {
-        const auto spares = gone - data_gone(now);
-        std::string msg = data_gone(now) ? "the data disk (member 0) left the system: every read and write fails" : "";
+        const bool data = std::any_of(now.members.begin(), now.members.end(), [](const MemberState &m) {
+            return m.health == MemberHealth::Gone && m.index == 0;
+        });
+        const auto spares = gone - data;
+        std::string msg = data ? "the data disk (member 0) left the system: every read and write fails" : "";
         if (spares)
             msg += std::string(msg.empty() ? "" : "; ") + u(spares) + " spare member" + (spares == 1 ? "" : "s") +
                    " left the system: blocks remapped to " + (spares == 1 ? "it" : "them") + " fail";
-        r.add("member-gone", data_gone(now) ? HealthState::Failing : HealthState::Warning,
+        r.add("member-gone", data ? HealthState::Failing : HealthState::Warning,
               msg + " (stop and assemble the set once the disk is back" +
                   (spares ? std::string(", or remove a spare with 'spare remove NAME index=N'") : "") + ")");
     }
