@@ -55,7 +55,17 @@
  * flags allow read-only activation only, unknown incompat flags refuse
  * the member. The masks are what we support.
  */
-#define DMR_COMPAT_SUPP		0u
+/*
+ * Replacing the data disk (dmremapctl replace, docs/REPLACE.md). The new
+ * data disk carries the set's UUID and REPLACING while the copy runs, so
+ * assembly never starts it; clearing REPLACING, under a generation above
+ * the old disk's, is the switch's commit point. Then every member of the
+ * old disk's set takes REPLACED, and assembly never starts it again. The
+ * kernel ignores both: it loads what the table line names.
+ */
+#define DMR_COMPAT_REPLACING	0x1u
+#define DMR_COMPAT_REPLACED	0x2u
+#define DMR_COMPAT_SUPP		(DMR_COMPAT_REPLACING | DMR_COMPAT_REPLACED)
 #define DMR_RO_COMPAT_SUPP	0u
 /*
  * The metadata area holds two identical copies of slot 0, slot 1 and the

@@ -6,9 +6,11 @@
 #include "error.hpp"
 #include "file_io.hpp"
 
+#include <dm-remap-format.h>
 #include <libudev.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <memory>
 #include <sys/stat.h>
@@ -19,6 +21,8 @@ namespace dmremap {
 namespace {
 
 constexpr std::string_view kDmUuidPrefix = "REMAP-";
+// Replacer::kSourceUuidPrefix: the hidden device a replace runs the old disk's set on.
+constexpr std::string_view kSourceUuidPrefix = "REMAPSRC-";
 
 struct UdevDeleter {
     void operator()(udev *u) const { udev_unref(u); }
@@ -62,6 +66,8 @@ std::optional<FoundMember> from_udev(udev_device *d)
     } catch (const std::exception &) {
         return std::nullopt; // a damaged record: read the superblocks instead
     }
+    const std::string replace = prop(d, "DM_REMAP_REPLACE");
+    m.compat_flags = replace == "replacing" ? DMR_COMPAT_REPLACING : replace == "replaced" ? DMR_COMPAT_REPLACED : 0;
     m.from_udev = true;
     return m;
 }
@@ -124,7 +130,30 @@ std::optional<FoundMember> Discovery::probe(const std::string &path, bool block_
     m.role = mv.sb->role;
     m.index = mv.sb->member_index;
     m.generation = mv.sb->generation;
+    m.compat_flags = mv.sb->compat_flags;
     return m;
+}
+
+std::vector<FoundMember> Discovery::usable(std::vector<FoundMember> members)
+{
+    std::erase_if(members, [](const FoundMember &m) {
+        return (m.compat_flags & (DMR_COMPAT_REPLACING | DMR_COMPAT_REPLACED)) != 0;
+    });
+    // Two data members of one set: the switch wrote the new disk's
+    // superblocks (a higher generation) but not yet the old disk's flag.
+    std::map<Uuid, std::uint64_t> newest, older;
+    for (const auto &m : members)
+        if (m.role == Role::Data) {
+            auto &n = newest[m.set_uuid];
+            if (n && n != m.generation)
+                older[m.set_uuid] = std::max(older[m.set_uuid], std::min(n, m.generation));
+            n = std::max(n, m.generation);
+        }
+    std::erase_if(members, [&](const FoundMember &m) {
+        auto it = older.find(m.set_uuid);
+        return it != older.end() && m.generation <= it->second;
+    });
+    return members;
 }
 
 std::optional<FoundMember> Discovery::probe_recorded(const std::string &path)
@@ -169,7 +198,8 @@ std::vector<FoundMember> Discovery::members(bool use_udev, bool read_devices)
             continue;
         const char *suspended = udev_device_get_sysattr_value(d.get(), "dm/suspended");
         const char *dmuuid = udev_device_get_sysattr_value(d.get(), "dm/uuid");
-        if ((suspended && suspended[0] == '1') || (dmuuid && set_uuid_of_dm_uuid(dmuuid)))
+        if ((suspended && suspended[0] == '1') ||
+            (dmuuid && (set_uuid_of_dm_uuid(dmuuid) || std::string_view(dmuuid).starts_with(kSourceUuidPrefix))))
             continue;
         if (use_udev && initialized && !prop(d.get(), "DM_REMAP_PROBED").empty()) {
             if (auto m = from_udev(d.get())) {
@@ -221,8 +251,11 @@ std::vector<ActiveSet> Discovery::active()
             continue;
         ActiveSet s;
         s.name = name;
-        if (auto info = dm.info(name))
+        if (auto info = dm.info(name)) {
+            if (info->uuid.starts_with(kSourceUuidPrefix))
+                continue; // the old disk's set while a replace runs: internal
             s.set_uuid = set_uuid_of_dm_uuid(info->uuid);
+        }
         // "<data dev> <#spares> <spare dev>... [<#opts> <opt>...]", devices as major:minor.
         std::istringstream in(t[0].params);
         std::string tok;

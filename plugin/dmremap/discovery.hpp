@@ -25,6 +25,7 @@ struct FoundMember {
     Role role = Role::None;
     std::uint16_t index = 0;
     std::uint64_t generation = 0;
+    std::uint32_t compat_flags = 0; // DMR_COMPAT_REPLACING / DMR_COMPAT_REPLACED
     bool from_udev = false; // the properties came from the udev database
     std::optional<std::string> active; // name of the active device holding it
 };
@@ -59,6 +60,12 @@ public:
     // InvalidArgument when `path` is not a block device, NotFound when
     // udev has no record of our rule's probe.
     static std::optional<FoundMember> probe_recorded(const std::string &path);
+    // The members assembly may use: not those a replace left behind
+    // (docs/REPLACE.md), which are the old disk's set (REPLACED), an
+    // unfinished new disk (REPLACING) and, after a switch cut short between
+    // its superblock writes, the older of two data members of one set with
+    // the members no newer than it.
+    static std::vector<FoundMember> usable(std::vector<FoundMember> members);
     // Active dm-remap devices (target type "remap").
     static std::vector<ActiveSet> active();
     // The device name `set` is active as; "" when it is not.

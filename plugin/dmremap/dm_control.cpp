@@ -80,10 +80,13 @@ public:
     dm_task *get() { return task_.get(); }
 
     // Runs the task; with `udev`, waits until udev has processed it.
-    void run(bool udev = false)
+    void run(bool udev = false, bool hidden = false)
     {
         uint32_t cookie = 0;
-        if (udev && !dm_task_set_cookie(task_.get(), &cookie, 0))
+        const uint16_t flags = hidden ? DM_UDEV_DISABLE_SUBSYSTEM_RULES_FLAG | DM_UDEV_DISABLE_DISK_RULES_FLAG |
+                                            DM_UDEV_DISABLE_OTHER_RULES_FLAG
+                                      : 0;
+        if (udev && !dm_task_set_cookie(task_.get(), &cookie, flags))
             fail();
         const int ok = dm_task_run(task_.get());
         const int err = dm_task_get_errno(task_.get());
@@ -143,7 +146,29 @@ void DmControl::create(const std::string &name, const std::string &uuid, const D
     if (read_only && !dm_task_set_ro(op.get()))
         op.fail();
     add_target(op, target);
-    op.run(true);
+    op.run(true, hidden_);
+}
+
+void DmControl::create_empty(const std::string &name, const std::string &uuid)
+{
+    Op op(DM_DEVICE_CREATE, name, "create");
+    if (!uuid.empty() && !dm_task_set_uuid(op.get(), uuid.c_str()))
+        op.fail();
+    op.run(true, hidden_);
+}
+
+void DmControl::reload(const std::string &name, const std::vector<DmTarget> &targets)
+{
+    Op op(DM_DEVICE_RELOAD, name, "reload");
+    for (const auto &t : targets)
+        add_target(op, t);
+    op.run();
+}
+
+void DmControl::clear(const std::string &name)
+{
+    Op op(DM_DEVICE_CLEAR, name, "clear");
+    op.run();
 }
 
 void DmControl::reload(const std::string &name, const DmTarget &target, bool read_only)
@@ -164,7 +189,7 @@ void DmControl::suspend(const std::string &name)
 void DmControl::resume(const std::string &name)
 {
     Op op(DM_DEVICE_RESUME, name, "resume");
-    op.run(true);
+    op.run(true, hidden_);
 }
 
 void DmControl::remove(const std::string &name)
@@ -174,7 +199,7 @@ void DmControl::remove(const std::string &name)
     // event (the target sends one per commit): retry through that.
     if (!dm_task_retry_remove(op.get()))
         op.fail();
-    op.run(true);
+    op.run(true, hidden_);
 }
 
 std::string DmControl::message(const std::string &name, const std::string &text)
@@ -230,6 +255,17 @@ std::vector<std::string> DmControl::names()
         n = reinterpret_cast<dm_names *>(reinterpret_cast<char *>(n) + n->next);
     }
     return out;
+}
+
+bool DmControl::has_target(const std::string &type)
+{
+    Op op(DM_DEVICE_GET_TARGET_VERSION, type, "target version");
+    try {
+        op.run();
+    } catch (const Error &) {
+        return false;
+    }
+    return true;
 }
 
 std::uint32_t DmControl::wait_event(const std::string &name, std::uint32_t event_nr)

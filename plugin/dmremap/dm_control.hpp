@@ -32,11 +32,22 @@ struct DmInfo {
 
 class DmControl {
 public:
+    // `hidden`: devices this one creates, resumes or removes are internal
+    // (the old disk's set while replace runs): udev makes their node but
+    // runs no disk or other rules, so blkid never sees a second copy of the
+    // filesystem and no by-uuid link can point at it.
+    explicit DmControl(bool hidden = false) : hidden_(hidden) {}
+
     // Creates `name` with one target, live (loaded and resumed) once udev
     // has made its node.
     void create(const std::string &name, const std::string &uuid, const DmTarget &target, bool read_only = false);
+    // Creates `name` with no table (dmsetup create --notable).
+    void create_empty(const std::string &name, const std::string &uuid);
     // Loads `target` as the inactive table; resume() makes it live.
     void reload(const std::string &name, const DmTarget &target, bool read_only = false);
+    void reload(const std::string &name, const std::vector<DmTarget> &targets);
+    // Drops the inactive table.
+    void clear(const std::string &name);
     void suspend(const std::string &name);
     void resume(const std::string &name);
     void remove(const std::string &name);
@@ -46,8 +57,14 @@ public:
     std::vector<DmTarget> status(const std::string &name);
     std::optional<DmInfo> info(const std::string &name);
     std::vector<std::string> names();
+    // Whether the kernel has target type `type` (asking loads its module
+    // where the kernel can).
+    bool has_target(const std::string &type);
     // Blocks until the device's event counter passes `event_nr`; returns it.
     std::uint32_t wait_event(const std::string &name, std::uint32_t event_nr);
+
+private:
+    bool hidden_;
 };
 
 } // namespace dmremap

@@ -34,6 +34,44 @@ std::uint64_t now()
     return static_cast<std::uint64_t>(std::time(nullptr));
 }
 
+std::uint64_t default_spare(const FormatOptions &o, std::uint64_t device_bytes)
+{
+    if (o.internal_spare)
+        return *o.internal_spare;
+    if (o.internal_spare_percent)
+        return device_bytes / 100 * *o.internal_spare_percent;
+    return Formatter::default_internal_spare(device_bytes);
+}
+
+// The data member of a set whose data length is given (a replacement
+// disk): the data area is exactly that long, the internal spare is what
+// follows it, up to the size asked for.
+void plan_fixed_data(const FormatOptions &o, BlockIo &io, std::uint64_t area_start, Superblock &sb)
+{
+    const std::uint64_t sectors = io.size_bytes() >> DMR_SECTOR_SHIFT;
+    const std::uint64_t data = *o.data_sectors;
+    if (data == 0 || data % (o.block_size >> DMR_SECTOR_SHIFT))
+        throw Error(Error::Code::InvalidArgument, "data length of " + std::to_string(data) +
+                                                      " sectors is not a whole number of blocks");
+    if (sectors < area_start || sectors - area_start < data)
+        throw Error(Error::Code::NoSpace,
+                    io.name() + ": too small: " + size_str(io.size_bytes()) + " holds " +
+                        size_str(area_start << DMR_SECTOR_SHIFT) + " of metadata and needs " +
+                        size_str(data << DMR_SECTOR_SHIFT) + " for the data area (needs at least " +
+                        size_str((area_start + data) << DMR_SECTOR_SHIFT) + ")");
+    sb.data_offset = area_start;
+    sb.data_sectors = data;
+    const std::uint64_t spare_start = layout::align_up(area_start + data, DMR_AREA_ALIGN_SECTORS);
+    const std::uint64_t room =
+        sectors > spare_start ? layout::align_down(sectors - spare_start, DMR_AREA_ALIGN_SECTORS) : 0;
+    const std::uint64_t want =
+        layout::align_up(default_spare(o, io.size_bytes()) >> DMR_SECTOR_SHIFT, DMR_AREA_ALIGN_SECTORS);
+    sb.spare_sectors = std::min(room, want);
+    sb.spare_offset = sb.spare_sectors ? spare_start : 0;
+    if (layout::spare_blocks(sb.spare_sectors, o.block_size) > 0xffffffffULL)
+        throw Error(Error::Code::InvalidArgument, io.name() + ": internal spare area has more than 2^32 blocks");
+}
+
 } // namespace
 
 std::uint64_t Formatter::default_internal_spare(std::uint64_t device_bytes)
@@ -112,11 +150,11 @@ FormatPlan Formatter::plan(const FormatOptions &o, const std::vector<BlockIo *> 
         sb.journal_blocks = o.journal_blocks;
         sb.name = name;
         const std::uint64_t need = (area_start + DMR_AREA_ALIGN_SECTORS) << DMR_SECTOR_SHIFT;
-        if (i == 0) {
-            std::uint64_t spare_bytes = o.internal_spare ? *o.internal_spare
-                                        : o.internal_spare_percent
-                                            ? io.size_bytes() / 100 * *o.internal_spare_percent
-                                            : default_internal_spare(io.size_bytes());
+        sb.compat_flags = o.compat_flags;
+        if (i == 0 && o.data_sectors) {
+            plan_fixed_data(o, io, area_start, sb);
+        } else if (i == 0) {
+            const std::uint64_t spare_bytes = default_spare(o, io.size_bytes());
             const std::uint64_t spare = layout::align_up(spare_bytes >> DMR_SECTOR_SHIFT, DMR_AREA_ALIGN_SECTORS);
             if (sectors < area_start || sectors - area_start < spare + DMR_AREA_ALIGN_SECTORS)
                 throw Error(E::NoSpace, io.name() + ": too small: " + size_str(io.size_bytes()) + " holds " +

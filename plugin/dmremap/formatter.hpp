@@ -22,6 +22,11 @@ struct FormatOptions {
     // Two copies of the metadata area (DMR_INCOMPAT_MD_MIRROR); false writes
     // the one-copy layout of sets made before it, which tests still need.
     bool md_mirror = true;
+    // The data area's exact length in sectors (replace: the new disk must
+    // present the same size); the internal spare then takes what is left,
+    // at most the default or the size given. Unset: the disk less the spare.
+    std::optional<std::uint64_t> data_sectors;
+    std::uint32_t compat_flags = 0; // DMR_COMPAT_*: replace marks its new disk
 };
 
 struct FormatPlan {

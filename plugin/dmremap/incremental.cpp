@@ -27,13 +27,16 @@ std::vector<FoundMember> present(const Uuid &set)
             continue;
         try {
             auto now = Discovery::probe(m.devnode);
-            if (now && now->set_uuid == set && now->member_uuid == m.member_uuid)
-                out.push_back(m);
+            if (now && now->set_uuid == set && now->member_uuid == m.member_uuid) {
+                now->devnum = m.devnum;
+                now->active = m.active;
+                out.push_back(*now);
+            }
         } catch (const Error &) {
             // unreadable now: as good as missing
         }
     }
-    return out;
+    return Discovery::usable(std::move(out));
 }
 
 // "spare member 1 (UUID) is missing; assemble with --degraded ..." without

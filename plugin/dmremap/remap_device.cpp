@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "file_io.hpp"
 #include "loop_device.hpp"
+#include "replacer.hpp"
 #include "safety.hpp"
 #include "set_lock.hpp"
 #include "spare_candidate.hpp"
@@ -87,8 +88,13 @@ RemapDevice::RemapDevice(std::string name) : name_(std::move(name))
 {
     if (!dm_.info(name_))
         throw Error(Error::Code::NotFound, name_ + ": no such device-mapper device");
-    if (!is_remap(dm_, name_))
+    if (!is_remap(dm_, name_)) {
+        const auto set = Discovery::set_uuid_of_dm_uuid(info().uuid);
+        if (set && dm_.info(Replacer::source_name(*set)))
+            throw Error(Error::Code::Busy, name_ + ": its data disk is being replaced (dmremapctl replace); "
+                                                   "this waits until the replace ends");
         throw Error(Error::Code::InvalidArgument, name_ + ": not a dm-remap device");
+    }
 }
 
 DmInfo RemapDevice::info()

@@ -9,6 +9,8 @@
 #include "set_lock.hpp"
 #include "validator.hpp"
 
+#include <dm-remap-format.h>
+
 #include <map>
 #include <memory>
 #include <set>
@@ -77,6 +79,12 @@ std::map<Uuid, FoundMember> collect(const Uuid &set, const std::vector<FoundMemb
                             " of set '" + m.set_name + "'; name the right one: dmremapctl assemble DEVICE...");
         found[m.member_uuid] = m;
     }
+    std::vector<FoundMember> list;
+    for (auto &[uuid, m] : found)
+        list.push_back(std::move(m));
+    found.clear();
+    for (auto &m : Discovery::usable(std::move(list)))
+        found.emplace(m.member_uuid, std::move(m));
     out.merge(found);
     return out;
 }
@@ -369,6 +377,13 @@ AssembledSet SetManager::assemble(const std::vector<std::string> &members, const
         auto m = Discovery::probe(p);
         if (!m)
             throw Error(Error::Code::InvalidArgument, p + ": not a dm-remap member (no valid superblock)");
+        if (m->compat_flags & DMR_COMPAT_REPLACED)
+            throw Error(Error::Code::InvalidArgument,
+                        p + ": belongs to the old disk of set '" + m->set_name + "', whose data disk was replaced "
+                            "(dmremapctl replace); the set runs from its new disk");
+        if (m->compat_flags & DMR_COMPAT_REPLACING)
+            throw Error(Error::Code::InvalidArgument, p + ": is the unfinished new disk of a replace of set '" +
+                                                          m->set_name + "'; the set runs from its old disk");
         if (!given.empty() && m->set_uuid != given[0].set_uuid)
             throw Error(Error::Code::InvalidArgument, p + ": belongs to set '" + m->set_name + "' (" +
                                                           m->set_uuid.str() + "), not to '" + given[0].set_name +

@@ -8,6 +8,7 @@
 #include <discovery.hpp>
 #include <health_monitor.hpp>
 #include <remap_device.hpp>
+#include <replacer.hpp>
 #include <scan_schedule.hpp>
 #include <scanner.hpp>
 #include <set_manager.hpp>
@@ -72,6 +73,10 @@ public:
     virtual std::vector<std::uint64_t> rewrite_pending(const std::string &name, bool include_lost) = 0;
     // Enables the scan timer of `name` with `spec`, or disables it (ScanSchedule::apply).
     virtual void set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec) = 0;
+    // Moves `name` to a new data disk while it stays in use (Replacer);
+    // SIGINT/SIGTERM stop it, and the old disk runs on.
+    virtual ReplaceResult replace(const std::string &name, const std::string &new_device, const ReplaceOptions &opts,
+                                  const Replacer::Progress &progress) = 0;
 };
 
 // Root acts directly, everyone else through dm-remapd; the environment

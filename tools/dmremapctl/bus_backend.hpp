@@ -47,6 +47,8 @@ public:
     ScanOutcome scan(const std::string &name, const ScanOptions &opts, const Scanner::Progress &progress) override;
     std::vector<std::uint64_t> rewrite_pending(const std::string &name, bool include_lost) override;
     void set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec) override;
+    ReplaceResult replace(const std::string &name, const std::string &new_device, const ReplaceOptions &opts,
+                          const Replacer::Progress &progress) override;
 
 private:
     using Dict = std::map<std::string, sdbus::Variant>;

@@ -5,6 +5,7 @@
 #include "text.hpp"
 
 #include <checker.hpp>
+#include <dm-remap-format.h>
 #include <error.hpp>
 #include <file_io.hpp>
 #include <layout.hpp>
@@ -194,6 +195,11 @@ int cmd_probe(int argc, char **argv)
               << "DM_REMAP_GENERATION=" << s.generation << "\n"
               << "DM_REMAP_BLOCK_SIZE=" << s.block_size << "\n"
               << "DM_REMAP_DATA_SECTORS=" << s.data_sectors << "\n";
+    // Left behind by a replace (docs/REPLACE.md): assembly passes it over.
+    if (s.compat_flags & DMR_COMPAT_REPLACED)
+        std::cout << "DM_REMAP_REPLACE=replaced\n";
+    else if (s.compat_flags & DMR_COMPAT_REPLACING)
+        std::cout << "DM_REMAP_REPLACE=replacing\n";
     return kExitOk;
 }
 

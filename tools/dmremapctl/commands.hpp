@@ -36,6 +36,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_spare(int argc, char **argv);
+int cmd_replace(int argc, char **argv);
 int cmd_remap(int argc, char **argv);
 int cmd_remaps(int argc, char **argv);
 int cmd_pending(int argc, char **argv);

@@ -92,6 +92,15 @@ ScanOutcome DirectBackend::scan(const std::string &name, const ScanOptions &opts
     return outcome;
 }
 
+ReplaceResult DirectBackend::replace(const std::string &name, const std::string &new_device,
+                                     const ReplaceOptions &opts, const Replacer::Progress &progress)
+{
+    const StopSignals signals;
+    auto r = Replacer::replace(name, new_device, opts, progress, &StopSignals::requested());
+    notify_changed(name); // dm-remapd's members and health follow
+    return r;
+}
+
 void DirectBackend::set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec)
 {
     ScanSchedule(name).apply(spec);

@@ -30,6 +30,7 @@ const Command commands[] = {
     {"status", cmd_status, "state, remaps, spare use and errors of active devices"},
     {"list", cmd_list, "one line per active dm-remap device"},
     {"spare", cmd_spare, "add, remove or list the spares of an active device"},
+    {"replace", cmd_replace, "move the device to a new data disk while it stays in use"},
     {"remap", cmd_remap, "move a block to a spare now"},
     {"remaps", cmd_remaps, "the remapped and pending blocks of an active device"},
     {"pending", cmd_pending, "blocks that read as errors until written"},

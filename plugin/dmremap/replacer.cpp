@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "replacer.hpp"
+
+#include "checker.hpp"
+#include "discovery.hpp"
+#include "dm_control.hpp"
+#include "error.hpp"
+#include "file_io.hpp"
+#include "remap_device.hpp"
+#include "replace_disk.hpp"
+#include "replace_table.hpp"
+#include "set_lock.hpp"
+
+#include <dm-remap-format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <fcntl.h>
+#include <set>
+#include <sys/sysmacros.h>
+#include <thread>
+#include <unistd.h>
+
+namespace dmremap {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::uint64_t kMiB = 2048; // sectors
+
+std::string majmin(dev_t d) { return std::to_string(major(d)) + ":" + std::to_string(minor(d)); }
+
+// The copy of one run, in order: the old disk's blocks are read ahead
+// (reads that fail make the old set record the blocks pending), then the
+// table is switched so that dm-mirror copies the part while it is in use.
+class Run {
+public:
+    Run(std::string name, ReplaceDisk &disk, const ReplaceOptions &opts, const Replacer::Progress &progress,
+        const std::atomic<bool> *cancel)
+        : name_(std::move(name)), disk_(disk), opts_(opts), progress_(progress), cancel_(cancel)
+    {
+    }
+
+    ReplaceResult run();
+
+private:
+    void start();
+    void copy_window(std::uint64_t from, std::uint64_t to);
+    void read_ahead(std::uint64_t from, std::uint64_t to);
+    // Blocks the old set holds pending now, as sector extents.
+    Extents pending_now();
+    // The blocks that stay on the old disk alone: those held before and
+    // still pending, and those pending where nothing is copied yet. A block
+    // that failed on the old disk after its copy stays mirrored: the new
+    // disk has its data, and a read of it is served from there.
+    void hold(const Extents &pending);
+    void load(const Extents &copying);
+    // Waits until every piece that copies is in sync; false when the old
+    // disk failed a read meanwhile (the part is copied again).
+    bool wait_synced(std::uint64_t from, std::uint64_t to);
+    void check_new_disk(const std::vector<MirrorStatus> &st);
+    std::vector<MirrorStatus> mirror_status();
+    void finish();
+    void undo() noexcept;
+    void report(std::uint64_t done, const char *phase);
+    void check_cancel();
+
+    std::string name_;
+    ReplaceDisk &disk_;
+    const ReplaceOptions &opts_;
+    const Replacer::Progress &progress_;
+    const std::atomic<bool> *cancel_;
+    DmControl dm_;
+    DmControl hidden_{true};
+    std::string source_;    // the hidden device's name
+    DmTarget old_table_;    // NAME's table before the replace: the old set alone
+    ReplaceGeometry geo_;
+    std::uint64_t block_sectors_ = 8;
+    Extents copied_, held_;
+    bool switched_ = false; // NAME runs on the hidden device
+    ReplaceResult result_;
+};
+
+void Run::report(std::uint64_t done, const char *phase)
+{
+    if (progress_)
+        progress_({std::min(done, geo_.data_sectors), geo_.data_sectors, phase});
+}
+
+void Run::check_cancel()
+{
+    if (cancel_ && cancel_->load())
+        throw Error(Error::Code::Failed, "canceled");
+}
+
+Extents Run::pending_now()
+{
+    Extents e;
+    RemapDevice(source_).for_each_remap([&](const RemapEntryInfo &r) {
+        if (r.pending)
+            e.add(r.block * block_sectors_, (r.block + 1) * block_sectors_);
+        return true;
+    });
+    return e;
+}
+
+void Run::start()
+{
+    old_table_ = dm_.table(name_).at(0);
+    source_ = Replacer::source_name(disk_.set_uuid());
+    // The constructor only reads: the set stays live in NAME meanwhile.
+    hidden_.create_empty(source_, Replacer::kSourceUuidPrefix + disk_.set_uuid().str());
+    try {
+        hidden_.reload(source_, old_table_);
+    } catch (...) {
+        hidden_.remove(source_);
+        throw;
+    }
+    const auto info = dm_.info(source_);
+    geo_.source = std::to_string(info->major) + ":" + std::to_string(info->minor);
+    // NAME's set moves to the hidden device: suspended, NAME's table has
+    // committed everything, and the hidden one's first resume reads what
+    // it committed after the constructor read.
+    dm_.suspend(name_);
+    try {
+        hidden_.resume(source_);
+    } catch (...) {
+        try {
+            hidden_.remove(source_);
+        } catch (const Error &) {
+        }
+        dm_.resume(name_);
+        throw;
+    }
+    try {
+        dm_.reload(name_, std::vector<DmTarget>{{0, geo_.data_sectors, "linear", geo_.source + " 0"}});
+        dm_.resume(name_);
+    } catch (...) {
+        undo();
+        throw;
+    }
+    switched_ = true;
+}
+
+void Run::read_ahead(std::uint64_t from, std::uint64_t to)
+{
+    const std::string path = "/dev/mapper/" + source_;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd < 0)
+        throw Error::from_errno(Error::Code::Io, path, errno);
+    constexpr std::size_t chunk = 1 << 20;
+    void *buf = nullptr;
+    if (posix_memalign(&buf, 4096, chunk)) {
+        ::close(fd);
+        throw Error(Error::Code::Failed, "out of memory");
+    }
+    auto last = Clock::now();
+    for (std::uint64_t s = from; s < to;) {
+        const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(chunk >> 9, to - s)) << 9;
+        // A failed read is what this is for: the target has recorded the
+        // blocks it could not read as pending.
+        (void)!::pread(fd, buf, len, static_cast<off_t>(s << 9));
+        s += len >> 9;
+        if (Clock::now() - last > std::chrono::milliseconds(200)) {
+            last = Clock::now();
+            report(from + (s - from) / 2, "reading");
+            if (cancel_ && cancel_->load())
+                break;
+        }
+    }
+    free(buf);
+    ::close(fd);
+    check_cancel();
+}
+
+void Run::hold(const Extents &pending)
+{
+    Extents next = pending;
+    for (const auto &[s, e] : copied_.ranges())
+        next.remove(s, e);
+    const Extents still = held_.intersect(pending);
+    for (const auto &[s, e] : still.ranges())
+        next.add(s, e);
+    held_ = next;
+}
+
+void Run::load(const Extents &copying)
+{
+    dm_.reload(name_, ReplaceTable::build(geo_, copied_, copying, held_));
+    dm_.resume(name_);
+    result_.windows++;
+}
+
+std::vector<MirrorStatus> Run::mirror_status()
+{
+    std::vector<MirrorStatus> out;
+    for (const auto &t : dm_.status(name_))
+        if (t.type == "mirror") {
+            auto st = parse_mirror_status(t.params);
+            if (!st)
+                throw Error(Error::Code::Failed, name_ + ": cannot read dm-mirror's status '" + t.params + "'");
+            out.push_back(*st);
+        }
+    return out;
+}
+
+void Run::check_new_disk(const std::vector<MirrorStatus> &st)
+{
+    for (const auto &m : st)
+        if (m.leg_failed(1))
+            throw Error(Error::Code::Io, disk_.path() + ": the new disk failed a write during the copy (dm-mirror leg "
+                                                        "state '" + m.health + "')");
+}
+
+bool Run::wait_synced(std::uint64_t from, std::uint64_t to)
+{
+    const Extents pending_at_start = held_;
+    for (auto last = Clock::time_point{};; std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+        check_cancel();
+        const auto st = mirror_status();
+        check_new_disk(st);
+        std::uint64_t in_sync = 0, regions = 0;
+        bool synced = true, read_failed = false;
+        for (const auto &m : st) {
+            in_sync += m.in_sync;
+            regions += m.regions;
+            synced &= m.synced();
+            read_failed |= m.leg_failed(0) && !m.synced();
+        }
+        if (synced)
+            return true;
+        // A block the old set now records pending inside this part: the
+        // copy of its region failed (or will), and reads of the part's
+        // regions not yet copied fail while dm-mirror counts the error.
+        if (read_failed)
+            return false;
+        if (Clock::now() - last > std::chrono::milliseconds(500)) {
+            last = Clock::now();
+            Extents now = pending_now();
+            now.remove(0, from);
+            now.remove(to, geo_.data_sectors);
+            Extents before = pending_at_start;
+            before.remove(0, from);
+            before.remove(to, geo_.data_sectors);
+            if (!(now == before))
+                return false;
+            report(from + (to - from) / 2 + (regions ? (to - from) / 2 * in_sync / regions : 0), "copying");
+        }
+    }
+}
+
+void Run::copy_window(std::uint64_t from, std::uint64_t to)
+{
+    for (unsigned attempt = 0;; attempt++) {
+        read_ahead(from, to);
+        const Extents pending = pending_now();
+        // A block held back earlier that a write has healed since: the old
+        // disk has data the new one lacks, so it is copied with this part.
+        Extents copying;
+        copying.add(from, to);
+        for (const auto &[s, e] : held_.ranges())
+            if (s < from)
+                for (std::uint64_t b = s; b < std::min(e, from); b += block_sectors_)
+                    if (!pending.contains(b))
+                        copying.add(b, b + block_sectors_);
+        hold(pending);
+        load(copying);
+        if (wait_synced(from, to)) {
+            for (const auto &[s, e] : copying.ranges())
+                copied_.add(s, e);
+            return;
+        }
+        result_.recopied++;
+        if (attempt == 8)
+            throw Error(Error::Code::Io, "the old disk keeps failing reads between sectors " + std::to_string(from) +
+                                             " and " + std::to_string(to) +
+                                             " of the data area without the set recording them pending");
+    }
+}
+
+void Run::finish()
+{
+    for (;;) {
+        report(geo_.data_sectors, "switching");
+        dm_.suspend(name_);
+        const auto st = mirror_status();
+        const Extents pending = pending_now();
+        Extents healed = held_;
+        for (const auto &[s, e] : pending.ranges())
+            healed.remove(s, e);
+        bool synced = true;
+        for (const auto &m : st)
+            synced &= m.synced();
+        if (synced && healed.empty()) {
+            check_new_disk(st);
+            break;
+        }
+        // Written since it was held back, or not yet in sync: copy again.
+        dm_.resume(name_);
+        Extents copying = healed;
+        hold(pending);
+        load(copying);
+        if (!wait_synced(0, geo_.data_sectors))
+            result_.recopied++;
+        else
+            for (const auto &[s, e] : copying.ranges())
+                copied_.add(s, e);
+    }
+    // Suspended, every piece in sync, the held blocks still pending: both
+    // disks hold the same logical contents. Commit the new set.
+    std::vector<std::uint64_t> pending;
+    for (const auto &[s, e] : held_.ranges())
+        for (std::uint64_t b = s; b < e; b += block_sectors_)
+            pending.push_back(b / block_sectors_);
+    try {
+        disk_.write_state(pending);
+        dm_.reload(name_, disk_.table());
+    } catch (...) {
+        try {
+            dm_.clear(name_);
+        } catch (const Error &) {
+        }
+        dm_.resume(name_);
+        throw;
+    }
+    disk_.commit();
+    try {
+        dm_.resume(name_);
+    } catch (const Error &e) {
+        // The new set's first resume read its metadata and refused it:
+        // nothing was written through it, so the old disk is still whole.
+        disk_.uncommit();
+        dm_.reload(name_, ReplaceTable::build(geo_, copied_, {}, held_));
+        dm_.resume(name_);
+        throw Error(e.code(), std::string(e.what()) + " (the new set did not start)");
+    }
+    switched_ = false;
+    result_.pending = std::move(pending);
+    try {
+        hidden_.remove(source_);
+    } catch (const Error &) {
+        // Held by a reader such as blkid for a moment; it has no users.
+    }
+}
+
+void Run::undo() noexcept
+{
+    try {
+        dm_.suspend(name_);
+        hidden_.suspend(source_);
+        dm_.reload(name_, old_table_);
+        dm_.resume(name_);
+        switched_ = false;
+        hidden_.remove(source_);
+    } catch (const Error &) {
+    }
+}
+
+ReplaceResult Run::run()
+{
+    const auto t0 = Clock::now();
+    const Superblock &sb = disk_.old_superblock();
+    geo_.data_sectors = sb.data_sectors;
+    geo_.target = majmin(Discovery::devnum(disk_.path()));
+    geo_.target_offset = disk_.data_offset();
+    block_sectors_ = sb.block_size >> 9;
+    std::uint64_t window = opts_.window_sectors
+                               ? opts_.window_sectors
+                               : std::clamp<std::uint64_t>(sb.data_sectors / 16, 32 * kMiB, 4096 * kMiB);
+    window = std::max<std::uint64_t>(window / block_sectors_ * block_sectors_, block_sectors_);
+    result_.name = name_;
+    result_.set_uuid = sb.set_uuid;
+    result_.old_device = disk_.old_device();
+    result_.new_device = disk_.path();
+    result_.data_bytes = sb.data_sectors << 9;
+    start();
+    try {
+        for (std::uint64_t from = 0; from < geo_.data_sectors; from += window)
+            copy_window(from, std::min(from + window, geo_.data_sectors));
+        finish();
+    } catch (const Error &e) {
+        if (switched_)
+            undo();
+        disk_.abandon();
+        throw Error(e.code(), name_ + ": replace stopped: " + e.what() + "; " + name_ + " runs on " +
+                                  disk_.old_device() + " as before");
+    }
+    result_.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return result_;
+}
+
+} // namespace
+
+std::string Replacer::source_name(const Uuid &set) { return "dm-remap-old-" + set.str(); }
+
+ReplaceResult Replacer::replace(const std::string &name, const std::string &new_device, const ReplaceOptions &opts,
+                                const Progress &progress, const std::atomic<bool> *cancel)
+{
+    DmControl dm;
+    const auto info = dm.info(name);
+    if (!info)
+        throw Error(Error::Code::NotFound, name + ": no such device");
+    const auto set = Discovery::set_uuid_of_dm_uuid(info->uuid);
+    if (set && dm.info(source_name(*set)))
+        throw Error(Error::Code::Busy, name + ": a replace of its data disk is already running");
+    RemapDevice dev(name);
+    if (!set)
+        throw Error(Error::Code::InvalidArgument,
+                    name + ": was started by hand (its device-mapper UUID is not REMAP-<set uuid>); stop it and "
+                           "start it with 'dmremapctl assemble' first");
+    // Held throughout: no assembly step, spare change or second replace
+    // can load the set while its tables are switched.
+    SetLock lock(*set);
+    if (dm.info(source_name(*set)))
+        throw Error(Error::Code::Busy, name + ": a replace of its data disk is already running");
+    if (info->suspended)
+        throw Error(Error::Code::Busy, name + ": is suspended; resume it first");
+    if (!dm.has_target("mirror"))
+        throw Error(Error::Code::NotFound, "the kernel's device-mapper mirror target is not available; load it "
+                                           "with 'modprobe dm-mirror'");
+    if (info->read_only)
+        throw Error(Error::Code::InvalidArgument, name + ": is read-only; a replace writes the new disk through it");
+    ReplaceDisk disk(name, dev.members(), new_device, opts);
+    disk.format();
+    Run run(name, disk, opts, progress, cancel);
+    return run.run();
+}
+
+} // namespace dmremap

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// replace: move an active device to a new data disk while it stays in use
+// (docs/REPLACE.md).
+#include "args.hpp"
+#include "backend.hpp"
+#include "commands.hpp"
+#include "text.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace dmremap::cli {
+namespace {
+
+const char *replace_help = R"(Usage: dmremapctl replace NAME NEWDEV [--internal-spare SIZE] [--force] [--json]
+
+Move the active device NAME to the disk NEWDEV while it stays open and in
+use: a new set is written to NEWDEV (same name, UUID and size, its own
+internal spare), the kernel's dm-mirror copies the device's contents to it
+(remapped blocks from their spares; blocks pending on the old disk stay
+pending on the new one), and /dev/mapper/NAME switches to the new set.
+The old disk is left as a stopped set marked replaced: assembly passes it
+over, and its data stays as it was at the switch until you wipe it.
+
+Until the switch the old disk holds every write: Ctrl-C, a failing new
+disk or a power cut leave NAME on the old disk, and the replace can be
+run again. NEWDEV must not be mounted, in use or a member of any set.
+
+  --internal-spare SIZE  internal spare area of the new disk (default: 1% of it,
+                         4 MiB to 1 GiB, from what the data area leaves)
+  --force                overwrite a filesystem or other signature on NEWDEV
+  --json                 print one JSON object with the result
+)";
+
+Replacer::Progress progress_bar()
+{
+    using Clock = std::chrono::steady_clock;
+    auto last = std::make_shared<Clock::time_point>();
+    return [last](const ReplaceProgress &p) {
+        const auto now = Clock::now();
+        if (now - *last < std::chrono::milliseconds(200))
+            return;
+        *last = now;
+        const unsigned width = 40;
+        const unsigned filled = p.total ? static_cast<unsigned>(p.done * width / p.total) : width;
+        std::cerr << "\r" << p.phase << std::string(10 - std::min<std::size_t>(p.phase.size(), 9), ' ') << "["
+                  << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
+                  << (p.total ? p.done * 100 / p.total : 100) << "%   " << std::flush;
+    };
+}
+
+} // namespace
+
+int cmd_replace(int argc, char **argv)
+{
+    Args a("replace", {{"help", false, 'h'}, {"json", false}, {"force", false}, {"internal-spare", true}}, argc, argv,
+           2);
+    if (a.flag("help")) {
+        std::cout << replace_help;
+        return kExitOk;
+    }
+    a.need(2, 2, "NAME NEWDEV");
+    const std::string &name = a.positional()[0];
+    const std::string &dev = a.positional()[1];
+    ReplaceOptions o;
+    o.force = a.flag("force");
+    if (auto v = a.value("internal-spare")) {
+        const auto bytes = parse_size(*v);
+        if (!bytes)
+            throw UsageError("replace: --internal-spare '" + *v + "' is not a size (e.g. 64M, 1G)");
+        o.internal_spare = *bytes;
+    }
+    const bool json = a.flag("json");
+    const bool tty = !json && ::isatty(STDERR_FILENO);
+    const auto backend = make_backend("replace");
+    ReplaceResult r;
+    try {
+        r = backend->replace(name, dev, o, tty ? progress_bar() : Replacer::Progress{});
+    } catch (...) {
+        if (tty)
+            std::cerr << "\n";
+        throw;
+    }
+    if (tty)
+        std::cerr << "\r" << std::string(60, ' ') << "\r";
+    if (json) {
+        std::cout << nlohmann::json({{"device", r.name},
+                                     {"set_uuid", r.set_uuid.str()},
+                                     {"old_device", r.old_device},
+                                     {"new_device", r.new_device},
+                                     {"data_bytes", r.data_bytes},
+                                     {"pending", r.pending},
+                                     {"parts", r.windows},
+                                     {"recopied", r.recopied},
+                                     {"seconds", r.seconds}})
+                         .dump()
+                  << "\n";
+        return kExitOk;
+    }
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.0f s", r.seconds);
+    std::cout << r.name << ": now on " << r.new_device << " (was " << r.old_device << "): "
+              << human_size(r.data_bytes) << " copied in " << secs << "\n";
+    if (!r.pending.empty()) {
+        std::cout << r.pending.size() << " pending block" << (r.pending.size() == 1 ? "" : "s")
+                  << " carried over (they read as errors until written):";
+        for (std::size_t i = 0; i < r.pending.size() && i < 20; i++)
+            std::cout << " " << r.pending[i];
+        std::cout << (r.pending.size() > 20 ? " ...\n" : "\n");
+    }
+    std::cout << r.old_device << " is left as a stopped set marked replaced; wipe it when you no longer need it.\n";
+    return kExitOk;
+}
+
+} // namespace dmremap::cli
