@@ -180,9 +180,11 @@ void DmControl::reload(const std::string &name, const DmTarget &target, bool rea
     op.run();
 }
 
-void DmControl::suspend(const std::string &name)
+void DmControl::suspend(const std::string &name, bool noflush)
 {
     Op op(DM_DEVICE_SUSPEND, name, "suspend");
+    if (noflush && !dm_task_no_flush(op.get()))
+        op.fail();
     op.run();
 }
 

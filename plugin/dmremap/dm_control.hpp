@@ -48,7 +48,9 @@ public:
     void reload(const std::string &name, const std::vector<DmTarget> &targets);
     // Drops the inactive table.
     void clear(const std::string &name);
-    void suspend(const std::string &name);
+    // `noflush`: bios a target holds (dm-mirror after a leg failed) go back
+    // to device-mapper's queue for the next table instead of failing.
+    void suspend(const std::string &name, bool noflush = false);
     void resume(const std::string &name);
     void remove(const std::string &name);
     // Sends a message to the target at sector 0; returns its text result.

@@ -63,7 +63,7 @@ TEST(ReplaceTable, CopiedCopyingHeldAndRest)
     EXPECT_EQ(line(t), "0+104 mirror core 2 64 nosync 2 253:9 0 8:16 137216\n"
                        "104+8 linear 253:9 104\n"
                        "112+288 mirror core 2 256 nosync 2 253:9 112 8:16 137328\n"
-                       "400+200 mirror core 1 128 2 253:9 400 8:16 137616\n"
+                       "400+200 mirror core 1 128 2 253:9 400 8:16 137616 1 handle_errors\n"
                        "600+400 linear 253:9 600\n");
     // Held blocks beyond the copied part merge into the linear rest.
     const auto u = ReplaceTable::build(geo(1000), ext({{0, 400}}), {}, ext({{800, 808}}));
