@@ -191,7 +191,12 @@ void Run::hold(const Extents &pending)
 
 void Run::load(const Extents &copying)
 {
-    dm_.reload(name_, ReplaceTable::build(geo_, copied_, copying, held_));
+    const auto table = ReplaceTable::build(geo_, copied_, copying, held_);
+    // Every mirror piece is an instance of dm-mirror with its own threads.
+    if (std::count_if(table.begin(), table.end(), [](const DmTarget &t) { return t.type == "mirror"; }) > 512)
+        throw Error(Error::Code::NoSpace, "more than 512 runs of blocks pending on the old disk split the copy; "
+                                          "rewrite them first (dmremapctl scan " + name_ + " --rewrite-pending)");
+    dm_.reload(name_, table);
     dm_.resume(name_);
     result_.windows++;
 }
