@@ -128,6 +128,15 @@ void ReplaceDisk::commit()
         change_flags(m, old_sb_.set_uuid, DMR_COMPAT_REPLACED, 0);
 }
 
+void ReplaceDisk::tell_udev() const noexcept
+{
+    // Its rule names the disks by their flags; udev sees no close after
+    // our writes through a device the kernel holds.
+    for (const auto &p : old_members_)
+        Discovery::trigger_change(p);
+    Discovery::trigger_change(path_);
+}
+
 void ReplaceDisk::uncommit()
 {
     for (const auto &m : old_members_)

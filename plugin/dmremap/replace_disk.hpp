@@ -35,6 +35,8 @@ public:
     // takes REPLACED. uncommit() undoes both, for a switch that failed.
     void commit();
     void uncommit();
+    // Asks udev to probe the disks again, once the flags are final.
+    void tell_udev() const noexcept;
     // Erases the new disk's superblocks after a replace that did not
     // commit; never throws (the disk may be the reason it stopped).
     void abandon() noexcept;

@@ -351,6 +351,7 @@ void Run::finish()
         throw Error(e.code(), std::string(e.what()) + " (the new set did not start)");
     }
     switched_ = false;
+    disk_.tell_udev();
     result_.pending = std::move(pending);
     try {
         hidden_.remove(source_);
@@ -409,6 +410,62 @@ ReplaceResult Run::run()
 
 std::string Replacer::source_name(const Uuid &set) { return "dm-remap-old-" + set.str(); }
 
+namespace {
+
+// The device that runs `set` (DM UUID REMAP-<set>), whatever its table
+// (a replace's tables are not a remap target); "" when there is none.
+std::string device_of(const Uuid &set)
+{
+    DmControl dm;
+    const std::string uuid = Discovery::dm_uuid(set);
+    for (const auto &n : dm.names())
+        if (auto i = dm.info(n); i && i->uuid == uuid)
+            return n;
+    return "";
+}
+
+} // namespace
+
+std::optional<ReplaceResult> Replacer::resume(const Uuid &set, std::chrono::seconds wait, const ReplaceOptions &opts,
+                                              const Progress &progress, const std::atomic<bool> *cancel)
+{
+    std::string disk;
+    for (const auto &m : Discovery::members())
+        if (m.set_uuid == set && m.role == Role::Data)
+            if (auto now = Discovery::probe(m.devnode);
+                now && now->set_uuid == set && (now->compat_flags & DMR_COMPAT_REPLACING))
+                disk = m.devnode;
+    if (disk.empty())
+        return std::nullopt;
+    // Started by the new disk's uevent: the old one may still be assembling.
+    std::string name;
+    for (const auto end = Clock::now() + wait; (name = device_of(set)).empty();) {
+        if (Clock::now() >= end || (cancel && cancel->load()))
+            throw Error(Error::Code::NotFound, "set " + set.str() + ": not active; the replace onto " + disk +
+                                                   " goes on once the set runs from its old disk");
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    return replace(name, disk, opts, progress, cancel);
+}
+
+namespace {
+
+// A replace whose process died (SIGKILL, a closed terminal) left NAME on
+// its tables over the hidden device, and nobody holds the set's lock: put
+// the old set back in NAME, as a stop would have.
+void take_back(DmControl &dm, const std::string &name, const std::string &source)
+{
+    DmControl hidden(true);
+    const DmTarget old_table = dm.table(source).at(0);
+    dm.suspend(name, true);
+    hidden.suspend(source);
+    dm.reload(name, old_table);
+    dm.resume(name);
+    hidden.remove(source);
+}
+
+} // namespace
+
 ReplaceResult Replacer::replace(const std::string &name, const std::string &new_device, const ReplaceOptions &opts,
                                 const Progress &progress, const std::atomic<bool> *cancel)
 {
@@ -417,8 +474,16 @@ ReplaceResult Replacer::replace(const std::string &name, const std::string &new_
     if (!info)
         throw Error(Error::Code::NotFound, name + ": no such device");
     const auto set = Discovery::set_uuid_of_dm_uuid(info->uuid);
-    if (set && dm.info(source_name(*set)))
-        throw Error(Error::Code::Busy, name + ": a replace of its data disk is already running");
+    if (set && dm.info(source_name(*set))) {
+        try {
+            SetLock probe(*set, false);
+            take_back(dm, name, source_name(*set));
+        } catch (const Error &e) {
+            if (e.code() == Error::Code::Busy)
+                throw Error(Error::Code::Busy, name + ": a replace of its data disk is already running");
+            throw;
+        }
+    }
     RemapDevice dev(name);
     if (!set)
         throw Error(Error::Code::InvalidArgument,

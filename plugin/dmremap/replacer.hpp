@@ -9,6 +9,7 @@
 #include "uuid.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -54,6 +55,13 @@ public:
     // that says so.
     static ReplaceResult replace(const std::string &name, const std::string &new_device, const ReplaceOptions &opts,
                                  const Progress &progress = {}, const std::atomic<bool> *cancel = nullptr);
+
+    // Goes on with a replace of `set` that a power cut or crash stopped
+    // (its new disk still REPLACING): waits up to `wait` for the set to
+    // run from its old disk, then copies again. nullopt: no such disk.
+    static std::optional<ReplaceResult> resume(const Uuid &set, std::chrono::seconds wait, const ReplaceOptions &opts,
+                                               const Progress &progress = {},
+                                               const std::atomic<bool> *cancel = nullptr);
 
     // The hidden device that runs the old disk's set while the copy runs.
     static std::string source_name(const Uuid &set);

@@ -30,7 +30,7 @@ std::filesystem::path SetLock::run_dir()
     return env && *env ? std::filesystem::path(env) : std::filesystem::path("/run/dm-remap");
 }
 
-SetLock::SetLock(const Uuid &set) : set_(set)
+SetLock::SetLock(const Uuid &set, bool wait) : set_(set)
 {
     {
         std::lock_guard g(registry_mutex);
@@ -45,7 +45,7 @@ SetLock::SetLock(const Uuid &set) : set_(set)
     std::filesystem::create_directories(dir, ec);
     if (ec)
         throw Error(Error::Code::Io, dir.string() + ": " + ec.message() + " (the lock for set " + set.str() + ")");
-    lock_ = std::make_unique<StateStore::Lock>(dir);
+    lock_ = std::make_unique<StateStore::Lock>(dir, wait);
     std::lock_guard g(registry_mutex);
     held[set] = {std::this_thread::get_id(), 1};
 }

@@ -16,7 +16,8 @@ namespace dmremap {
 
 class SetLock {
 public:
-    explicit SetLock(const Uuid &set);
+    // Without `wait`, Error Busy when another process holds it.
+    explicit SetLock(const Uuid &set, bool wait = true);
     ~SetLock();
     SetLock(const SetLock &) = delete;
     SetLock &operator=(const SetLock &) = delete;

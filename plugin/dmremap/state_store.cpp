@@ -105,16 +105,18 @@ void write_file_atomic(const std::filesystem::path &path, const std::string &con
         ::fsync(d.get());
 }
 
-StateStore::Lock::Lock(const std::filesystem::path &dir)
+StateStore::Lock::Lock(const std::filesystem::path &dir, bool wait)
 {
     fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd_ < 0)
         throw Error::from_errno(Error::Code::Io, dir.string(), errno);
-    while (::flock(fd_, LOCK_EX) < 0) {
+    while (::flock(fd_, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0) {
         if (errno == EINTR)
             continue;
         int err = errno;
         ::close(fd_);
+        if (err == EWOULDBLOCK)
+            throw Error(Error::Code::Busy, dir.string() + ": held by another process", err);
         throw Error::from_errno(Error::Code::Io, dir.string() + ": lock", err);
     }
 }

@@ -38,7 +38,8 @@ public:
     // daemon, a scan and a timer's `health --update` may run at once.
     class Lock {
     public:
-        explicit Lock(const std::filesystem::path &dir);
+        // Without `wait`, Error Busy when someone else holds it.
+        explicit Lock(const std::filesystem::path &dir, bool wait = true);
         ~Lock();
         Lock(const Lock &) = delete;
         Lock &operator=(const Lock &) = delete;

@@ -77,6 +77,9 @@ public:
     // SIGINT/SIGTERM stop it, and the old disk runs on.
     virtual ReplaceResult replace(const std::string &name, const std::string &new_device, const ReplaceOptions &opts,
                                   const Replacer::Progress &progress) = 0;
+    // Goes on with a replace a power cut stopped (Replacer::resume).
+    virtual std::optional<ReplaceResult> replace_resume(const Uuid &set, std::chrono::seconds wait,
+                                                        const Replacer::Progress &progress) = 0;
 };
 
 // Root acts directly, everyone else through dm-remapd; the environment

@@ -17,6 +17,7 @@ namespace dmremap::cli {
 namespace {
 
 const char *replace_help = R"(Usage: dmremapctl replace NAME NEWDEV [--internal-spare SIZE] [--force] [--json]
+       dmremapctl replace --resume SET-UUID [--wait SECONDS] [--json]
 
 Move the active device NAME to the disk NEWDEV while it stays open and in
 use: a new set is written to NEWDEV (same name, UUID and size, its own
@@ -34,6 +35,12 @@ run again. NEWDEV must not be mounted, in use or a member of any set.
                          4 MiB to 1 GiB, from what the data area leaves)
   --force                overwrite a filesystem or other signature on NEWDEV
   --json                 print one JSON object with the result
+
+  --resume SET-UUID      go on with a replace that a power cut or crash stopped:
+                         its new disk still carries the set, marked unfinished.
+                         Waits up to --wait seconds (default 300) for the set to
+                         run from its old disk, then copies again. Started at boot
+                         by dm-remap-replace@SET-UUID.service. Nothing to do: exit 0.
 )";
 
 Replacer::Progress progress_bar()
@@ -53,40 +60,8 @@ Replacer::Progress progress_bar()
     };
 }
 
-} // namespace
-
-int cmd_replace(int argc, char **argv)
+int print(const ReplaceResult &r, bool json)
 {
-    Args a("replace", {{"help", false, 'h'}, {"json", false}, {"force", false}, {"internal-spare", true}}, argc, argv,
-           2);
-    if (a.flag("help")) {
-        std::cout << replace_help;
-        return kExitOk;
-    }
-    a.need(2, 2, "NAME NEWDEV");
-    const std::string &name = a.positional()[0];
-    const std::string &dev = a.positional()[1];
-    ReplaceOptions o;
-    o.force = a.flag("force");
-    if (auto v = a.value("internal-spare")) {
-        const auto bytes = parse_size(*v);
-        if (!bytes)
-            throw UsageError("replace: --internal-spare '" + *v + "' is not a size (e.g. 64M, 1G)");
-        o.internal_spare = *bytes;
-    }
-    const bool json = a.flag("json");
-    const bool tty = !json && ::isatty(STDERR_FILENO);
-    const auto backend = make_backend("replace");
-    ReplaceResult r;
-    try {
-        r = backend->replace(name, dev, o, tty ? progress_bar() : Replacer::Progress{});
-    } catch (...) {
-        if (tty)
-            std::cerr << "\n";
-        throw;
-    }
-    if (tty)
-        std::cerr << "\r" << std::string(60, ' ') << "\r";
     if (json) {
         std::cout << nlohmann::json({{"device", r.name},
                                      {"set_uuid", r.set_uuid.str()},
@@ -114,6 +89,81 @@ int cmd_replace(int argc, char **argv)
     }
     std::cout << r.old_device << " is left as a stopped set marked replaced; wipe it when you no longer need it.\n";
     return kExitOk;
+}
+
+int resume(Args &a, const std::string &uuid_text, bool json, bool tty)
+{
+    a.need(0, 0, "");
+    if (a.flag("force") || a.value("internal-spare"))
+        throw UsageError("replace: --force and --internal-spare do not go with --resume");
+    const auto uuid = Uuid::parse(uuid_text);
+    if (!uuid)
+        throw UsageError("replace: --resume '" + uuid_text + "' is not a set UUID");
+    std::chrono::seconds wait(300);
+    if (auto w = a.value("wait")) {
+        const auto v = parse_uint(*w);
+        if (!v || *v > 86400)
+            throw UsageError("replace: --wait '" + *w + "' is not a number of seconds up to 86400");
+        wait = std::chrono::seconds(*v);
+    }
+    const auto r = make_backend("replace")->replace_resume(*uuid, wait, tty ? progress_bar() : Replacer::Progress{});
+    if (tty)
+        std::cerr << "\r" << std::string(60, ' ') << "\r";
+    if (!r) {
+        if (json)
+            std::cout << "null\n";
+        else
+            std::cout << "set " << uuid->str() << ": no unfinished replace to go on with\n";
+        return kExitOk;
+    }
+    return print(*r, json);
+}
+
+} // namespace
+
+int cmd_replace(int argc, char **argv)
+{
+    Args a("replace",
+           {{"help", false, 'h'},
+            {"json", false},
+            {"force", false},
+            {"internal-spare", true},
+            {"resume", true},
+            {"wait", true}},
+           argc, argv, 2);
+    if (a.flag("help")) {
+        std::cout << replace_help;
+        return kExitOk;
+    }
+    const bool json = a.flag("json");
+    const bool tty = !json && ::isatty(STDERR_FILENO);
+    if (auto u = a.value("resume"))
+        return resume(a, *u, json, tty);
+    if (a.value("wait"))
+        throw UsageError("replace: --wait goes with --resume");
+    a.need(2, 2, "NAME NEWDEV");
+    const std::string &name = a.positional()[0];
+    const std::string &dev = a.positional()[1];
+    ReplaceOptions o;
+    o.force = a.flag("force");
+    if (auto v = a.value("internal-spare")) {
+        const auto bytes = parse_size(*v);
+        if (!bytes)
+            throw UsageError("replace: --internal-spare '" + *v + "' is not a size (e.g. 64M, 1G)");
+        o.internal_spare = *bytes;
+    }
+    const auto backend = make_backend("replace");
+    ReplaceResult r;
+    try {
+        r = backend->replace(name, dev, o, tty ? progress_bar() : Replacer::Progress{});
+    } catch (...) {
+        if (tty)
+            std::cerr << "\n";
+        throw;
+    }
+    if (tty)
+        std::cerr << "\r" << std::string(60, ' ') << "\r";
+    return print(r, json);
 }
 
 } // namespace dmremap::cli

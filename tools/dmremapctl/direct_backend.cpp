@@ -101,6 +101,16 @@ ReplaceResult DirectBackend::replace(const std::string &name, const std::string 
     return r;
 }
 
+std::optional<ReplaceResult> DirectBackend::replace_resume(const Uuid &set, std::chrono::seconds wait,
+                                                           const Replacer::Progress &progress)
+{
+    const StopSignals signals;
+    auto r = Replacer::resume(set, wait, {}, progress, &StopSignals::requested());
+    if (r)
+        notify_changed(r->name);
+    return r;
+}
+
 void DirectBackend::set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec)
 {
     ScanSchedule(name).apply(spec);

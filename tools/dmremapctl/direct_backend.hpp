@@ -33,6 +33,8 @@ public:
     void set_scan_schedule(const std::string &name, const ScanScheduleSpec &spec) override;
     ReplaceResult replace(const std::string &name, const std::string &new_device, const ReplaceOptions &opts,
                           const Replacer::Progress &progress) override;
+    std::optional<ReplaceResult> replace_resume(const Uuid &set, std::chrono::seconds wait,
+                                                const Replacer::Progress &progress) override;
 };
 
 } // namespace dmremap::cli
