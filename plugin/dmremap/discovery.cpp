@@ -240,21 +240,32 @@ std::vector<ActiveSet> Discovery::active()
 {
     DmControl dm;
     std::vector<ActiveSet> out;
-    for (const auto &name : dm.names()) {
+    const auto names = dm.names();
+    for (const auto &name : names) {
         std::vector<DmTarget> t;
+        std::optional<DmInfo> info;
         try {
             t = dm.table(name);
+            info = dm.info(name);
         } catch (const Error &) {
             continue; // removed meanwhile
         }
-        if (t.size() != 1 || t[0].type != "remap")
+        if (t.size() != 1 || t[0].type != "remap" || !info)
             continue;
         ActiveSet s;
         s.name = name;
-        if (auto info = dm.info(name)) {
-            if (info->uuid.starts_with(kSourceUuidPrefix))
-                continue; // the old disk's set while a replace runs: internal
-            s.set_uuid = set_uuid_of_dm_uuid(info->uuid);
+        s.set_uuid = set_uuid_of_dm_uuid(info->uuid);
+        if (info->uuid.starts_with(kSourceUuidPrefix)) {
+            // The set of a device whose data disk is being replaced: it is
+            // listed under that device's name.
+            s.set_uuid = Uuid::parse(std::string_view(info->uuid).substr(kSourceUuidPrefix.size()));
+            s.name.clear();
+            for (const auto &n : names)
+                if (auto i = dm.info(n); s.set_uuid && i && i->uuid == dm_uuid(*s.set_uuid))
+                    s.name = n;
+            if (s.name.empty())
+                continue;
+            s.replacing = true;
         }
         // "<data dev> <#spares> <spare dev>... [<#opts> <opt>...]", devices as major:minor.
         std::istringstream in(t[0].params);

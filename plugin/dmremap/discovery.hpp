@@ -34,6 +34,9 @@ struct ActiveSet {
     std::string name;
     std::optional<Uuid> set_uuid; // from DM_UUID "REMAP-<uuid>"; absent for a device made by hand
     std::vector<dev_t> members;   // as the live table lists them
+    // Its data disk is being replaced (docs/REPLACE.md): the set runs on a
+    // hidden device, whose table `members` lists.
+    bool replacing = false;
 };
 
 class Discovery {

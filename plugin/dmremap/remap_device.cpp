@@ -88,13 +88,20 @@ RemapDevice::RemapDevice(std::string name) : name_(std::move(name))
 {
     if (!dm_.info(name_))
         throw Error(Error::Code::NotFound, name_ + ": no such device-mapper device");
+    target_ = name_;
     if (!is_remap(dm_, name_)) {
         const auto set = Discovery::set_uuid_of_dm_uuid(info().uuid);
-        if (set && dm_.info(Replacer::source_name(*set)))
-            throw Error(Error::Code::Busy, name_ + ": its data disk is being replaced (dmremapctl replace); "
-                                                   "this waits until the replace ends");
-        throw Error(Error::Code::InvalidArgument, name_ + ": not a dm-remap device");
+        if (!set || !dm_.info(Replacer::source_name(*set)))
+            throw Error(Error::Code::InvalidArgument, name_ + ": not a dm-remap device");
+        target_ = Replacer::source_name(*set);
     }
+}
+
+void RemapDevice::check_not_replacing(const char *what) const
+{
+    if (target_ != name_)
+        throw Error(Error::Code::Busy, name_ + ": its data disk is being replaced (dmremapctl replace); " + what +
+                                           " when the replace has ended");
 }
 
 DmInfo RemapDevice::info()
@@ -107,17 +114,10 @@ DmInfo RemapDevice::info()
 
 std::vector<std::string> RemapDevice::names()
 {
-    DmControl dm;
     std::vector<std::string> out;
-    for (const auto &n : dm.names()) {
-        try {
-            if (is_remap(dm, n))
-                out.push_back(n);
-        } catch (const Error &e) {
-            if (e.code() != Error::Code::NotFound)
-                throw; // gone between list and table: not ours to report
-        }
-    }
+    for (const auto &a : Discovery::active())
+        out.push_back(a.name);
+    std::sort(out.begin(), out.end());
     return out;
 }
 
@@ -125,14 +125,14 @@ DeviceStatus RemapDevice::status()
 {
     DeviceStatus s;
     s.info = info();
-    const auto t = dm_.status(name_);
+    const auto t = dm_.status(target_);
     if (t.empty())
         throw Error(Error::Code::NotFound, name_ + ": no longer exists");
     if (t.size() != 1 || t[0].type != "remap")
         throw Error(Error::Code::InvalidArgument, name_ + ": not a dm-remap device");
     s.target = parse_status(t[0].params);
     s.members = spares();
-    s.state = state_of(s.info, s.target);
+    s.state = target_ != name_ && !s.info.suspended ? "replacing" : state_of(s.info, s.target);
     bool gone = false;
     for (const auto &m : s.members)
         if (m.state == "gone") {
@@ -148,7 +148,7 @@ DeviceStatus RemapDevice::status()
 
 std::vector<SpareStat> RemapDevice::spares()
 {
-    auto out = parse_spare_stats(dm_.message(name_, "spare_stats"));
+    auto out = parse_spare_stats(dm_.message(target_, "spare_stats"));
     // A disk that dropped off the bus stays open by the table, and the
     // target learns of it only when I/O to it fails: its sysfs entry is
     // gone at once.
@@ -187,6 +187,7 @@ Superblock RemapDevice::set_superblock()
 
 SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOptions &opts)
 {
+    check_not_replacing("spares can be added");
     const DmInfo self = info();
     // A boot-time step attaching a returning spare reloads the table: one at a time.
     std::optional<SetLock> lock;
@@ -315,6 +316,7 @@ private:
 
 SpareRemoved RemapDevice::spare_remove(const std::string &dev_arg, bool evacuate, const Progress &progress)
 {
+    check_not_replacing("spares can be removed");
     std::optional<SetLock> lock;
     if (auto set = Discovery::set_uuid_of_dm_uuid(info().uuid))
         lock.emplace(*set);
@@ -372,6 +374,7 @@ SpareRemoved RemapDevice::spare_remove(const std::string &dev_arg, bool evacuate
 
 bool RemapDevice::remap(std::uint64_t block)
 {
+    check_not_replacing("blocks can be moved");
     const std::string reply = dm_.message(name_, "remap " + std::to_string(block));
     if (reply.find("pending") != std::string::npos)
         return false;
@@ -387,7 +390,8 @@ std::vector<RemapEntryInfo> RemapDevice::remaps(std::uint64_t first, std::uint32
     if (count > kMaxRemapsPage)
         throw Error(Error::Code::InvalidArgument,
                     "remap page of " + std::to_string(count) + " entries: at most " + std::to_string(kMaxRemapsPage));
-    return parse_list_remaps(dm_.message(name_, "list_remaps " + std::to_string(first) + " " + std::to_string(count)));
+    return parse_list_remaps(
+        dm_.message(target_, "list_remaps " + std::to_string(first) + " " + std::to_string(count)));
 }
 
 void RemapDevice::for_each_remap(const std::function<bool(const RemapEntryInfo &)> &fn)
@@ -408,6 +412,7 @@ void RemapDevice::for_each_remap(const std::function<bool(const RemapEntryInfo &
 
 void RemapDevice::stop()
 {
+    check_not_replacing("it can be stopped");
     const DmInfo info = this->info();
     std::optional<SetLock> lock; // not in the middle of a boot-time step's reload
     if (auto set = Discovery::set_uuid_of_dm_uuid(info.uuid))

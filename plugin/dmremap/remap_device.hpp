@@ -19,7 +19,7 @@ struct DeviceStatus {
     DmInfo info;
     TargetStatus target;
     std::vector<SpareStat> members; // spare_stats: data member (index 0) first
-    std::string state;              // active, suspended, degraded, spare-exhausted
+    std::string state;              // active, suspended, degraded, spare-exhausted, replacing
 };
 
 struct SpareAddOptions {
@@ -45,7 +45,7 @@ public:
     // Throws NotFound (no such device) or InvalidArgument (not dm-remap).
     explicit RemapDevice(std::string name);
 
-    // Names of every active dm-remap device.
+    // Names of every active dm-remap device (those being replaced too), sorted.
     static std::vector<std::string> names();
 
     const std::string &name() const { return name_; }
@@ -76,7 +76,13 @@ private:
     DmInfo info(); // NotFound once the device is gone
     Superblock set_superblock(); // the data member's, as on disk now
 
+    // Refuses a change while the data disk is being replaced.
+    void check_not_replacing(const char *what) const;
+
     std::string name_;
+    // The device whose remap target answers: name_, or while the data
+    // disk is being replaced the hidden device the old set runs on.
+    std::string target_;
     DmControl dm_;
 };
 

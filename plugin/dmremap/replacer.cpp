@@ -149,7 +149,12 @@ void Run::read_ahead(std::uint64_t from, std::uint64_t to)
     // meeting an unreadable block itself (docs/TESTING.md).
     if (const char *e = std::getenv("DMREMAP_REPLACE_READ_AHEAD"); e && std::string_view(e) == "0")
         return;
-    const std::string path = "/dev/mapper/" + source_;
+    // The kernel's node: udev makes no /dev/mapper link for a device whose
+    // rules it was told to skip, and devtmpfs always has this one.
+    const auto info = dm_.info(source_);
+    const std::string path = info ? Discovery::devnode(makedev(info->major, info->minor)) : "";
+    if (path.empty())
+        throw Error(Error::Code::NotFound, source_ + ": no device node");
     const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
     if (fd < 0)
         throw Error::from_errno(Error::Code::Io, path, errno);
@@ -429,23 +434,44 @@ std::string device_of(const Uuid &set)
 std::optional<ReplaceResult> Replacer::resume(const Uuid &set, std::chrono::seconds wait, const ReplaceOptions &opts,
                                               const Progress &progress, const std::atomic<bool> *cancel)
 {
-    std::string disk;
-    for (const auto &m : Discovery::members())
-        if (m.set_uuid == set && m.role == Role::Data)
-            if (auto now = Discovery::probe(m.devnode);
-                now && now->set_uuid == set && (now->compat_flags & DMR_COMPAT_REPLACING))
-                disk = m.devnode;
-    if (disk.empty())
+    auto unfinished = [&set]() -> std::string {
+        for (const auto &m : Discovery::members())
+            if (m.set_uuid == set && m.role == Role::Data)
+                if (auto now = Discovery::probe(m.devnode);
+                    now && now->set_uuid == set && (now->compat_flags & DMR_COMPAT_REPLACING))
+                    return m.devnode;
+        return "";
+    };
+    if (unfinished().empty())
         return std::nullopt;
-    // Started by the new disk's uevent: the old one may still be assembling.
-    std::string name;
-    for (const auto end = Clock::now() + wait; (name = device_of(set)).empty();) {
-        if (Clock::now() >= end || (cancel && cancel->load()))
-            throw Error(Error::Code::NotFound, "set " + set.str() + ": not active; the replace onto " + disk +
-                                                   " goes on once the set runs from its old disk");
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+    // Started by the new disk's uevent: the old one may still be
+    // assembling, or a replace may be running (its format made the event).
+    DmControl dm;
+    for (const auto end = Clock::now() + wait;; std::this_thread::sleep_for(std::chrono::seconds(1))) {
+        if (cancel && cancel->load())
+            throw Error(Error::Code::Failed, "canceled");
+        const std::string name = device_of(set);
+        std::optional<SetLock> lock;
+        try {
+            lock.emplace(set, false);
+        } catch (const Error &e) {
+            if (e.code() != Error::Code::Busy)
+                throw;
+            if (dm.info(source_name(set)))
+                return std::nullopt; // a replace runs: it is that one's disk
+        }
+        if (lock && !name.empty()) {
+            // Under the lock: the disk is still unfinished, or a replace
+            // that ran meanwhile has finished or dropped it.
+            const std::string disk = unfinished();
+            if (disk.empty())
+                return std::nullopt;
+            return replace(name, disk, opts, progress, cancel);
+        }
+        if (Clock::now() >= end)
+            throw Error(Error::Code::NotFound, "set " + set.str() + ": not active; its replace goes on once the set "
+                                                                    "runs from its old disk");
     }
-    return replace(name, disk, opts, progress, cancel);
 }
 
 namespace {

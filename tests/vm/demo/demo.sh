@@ -3,8 +3,9 @@
 # The product demo (./scripts/demo), and a test: sectors of a disk go bad
 # under a mounted ext4 while files are rewritten; dm-remap moves each
 # failing block to a spare block, a loop-file spare is added when the
-# internal spare runs low, and every file reads back intact with not one
-# error reaching the filesystem. Any mismatch or error fails the run.
+# internal spare runs low, the failing disk is replaced by a new one while
+# ext4 stays mounted, and every file reads back intact with not one error
+# reaching the filesystem. Any mismatch or error fails the run.
 set -eu
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 
@@ -138,7 +139,22 @@ rewrite "${picked[@]}"
 new_files 301 400
 sync
 
-say "Page cache dropped, all ${#files[@]} files read back from the disk and checked with sha256sum"
+vals=$(status_json 'd["remapped"], d["pending"], d["spares"][1]["used"]') || die "dmremapctl status --json failed"
+read -r remapped pending on_added <<< "$vals"
+expect_eq "remapped blocks" "$bad_total" "$remapped"
+expect_eq "pending (unreadable) blocks" 0 "$pending"
+[ "$on_added" -gt 0 ] || die "no block was remapped to the added spare"
+
+say "$remapped blocks went bad in minutes: the health model's forecast needs a day of history, this disk needs replacing now"
+run dmremapctl health --no-smart demo
+
+say "A new disk takes its place while ext4 stays mounted: the kernel's dm-mirror copies, then one table switch"
+modprobe dm-mirror
+newdisk=$(nullb_create nullb1 256 4096)
+run dmremapctl replace demo "$newdisk"
+expect_eq "the data disk now" "$(majmin "$newdisk")" "$(dmsetup table demo | awk '{print $4}')"
+
+say "Page cache dropped, all ${#files[@]} files read back from the new disk and checked with sha256sum"
 (cd "$expected" && sha256sum "${files[@]}") > /run/sha256sums || die "sha256sum failed"
 # Every read now goes through dm-remap to the disk and the spares.
 echo 3 > /proc/sys/vm/drop_caches
@@ -152,18 +168,14 @@ fs=$(ext4_errors /dev/mapper/demo) ||
 	die "no ext4 error count for /dev/mapper/demo"
 umount "$mnt" || die "umount failed"
 
-say "After: the errors seen are the disk's; none of them reached ext4"
+say "After: the errors seen were the old disk's; none of them reached ext4, and the new disk has no remaps"
 run dmremapctl status demo
-vals=$(status_json 'd["remapped"], d["pending"], d["spares"][1]["used"]') || die "dmremapctl status --json failed"
-read -r remapped pending on_added <<< "$vals"
-expect_eq "remapped blocks" "$bad_total" "$remapped"
-expect_eq "pending (unreadable) blocks" 0 "$pending"
-[ "$on_added" -gt 0 ] || die "no block was remapped to the added spare"
+expect_eq "remapped blocks on the new disk" 0 "$(status_json 'd["remapped"]')"
 # The disk really failed (every remap above is a write the disk refused);
 # nothing above it did.
 expect_eq "errors ext4 counted" 0 "$fs"
 run dmremapctl stop demo
 [ ! -e /dev/mapper/demo ] || die "/dev/mapper/demo still exists after stop"
 echo
-echo "demo: $bad_total bad blocks appeared, $remapped remapped, $fs errors seen by ext4," \
+echo "demo: $bad_total bad blocks appeared, $remapped remapped, the disk replaced online, $fs errors seen by ext4," \
 	"all ${#files[@]} files verified"

@@ -178,16 +178,24 @@ refused "in use" "$ctl" replace r0 "$d1"
 dmsetup remove hold
 refused "no such device" "$ctl" replace nosuch "$d1"
 refused "missing NAME NEWDEV" "$ctl" replace r0
-# A second replace while one runs (the copy held back by dm-mirror's throttle).
-echo 1 > /sys/module/dm_mirror/parameters/raid1_resync_throttle
+# While a replace runs (the new disk's writes held back 100 ms each by
+# dm-delay): a second one is refused, status says so, changes wait.
 nullb_remove d4
 d4=$(nullb_create d4 160 4096)
-"$ctl" replace r0 "$d4" > /tmp/bg.out 2>&1 &
+slow=$(delay_create slow "$d4" 0 100)
+"$ctl" replace r0 "$slow" > /tmp/bg.out 2>&1 &
 bg=$!
-wait_until 60 "the replace to start" eval 'dmsetup info dm-remap-old-"$("$ctl" probe "$d3" | sed -n "s/^DM_REMAP_SET_UUID=//p")" > /dev/null 2>&1'
+copying() { dmsetup table r0 | grep -q " mirror "; }
+wait_until 60 "the copy to start" copying
 refused "r0: a replace of its data disk is already running" "$ctl" replace r0 "$d1"
-refused "its data disk is being replaced" "$ctl" spare add r0 "$d1"
-echo 100 > /sys/module/dm_mirror/parameters/raid1_resync_throttle
-wait "$bg" || { cat /tmp/bg.out; die "the throttled replace failed"; }
-expect_eq "data member" "$(majmin "$d4")" "$(data_dev)"
-echo "5: refusals name the device and the reason"
+refused "its data disk is being replaced (dmremapctl replace); spares can be added when" "$ctl" spare add r0 "$d1"
+expect_eq "state while replacing" "replacing" "$("$ctl" status --json r0 | jq -r '.[0].state')"
+expect_eq "listed while replacing" "r0" "$("$ctl" list --json | jq -r '.[].name' | xargs)"
+expect_eq "remaps while replacing" "5000 5001 " "$("$ctl" pending r0 --json | jq -r '.[].block' | head -2 | tr '\n' ' ')"
+copying || die "the replace ended before the checks made while it runs"
+dmsetup reload slow --table "0 $(blockdev --getsz "$d4") linear $d4 0"
+dmsetup resume slow
+wait "$bg" || { cat /tmp/bg.out; die "the replace onto the slowed disk failed"; }
+expect_eq "data member" "$(majmin "$slow")" "$(data_dev)"
+echo "5: refusals name the device and the reason; a replace that runs shows in status"
+
