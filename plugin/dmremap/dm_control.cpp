@@ -154,7 +154,10 @@ void DmControl::create_empty(const std::string &name, const std::string &uuid)
     Op op(DM_DEVICE_CREATE, name, "create");
     if (!uuid.empty() && !dm_task_set_uuid(op.get(), uuid.c_str()))
         op.fail();
-    op.run(true, hidden_);
+    // No udev wait: the kernel sends no event carrying the cookie for a
+    // device without a table, so the wait would never end; udev hears of
+    // the device at its first resume.
+    op.run();
 }
 
 void DmControl::reload(const std::string &name, const std::vector<DmTarget> &targets)

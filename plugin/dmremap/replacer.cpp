@@ -31,6 +31,21 @@ constexpr std::uint64_t kMiB = 2048; // sectors
 
 std::string majmin(dev_t d) { return std::to_string(major(d)) + ":" + std::to_string(minor(d)); }
 
+// A replace whose process died (SIGKILL, a closed terminal) left NAME on
+// its tables over the hidden device, and nobody holds the set's lock: put
+// the old set back in NAME, as a stop would have.
+void take_back(DmControl &dm, const std::string &name, const std::string &source)
+{
+    DmControl hidden(true);
+    const DmTarget old_table = dm.table(source).at(0);
+    dm.suspend(name, true);
+    hidden.suspend(source);
+    dm.reload(name, old_table);
+    dm.resume(name);
+    hidden.remove(source);
+}
+
+
 // The copy of one run, in order: the old disk's blocks are read ahead
 // (reads that fail make the old set record the blocks pending), then the
 // table is switched so that dm-mirror copies the part while it is in use.
@@ -368,12 +383,8 @@ void Run::finish()
 void Run::undo() noexcept
 {
     try {
-        dm_.suspend(name_, true);
-        hidden_.suspend(source_);
-        dm_.reload(name_, old_table_);
-        dm_.resume(name_);
+        take_back(dm_, name_, source_);
         switched_ = false;
-        hidden_.remove(source_);
     } catch (const Error &) {
     }
 }
@@ -473,24 +484,6 @@ std::optional<ReplaceResult> Replacer::resume(const Uuid &set, std::chrono::seco
                                                                     "runs from its old disk");
     }
 }
-
-namespace {
-
-// A replace whose process died (SIGKILL, a closed terminal) left NAME on
-// its tables over the hidden device, and nobody holds the set's lock: put
-// the old set back in NAME, as a stop would have.
-void take_back(DmControl &dm, const std::string &name, const std::string &source)
-{
-    DmControl hidden(true);
-    const DmTarget old_table = dm.table(source).at(0);
-    dm.suspend(name, true);
-    hidden.suspend(source);
-    dm.reload(name, old_table);
-    dm.resume(name);
-    hidden.remove(source);
-}
-
-} // namespace
 
 ReplaceResult Replacer::replace(const std::string &name, const std::string &new_device, const ReplaceOptions &opts,
                                 const Progress &progress, const std::atomic<bool> *cancel)
