@@ -136,8 +136,19 @@ std::optional<FoundMember> Discovery::probe(const std::string &path, bool block_
 
 std::vector<FoundMember> Discovery::usable(std::vector<FoundMember> members)
 {
-    std::erase_if(members, [](const FoundMember &m) {
-        return (m.compat_flags & (DMR_COMPAT_REPLACING | DMR_COMPAT_REPLACED)) != 0;
+    // A switch whose commit point (the old data member REPLACED) was
+    // written but not the new disk's flag: the new disk is the set.
+    std::map<Uuid, std::uint64_t> committed;
+    for (const auto &m : members)
+        if (m.role == Role::Data && (m.compat_flags & DMR_COMPAT_REPLACED))
+            committed[m.set_uuid] = std::max(committed[m.set_uuid], m.generation);
+    std::erase_if(members, [&](const FoundMember &m) {
+        if (m.compat_flags & DMR_COMPAT_REPLACED)
+            return true;
+        if (!(m.compat_flags & DMR_COMPAT_REPLACING))
+            return false;
+        auto it = committed.find(m.set_uuid);
+        return m.role != Role::Data || it == committed.end() || m.generation <= it->second;
     });
     // Two data members of one set: the switch wrote the new disk's
     // superblocks (a higher generation) but not yet the old disk's flag.
@@ -263,7 +274,8 @@ std::vector<ActiveSet> Discovery::active()
             for (const auto &n : names)
                 if (auto i = dm.info(n); s.set_uuid && i && i->uuid == dm_uuid(*s.set_uuid))
                     s.name = n;
-            if (s.name.empty())
+            // Left behind by a switch that happened: the device runs the set.
+            if (s.name.empty() || dm.table(s.name).at(0).type == "remap")
                 continue;
             s.replacing = true;
         }

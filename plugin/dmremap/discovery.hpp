@@ -64,10 +64,11 @@ public:
     // udev has no record of our rule's probe.
     static std::optional<FoundMember> probe_recorded(const std::string &path);
     // The members assembly may use: not those a replace left behind
-    // (docs/REPLACE.md), which are the old disk's set (REPLACED), an
-    // unfinished new disk (REPLACING) and, after a switch cut short between
-    // its superblock writes, the older of two data members of one set with
-    // the members no newer than it.
+    // (docs/REPLACE.md), which are the old disk's set (REPLACED) and an
+    // unfinished new disk (REPLACING, unless the old data member says
+    // REPLACED: the switch committed), nor, after a switch undone halfway,
+    // the older of two data members of one set with the members no newer
+    // than it.
     static std::vector<FoundMember> usable(std::vector<FoundMember> members);
     // Active dm-remap devices (target type "remap").
     static std::vector<ActiveSet> active();

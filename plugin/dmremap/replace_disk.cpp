@@ -95,7 +95,7 @@ void ReplaceDisk::format()
 
 void ReplaceDisk::write_state(const std::vector<std::uint64_t> &pending)
 {
-    std::uint64_t generation = 0;
+    std::uint64_t generation = old_sb_.generation;
     for (const auto &m : old_members_)
         if (auto sb = superblock_of(m); sb && sb->set_uuid == old_sb_.set_uuid)
             generation = std::max(generation, sb->generation);
@@ -123,9 +123,27 @@ DmTarget ReplaceDisk::table() const { return SetManager::table({path_}); }
 
 void ReplaceDisk::commit()
 {
-    change_flags(path_, old_sb_.set_uuid, 0, DMR_COMPAT_REPLACING);
-    for (const auto &m : old_members_)
-        change_flags(m, old_sb_.set_uuid, DMR_COMPAT_REPLACED, 0);
+    // The commit point: the old data member's flag. Assembly then takes
+    // the new disk even if it still says REPLACING (a power cut before
+    // the next write), and no longer the old one.
+    change_flags(old_members_.at(0), old_sb_.set_uuid, DMR_COMPAT_REPLACED, 0);
+    try {
+        change_flags(path_, old_sb_.set_uuid, 0, DMR_COMPAT_REPLACING);
+    } catch (const Error &) {
+        // Assembly clears it.
+    }
+    for (std::size_t i = 1; i < old_members_.size(); i++) {
+        try {
+            change_flags(old_members_[i], old_sb_.set_uuid, DMR_COMPAT_REPLACED, 0);
+        } catch (const Error &) {
+            // A spare of the old set: without its data member nothing assembles it.
+        }
+    }
+}
+
+void clear_replacing(const std::string &path, const Uuid &set)
+{
+    change_flags(path, set, 0, DMR_COMPAT_REPLACING);
 }
 
 void ReplaceDisk::tell_udev() const noexcept
@@ -139,9 +157,9 @@ void ReplaceDisk::tell_udev() const noexcept
 
 void ReplaceDisk::uncommit()
 {
+    change_flags(path_, old_sb_.set_uuid, DMR_COMPAT_REPLACING, 0);
     for (const auto &m : old_members_)
         change_flags(m, old_sb_.set_uuid, 0, DMR_COMPAT_REPLACED);
-    change_flags(path_, old_sb_.set_uuid, DMR_COMPAT_REPLACING, 0);
 }
 
 void ReplaceDisk::abandon() noexcept

@@ -31,8 +31,9 @@ public:
     void write_state(const std::vector<std::uint64_t> &pending);
     // The new set's table line (read from the disk, as assembly would).
     DmTarget table() const;
-    // The commit point: the new disk drops REPLACING; then every old member
-    // takes REPLACED. uncommit() undoes both, for a switch that failed.
+    // The commit point is the old data member taking REPLACED (throws only
+    // before it); then the new disk drops REPLACING and the old spares take
+    // REPLACED. uncommit() undoes them, for a switch that failed.
     void commit();
     void uncommit();
     // Asks udev to probe the disks again, once the flags are final.
@@ -55,5 +56,9 @@ private:
     FormatPlan plan_;
     bool formatted_ = false;
 };
+
+// Assembly's end of a switch cut short by a power cut: the new data member
+// drops REPLACING once the old one says REPLACED.
+void clear_replacing(const std::string &path, const Uuid &set);
 
 } // namespace dmremap

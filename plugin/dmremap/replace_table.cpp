@@ -110,13 +110,14 @@ std::vector<DmTarget> ReplaceTable::build(const ReplaceGeometry &g, const Extent
             // A core log: no log device, and the copy starts over if the
             // table is loaded again (the old disk holds everything meanwhile).
             // Without handle_errors dm-mirror's copy ignores a failed write
-            // to the new disk and counts the region in sync. With it, a
-            // failed user write waits for us (we stop the replace with a
-            // noflush suspend, which gives it to the old set's table).
+            // to the new disk and counts the region in sync, and a user
+            // write that fails on one disk is acknowledged from the other.
+            // With it, such a write waits for us: we stop the replace with
+            // a noflush suspend, which gives it to the old set's table.
             t.params = "core " + std::string(k == Kind::Synced ? "2 " : "1 ") +
                        std::to_string(region_sectors(e - s)) + (k == Kind::Synced ? " nosync" : "") + " 2 " +
                        g.source + " " + std::to_string(s) + " " + g.target + " " +
-                       std::to_string(g.target_offset + s) + (k == Kind::Copying ? " 1 handle_errors" : "");
+                       std::to_string(g.target_offset + s) + " 1 handle_errors";
         }
         out.push_back(std::move(t));
     }

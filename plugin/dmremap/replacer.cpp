@@ -70,11 +70,13 @@ private:
     // that failed on the old disk after its copy stays mirrored: the new
     // disk has its data, and a read of it is served from there.
     void hold(const Extents &pending);
-    void load(const Extents &copying);
+    void mark_copied(const Extents &copying);
+    void load(const Extents &copying, const Extents &pending);
     // Waits until every piece that copies is in sync; false when the old
     // disk failed a read meanwhile (the part is copied again).
     bool wait_synced(std::uint64_t from, std::uint64_t to);
-    void check_new_disk(const std::vector<MirrorStatus> &st);
+    // Throws when either disk failed a write under dm-mirror.
+    void check_writes(const std::vector<MirrorStatus> &st);
     std::vector<MirrorStatus> mirror_status();
     void finish();
     void undo() noexcept;
@@ -93,6 +95,7 @@ private:
     ReplaceGeometry geo_;
     std::uint64_t block_sectors_ = 8;
     Extents copied_, held_;
+    Extents loaded_pending_; // the old set's pending blocks when the table was loaded
     bool switched_ = false; // NAME runs on the hidden device
     ReplaceResult result_;
 };
@@ -113,7 +116,8 @@ Extents Run::pending_now()
 {
     Extents e;
     RemapDevice(source_).for_each_remap([&](const RemapEntryInfo &r) {
-        if (r.pending)
+        // A block on a missing spare fails reads as a pending one does.
+        if (r.pending || r.on_missing)
             e.add(r.block * block_sectors_, (r.block + 1) * block_sectors_);
         return true;
     });
@@ -198,6 +202,15 @@ void Run::read_ahead(std::uint64_t from, std::uint64_t to)
     check_cancel();
 }
 
+void Run::mark_copied(const Extents &copying)
+{
+    for (const auto &[s, e] : copying.ranges())
+        copied_.add(s, e);
+    // Held blocks were not copied: one that a write heals later must be.
+    for (const auto &[s, e] : held_.ranges())
+        copied_.remove(s, e);
+}
+
 void Run::hold(const Extents &pending)
 {
     Extents next = pending;
@@ -209,15 +222,25 @@ void Run::hold(const Extents &pending)
     held_ = next;
 }
 
-void Run::load(const Extents &copying)
+void Run::load(const Extents &copying, const Extents &pending)
 {
     const auto table = ReplaceTable::build(geo_, copied_, copying, held_);
     // Every mirror piece is an instance of dm-mirror with its own threads.
     if (std::count_if(table.begin(), table.end(), [](const DmTarget &t) { return t.type == "mirror"; }) > 512)
         throw Error(Error::Code::NoSpace, "more than 512 runs of blocks pending on the old disk split the copy; "
                                           "rewrite them first (dmremapctl scan " + name_ + " --rewrite-pending)");
+    // A new table forgets what the old one saw: look at it while nothing
+    // moves. noflush: writes dm-mirror holds go to the next table.
+    dm_.suspend(name_, true);
+    try {
+        check_writes(mirror_status());
+    } catch (...) {
+        dm_.resume(name_);
+        throw;
+    }
     dm_.reload(name_, table);
     dm_.resume(name_);
+    loaded_pending_ = pending;
     result_.windows++;
 }
 
@@ -234,14 +257,15 @@ std::vector<MirrorStatus> Run::mirror_status()
     return out;
 }
 
-void Run::check_new_disk(const std::vector<MirrorStatus> &st)
+void Run::check_writes(const std::vector<MirrorStatus> &st)
 {
     for (const auto &m : st) {
         if (m.leg_failed(1))
             throw Error(Error::Code::Io, disk_.path() + ": the new disk failed a write during the copy (dm-mirror leg "
                                                         "state '" + m.health + "')");
         // A write the old set could not place (spares exhausted): dm-mirror
-        // holds it; the old set's own table answers it after the stop.
+        // holds it (handle_errors); the old set's own table answers it
+        // after the stop.
         if (m.health[0] == 'D' || m.health[0] == 'F')
             throw Error(Error::Code::Io, disk_.old_device() + ": the old disk's set failed a write during the copy "
                                                               "(dm-mirror leg state '" + m.health + "')");
@@ -250,11 +274,11 @@ void Run::check_new_disk(const std::vector<MirrorStatus> &st)
 
 bool Run::wait_synced(std::uint64_t from, std::uint64_t to)
 {
-    const Extents pending_at_start = held_;
+    const Extents pending_at_start = loaded_pending_;
     for (auto last = Clock::time_point{};; std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
         check_cancel();
         const auto st = mirror_status();
-        check_new_disk(st);
+        check_writes(st);
         std::uint64_t in_sync = 0, regions = 0;
         bool synced = true, read_failed = false;
         for (const auto &m : st) {
@@ -300,13 +324,18 @@ void Run::copy_window(std::uint64_t from, std::uint64_t to)
                     if (!pending.contains(b))
                         copying.add(b, b + block_sectors_);
         hold(pending);
-        load(copying);
+        load(copying, pending);
         if (wait_synced(from, to)) {
-            for (const auto &[s, e] : copying.ranges())
-                copied_.add(s, e);
+            mark_copied(copying);
             return;
         }
         result_.recopied++;
+        // dm-mirror fails reads of the regions it has not copied once it
+        // met a read error: the part goes back to the old set alone before
+        // it is read ahead again.
+        const Extents now = pending_now();
+        hold(now);
+        load({}, now);
         if (attempt == 8)
             throw Error(Error::Code::Io, "the old disk keeps failing reads between sectors " + std::to_string(from) +
                                              " and " + std::to_string(to) +
@@ -316,10 +345,16 @@ void Run::copy_window(std::uint64_t from, std::uint64_t to)
 
 void Run::finish()
 {
-    for (;;) {
+    for (unsigned round = 0;; round++) {
         report(geo_.data_sectors, "switching");
-        dm_.suspend(name_);
+        dm_.suspend(name_, true);
         const auto st = mirror_status();
+        try {
+            check_writes(st);
+        } catch (...) {
+            dm_.resume(name_);
+            throw;
+        }
         const Extents pending = pending_now();
         Extents healed = held_;
         for (const auto &[s, e] : pending.ranges())
@@ -327,20 +362,22 @@ void Run::finish()
         bool synced = true;
         for (const auto &m : st)
             synced &= m.synced();
-        if (synced && healed.empty()) {
-            check_new_disk(st);
+        if (synced && healed.empty())
             break;
-        }
-        // Written since it was held back, or not yet in sync: copy again.
+        // Written since it was held back, or not in sync: copy again.
         dm_.resume(name_);
-        Extents copying = healed;
+        if (round == 16)
+            throw Error(Error::Code::Io, "the copy does not settle: blocks of the old disk keep failing and healing");
         hold(pending);
-        load(copying);
-        if (!wait_synced(0, geo_.data_sectors))
+        load(healed, pending);
+        if (wait_synced(0, geo_.data_sectors)) {
+            mark_copied(healed);
+        } else {
             result_.recopied++;
-        else
-            for (const auto &[s, e] : copying.ranges())
-                copied_.add(s, e);
+            const Extents now = pending_now();
+            hold(now);
+            load({}, now);
+        }
     }
     // Suspended, every piece in sync, the held blocks still pending: both
     // disks hold the same logical contents. Commit the new set.
@@ -359,7 +396,16 @@ void Run::finish()
         dm_.resume(name_);
         throw;
     }
-    disk_.commit();
+    try {
+        disk_.commit(); // throws only before its commit point
+    } catch (...) {
+        try {
+            dm_.clear(name_);
+        } catch (const Error &) {
+        }
+        dm_.resume(name_);
+        throw;
+    }
     try {
         dm_.resume(name_);
     } catch (const Error &e) {
@@ -496,7 +542,10 @@ ReplaceResult Replacer::replace(const std::string &name, const std::string &new_
     if (set && dm.info(source_name(*set))) {
         try {
             SetLock probe(*set, false);
-            take_back(dm, name, source_name(*set));
+            if (dm.table(name).at(0).type == "remap")
+                DmControl(true).remove(source_name(*set)); // left by a switch that happened
+            else
+                take_back(dm, name, source_name(*set));
         } catch (const Error &e) {
             if (e.code() == Error::Code::Busy)
                 throw Error(Error::Code::Busy, name + ": a replace of its data disk is already running");

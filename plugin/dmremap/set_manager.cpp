@@ -5,6 +5,7 @@
 #include "error.hpp"
 #include "file_io.hpp"
 #include "loop_device.hpp"
+#include "replace_disk.hpp"
 #include "safety.hpp"
 #include "set_lock.hpp"
 #include "validator.hpp"
@@ -125,6 +126,10 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
         throw Error(Error::Code::NotFound, "set " + set.str() + ": the data member is missing");
     const std::string set_name = data->set_name;
     refuse_if_in_use(found, set_name);
+    // A replace's switch committed, and the power went before the new disk
+    // dropped its REPLACING flag: finish that first.
+    if (data->compat_flags & DMR_COMPAT_REPLACING)
+        clear_replacing(data->devnode, set);
 
     // The data member's member table says who belongs (docs/FORMAT.md §6);
     // read it with every member found, as the kernel will.

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The tables of a replace (replace_table.hpp): which sector goes where.
+#include <discovery.hpp>
+#include <dm-remap-format.h>
 #include <replace_table.hpp>
 
 #include <gtest/gtest.h>
@@ -60,9 +62,9 @@ TEST(ReplaceTable, CopiedCopyingHeldAndRest)
 {
     // Copied [0,400) with block [104,112) held, copying [400,600), rest linear.
     const auto t = ReplaceTable::build(geo(1000), ext({{0, 400}}), ext({{400, 600}}), ext({{104, 112}}));
-    EXPECT_EQ(line(t), "0+104 mirror core 2 64 nosync 2 253:9 0 8:16 137216\n"
+    EXPECT_EQ(line(t), "0+104 mirror core 2 64 nosync 2 253:9 0 8:16 137216 1 handle_errors\n"
                        "104+8 linear 253:9 104\n"
-                       "112+288 mirror core 2 256 nosync 2 253:9 112 8:16 137328\n"
+                       "112+288 mirror core 2 256 nosync 2 253:9 112 8:16 137328 1 handle_errors\n"
                        "400+200 mirror core 1 128 2 253:9 400 8:16 137616 1 handle_errors\n"
                        "600+400 linear 253:9 600\n");
     // Held blocks beyond the copied part merge into the linear rest.
@@ -114,4 +116,55 @@ TEST(MirrorStatus, Parses)
     for (const char *bad : {"", "x", "2 253:9", "2 a b 5/4 1 AA 1 core", "2 a b 1/4 1 A 1 core", "0 1/1 1  1 core",
                             "2 a b 1-4 1 AA"})
         EXPECT_FALSE(parse_mirror_status(bad)) << bad;
+}
+
+// What assembly may use of the disks a replace leaves (Discovery::usable).
+namespace {
+
+FoundMember member(const char *node, const Uuid &set, Role role, std::uint64_t generation, std::uint32_t flags)
+{
+    FoundMember m;
+    m.devnode = node;
+    m.set_uuid = set;
+    m.member_uuid = Uuid::random();
+    m.role = role;
+    m.index = role == Role::Data ? 0 : 1;
+    m.generation = generation;
+    m.compat_flags = flags;
+    return m;
+}
+
+std::string nodes(const std::vector<FoundMember> &v)
+{
+    std::string s;
+    for (const auto &m : v)
+        s += m.devnode + " ";
+    return s;
+}
+
+} // namespace
+
+TEST(ReplaceAssembly, PassesOverFlaggedDisks)
+{
+    const Uuid set = Uuid::random(), other = Uuid::random();
+    // Mid-copy: the old set and an unfinished new disk.
+    EXPECT_EQ(nodes(Discovery::usable({member("old", set, Role::Data, 3, 0), member("spare", set, Role::Spare, 3, 0),
+                                       member("new", set, Role::Data, 1, DMR_COMPAT_REPLACING)})),
+              "old spare ");
+    // After the switch: the new disk; the old set flagged.
+    EXPECT_EQ(nodes(Discovery::usable({member("old", set, Role::Data, 3, DMR_COMPAT_REPLACED),
+                                       member("spare", set, Role::Spare, 3, DMR_COMPAT_REPLACED),
+                                       member("new", set, Role::Data, 4, 0)})),
+              "new ");
+    // A power cut after the commit point: the new disk still REPLACING.
+    EXPECT_EQ(nodes(Discovery::usable({member("old", set, Role::Data, 3, DMR_COMPAT_REPLACED),
+                                       member("new", set, Role::Data, 4, DMR_COMPAT_REPLACING)})),
+              "new ");
+    // ... seen without the old disk: nothing proves the switch committed.
+    EXPECT_EQ(nodes(Discovery::usable({member("new", set, Role::Data, 4, DMR_COMPAT_REPLACING)})), "");
+    // Two unflagged data members (a switch undone halfway): the newer wins,
+    // with no member as old as the older one; other sets are untouched.
+    EXPECT_EQ(nodes(Discovery::usable({member("old", set, Role::Data, 3, 0), member("spare", set, Role::Spare, 3, 0),
+                                       member("new", set, Role::Data, 4, 0), member("x", other, Role::Data, 1, 0)})),
+              "new x ");
 }

@@ -14,8 +14,8 @@
 # (the data member is missing) without holding up the boot, and started
 # when its data member is plugged in. udisks sees members as hidden and
 # the device as an ordinary one it mounts. Set r (vdi, ext4 mounted by
-# fstab) has its data disk replaced by vdj, which is stopped between two
-# parts of the copy; a file is written and fsynced. Then 4 blocks of a file on u
+# fstab) has its data disk replaced by vdj; the replace is stopped while
+# its first part is copied; a file is written and fsynced. Then 4 blocks of a file on u
 # are remapped, the file is rewritten in place and fsynced (those blocks
 # hold it only on the spare), and the power is cut. Boot 3: u back and
 # mounted (after fsck's journal replay) with both files and
@@ -168,7 +168,7 @@ boot)
 		die "members not in udev after boot: u=$uuid_u v=$uuid_v x=$uuid_x"
 	fi
 	# r: mounted at boot; its data disk is replaced while mounted, the
-	# replace stopped between two parts of the copy (the power is cut so).
+	# replace stopped while its first part is copied (the power is cut so).
 	expect_eq "r mounted at boot" /dev/mapper/r "$(findmnt -n -o SOURCE /srv/r)"
 	"$ctl" replace r /dev/vdj > /tmp/replace.out 2>&1 &
 	replace_pid=$!
