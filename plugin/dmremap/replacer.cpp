@@ -388,15 +388,6 @@ void Run::finish()
     try {
         disk_.write_state(pending);
         dm_.reload(name_, disk_.table());
-    } catch (...) {
-        try {
-            dm_.clear(name_);
-        } catch (const Error &) {
-        }
-        dm_.resume(name_);
-        throw;
-    }
-    try {
         disk_.commit(); // throws only before its commit point
     } catch (...) {
         try {

@@ -349,6 +349,7 @@ after-cut)
 		# shellcheck disable=SC2086 # the members, one a word
 		"$ctl" check $set > /tmp/check.out || { cat /tmp/check.out; die "metadata check of $set failed"; }
 	done
-	echo "after a power cut: u mounted at boot with b (fsynced) and its 5 remaps; every set's metadata clean"
+	echo "after a power cut: u mounted at boot with b (fsynced) and its 5 remaps; r back on its old disk with" \
+		"the file fsynced during the copy, its replace gone on to the end by itself; every set's metadata clean"
 	;;
 esac
