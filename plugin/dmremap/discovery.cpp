@@ -150,8 +150,8 @@ std::vector<FoundMember> Discovery::usable(std::vector<FoundMember> members)
         auto it = committed.find(m.set_uuid);
         return m.role != Role::Data || it == committed.end() || m.generation <= it->second;
     });
-    // Two data members of one set: the switch wrote the new disk's
-    // superblocks (a higher generation) but not yet the old disk's flag.
+    // Two unflagged data members of one set: a switch undone halfway (the
+    // new disk's generation is higher; both held the same data then).
     std::map<Uuid, std::uint64_t> newest, older;
     for (const auto &m : members)
         if (m.role == Role::Data) {
@@ -275,7 +275,12 @@ std::vector<ActiveSet> Discovery::active()
                 if (auto i = dm.info(n); s.set_uuid && i && i->uuid == dm_uuid(*s.set_uuid))
                     s.name = n;
             // Left behind by a switch that happened: the device runs the set.
-            if (s.name.empty() || dm.table(s.name).at(0).type == "remap")
+            std::vector<DmTarget> nt;
+            try {
+                nt = s.name.empty() ? nt : dm.table(s.name);
+            } catch (const Error &) {
+            }
+            if (nt.empty() || nt[0].type == "remap")
                 continue;
             s.replacing = true;
         }

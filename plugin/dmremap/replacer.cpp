@@ -18,7 +18,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <fcntl.h>
-#include <set>
 #include <sys/sysmacros.h>
 #include <thread>
 #include <unistd.h>
@@ -37,7 +36,12 @@ std::string majmin(dev_t d) { return std::to_string(major(d)) + ":" + std::to_st
 void take_back(DmControl &dm, const std::string &name, const std::string &source)
 {
     DmControl hidden(true);
-    const DmTarget old_table = dm.table(source).at(0);
+    const auto t = dm.table(source);
+    if (t.empty()) { // died before the old set moved there
+        hidden.remove(source);
+        return;
+    }
+    const DmTarget old_table = t[0];
     dm.suspend(name, true);
     hidden.suspend(source);
     dm.reload(name, old_table);
@@ -45,10 +49,10 @@ void take_back(DmControl &dm, const std::string &name, const std::string &source
     hidden.remove(source);
 }
 
-
-// The copy of one run, in order: the old disk's blocks are read ahead
-// (reads that fail make the old set record the blocks pending), then the
-// table is switched so that dm-mirror copies the part while it is in use.
+// One replace, part by part: the old disk's blocks are read ahead (reads
+// that fail make the old set record the blocks pending), then the table is
+// switched so that dm-mirror copies the part while it is in use; at the
+// end the switch to the new set.
 class Run {
 public:
     Run(std::string name, ReplaceDisk &disk, const ReplaceOptions &opts, const Replacer::Progress &progress,
@@ -63,7 +67,8 @@ private:
     void start();
     void copy_window(std::uint64_t from, std::uint64_t to);
     void read_ahead(std::uint64_t from, std::uint64_t to);
-    // Blocks the old set holds pending now, as sector extents.
+    // Blocks the old set cannot serve now (pending, or on a missing
+    // spare), as sector extents.
     Extents pending_now();
     // The blocks that stay on the old disk alone: those held before and
     // still pending, and those pending where nothing is copied yet. A block
@@ -137,7 +142,7 @@ void Run::start()
         throw;
     }
     const auto info = dm_.info(source_);
-    geo_.source = std::to_string(info->major) + ":" + std::to_string(info->minor);
+    geo_.source = majmin(makedev(info->major, info->minor));
     // NAME's set moves to the hidden device: suspended, NAME's table has
     // committed everything, and the hidden one's first resume reads what
     // it committed after the constructor read.
@@ -443,8 +448,9 @@ ReplaceResult Run::run()
     result_.old_device = disk_.old_device();
     result_.new_device = disk_.path();
     result_.data_bytes = sb.data_sectors << 9;
-    start();
     try {
+        // A new disk left REPLACING would be copied again at the next boot.
+        start();
         for (std::uint64_t from = 0; from < geo_.data_sectors; from += window)
             copy_window(from, std::min(from + window, geo_.data_sectors));
         finish();
@@ -454,6 +460,11 @@ ReplaceResult Run::run()
         disk_.abandon();
         throw Error(e.code(), name_ + ": replace stopped: " + e.what() + "; " + name_ + " runs on " +
                                   disk_.old_device() + " as before");
+    } catch (...) {
+        if (switched_)
+            undo();
+        disk_.abandon();
+        throw;
     }
     result_.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return result_;
@@ -533,7 +544,7 @@ ReplaceResult Replacer::replace(const std::string &name, const std::string &new_
     if (set && dm.info(source_name(*set))) {
         try {
             SetLock probe(*set, false);
-            if (dm.table(name).at(0).type == "remap")
+            if (const auto t = dm.table(name); !t.empty() && t[0].type == "remap")
                 DmControl(true).remove(source_name(*set)); // left by a switch that happened
             else
                 take_back(dm, name, source_name(*set));
