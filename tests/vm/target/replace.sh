@@ -15,8 +15,8 @@
 modprobe ext4
 modprobe dm-mirror
 command -v fio > /dev/null || die "fio is not installed"
-d0=$(nullb_create d0 160 4096)
-d1=$(nullb_create d1 160 4096)
+d0=$(nullb_create d0 96 4096)
+d1=$(nullb_create d1 96 4096)
 "$ctl" create --name r0 --max-remaps 4096 --internal-spare 4M "$d0" > /dev/null
 nblocks=$(($(blockdev --getsz /dev/mapper/r0) / 8))
 pending_list() { dmsetup message r0 0 list_remaps 0 1000 | awk '$2 == "pending" {print $1}' | tr '\n' ' '; }
@@ -94,7 +94,7 @@ echo "1: replaced under fio: $(jq -r '"\(.data_bytes / 1048576 | floor) MiB in \
 #    (beyond the LV, never read before) become pending on the new disk.
 lvm_cfg='devices { obtain_device_list_from_udev=0 } activation { udev_sync=0 udev_rules=0 }'
 lvm() { command lvm "$1" --config "$lvm_cfg" "${@:2}"; }
-d2=$(nullb_create d2 160 4096)
+d2=$(nullb_create d2 96 4096)
 # The pending blocks at the end make LVM's scan of the tail complain: noise.
 wipefs -q -a /dev/mapper/r0
 lvm pvcreate -q -y /dev/mapper/r0 > /dev/null 2>&1
@@ -124,7 +124,7 @@ echo "2: LVM stayed active; 2 blocks unreadable on the old disk are pending on t
 # 3. dm-mirror meets the unreadable blocks itself: the part is copied again.
 blocks write /dev/mapper/r0 0 8192 three || die "pattern write failed"
 for b in 5000 5001; do bad_block d2 "$d2" "$b"; done
-d3=$(nullb_create d3 160 4096)
+d3=$(nullb_create d3 96 4096)
 DMREMAP_REPLACE_READ_AHEAD=0 "$ctl" replace r0 "$d3" --json > /tmp/replace.json || die "replace without read-ahead failed"
 expect_eq "data member" "$(majmin "$d3")" "$(data_dev)"
 [ "$(jq .recopied /tmp/replace.json)" -ge 1 ] || die "no part was copied again: $(cat /tmp/replace.json)"
@@ -134,8 +134,8 @@ expect_eq "blocks after a copy around unreadable ones" "1 eio 5000 5001" "$rc $o
 echo "3: dm-mirror met 2 unreadable blocks; copied again around them ($(jq .recopied /tmp/replace.json) time(s))"
 
 # 4. The new disk fails a write: the replace stops, the old disk runs on.
-d4=$(nullb_create d4 160 4096)
-s=$(data_sector "$d3" 30000)
+d4=$(nullb_create d4 96 4096)
+s=$(data_sector "$d3" 20000)
 nullb_bad d4 "$s" $((s + 7))
 rc=0
 out=$("$ctl" replace r0 "$d4" 2>&1) || rc=$?
@@ -181,7 +181,7 @@ refused "missing NAME NEWDEV" "$ctl" replace r0
 # While a replace runs (the new disk's writes held back 20 ms each by
 # dm-delay): a second one is refused, status says so, changes wait.
 nullb_remove d4
-d4=$(nullb_create d4 160 4096)
+d4=$(nullb_create d4 96 4096)
 slow=$(delay_create slow "$d4" 0 20)
 "$ctl" replace r0 "$slow" > /tmp/bg.out 2>&1 &
 bg=$!
@@ -191,6 +191,10 @@ wait_until 60 "the copy to start" copying
 # that part is copied: the old set heals it, the replace copies it later.
 first_copied() { dmsetup table r0 | grep -q " nosync "; }
 wait_until 120 "the first part to be copied" first_copied
+# The rest of the copy held back (a second a write) while the checks run,
+# however slow the machine.
+dmsetup reload slow --table "0 $(blockdev --getsz "$d4") delay $d4 0 0 $d4 0 1000"
+dmsetup resume slow
 blocks write /dev/mapper/r0 5000 1 five || die "write of a held block during the replace failed"
 refused "r0: a replace of its data disk is already running" "$ctl" replace r0 "$d1"
 refused "its data disk is being replaced (dmremapctl replace); spares can be added when" "$ctl" spare add r0 "$d1"
