@@ -54,7 +54,10 @@ kill -0 "$fio_pid" 2> /dev/null || { cat /tmp/fio.out; die "fio ended before the
 w=$(dm_written r0)
 wait_until 120 "fio to write on the new disk" eval '[ "$(dm_written r0)" -gt $((w + 2048)) ]'
 kill -INT "$fio_pid"
-wait "$fio_pid" || true # interrupted on purpose: its report says whether anything failed
+rc=0
+wait "$fio_pid" || rc=$?
+# 128: fio stopped by the signal, with no error of its own.
+expect_eq "fio's exit status after SIGINT" 128 "$rc"
 grep -q "err= 0" /tmp/fio.out || { cat /tmp/fio.out; die "fio saw errors"; }
 ! grep -qiE "verify failed|bad magic|bad header|mismatch" /tmp/fio.out || { cat /tmp/fio.out; die "fio verify mismatch"; }
 expect_eq "data member after the replace" "$(majmin "$d1")" "$(data_dev)"
