@@ -5,6 +5,7 @@
 #include "dm_control.hpp"
 #include "error.hpp"
 #include "file_io.hpp"
+#include "replacer.hpp"
 
 #include <dm-remap-format.h>
 #include <libudev.h>
@@ -21,8 +22,8 @@ namespace dmremap {
 namespace {
 
 constexpr std::string_view kDmUuidPrefix = "REMAP-";
-// Replacer::kSourceUuidPrefix: the hidden device a replace runs the old disk's set on.
-constexpr std::string_view kSourceUuidPrefix = "REMAPSRC-";
+// The hidden device a replace runs the old disk's set on.
+constexpr std::string_view kSourceUuidPrefix = Replacer::kSourceUuidPrefix;
 
 struct UdevDeleter {
     void operator()(udev *u) const { udev_unref(u); }

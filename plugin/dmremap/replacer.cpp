@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "replacer.hpp"
 
-#include "checker.hpp"
 #include "discovery.hpp"
 #include "dm_control.hpp"
 #include "error.hpp"
-#include "file_io.hpp"
 #include "remap_device.hpp"
 #include "replace_disk.hpp"
 #include "replace_table.hpp"
@@ -96,7 +94,6 @@ private:
     DmControl dm_;
     DmControl hidden_{true};
     std::string source_;    // the hidden device's name
-    DmTarget old_table_;    // NAME's table before the replace: the old set alone
     ReplaceGeometry geo_;
     std::uint64_t block_sectors_ = 8;
     Extents copied_, held_;
@@ -131,12 +128,12 @@ Extents Run::pending_now()
 
 void Run::start()
 {
-    old_table_ = dm_.table(name_).at(0);
+    const DmTarget old_table = dm_.table(name_).at(0); // the old set alone
     source_ = Replacer::source_name(disk_.set_uuid());
     // The constructor only reads: the set stays live in NAME meanwhile.
     hidden_.create_empty(source_, Replacer::kSourceUuidPrefix + disk_.set_uuid().str());
     try {
-        hidden_.reload(source_, old_table_);
+        hidden_.reload(source_, old_table);
     } catch (...) {
         hidden_.remove(source_);
         throw;
