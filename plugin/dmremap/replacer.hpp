@@ -22,6 +22,12 @@ struct ReplaceOptions {
     bool force = false;                          // the new disk may hold a signature (it is overwritten)
     std::optional<std::uint64_t> internal_spare; // bytes; default: the format's policy
     std::uint64_t window_sectors = 0;            // copied per table switch; 0: data length / 16, 32 MiB..4 GiB
+    // Spares of the new set, added after the switch. keep_spares: the old
+    // set's spare devices leave it (their superblocks erased) and join the
+    // new one; `spares`: further devices, checked like NEWDEV before the
+    // copy starts. The default, neither: the old set stays whole.
+    bool keep_spares = false;
+    std::vector<std::string> spares;
 };
 
 struct ReplaceProgress {
@@ -35,6 +41,8 @@ struct ReplaceResult {
     std::string old_device, new_device;
     std::uint64_t data_bytes = 0;
     std::vector<std::uint64_t> pending; // blocks pending in the new set: those pending in the old one
+    std::vector<std::string> spares;    // spare devices added to the new set after the switch
+    std::vector<std::string> spare_errors; // spares that could not be added (the replace itself stands)
     unsigned windows = 0;               // parts copied, one table switch each
     unsigned recopied = 0;              // parts copied again after the old disk failed a read
     double seconds = 0;
