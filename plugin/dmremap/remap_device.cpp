@@ -198,6 +198,7 @@ SpareAdded RemapDevice::spare_add(const std::string &dev_arg, const SpareAddOpti
     const dev_t self_dev = makedev(self.major, self.minor);
     const Superblock set = set_superblock();
     SpareAdded out;
+    out.image = opts.recorded_image;
     std::string dev = dev_arg;
     bool created = false, committed = false;
     std::string loop;

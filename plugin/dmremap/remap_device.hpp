@@ -26,6 +26,9 @@ struct SpareAddOptions {
     bool force = false;          // overwrite a signature or an old member of another set
     std::string image;           // create this file (fully allocated), attach it and add the loop device
     std::uint64_t image_size = 0;
+    // The device is the loop device of this image, attached already (a
+    // replace carrying an image spare over): recorded so assembly attaches it.
+    std::string recorded_image;
 };
 
 struct SpareAdded {

@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "remap_device.hpp"
 #include "replace_disk.hpp"
+#include "replace_spares.hpp"
 #include "replace_table.hpp"
 #include "set_lock.hpp"
 
@@ -53,9 +54,9 @@ void take_back(DmControl &dm, const std::string &name, const std::string &source
 // end the switch to the new set.
 class Run {
 public:
-    Run(std::string name, ReplaceDisk &disk, const ReplaceOptions &opts, const Replacer::Progress &progress,
-        const std::atomic<bool> *cancel)
-        : name_(std::move(name)), disk_(disk), opts_(opts), progress_(progress), cancel_(cancel)
+    Run(std::string name, ReplaceDisk &disk, ReplaceSpares &spares, const ReplaceOptions &opts,
+        const Replacer::Progress &progress, const std::atomic<bool> *cancel)
+        : name_(std::move(name)), disk_(disk), spares_(spares), opts_(opts), progress_(progress), cancel_(cancel)
     {
     }
 
@@ -88,6 +89,7 @@ private:
 
     std::string name_;
     ReplaceDisk &disk_;
+    ReplaceSpares &spares_;
     const ReplaceOptions &opts_;
     const Replacer::Progress &progress_;
     const std::atomic<bool> *cancel_;
@@ -412,11 +414,18 @@ void Run::finish()
     switched_ = false;
     disk_.tell_udev();
     result_.pending = std::move(pending);
+    spares_.hold_old();
     try {
         hidden_.remove(source_);
-    } catch (const Error &) {
-        // Held by a reader such as blkid for a moment; it has no users.
+    } catch (const Error &e) {
+        // Held by a reader such as blkid for longer than libdm's retries;
+        // it has no users, but its spares cannot move while it holds them.
+        if (!spares_.empty())
+            result_.spare_errors.push_back(source_ + ": still holds the old set's members, no spare was added (" +
+                                           e.what() + ")");
+        return;
     }
+    spares_.add(name_, result_);
 }
 
 void Run::undo() noexcept
@@ -568,9 +577,11 @@ ReplaceResult Replacer::replace(const std::string &name, const std::string &new_
                                            "with 'modprobe dm-mirror'");
     if (info->read_only)
         throw Error(Error::Code::InvalidArgument, name + ": is read-only; a replace writes the new disk through it");
-    ReplaceDisk disk(name, dev.members(), new_device, opts);
+    const auto members = dev.members();
+    ReplaceDisk disk(name, members, new_device, opts);
+    ReplaceSpares spares(name, members, disk.old_superblock(), new_device, opts);
     disk.format();
-    Run run(name, disk, opts, progress, cancel);
+    Run run(name, disk, spares, opts, progress, cancel);
     return run.run();
 }
 

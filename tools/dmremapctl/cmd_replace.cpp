@@ -12,11 +12,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <vector>
 
 namespace dmremap::cli {
 namespace {
 
-const char *replace_help = R"(Usage: dmremapctl replace NAME NEWDEV [--internal-spare SIZE] [--force] [--json]
+const char *replace_help = R"(Usage: dmremapctl replace NAME NEWDEV [--spares keep|DEV[,DEV...]] [--internal-spare SIZE]
+                          [--force] [--json]
        dmremapctl replace --resume SET-UUID [--wait SECONDS] [--json]
 
 Move the active device NAME to the disk NEWDEV while it stays open and in
@@ -31,6 +33,13 @@ Until the switch the old disk holds every write: Ctrl-C, a failing new
 disk or a power cut leave NAME on the old disk, and the replace can be
 run again. NEWDEV must not be mounted, in use or a member of any set.
 
+  --spares keep|DEV[,DEV...]
+                         spares of the new set, added after the switch: 'keep'
+                         carries NAME's spare devices over (they leave the old
+                         set, whose remapped blocks then live only in NAME),
+                         DEV adds that device; 'keep,DEV' does both. Each DEV is
+                         checked before the copy starts. Default: none, the old
+                         set stays whole, and the new set has its internal spare.
   --internal-spare SIZE  internal spare area of the new disk (default: 1% of it,
                          4 MiB to 1 GiB, from what the data area leaves)
   --force                overwrite a filesystem or other signature on NEWDEV
@@ -42,6 +51,16 @@ run again. NEWDEV must not be mounted, in use or a member of any set.
                          run from its old disk, then copies again. Started at boot
                          by dm-remap-replace@SET-UUID.service. Nothing to do: exit 0.
 )";
+
+std::vector<std::string> split(const std::string &s, char sep)
+{
+    std::vector<std::string> out;
+    std::size_t from = 0;
+    for (std::size_t at; (at = s.find(sep, from)) != std::string::npos; from = at + 1)
+        out.push_back(s.substr(from, at - from));
+    out.push_back(s.substr(from));
+    return out;
+}
 
 Replacer::Progress progress_bar()
 {
@@ -71,10 +90,12 @@ int print(const ReplaceResult &r, bool json)
                                      {"pending", r.pending},
                                      {"parts", r.windows},
                                      {"recopied", r.recopied},
-                                     {"seconds", r.seconds}})
+                                     {"seconds", r.seconds},
+                                     {"spares", r.spares},
+                                     {"spare_errors", r.spare_errors}})
                          .dump()
                   << "\n";
-        return kExitOk;
+        return r.spare_errors.empty() ? kExitOk : kExitFailed;
     }
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.0f s", r.seconds);
@@ -87,15 +108,19 @@ int print(const ReplaceResult &r, bool json)
             std::cout << " " << r.pending[i];
         std::cout << (r.pending.size() > 20 ? " ...\n" : "\n");
     }
+    for (const auto &sp : r.spares)
+        std::cout << sp << ": now a spare of " << r.name << "\n";
     std::cout << r.old_device << " is left as a stopped set marked replaced; wipe it when you no longer need it.\n";
-    return kExitOk;
+    for (const auto &e : r.spare_errors)
+        std::cerr << "dmremapctl: replace: the replace is done, but a spare was not added: " << e << "\n";
+    return r.spare_errors.empty() ? kExitOk : kExitFailed;
 }
 
 int resume(Args &a, const std::string &uuid_text, bool json, bool tty)
 {
     a.need(0, 0, "");
-    if (a.flag("force") || a.value("internal-spare"))
-        throw UsageError("replace: --force and --internal-spare do not go with --resume");
+    if (a.flag("force") || a.value("internal-spare") || a.value("spares"))
+        throw UsageError("replace: --force, --internal-spare and --spares do not go with --resume");
     const auto uuid = Uuid::parse(uuid_text);
     if (!uuid)
         throw UsageError("replace: --resume '" + uuid_text + "' is not a set UUID");
@@ -128,6 +153,7 @@ int cmd_replace(int argc, char **argv)
             {"json", false},
             {"force", false},
             {"internal-spare", true},
+            {"spares", true},
             {"resume", true},
             {"wait", true}},
            argc, argv, 2);
@@ -151,6 +177,17 @@ int cmd_replace(int argc, char **argv)
         if (!bytes)
             throw UsageError("replace: --internal-spare '" + *v + "' is not a size (e.g. 64M, 1G)");
         o.internal_spare = *bytes;
+    }
+    if (auto v = a.value("spares")) {
+        for (const auto &item : split(*v, ',')) {
+            if (item == "keep" && !o.keep_spares)
+                o.keep_spares = true;
+            else if (item.empty() || item == "keep" || item.front() != '/')
+                throw UsageError("replace: --spares '" + *v +
+                                 "': give 'keep' (once) and/or device paths, separated by commas");
+            else
+                o.spares.push_back(item);
+        }
     }
     const auto backend = make_backend("replace");
     ReplaceResult r;

@@ -5,15 +5,17 @@
 #     the filesystem stays mounted, fio sees no error, the new set holds
 #     the same pending blocks, the old disk is a clean set marked replaced;
 #  2. LVM on top stays active, and blocks that fail on the old disk during
-#     the copy become pending on the new one;
+#     the copy become pending on the new one; an image spare is kept;
 #  3. dm-mirror itself meeting unreadable blocks (read-ahead off): the part
-#     is copied again around them;
+#     is copied again around them; the spares kept and a new one added
+#     come back at the next assembly;
 #  4. the new disk failing a write: the replace stops, the device runs on
 #     the old disk with its data, the new disk is no set;
 #  5. refusals: too small, mounted, in use, a member of a set, running.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 modprobe ext4
 modprobe dm-mirror
+modprobe loop
 command -v fio > /dev/null || die "fio is not installed"
 d0=$(nullb_create d0 96 4096)
 d1=$(nullb_create d1 96 4096)
@@ -110,7 +112,13 @@ sync
 sum=$(sha256sum < /mnt/r0/g)
 lv_open() { dmsetup info -c --noheadings -o open vgr-data | tr -d ' '; }
 for b in $((nblocks - 100)) $((nblocks - 50)); do bad_block d1 "$d1" "$b"; done
-"$ctl" replace r0 "$d2" --json > /tmp/replace.json || die "replace under LVM failed"
+"$ctl" spare add --json r0 --image /var/lib/dm-remap/spares/r0.img --size 16M > /tmp/add.json
+loop=$(jq -r .device /tmp/add.json)
+"$ctl" replace r0 "$d2" --spares keep --json > /tmp/replace.json || die "replace under LVM failed"
+expect_eq "spares carried over" "[\"$loop\"] []" "$(jq -c .spares /tmp/replace.json) $(jq -c .spare_errors /tmp/replace.json)"
+expect_eq "the kept image's loop device" /var/lib/dm-remap/spares/r0.img "$(losetup -n -O BACK-FILE "$loop" | tr -d ' ')"
+expect_eq "image path in the new set" /var/lib/dm-remap/spares/r0.img \
+	"$("$ctl" dump --json "$d2" | jq -r '[.members[] | select(.index == 1) | .image_path][0]')"
 expect_eq "data member" "$(majmin "$d2")" "$(data_dev)"
 expect_eq "LV open after the switch" 1 "$(lv_open)"
 expect_eq "LV active" active "$(lvm lvs --noheadings -o lv_active vgr/data 2> /dev/null | tr -d ' ')"
@@ -128,12 +136,25 @@ echo "2: LVM stayed active; 2 blocks unreadable on the old disk are pending on t
 blocks write /dev/mapper/r0 0 8192 three || die "pattern write failed"
 for b in 5000 5001; do bad_block d2 "$d2" "$b"; done
 d3=$(nullb_create d3 96 4096)
-DMREMAP_REPLACE_READ_AHEAD=0 "$ctl" replace r0 "$d3" --json > /tmp/replace.json || die "replace without read-ahead failed"
+sp=$(nullb_create sp 16 4096)
+DMREMAP_REPLACE_READ_AHEAD=0 "$ctl" replace r0 "$d3" --spares "keep,$sp" --json > /tmp/replace.json ||
+	die "replace without read-ahead failed"
 expect_eq "data member" "$(majmin "$d3")" "$(data_dev)"
+expect_eq "spares of the new set" "[\"$loop\",\"$sp\"] []" \
+	"$(jq -c .spares /tmp/replace.json) $(jq -c .spare_errors /tmp/replace.json)"
 [ "$(jq .recopied /tmp/replace.json)" -ge 1 ] || die "no part was copied again: $(cat /tmp/replace.json)"
 rc=0
 out=$(blocks verify /dev/mapper/r0 0 8192 three) || rc=$?
 expect_eq "blocks after a copy around unreadable ones" "1 eio 5000 5001" "$rc $out"
+# The spares come back with the set; the image is attached again.
+"$ctl" stop r0 > /dev/null
+wait_until 10 "the image's loop device to go" eval '! losetup -j /var/lib/dm-remap/spares/r0.img | grep -q .'
+"$ctl" assemble --all > /dev/null
+expect_eq "spares after assembly" "0:ok 1:ok 2:ok" \
+	"$("$ctl" spare list --json r0 | jq -r '[.[] | "\(.index):\(.state)"] | join(" ")')"
+loop=$(losetup -n -O NAME -j /var/lib/dm-remap/spares/r0.img | tr -d ' ')
+expect_eq "members after assembly" "$(majmin "$d3") $(majmin "$loop") $(majmin "$sp")" \
+	"$("$ctl" spare list --json r0 | jq -r '[.[].device] | join(" ")')"
 echo "3: dm-mirror met 2 unreadable blocks; copied again around them ($(jq .recopied /tmp/replace.json) time(s))"
 
 # 4. The new disk fails a write: the replace stops, the old disk runs on.
@@ -185,6 +206,12 @@ refused "missing NAME NEWDEV" "$ctl" replace r0
 # dm-delay): a second one is refused, status says so, changes wait.
 nullb_remove d4
 d4=$(nullb_create d4 96 4096)
+refused "/dev/nosuch" "$ctl" replace r0 "$d4" --spares /dev/nosuch
+refused "$small: given twice" "$ctl" replace r0 "$d4" --spares "$small,$small"
+refused "$d4: is the new disk" "$ctl" replace r0 "$d4" --spares "$d4"
+refused "$sp: already spare member 2 of set 'r0'" "$ctl" replace r0 "$d4" --spares "$sp"
+refused "give 'keep' (once)" "$ctl" replace r0 "$d4" --spares keep,keep
+[ -z "$("$ctl" probe "$d4")" ] || die "a refused replace wrote the new disk"
 slow=$(delay_create slow "$d4" 0 20)
 "$ctl" replace r0 "$slow" > /tmp/bg.out 2>&1 &
 bg=$!
