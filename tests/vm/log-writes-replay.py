@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Replay a dm-log-writes log onto a device, up to a mark.
 
-  log-writes-replay.py --log LOGDEV [--list | --count | --points]
+  log-writes-replay.py --log LOGDEV [--list | --count | --points [--sectors]]
   log-writes-replay.py --log LOGDEV --replay DEV [--end-mark MARK | [--start K] --limit N] [--zero]
   log-writes-replay.py --log LOGDEV --replay DEV --serve
 
@@ -102,6 +102,8 @@ def main():
     p.add_argument("--count", action="store_true", help="print the number of entries")
     p.add_argument("--zero", action="store_true", help="zero the replay device first")
     p.add_argument("--points", action="store_true", help="print every N at which a crash leaves a new state")
+    p.add_argument("--sectors", action="store_true",
+                   help="with --points: also the 512-byte sector and the length of the write that made it")
     p.add_argument("--serve", action="store_true", help="replay up to each N read from stdin")
     a = p.parse_args()
     log = os.open(a.log, os.O_RDONLY)
@@ -114,9 +116,9 @@ def main():
                 print(f"{i} {mark}")
         return 0
     if a.points:
-        for i, _, _, _, _, mark, _ in entries(log):
+        for i, ss, sector, nr, _, mark, _ in entries(log):
             if mark is None:
-                print(i + 1)
+                print(f"{i + 1} {sector * ss // 512} {nr * ss // 512}" if a.sectors else i + 1)
         return 0
     if not a.replay:
         p.error("--replay or --list is required")
