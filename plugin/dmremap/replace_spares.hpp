@@ -19,8 +19,10 @@ class ReplaceSpares {
 public:
     // `old_members`: the running set's nodes, data member first; `sb` its
     // data member's superblock. Throws, naming the device, for a new spare
-    // that is missing, in use, a member of a set (a signature unless
-    // opts.force), too small, given twice or the new disk itself.
+    // that is missing, in use, a member of a
+    // set or holds a signature, too small, given twice or the new disk
+    // itself. Old spares that failed, are missing or are not what the old
+    // set recorded (an image's loop device) are reported by add(), not kept.
     ReplaceSpares(const std::string &name, const std::vector<std::string> &old_members, const Superblock &sb,
                   const std::string &new_device, const ReplaceOptions &opts);
     ~ReplaceSpares();
@@ -32,16 +34,18 @@ public:
     // spares lose their old superblocks and join, then the new ones.
     // Never throws: what could not be added lands in r.spare_errors.
     void add(const std::string &name, ReplaceResult &r) noexcept;
-    bool empty() const { return kept_.empty() && fresh_.empty(); }
+    bool empty() const { return kept_.empty() && fresh_.empty() && skipped_.empty(); }
 
 private:
     struct Kept {
         std::string node, image;
         std::unique_ptr<FileIo> hold;
     };
+    void keep(const std::vector<std::string> &old_members);
+
     std::vector<Kept> kept_;
+    std::vector<std::string> skipped_; // old spares not kept, and why
     std::vector<std::string> fresh_;
-    bool force_ = false;
 };
 
 } // namespace dmremap

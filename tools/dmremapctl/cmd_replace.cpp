@@ -183,8 +183,8 @@ int cmd_replace(int argc, char **argv)
             if (item == "keep" && !o.keep_spares)
                 o.keep_spares = true;
             else if (item.empty() || item == "keep" || item.front() != '/')
-                throw UsageError("replace: --spares '" + *v +
-                                 "': give 'keep' (once) and/or device paths, separated by commas");
+                throw UsageError("replace: --spares '" + *v + "': '" + item +
+                                 "' is not a device path: give 'keep' (once) and/or /dev paths, separated by commas");
             else
                 o.spares.push_back(item);
         }

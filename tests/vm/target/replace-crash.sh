@@ -40,6 +40,10 @@ unslice() { dmsetup remove cold && dmsetup remove cnew; }
 sample=200
 
 slices "$lw"
+# The new disk's writes are held back 20 ms each during the replace, so
+# that the writes below land while the copy runs.
+dmsetup reload cnew --table "0 $((32 * mib)) delay $lw $new0 0 $lw $new0 20"
+dmsetup resume cnew
 "$ctl" create --name c "${format[@]}" /dev/mapper/cold > /dev/null
 expect_eq "data offset as predicted" "$doff" "$(data_sector /dev/mapper/cold 0)"
 # Blocks 0-499 durable before the replace; 50 remapped by its write, 100
@@ -59,7 +63,7 @@ while kill -0 "$rpid" 2> /dev/null && [ "$i" -lt 200 ]; do
 	i=$((i + 1))
 done
 wait "$rpid" || { cat /tmp/replace.out; die "the replace failed"; }
-logwrites_mark lw done
+logwrites_mark lw replaced
 writes=$i
 [ "$writes" -ge 3 ] || die "only $writes writes made while the replace ran"
 expect_eq "data member after the replace" "$(majmin /dev/mapper/cnew)" "$(dmsetup table c | awk '{print $4}')"
@@ -69,7 +73,7 @@ dmsetup remove lw
 
 marks=$(python3 "$replay_tool" --log "$logdev" --list)
 mark() { awk -v m="$1" '$2 == m {print $1}' <<< "$marks"; }
-start=$(mark start) done=$(mark done)
+start=$(mark start) fin=$(mark replaced)
 acked=()
 for ((i = 0; i < writes; i++)); do acked+=("$(mark "w$i")"); done
 nullb_create rp 64 4096 > /dev/null
@@ -98,10 +102,10 @@ check() {
 	"$(majmin /dev/mapper/cnew)") got=new ;;
 	*) die "entry $n: assembled from neither disk: $(dmsetup table c)" ;;
 	esac
-	[ "$(dmsetup ls | grep -c '^c\b')" -eq 1 ] || die "entry $n: more than one device"
+	[ "$(dmsetup ls --target remap | wc -l)" -eq 1 ] || die "entry $n: more than one remap device"
 	if [ "$got" != "$side" ]; then
 		[ "$side" = old ] || die "entry $n: the old disk assembles after the new one did"
-		side=new flips=$((flips + 1))
+		side=new flips=$((flips + 1)) flip=$n
 	fi
 	for ((i = 0; i < writes; i++)); do
 		if [ "${acked[$i]}" -lt "$n" ]; then items+=("$((300 + i)):w$i"); else items+=("$((300 + i)):w$i:one"); fi
@@ -109,9 +113,10 @@ check() {
 	echo "expect /dev/mapper/c $unwritten ${items[*]}" >&"${replay[1]}"
 	read -r reply <&"${replay[0]}"
 	[ "$reply" = ok ] || die "entry $n ($got disk): $reply"
-	if dd if=/dev/mapper/c of=/dev/null bs=4096 skip=100 count=1 iflag=direct status=none 2> /dev/null; then
+	if dd if=/dev/mapper/c of=/dev/null bs=4096 skip=100 count=1 iflag=direct status=none 2> /tmp/dd.err; then
 		die "entry $n ($got disk): the pending block 100 reads as data"
 	fi
+	grep -q "Input/output error" /tmp/dd.err || die "entry $n: reading block 100: $(cat /tmp/dd.err)"
 	"$ctl" stop c > /dev/null
 	unslice
 	md_put "$old0" old
@@ -125,27 +130,45 @@ python3 "$replay_tool" --log "$logdev" --points --sectors > /tmp/points
 # disk; the last 12 other metadata writes (the switch's state and the new
 # set's first commits); one in $sample of the others (the new disk's format,
 # the copy, the old set's commits). Each check costs seconds under TCG.
-awk -v s="$start" -v d="$done" -v o="$old0" -v n="$new0" -v m="$doff" -v k="$sample" '
+awk -v s="$start" -v d="$fin" -v o="$old0" -v n="$new0" -v m="$doff" -v k="$sample" '
 	function over(a, b) { return $2 + $3 > a && $2 < b }
 	$1 > s && $1 <= d {
 		p[++np] = $1
 		meta[np] = over(o, o + m) || over(n, n + m)
 		sb[np] = over(o, o + 16) || over(n, n + 16)
+		oldsb[np] = over(o, o + 16)
 		if (meta[np] && !sb[np]) nm++
 	}
 	END {
 		for (i = 1; i <= np; i++) {
-			if (sb[i]) { print p[i], "sb"; nsb++ }
-			else if (meta[i] && ++m2 > nm - 12) { print p[i], "switch"; nsw++ }
-			else if (++other % k == 0) print p[i], meta[i] ? "metadata" : "data"
+			if (sb[i]) { sel[i] = "sb"; nsb++ }
+			else if (meta[i] && ++m2 > nm - 12) { sel[i] = "switch"; nsw++ }
+			else if (++other % k == 0) sel[i] = meta[i] ? "metadata" : "data"
+			# Right before each write of the old superblock: the commit point
+			# must be that write, not one before it.
+			if (oldsb[i] && i > 1 && !(i - 1 in sel)) sel[i - 1] = "before-sb"
 		}
+		for (i = 1; i <= np; i++) if (i in sel) print p[i], sel[i]
 		printf "%d points: %d superblock, %d switch, 1 in %d of %d others\n", np, nsb, nsw, k, other > "/dev/stderr"
 	}' /tmp/points > /tmp/check-points
 while read -r n _; do check "$n"; done < /tmp/check-points
 [ "$side" = new ] || die "the new disk never assembled before replace returned"
 expect_eq "disk changes over the points" 1 "$flips"
+# The commit point is the write of the old disk's superblock (REPLACED).
+read -r _ sector len <<< "$(awk -v f="$flip" '$1 == f' /tmp/points)"
+if [ $((sector + len)) -le "$old0" ] || [ "$sector" -ge $((old0 + 16)) ]; then
+	die "the new disk assembles from entry $flip on, a write at sector $sector, not of the old superblock"
+fi
+# Writes were acknowledged while the copy ran: after the copy's first
+# write of the new disk's data area, before the commit point.
+first=$(awk -v s="$start" -v a=$((new0 + doff)) '$1 > s && $2 >= a {print $1; exit}' /tmp/points)
+during=0
+for ((i = 0; i < writes; i++)); do
+	[ "${acked[$i]}" -gt "$first" ] && [ "${acked[$i]}" -lt "$flip" ] && during=$((during + 1))
+done
+[ "$during" -ge 1 ] || die "no write was acknowledged while the copy ran (copy from entry $first, commit at $flip)"
 exec {replay[1]}>&-
 wait "$replay_PID" || die "the replay process failed"
 [ "$(grep -c ' sb$' /tmp/check-points)" -ge 8 ] || die "fewer superblock writes than the replace makes"
 [ "$(grep -c ' switch$' /tmp/check-points)" -ge 2 ] || die "no metadata write after the copy's last data write"
-echo "replace: one disk, its data and every acknowledged write ($writes made during the replace) at all $checked crash points checked"
+echo "replace: one disk, its data and every acknowledged write ($writes made during the replace, $during of them during the copy) at all $checked crash points checked"

@@ -210,8 +210,12 @@ refused "/dev/nosuch" "$ctl" replace r0 "$d4" --spares /dev/nosuch
 refused "$small: given twice" "$ctl" replace r0 "$d4" --spares "$small,$small"
 refused "$d4: is the new disk" "$ctl" replace r0 "$d4" --spares "$d4"
 refused "$sp: already spare member 2 of set 'r0'" "$ctl" replace r0 "$d4" --spares "$sp"
-refused "give 'keep' (once)" "$ctl" replace r0 "$d4" --spares keep,keep
-[ -z "$("$ctl" probe "$d4")" ] || die "a refused replace wrote the new disk"
+refused "'keep' is not a device path: give 'keep' (once)" "$ctl" replace r0 "$d4" --spares keep,keep
+refused "'' is not a device path" "$ctl" replace r0 "$d4" --spares "keep,"
+refused "$sp: given twice, or already kept from the old set" "$ctl" replace r0 "$d4" --spares "keep,$sp"
+refused "$d3: already data member 0 of set 'r0'" "$ctl" replace r0 "$d4" --spares "$d3"
+out=$("$ctl" probe "$d4") || die "probe of $d4 failed"
+[ -z "$out" ] || die "a refused replace wrote the new disk: $out"
 slow=$(delay_create slow "$d4" 0 20)
 "$ctl" replace r0 "$slow" > /tmp/bg.out 2>&1 &
 bg=$!
