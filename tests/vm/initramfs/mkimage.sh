@@ -11,7 +11,7 @@ build=$1 abi=$2 stage=$3 tool=$4
 kcache=${DMREMAP_VM_CACHE:-/var/cache/dm-remap-vm}/$abi
 
 if [ ! -d "$stage/dest" ]; then
-	meson install -C "$build" --destdir "$stage/dest" --no-rebuild --quiet >/dev/null
+	meson install -C "$build" --destdir "$stage/dest" --no-rebuild --quiet --strip >/dev/null
 	# A merged-/usr system: what goes to /lib is in /usr/lib.
 	if [ -d "$stage/dest/lib" ]; then
 		mkdir -p "$stage/dest/usr/lib"
