@@ -15,6 +15,7 @@
 # and a sample of the others (the new disk's format, the copy).
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 modprobe dm-mirror
+modprobe dm-delay
 replay_tool="$DMREMAP_SRC/tests/vm/log-writes-replay.py"
 mib=2048 # sectors
 raw=$(nullb_create raw 64 4096)
@@ -40,9 +41,9 @@ unslice() { dmsetup remove cold && dmsetup remove cnew; }
 sample=200
 
 slices "$lw"
-# The new disk's writes are held back 20 ms each during the replace, so
+# The new disk's writes are held back 50 ms each during the replace, so
 # that the writes below land while the copy runs.
-dmsetup reload cnew --table "0 $((32 * mib)) delay $lw $new0 0 $lw $new0 20"
+dmsetup reload cnew --table "0 $((32 * mib)) delay $lw $new0 0 $lw $new0 50"
 dmsetup resume cnew
 "$ctl" create --name c "${format[@]}" /dev/mapper/cold > /dev/null
 expect_eq "data offset as predicted" "$doff" "$(data_sector /dev/mapper/cold 0)"
