@@ -66,10 +66,10 @@ Authorizer::Action replace_action(const std::string &name, const std::string &ne
 {
     std::vector<std::string> disks{new_device};
     disks.insert(disks.end(), spares.begin(), spares.end());
+    const std::string also = spares.empty() ? "" : " and add " + joined(spares) + " as spares";
     return Authorizer::action(Authorizer::kReplace, name, joined(disks),
                               "Authentication is required to replace the data disk of the dm-remap device " + name +
-                                  " by " + new_device + (spares.empty() ? "" : " and add " + joined(spares) + " as spares") +
-                                  " (everything on " + joined(disks) + " is lost)");
+                                  " by " + new_device + also + " (everything on " + joined(disks) + " is lost)");
 }
 
 Dict result_dict(const ReplaceResult &r)
