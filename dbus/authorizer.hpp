@@ -40,6 +40,7 @@ public:
     static constexpr const char *kSpare = "org.dmremap1.spare";       // adds (formats) and removes spares
     static constexpr const char *kRemap = "org.dmremap1.remap";       // moves one block
     static constexpr const char *kScan = "org.dmremap1.scan";         // reads every block
+    static constexpr const char *kReplace = "org.dmremap1.replace";   // formats a new data disk, moves the set
     static constexpr const char *kCancel = "org.dmremap1.cancel-job"; // another user's job
     // An action with its polkit details: `device` and `name` let rules
     // tell devices apart; polkit.message names them in the dialog.

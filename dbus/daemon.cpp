@@ -72,8 +72,9 @@ Daemon::~Daemon()
     daily_wake_.notify_all();
     if (daily_.joinable())
         daily_.join();
-    // Evacuations end early (what moved stays moved) rather than hold the
-    // shutdown for hours.
+    // Jobs end early rather than hold the shutdown for hours: what an
+    // evacuation moved stays moved, a scan keeps its position, a replace
+    // goes back to its old disk.
     {
         std::lock_guard lock(jobs_mutex_);
         for (auto &[id, job] : jobs_)
@@ -237,7 +238,7 @@ std::string Daemon::run_job(const std::string &operation, const std::vector<std:
         std::exception_ptr error;
         try {
             // Only this function removes the job, after `work` returns.
-            message = work([job](std::uint64_t done, std::uint64_t total) { job->set_progress(done, total); });
+            message = work(JobProgress(*job));
             ok = true;
         } catch (...) {
             error = std::current_exception();

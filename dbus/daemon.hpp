@@ -72,11 +72,20 @@ public:
     // A pool thread: exports a Job, runs `work` and returns its message;
     // Completed(success, message) goes out either way, then the job is
     // removed. A failure is rethrown translated (sdbus::Error). `work`
-    // gets a progress reporter (done, total bytes; any thread, valid while
-    // `work` runs). `control` says how Job.Cancel stops `work` (by
-    // suspending a device, or by a flag `work` polls); null: the job cannot
-    // be canceled. `path` (if set) receives the job's object path.
-    using JobProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+    // gets a progress reporter (done, total bytes, and the job's phase;
+    // any thread, valid while `work` runs). `control` says how Job.Cancel
+    // stops `work` (by suspending a device, or by a flag `work` polls);
+    // null: the job cannot be canceled. `path` (if set) receives the
+    // job's object path.
+    class JobProgress {
+    public:
+        explicit JobProgress(JobObject &job) : job_(job) {}
+        void operator()(std::uint64_t done, std::uint64_t total) const { job_.set_progress(done, total); }
+        void phase(const std::string &phase) const { job_.set_phase(phase); }
+
+    private:
+        JobObject &job_;
+    };
     std::string run_job(const std::string &operation, const std::vector<std::string> &objects, std::uint32_t uid,
                         const std::function<std::string(const JobProgress &)> &work,
                         const std::function<bool()> &spares_exhausted = {},

@@ -7,6 +7,7 @@
 #include "object_paths.hpp"
 #include "error_translator.hpp"
 #include "options.hpp"
+#include "refresh_after.hpp"
 
 #include <discovery.hpp>
 #include <error.hpp>
@@ -37,28 +38,6 @@ std::string node_of(const std::string &majmin)
         return "";
     return Discovery::devnode(makedev(ma, mi));
 }
-
-// Re-reads the device when a change ends, failed or not: a refused remap
-// may still have changed the device (spares now exhausted), and a caller
-// reading properties after the reply should see that.
-class RefreshAfter {
-public:
-    RefreshAfter(Daemon &daemon, std::string name) : daemon_(daemon), name_(std::move(name)) {}
-    ~RefreshAfter()
-    {
-        try {
-            daemon_.settle(name_);
-        } catch (...) {
-            // The next uevent refreshes it again.
-        }
-    }
-    RefreshAfter(const RefreshAfter &) = delete;
-    RefreshAfter &operator=(const RefreshAfter &) = delete;
-
-private:
-    Daemon &daemon_;
-    std::string name_;
-};
 
 // The kernel's refusal is only "no space"; its status tells whether that
 // was the spares running out.

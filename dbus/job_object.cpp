@@ -65,6 +65,21 @@ void JobObject::set_progress(std::uint64_t done, std::uint64_t total) noexcept
     }
 }
 
+void JobObject::set_phase(const std::string &phase) noexcept
+{
+    try {
+        {
+            std::lock_guard lock(mutex_);
+            if (phase == phase_)
+                return;
+            phase_ = phase;
+        }
+        emitPropertiesChangedSignal(org::dmremap1::Job_adaptor::INTERFACE_NAME, {"Phase"});
+    } catch (...) {
+        // Called from the work's thread: nothing may escape into it.
+    }
+}
+
 void JobObject::cancel() noexcept
 {
     try {
@@ -118,6 +133,12 @@ std::uint64_t JobObject::ExpectedEndTime()
 {
     std::lock_guard lock(mutex_);
     return expected_end_us_;
+}
+
+std::string JobObject::Phase()
+{
+    std::lock_guard lock(mutex_);
+    return phase_;
 }
 
 void JobObject::Cancel(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options)

@@ -31,6 +31,8 @@ public:
     // `done` of `total` bytes. Progress only grows; Rate and
     // ExpectedEndTime follow from the time since the start.
     void set_progress(std::uint64_t done, std::uint64_t total) noexcept;
+    // Any thread: what the job does now (Phase); a change only is sent.
+    void set_phase(const std::string &phase) noexcept;
     // Asks a cancelable job to stop (the daemon's shutdown); never throws.
     void cancel() noexcept;
     // Progress to 1 when it succeeded, then Completed(success, message).
@@ -46,10 +48,10 @@ private:
     std::uint64_t Rate() override;
     std::uint64_t StartTime() override { return start_us_; }
     std::uint64_t ExpectedEndTime() override;
+    std::string Phase() override;
     std::vector<sdbus::ObjectPath> Objects() override { return objects_; }
     std::uint32_t StartedByUID() override { return uid_; }
     bool Cancelable() override { return control_->cancelable(); }
-
 
     Authorizer &authorizer_;
     const std::string path_;
@@ -65,6 +67,7 @@ private:
     double progress_ = 0.0;
     bool progress_valid_ = false;
     std::uint64_t bytes_ = 0, rate_ = 0, expected_end_us_ = 0;
+    std::string phase_;
 };
 
 } // namespace dmremap::daemon

@@ -131,9 +131,9 @@ def require_root():
 
 
 # dm-remapd's polkit actions (dbus/org.dmremap1.policy).
-CREATE, ASSEMBLE, SPARE, REMAP, CANCEL, SCAN = ("org.dmremap1." + a for a in
-                                                ("create", "assemble", "spare", "remap", "cancel-job", "scan"))
-ACTIONS = [CREATE, ASSEMBLE, SPARE, REMAP, CANCEL, SCAN]
+CREATE, ASSEMBLE, SPARE, REMAP, CANCEL, SCAN, REPLACE = (
+    "org.dmremap1." + a for a in ("create", "assemble", "spare", "remap", "cancel-job", "scan", "replace"))
+ACTIONS = [CREATE, ASSEMBLE, SPARE, REMAP, CANCEL, SCAN, REPLACE]
 
 class Env:
     """The private bus, the polkit mock and the daemon."""

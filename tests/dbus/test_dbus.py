@@ -396,18 +396,32 @@ class TestAuthorization(DBusTest):
         method, sig, args, after = changing_calls(E.ENV.dir)[0]
         self.assertEqual(as_nobody(MANAGER, MGR_IF, method, sig, args).get("error"), after)
 
+    def test_replace_passes_bus_policy(self):
+        """org.dmremap1.conf lets anyone call Replace (polkit decides, in
+        the daemon): a device that does not exist is the daemon's answer,
+        not the bus's AccessDenied."""
+        self.set_polkit([])
+        r = as_nobody(ROOT + "/devices/nope", DEV_IF, "Replace", "sa{sv}", ["/dev/nonexistent", {}])
+        self.assertIn(r.get("error"), ("org.freedesktop.DBus.Error.UnknownObject",
+                                       "org.freedesktop.DBus.Error.UnknownMethod"), r)
+        r = as_nobody(ROOT + "/devices/nope", DEV_IF, "Frobnicate", "sa{sv}", ["/dev/nonexistent", {}])
+        self.assertEqual(r.get("error"), "org.freedesktop.DBus.Error.AccessDenied", r)
+        self.assertEqual(self.polkit_calls(), [])
+
     def test_device_methods(self):
         paths = self.device_paths()
         if not paths:
             self.assertFalse(EXPECT_DEVICE, "no Device object, but tests/dbus/vm-devices.sh made one")
             self.skipTest("no active dm-remap device here (device-mapper unavailable or no device): "
-                          "authorization of AddSpare, RemoveSpare, Remap, StartScan, Stop not checked")
+                          "authorization of AddSpare, RemoveSpare, Remap, StartScan, Replace, Stop not checked")
         name = paths[0].rsplit("/", 1)[1]
         for method, sig, args, action, device in (("AddSpare", "sa{sv}", ["/nonexistent", {}], E.SPARE, "/nonexistent"),
                                                   ("RemoveSpare", "sa{sv}", ["/nonexistent", {}], E.SPARE,
                                                    "/nonexistent"),
                                                   ("Remap", "ta{sv}", [0, {}], E.REMAP, None),
                                                   ("StartScan", "a{sv}", [{}], E.SCAN, None),
+                                                  ("Replace", "sa{sv}", ["/nonexistent", {}], E.REPLACE,
+                                                   "/nonexistent"),
                                                   ("Stop", "a{sv}", [{}], E.ASSEMBLE, None)):
             self.set_polkit([])
             r = as_nobody(paths[0], DEV_IF, method, sig, args)
@@ -416,6 +430,15 @@ class TestAuthorization(DBusTest):
             _, got, details, _, _ = c[2]
             self.assertEqual((str(got), str(details["name"]), details.get("device")), (action, name, device), method)
             self.assertIn(name, str(details["polkit.message"]))
+        # Replace's options are checked before polkit is asked.
+        self.set_polkit([])
+        for options, want in (({"bogus": True}, "options: unknown option 'bogus'"),
+                              ({"keep_spares": "yes"}, "options: 'keep_spares' must be of type 'b', not 's'"),
+                              ({"spares": ["/nonexistent"]}, "options: 'spares' names /nonexistent, the new data "
+                                                             "disk, as a spare too")):
+            r = as_nobody(paths[0], DEV_IF, "Replace", "sa{sv}", ["/nonexistent", options])
+            self.assertEqual((r.get("error"), r.get("message")), (ERR + "InvalidArgument", want), options)
+        self.assertEqual(self.polkit_calls(), [], "polkit was asked about arguments that were refused anyway")
 
     # Authorizer::kMaxPendingPerSender
     LIMIT = 8

@@ -338,7 +338,7 @@ class TestDevices(DBusTest):
         # Nothing lived on the spare: no progress to tell.
         self.assertEqual(props[JOB_IF], {"Operation": "spare-evacuate", "Progress": 0.0, "ProgressValid": False,
                                          "Bytes": 0, "Rate": 0, "ExpectedEndTime": 0, "Objects": [DEV],
-                                         "StartedByUID": 0, "Cancelable": True})
+                                         "StartedByUID": 0, "Cancelable": True, "Phase": ""})
         self.assertEqual([s[2] for s in seq], ["InterfacesAdded", "Completed", "InterfacesRemoved"])
         success, message = plain(seq[1][3])
         self.assertTrue(success, message)

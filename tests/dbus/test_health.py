@@ -5,7 +5,8 @@ HealthReasons, Forecast and LastScan as properties, HealthChanged when a
 remap storm crosses a threshold, StartScan as a Job with progress and
 Cancel, the history and health surviving a restart, the Prometheus
 textfile (checked by promtool, values equal to `dmremapctl status
---json`), and no wake-ups while idle with a device present.
+--json`), and no wake-ups while idle with a device present; then
+Device.Replace and its Cancel (test_replace.py's cases, run here).
 
 Runs in the VM kernels (tests/dbus/vm-devices.sh gives it a null_blk disk
 $DMREMAP_HEALTH_DATA, null_blk name $DMREMAP_HEALTH_NULLB); the steps run
@@ -28,6 +29,7 @@ import dbus_env as E
 from dbus_call import plain
 from dbus_env import DEV_IF, DMREMAPCTL, ERR, JOB_IF, NAME, OM_IF, PROPS_IF, ROOT, DBusTest, wait_for
 from test_devices import Signals
+import test_replace
 
 DATA = os.environ.get("DMREMAP_HEALTH_DATA", "")
 NULLB = os.environ.get("DMREMAP_HEALTH_NULLB", "")
@@ -230,6 +232,11 @@ class TestHealth(DBusTest):
         before = E.context_switches(pid)
         time.sleep(10)
         self.assertEqual(E.context_switches(pid) - before, 0, "dm-remapd woke up while idle")
+
+
+class TestReplace(test_replace.TestReplace):
+    """Device.Replace (test_replace.py) on this module's daemon: one
+    Python start and one daemon start fewer in the guest."""
 
 
 if __name__ == "__main__":

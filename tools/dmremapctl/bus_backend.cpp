@@ -233,6 +233,10 @@ std::string majmin_of(const std::string &dev)
 
 } // namespace
 
+void rethrow_daemon_error(const sdbus::Error &e, const std::string &device) { rethrow(e, device); }
+
+std::string absolute_path(const std::string &path) { return absolute(path); }
+
 BusBackend::BusBackend() = default;
 BusBackend::~BusBackend() = default;
 

@@ -20,6 +20,13 @@ namespace dmremap::cli {
 // behind it); starts no daemon, waits at most a few seconds, never throws.
 void notify_daemon(const std::string &name) noexcept;
 
+// For the files that implement BusBackend (bus_backend.cpp defines them):
+// the daemon's error as the library's (`device`: the name a call on a
+// Device object was about), and a path as the daemon must get it (it does
+// not share our working directory).
+[[noreturn]] void rethrow_daemon_error(const sdbus::Error &e, const std::string &device = "");
+std::string absolute_path(const std::string &path);
+
 class BusBackend final : public Backend {
 public:
     BusBackend();

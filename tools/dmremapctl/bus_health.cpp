@@ -195,18 +195,6 @@ std::vector<std::uint64_t> BusBackend::rewrite_pending(const std::string &name, 
                 name + ": --rewrite-pending writes to the device itself and needs root; run it as root", EPERM);
 }
 
-ReplaceResult BusBackend::replace(const std::string &name, const std::string &, const ReplaceOptions &,
-                                  const Replacer::Progress &)
-{
-    throw Error(Error::Code::Failed, name + ": replace is not offered by dm-remapd yet; run it as root", EPERM);
-}
-
-std::optional<ReplaceResult> BusBackend::replace_resume(const Uuid &set, std::chrono::seconds,
-                                                        const Replacer::Progress &)
-{
-    throw Error(Error::Code::Failed, "set " + set.str() + ": resuming a replace needs root", EPERM);
-}
-
 void BusBackend::notify_changed(const std::string &name)
 {
     try {
