@@ -275,15 +275,20 @@ std::vector<ActiveSet> Discovery::active()
             for (const auto &n : names)
                 if (auto i = dm.info(n); s.set_uuid && i && i->uuid == dm_uuid(*s.set_uuid))
                     s.name = n;
-            // Left behind by a switch that happened: the device runs the set.
             std::vector<DmTarget> nt;
             try {
                 nt = s.name.empty() ? nt : dm.table(s.name);
             } catch (const Error &) {
             }
-            if (nt.empty() || nt[0].type == "remap")
+            if (nt.empty())
                 continue;
-            s.replacing = true;
+            if (nt.size() == 1 && nt[0].type == "remap")
+                // A switch happened (or was taken back) since the device's
+                // own table was read above, or this one was left behind:
+                // the device runs the set again, list it as it is now.
+                t = nt;
+            else
+                s.replacing = true;
         }
         // "<data dev> <#spares> <spare dev>... [<#opts> <opt>...]", devices as major:minor.
         std::istringstream in(t[0].params);
@@ -296,6 +301,15 @@ std::vector<ActiveSet> Discovery::active()
                 s.members.push_back(parse_majmin(tok));
         out.push_back(std::move(s));
     }
+    // A device read both before and after a switch is listed twice: keep
+    // the entry read last.
+    for (std::size_t i = 0; i < out.size(); i++)
+        for (std::size_t j = i + 1; j < out.size(); j++)
+            if (!out[i].name.empty() && out[i].name == out[j].name) {
+                out.erase(out.begin() + static_cast<std::ptrdiff_t>(i));
+                i--;
+                break;
+            }
     return out;
 }
 

@@ -482,6 +482,24 @@ std::string Replacer::source_name(const Uuid &set) { return "dm-remap-old-" + se
 
 namespace {
 
+// The kernel loads a target's module when a table names it (as dmsetup
+// does); dm-remapd may not run modprobe (ProtectKernelModules). The table
+// is refused by the target's constructor, after the module is in.
+void autoload_target(const std::string &type) noexcept
+{
+    try {
+        DmControl hidden(true);
+        const std::string name = "dm-remap-load-" + std::to_string(::getpid());
+        hidden.create_empty(name, "");
+        try {
+            hidden.reload(name, std::vector<DmTarget>{{0, 8, type, "-"}});
+        } catch (const Error &) {
+        }
+        hidden.remove(name);
+    } catch (const Error &) {
+    }
+}
+
 // The device that runs `set` (DM UUID REMAP-<set>), whatever its table
 // (a replace's tables are not a remap target); "" when there is none.
 std::string device_of(const Uuid &set)
@@ -572,6 +590,8 @@ ReplaceResult Replacer::replace(const std::string &name, const std::string &new_
         throw Error(Error::Code::Busy, name + ": a replace of its data disk is already running");
     if (info->suspended)
         throw Error(Error::Code::Busy, name + ": is suspended; resume it first");
+    if (!dm.has_target("mirror"))
+        autoload_target("mirror");
     if (!dm.has_target("mirror"))
         throw Error(Error::Code::NotFound, "the kernel's device-mapper mirror target is not available; load it "
                                            "with 'modprobe dm-mirror'");
