@@ -200,6 +200,14 @@ void Authorizer::release(const std::string &sender)
         pending_.erase(it);
 }
 
+std::string Authorizer::devices(const std::vector<std::string> &paths)
+{
+    std::string out;
+    for (const auto &p : paths)
+        out += (out.empty() ? "" : " ") + p;
+    return out;
+}
+
 Authorizer::Action Authorizer::action(const char *id, const std::string &name, const std::string &device,
                                       const std::string &message)
 {

@@ -50,6 +50,8 @@ public:
     };
     static Action action(const char *id, const std::string &name, const std::string &device,
                          const std::string &message);
+    // Device paths as one detail (and message) text: "a b c".
+    static std::string devices(const std::vector<std::string> &paths);
     // Checks one sender may have waiting at once: enough for any honest
     // client, and a bound on what a flood can make us hold.
     static constexpr unsigned kMaxPendingPerSender = 8;

@@ -53,23 +53,15 @@ ReplaceArgs parse_replace(const std::string &new_device, const Dict &options)
     return a;
 }
 
-std::string joined(const std::vector<std::string> &v)
-{
-    std::string out;
-    for (const auto &s : v)
-        out += (out.empty() ? "" : " ") + s;
-    return out;
-}
-
 Authorizer::Action replace_action(const std::string &name, const std::string &new_device,
                                   const std::vector<std::string> &spares)
 {
     std::vector<std::string> disks{new_device};
     disks.insert(disks.end(), spares.begin(), spares.end());
-    const std::string also = spares.empty() ? "" : " and add " + joined(spares) + " as spares";
-    return Authorizer::action(Authorizer::kReplace, name, joined(disks),
+    const std::string also = spares.empty() ? "" : " and add " + Authorizer::devices(spares) + " as spares";
+    return Authorizer::action(Authorizer::kReplace, name, Authorizer::devices(disks),
                               "Authentication is required to replace the data disk of the dm-remap device " + name +
-                                  " by " + new_device + also + " (everything on " + joined(disks) + " is lost)");
+                                  " by " + new_device + also + " (everything on " + Authorizer::devices(disks) + " is lost)");
 }
 
 Dict result_dict(const ReplaceResult &r)

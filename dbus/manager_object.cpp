@@ -140,26 +140,18 @@ AssembleArgs parse_assemble(const std::vector<std::string> &members,
     return a;
 }
 
-std::string joined(const std::vector<std::string> &v)
-{
-    std::string out;
-    for (const auto &s : v)
-        out += (out.empty() ? "" : " ") + s;
-    return out;
-}
-
 Authorizer::Action create_action(const CreateArgs &a)
 {
-    return Authorizer::action(Authorizer::kCreate, a.format.name, joined(a.paths),
-                              "Authentication is required to format " + joined(a.paths) +
+    return Authorizer::action(Authorizer::kCreate, a.format.name, Authorizer::devices(a.paths),
+                              "Authentication is required to format " + Authorizer::devices(a.paths) +
                                   " as a dm-remap set (everything on it is lost)");
 }
 
 Authorizer::Action assemble_action(const AssembleArgs &a)
 {
     const std::string what =
-        a.members.empty() ? "the dm-remap set " + a.uuid->str() : "the dm-remap set on " + joined(a.members);
-    return Authorizer::action(Authorizer::kAssemble, a.assemble.name, joined(a.members),
+        a.members.empty() ? "the dm-remap set " + a.uuid->str() : "the dm-remap set on " + Authorizer::devices(a.members);
+    return Authorizer::action(Authorizer::kAssemble, a.assemble.name, Authorizer::devices(a.members),
                               "Authentication is required to start " + what);
 }
 
@@ -231,7 +223,7 @@ void ManagerObject::Create(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std:
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(io("Create " + joined(parsed->paths)), d.authorizer(), std::move(result),
+    dispatch_authorized(io("Create " + Authorizer::devices(parsed->paths)), d.authorizer(), std::move(result),
                         Authorizer::caller(getObject()), create_action(*parsed), parsed->interactive,
                         [&d, p = *parsed]() -> Out {
                             const CreateResult created = create_set(d, p);
@@ -257,7 +249,7 @@ void ManagerObject::Assemble(sdbus::Result<sdbus::ObjectPath, Dict> &&result, st
     if (!parsed)
         return;
     Daemon &d = daemon_;
-    dispatch_authorized(io("Assemble " + (members.empty() ? parsed->uuid->str() : joined(members))), d.authorizer(),
+    dispatch_authorized(io("Assemble " + (members.empty() ? parsed->uuid->str() : Authorizer::devices(members))), d.authorizer(),
                         std::move(result), Authorizer::caller(getObject()), assemble_action(*parsed),
                         parsed->interactive, [&d, p = *parsed]() -> Out {
                             const AssembledSet set = assemble_set(d, p);

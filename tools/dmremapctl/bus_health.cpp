@@ -130,35 +130,14 @@ ScanOutcome BusBackend::scan(const std::string &name, const ScanOptions &opts, c
             else
                 result = r;
         });
-    bool cancel_sent = false;
-    std::uint64_t bytes = 0; // the pass's, from the Job once it is there
     watch.wait(
         [&] {
-            if (StopSignals::requested() && !cancel_sent && watch.job()) {
-                cancel_sent = true;
-                try {
-                    sdbus::createProxy(bus(), "org.dmremap1", *watch.job())
-                        ->callMethod("Cancel")
-                        .onInterface("org.dmremap1.Job")
-                        .withArguments(options());
-                } catch (const sdbus::Error &) {
-                    // Finished meanwhile: its reply comes anyway.
-                }
-            }
+            watch.cancel_on_stop(options());
             return result || failure;
         },
         [&](double fraction) {
-            if (!bytes && watch.job()) {
-                try {
-                    bytes = sdbus::createProxy(bus(), "org.dmremap1", *watch.job())
-                                ->getProperty("Bytes")
-                                .onInterface("org.dmremap1.Job")
-                                .get<std::uint64_t>();
-                } catch (const sdbus::Error &) {
-                    // Gone already: the reply is next.
-                }
-            }
-            if (progress && bytes)
+            // The pass's bytes.
+            if (const std::uint64_t bytes = watch.bytes(); progress && bytes)
                 progress(static_cast<std::uint64_t>(fraction * static_cast<double>(bytes)), bytes);
         });
     ScanOutcome out;

@@ -100,36 +100,14 @@ ReplaceResult BusBackend::replace(const std::string &name, const std::string &ne
             else
                 result = r;
         });
-    bool cancel_sent = false;
-    std::uint64_t sectors = 0; // the data length, from the Job once it is there
     watch.wait(
         [&] {
-            if (StopSignals::requested() && !cancel_sent && watch.job()) {
-                cancel_sent = true;
-                try {
-                    sdbus::createProxy(bus(), "org.dmremap1", *watch.job())
-                        ->callMethod("Cancel")
-                        .onInterface(kJobIf)
-                        .withArguments(options());
-                } catch (const sdbus::Error &) {
-                    // Finished meanwhile: its reply comes anyway.
-                }
-            }
+            watch.cancel_on_stop(options());
             return result || failure;
         },
         [&](double fraction) {
-            if (!sectors && watch.job()) {
-                try {
-                    sectors = sdbus::createProxy(bus(), "org.dmremap1", *watch.job())
-                                  ->getProperty("Bytes")
-                                  .onInterface(kJobIf)
-                                  .get<std::uint64_t>() >>
-                              9;
-                } catch (const sdbus::Error &) {
-                    // Gone already: the reply is next.
-                }
-            }
-            if (progress && sectors)
+            // The data length, in sectors as the library reports it.
+            if (const std::uint64_t sectors = watch.bytes() >> 9; progress && sectors)
                 progress({static_cast<std::uint64_t>(fraction * static_cast<double>(sectors)), sectors, phase});
         });
     if (failure)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "job_watch.hpp"
 
+#include "stop_signals.hpp"
+
 #include <error.hpp>
 
 #include <algorithm>
@@ -46,6 +48,33 @@ JobWatch::JobWatch(sdbus::IConnection &bus, std::string object) : bus_(bus), obj
                                        if (iface == kJobIf && job_ && msg.getPath() == *job_ && it != changed.end())
                                            progress_ = it->second.get<double>();
                                    });
+}
+
+void JobWatch::cancel_on_stop(const std::map<std::string, sdbus::Variant> &options)
+{
+    if (!StopSignals::requested() || cancel_sent_ || !job_)
+        return;
+    cancel_sent_ = true;
+    try {
+        sdbus::createProxy(bus_, "org.dmremap1", *job_)->callMethod("Cancel").onInterface(kJobIf).withArguments(options);
+    } catch (const sdbus::Error &) {
+        // Finished meanwhile: its reply comes anyway.
+    }
+}
+
+std::uint64_t JobWatch::bytes()
+{
+    if (!bytes_ && job_) {
+        try {
+            bytes_ = sdbus::createProxy(bus_, "org.dmremap1", *job_)
+                         ->getProperty("Bytes")
+                         .onInterface(kJobIf)
+                         .get<std::uint64_t>();
+        } catch (const sdbus::Error &) {
+            // Gone already: the reply is next.
+        }
+    }
+    return bytes_;
 }
 
 void JobWatch::pump(const std::function<bool()> &done)

@@ -6,7 +6,9 @@
 // has. Listening starts at construction, before the call is made.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -26,6 +28,11 @@ public:
     void wait(const std::function<bool()> &done, const std::function<void(double)> &progress);
     // The job's path, once it has appeared.
     const std::optional<std::string> &job() const { return job_; }
+    // Once SIGINT or SIGTERM came (StopSignals) and the job is there, asks
+    // it to stop, once; its reply still ends the wait.
+    void cancel_on_stop(const std::map<std::string, sdbus::Variant> &options);
+    // The job's Bytes, read once the job is there; 0 before.
+    std::uint64_t bytes();
 
 private:
     void pump(const std::function<bool()> &done);
@@ -34,6 +41,8 @@ private:
     const std::string object_;
     std::optional<std::string> job_; // the path of our object's job, once seen
     double progress_ = -1;
+    bool cancel_sent_ = false;
+    std::uint64_t bytes_ = 0;
     sdbus::Slot added_slot_, progress_slot_;
 };
 
