@@ -75,7 +75,7 @@ private:
     void StartScan(sdbus::Result<sdbus::ObjectPath, Dict> &&result, Dict options) override;
     void SetScanSchedule(sdbus::Result<> &&result, std::string schedule, Dict options) override;
     // device_replace.cpp
-    void Replace(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::string new_device, Dict options) override;
+    void Replace(sdbus::Result<Dict> &&result, std::string new_device, Dict options) override;
     void Stop(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
 
     std::string Name() override;

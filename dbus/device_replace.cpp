@@ -104,7 +104,7 @@ private:
 
 } // namespace
 
-void DeviceObject::Replace(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std::string new_device, Dict options)
+void DeviceObject::Replace(sdbus::Result<Dict> &&result, std::string new_device, Dict options)
 {
     const auto parsed = parse_or_reply(result, [&] { return parse_replace(new_device, options); });
     if (!parsed)
@@ -117,7 +117,7 @@ void DeviceObject::Replace(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std:
         where, d.authorizer(), std::move(result), Authorizer::caller(getObject()),
         replace_action(name_, new_device, parsed->options.spares),
         parsed->interactive,
-        [&d, name = name_, new_device, ro = parsed->options](std::uint32_t uid) -> std::tuple<sdbus::ObjectPath, Dict> {
+        [&d, name = name_, new_device, ro = parsed->options](std::uint32_t uid) -> Dict {
             ReplaceResult r;
             sdbus::ObjectPath path;
             auto control = std::make_shared<JobControl>(JobControl::ByFlag{});
@@ -151,7 +151,9 @@ void DeviceObject::Replace(sdbus::Result<sdbus::ObjectPath, Dict> &&result, std:
                            std::to_string(static_cast<std::uint64_t>(r.seconds + 0.5)) + " s";
                 },
                 {}, control, &path);
-            return {path, result_dict(r)};
+            Dict out = result_dict(r);
+            out["job"] = sdbus::Variant(path);
+            return out;
         });
 }
 

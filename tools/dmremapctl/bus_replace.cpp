@@ -94,7 +94,7 @@ ReplaceResult BusBackend::replace(const std::string &name, const std::string &ne
         .onInterface("org.dmremap1.Device")
         .withTimeout(std::chrono::hours(24 * 24))
         .withArguments(absolute_path(new_device), o)
-        .uponReplyInvoke([&](const sdbus::Error *error, const sdbus::ObjectPath &, const Dict &r) {
+        .uponReplyInvoke([&](const sdbus::Error *error, const Dict &r) {
             if (error)
                 failure = *error;
             else
