@@ -31,8 +31,11 @@ if [ -z "${DMREMAP_VM_MODE:-}" ]; then
 	. "$(dirname "$0")/lib-host.sh"
 	before_boot() {
 		# Without nofail: local-fs.target, and so the test, waits for them.
-		[ "$1" = create ] || printf '%s\n' "LABEL=remapfs /srv/remap ext4 defaults 0 2" \
-			"LABEL=wspares /var/lib/dm-remap/spares ext4 defaults 0 2" "LABEL=rfs /srv/r ext4 defaults 0 2" \
+		# Up to 5 minutes (systemd's default is 90 s): three guests on two
+		# cores under TCG can take longer than that to assemble.
+		local o=defaults,x-systemd.device-timeout=300
+		[ "$1" = create ] || printf '%s\n' "LABEL=remapfs /srv/remap ext4 $o 0 2" \
+			"LABEL=wspares /var/lib/dm-remap/spares ext4 $o 0 2" "LABEL=rfs /srv/r ext4 $o 0 2" \
 			> "$full_work/fstab"
 	}
 	full_boots "$0" "$1" boot-assembly \
