@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "bus_backend.hpp"
 
+#include "bus_dict.hpp"
 #include "device_proxy.h"
 #include "job_watch.hpp"
 #include "manager_proxy.h"
@@ -128,17 +129,6 @@ template <typename F> auto call(F &&f, const std::string &device = "")
     }
 }
 
-template <typename T> T prop(const std::map<std::string, sdbus::Variant> &d, const std::string &key)
-{
-    const auto it = d.find(key);
-    if (it == d.end())
-        throw Error(Error::Code::Failed, "dm-remapd: no '" + key + "' (a daemon older than this dmremapctl?)");
-    try {
-        return it->second.get<T>();
-    } catch (const sdbus::Error &) {
-        throw Error(Error::Code::Failed, "dm-remapd: '" + key + "' has an unexpected type");
-    }
-}
 
 // The daemon resolves paths from its own working directory (/).
 std::string absolute(const std::string &p)

@@ -5,6 +5,7 @@
 // a direct one. --resume stays root's: dm-remap-replace@.service runs it.
 #include "bus_backend.hpp"
 
+#include "bus_dict.hpp"
 #include "job_watch.hpp"
 #include "stop_signals.hpp"
 
@@ -20,36 +21,24 @@ namespace {
 using Dict = std::map<std::string, sdbus::Variant>;
 constexpr const char *kJobIf = "org.dmremap1.Job";
 
-template <typename T> T get(const Dict &d, const std::string &key)
-{
-    const auto it = d.find(key);
-    if (it == d.end())
-        throw Error(Error::Code::Failed, "dm-remapd: no '" + key + "' in Replace's result");
-    try {
-        return it->second.get<T>();
-    } catch (const sdbus::Error &) {
-        throw Error(Error::Code::Failed, "dm-remapd: '" + key + "' has an unexpected type");
-    }
-}
-
 ReplaceResult result_of(const Dict &d)
 {
     ReplaceResult r;
-    r.name = get<std::string>(d, "device");
-    const std::string uuid = get<std::string>(d, "set_uuid");
+    r.name = prop<std::string>(d, "device");
+    const std::string uuid = prop<std::string>(d, "set_uuid");
     if (const auto u = Uuid::parse(uuid))
         r.set_uuid = *u;
     else
         throw Error(Error::Code::Failed, "dm-remapd: set_uuid '" + uuid + "' is not a UUID");
-    r.old_device = get<std::string>(d, "old_device");
-    r.new_device = get<std::string>(d, "new_device");
-    r.data_bytes = get<std::uint64_t>(d, "data_bytes");
-    r.pending = get<std::vector<std::uint64_t>>(d, "pending");
-    r.windows = get<std::uint32_t>(d, "parts");
-    r.recopied = get<std::uint32_t>(d, "recopied");
-    r.seconds = get<double>(d, "seconds");
-    r.spares = get<std::vector<std::string>>(d, "spares");
-    r.spare_errors = get<std::vector<std::string>>(d, "spare_errors");
+    r.old_device = prop<std::string>(d, "old_device");
+    r.new_device = prop<std::string>(d, "new_device");
+    r.data_bytes = prop<std::uint64_t>(d, "data_bytes");
+    r.pending = prop<std::vector<std::uint64_t>>(d, "pending");
+    r.windows = prop<std::uint32_t>(d, "parts");
+    r.recopied = prop<std::uint32_t>(d, "recopied");
+    r.seconds = prop<double>(d, "seconds");
+    r.spares = prop<std::vector<std::string>>(d, "spares");
+    r.spare_errors = prop<std::vector<std::string>>(d, "spare_errors");
     return r;
 }
 
