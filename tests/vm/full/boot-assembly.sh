@@ -13,16 +13,12 @@
 # spare named, and the spare attached when it appears; x never started
 # (the data member is missing) without holding up the boot, and started
 # when its data member is plugged in. udisks sees members as hidden and
-# the device as an ordinary one it mounts. Set r (vdi, ext4 mounted by
-# fstab) has its data disk replaced by vdj; the replace is stopped while
-# its first part is copied; a file is written and fsynced. Then 4 blocks of a file on u
+# the device as an ordinary one it mounts. Then 4 blocks of a file on u
 # are remapped, the file is rewritten in place and fsynced (those blocks
 # hold it only on the spare), and the power is cut. Boot 3: u back and
-# mounted (after fsck's journal replay) with both files and
-# all 5 remaps; r back on its old disk with the file written during the
-# copy, and the replace gone on by itself (dm-remap-replace@) to the end;
-# the next assembly takes vdj and passes vdi over; every set's metadata
-# checks clean.
+# mounted (after fsck's journal replay) with both files and all 5 remaps;
+# every set's metadata checks clean. (A power cut in the middle of a
+# replace: full/replace-power.sh.)
 #
 # On the host:  full/boot-assembly.sh KERNEL_SERIES
 # In the guest: full/boot-assembly.sh STEP
@@ -35,21 +31,19 @@ if [ -z "${DMREMAP_VM_MODE:-}" ]; then
 		# cores under TCG can take longer than that to assemble.
 		local o=defaults,x-systemd.device-timeout=300
 		[ "$1" = create ] || printf '%s\n' "LABEL=remapfs /srv/remap ext4 $o 0 2" \
-			"LABEL=wspares /var/lib/dm-remap/spares ext4 $o 0 2" "LABEL=rfs /srv/r ext4 $o 0 2" \
+			"LABEL=wspares /var/lib/dm-remap/spares ext4 $o 0 2" \
 			> "$full_work/fstab"
 	}
 	full_boots "$0" "$1" boot-assembly \
-		"u-data.img:96M u-spare.img:48M v-data.img:48M v-spare.img:16M x-data.img:48M x-spare.img:16M w-data.img:48M w-fs.img:128M r-old.img:48M r-new.img:48M" \
+		"u-data.img:96M u-spare.img:48M v-data.img:48M v-spare.img:16M x-data.img:48M x-spare.img:16M w-data.img:48M w-fs.img:128M" \
 		"--install --timeout 900" create boot after-cut
 	exit 0
 fi
 
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
-ctl=/usr/local/sbin/dmremapctl # as the units run it
+. "$DMREMAP_SRC/tests/vm/full/lib-guest.sh"
 udevadm settle
-for d in vda vdb vdc vdd vde vdf vdg vdh vdi vdj; do wait_for_dev /dev/$d; done
-# udev_prop DEV KEY: KEY from udev's database for DEV.
-udev_prop() { udevadm info --query=property "$1" | sed -n "s/^$2=//p"; }
+for d in vda vdb vdc vdd vde vdf vdg vdh; do wait_for_dev /dev/$d; done
 # members_by_source: "device:index:source ..." from dmremapctl members --json.
 members_by_source() {
 	"$ctl" members --json | jq -r "[.[] | select(.set_name == \"$1\")] | sort_by(.index) |
@@ -59,13 +53,7 @@ members_by_source() {
 # under them, so the disk itself carries no superblock.
 vs_table() { echo "0 $(($(blockdev --getsz /dev/vdd) - 2048)) linear /dev/vdd 2048"; }
 xd_table() { echo "0 $(($(blockdev --getsz /dev/vde) - 2048)) linear /dev/vde 2048"; }
-# unit_log UNIT: what the unit printed in this boot.
-unit_log() { journalctl -b -o cat -u "$1"; }
 spares=/var/lib/dm-remap/spares
-link_target() { readlink -f "/dev/disk/by-id/$1"; }
-# logged UNIT EXTENDED-REGEX: whether UNIT printed a line matching it in
-# this boot. The line follows the device it speaks of: poll for it.
-logged() { unit_log "$1" | grep -qE "$2"; }
 # image_attacher LOOP: the unit that logged attaching w's image (as LOOP
 # when it started w, by index when it joined w running degraded).
 image_attacher() {
@@ -79,20 +67,6 @@ no_backing_file() { [ -z "$(cat "/sys/class/block/${1#/dev/}/loop/backing_file" 
 not_degraded() { [ "$(status_field "$1" degraded)" = 0 ]; }
 complete() { [ -b "/dev/mapper/$1" ] && not_degraded "$1"; }
 gave_up() { [ "$(systemctl show -P Result "dm-remap-last-resort@$1.service")" = exit-code ]; }
-# settled SECONDS WHAT DEV CMD...: wait_until, and on a timeout what udev
-# and systemd did about DEV.
-settled() {
-	local secs=$1 what=$2 dev=$3
-	shift 3
-	(wait_until "$secs" "$what" "$@") && return 0
-	echo "--- udev: $dev"
-	udevadm info "$dev" || echo "(udev has no record of $dev)"
-	echo "--- journal"
-	journalctl -b -o short-monotonic --no-pager -u 'dm-remap-*' || echo "(journalctl failed)"
-	systemctl status --no-pager "$(systemd-escape --path --suffix=device "$dev")" || echo "(no active device unit)"
-	die "timed out waiting for $what"
-}
-
 case $1 in
 create)
 	[ "$(cat /proc/1/comm)" = systemd ] || die "PID 1 is $(cat /proc/1/comm), not systemd"
@@ -153,12 +127,6 @@ create)
 	"$ctl" stop w > /dev/null
 	umount "$spares"
 
-	"$ctl" create --name r --max-remaps 4096 --internal-spare 4M /dev/vdi > /dev/null
-	mkfs.ext4 -q -L rfs /dev/mapper/r
-	mount /dev/mapper/r /mnt
-	yes "dm-remap r1" | head -c 8M > /mnt/r1
-	umount /mnt
-	"$ctl" stop r > /dev/null
 	# Every start udev asked for while the sets were made found them active.
 	failed=$(systemctl list-units --failed --plain --no-legend 'dm-remap-*')
 	expect_eq "failed dm-remap units" "" "$failed"
@@ -170,21 +138,6 @@ boot)
 	if [ -z "$uuid_u" ] || [ -z "$uuid_v" ] || [ -z "$uuid_x" ]; then
 		die "members not in udev after boot: u=$uuid_u v=$uuid_v x=$uuid_x"
 	fi
-	# r: mounted at boot; its data disk is replaced while mounted, the
-	# replace stopped while its first part is copied (the power is cut so).
-	expect_eq "r mounted at boot" /dev/mapper/r "$(findmnt -n -o SOURCE /srv/r)"
-	"$ctl" replace r /dev/vdj > /tmp/replace.out 2>&1 &
-	replace_pid=$!
-	r_copying() { dmsetup table r | grep -q " mirror "; }
-	(wait_until 60 "r's copy to start" r_copying) || { cat /tmp/replace.out; die "r's copy did not start"; }
-	kill -STOP "$replace_pid"
-	yes "dm-remap r2" | head -c 4M > /srv/r/r2
-	sync /srv/r/r2
-	udevadm settle
-	expect_eq "the new disk to udev" replacing "$(udev_prop /dev/vdj DM_REMAP_REPLACE)"
-	# The old set's hidden device is no second filesystem to udev.
-	expect_eq "r's label" "$(readlink -f /dev/mapper/r)" "$(readlink -f /dev/disk/by-label/rfs)"
-
 	# u: assembled from both disks at coldplug, mounted before this test ran.
 	expect_eq "u mounted at boot" /dev/mapper/u "$(findmnt -n -o SOURCE /srv/remap)"
 	# By a step; by the last resort if a member's start was merged into a
@@ -291,31 +244,11 @@ boot)
 	expect_eq "b rewritten in place" "$first" \
 		"$(filefrag -v /srv/remap/b | awk '$1 == "0:" { print $4 }' | tr -d '.:')"
 	yes "dm-remap c" | head -c 4M > /srv/remap/c
-	kill -0 "$replace_pid" || die "r's replace ended before the power cut: $(cat /tmp/replace.out)"
-	dmsetup table r | grep -q " mirror " || die "r is no longer being copied: $(dmsetup table r)"
 	echo "u assembled and mounted at boot; w started with its image spare; v started degraded naming its spare," \
-		"which was attached when it came; x waited for its data member without holding up the boot;" \
-		"r's data disk replaced by vdj until the power cut"
+		"which was attached when it came; x waited for its data member without holding up the boot"
 	vm_power_cut
 	;;
 after-cut)
-	# r: back on its old disk with r2; the replace goes on by itself.
-	uuid_r=$(udev_prop /dev/vdi DM_REMAP_SET_UUID)
-	expect_eq "r mounted at boot after a cut mid-replace" /dev/mapper/r "$(findmnt -n -o SOURCE /srv/r)"
-	replaced() {
-		[ "$(systemctl show -P ActiveState "dm-remap-replace@$uuid_r.service")" = inactive ] &&
-			logged "dm-remap-replace@$uuid_r.service" "^r: now on /dev/vdj \(was /dev/vdi\)"
-	}
-	settled 180 "r's replace to go on and switch" /dev/vdj replaced
-	expect_eq "dm-remap-replace@ result" success "$(systemctl show -P Result "dm-remap-replace@$uuid_r.service")"
-	expect_eq "r's data disk" "$(majmin /dev/vdj)" "$(dmsetup table r | awk '{print $4}')"
-	expect_eq "r1" "$(yes "dm-remap r1" | head -c 8M | sha256sum)" "$(sha256sum < /srv/r/r1)"
-	expect_eq "r2 (fsynced during the copy)" "$(yes "dm-remap r2" | head -c 4M | sha256sum)" "$(sha256sum < /srv/r/r2)"
-	udevadm settle
-	expect_eq "the old disk to udev" replaced "$(udev_prop /dev/vdi DM_REMAP_REPLACE)"
-	expect_eq "the new disk's link" /dev/vdj "$(link_target "dm-remap-member-$uuid_r-0")"
-	umount /srv/r
-
 	# u: mounted at boot again, after fsck replayed its journal.
 	expect_eq "u mounted at boot after a power cut" /dev/mapper/u "$(findmnt -n -o SOURCE /srv/remap)"
 	expect_eq "u's remaps after a power cut" 5 "$(status_field u remapped)"
@@ -323,17 +256,7 @@ after-cut)
 	expect_eq "b (fsynced before the cut)" "$(yes "dm-remap b2" | head -c 4M | sha256sum)" "$(sha256sum < /srv/remap/b)"
 	settled 90 "w to run with its image" /dev/vdg complete w
 	umount /srv/remap
-	# systemd-logind started after local-fs.target, in a mount namespace of
-	# its own that kept /srv/remap when it was unmounted here: stop says so
-	# (an admin's remedy is to restart the service).
-	rc=0
-	out=$("$ctl" stop u 2>&1) || rc=$?
-	case $rc:$out in
-	0:*) ;;
-	4:*"mounted at /srv/remap in the mount namespace of "*" (systemd-logind)"*) systemctl restart systemd-logind ;;
-	*) die "stop u: $out" ;;
-	esac
-	[ ! -e /dev/mapper/u ] || "$ctl" stop u > /dev/null
+	stop_booted u /srv/remap
 	"$ctl" stop w > /dev/null
 	# v's spare and x's data member come back: both run complete (whether
 	# v's last resort came first or not), and are stopped for the check.
@@ -342,17 +265,10 @@ after-cut)
 	settled 90 "v to run complete" /dev/mapper/vs complete v
 	settled 60 "x to run complete" /dev/mapper/xd complete x
 	"$ctl" stop v x > /dev/null
-	# The next boot's assembly of r: the new disk; the old one passed over.
-	"$ctl" stop r > /dev/null
-	expect_eq "r assembled" "Assembled /dev/mapper/r from /dev/vdj" "$("$ctl" assemble --uuid "$uuid_r")"
-	"$ctl" stop r > /dev/null
-	"$ctl" check /dev/vdi > /tmp/check.out || { cat /tmp/check.out; die "r's old disk does not check clean"; }
-	"$ctl" check /dev/vdj > /tmp/check.out || { cat /tmp/check.out; die "r's new disk does not check clean"; }
 	for set in "/dev/vda /dev/vdb" "/dev/vdc /dev/mapper/vs" "/dev/mapper/xd /dev/vdf" "/dev/vdg $spares/w.img"; do
 		# shellcheck disable=SC2086 # the members, one a word
 		"$ctl" check $set > /tmp/check.out || { cat /tmp/check.out; die "metadata check of $set failed"; }
 	done
-	echo "after a power cut: u mounted at boot with b (fsynced) and its 5 remaps; r back on its old disk with" \
-		"the file fsynced during the copy, its replace gone on to the end by itself; every set's metadata clean"
+	echo "after a power cut: u mounted at boot with b (fsynced) and its 5 remaps; every set's metadata clean"
 	;;
 esac
