@@ -76,12 +76,16 @@ BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configur
 
 # Generous: the same waits run in TCG guests on a loaded 2-core machine,
 # and they only last that long when something is wrong.
+# The pause doubles to 0.4 s: cond() may start programs, and under TCG a
+# flat-out poll took the CPU from what it waited for.
 def wait_for(cond, timeout=60.0, what="condition"):
     end = time.monotonic() + timeout
+    pause = 0.05
     while time.monotonic() < end:
         if cond():
             return
-        time.sleep(0.05)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.4)
     raise AssertionError("timed out waiting for " + what)
 
 

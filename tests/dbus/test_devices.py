@@ -82,7 +82,7 @@ class Signals:
             for i, s in enumerate(self.log):
                 if pred(s):
                     return i, s
-            time.sleep(0.02)
+            time.sleep(0.1)  # not flat out: under TCG the daemon it waits on needs the CPU
         raise AssertionError("no %s; got %s" % (what, [s[:3] for s in self.log]))
 
     def sync(self):

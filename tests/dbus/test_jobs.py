@@ -110,7 +110,7 @@ class Signals:
             for s in self.log:
                 if pred(s):
                     return s
-            time.sleep(0.02)
+            time.sleep(0.1)  # not flat out: under TCG the daemon it waits on needs the CPU
         raise AssertionError("no %s; got %s" % (what, [s[:2] for s in self.log]))
 
 
