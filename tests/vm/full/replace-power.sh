@@ -35,6 +35,19 @@ r2() { yes "dm-remap r2" | head -c 4M; }
 case $1 in
 replace)
 	"$ctl" create --name r --max-remaps 4096 --internal-spare 4M /dev/vda > /dev/null
+	udevadm settle
+	uuid=$(udev_prop /dev/vda DM_REMAP_SET_UUID)
+	# The new member started r's last-resort timer (30 s). A replace holds
+	# r's set lock for its whole copy, and a last resort that fires meanwhile
+	# waits for it: with the replace stopped below, for ever. Known, to be
+	# narrowed (the lock only around metadata changes); until then the
+	# last resort runs first.
+	last_resort_ran() {
+		local svc="dm-remap-last-resort@$uuid.service"
+		[ "$(systemctl show -P InactiveExitTimestampMonotonic "$svc")" != 0 ] &&
+			[ "$(systemctl show -P ActiveState "$svc")" = inactive ]
+	}
+	settled 120 "r's last resort to run" /dev/vda last_resort_ran
 	mkfs.ext4 -q -L rfs /dev/mapper/r
 	mkdir -p /srv/r
 	mount /dev/mapper/r /srv/r
@@ -43,7 +56,7 @@ replace)
 	"$ctl" replace r /dev/vdb > /tmp/replace.out 2>&1 &
 	replace_pid=$!
 	r_copying() { dmsetup table r | grep -q " mirror "; }
-	(wait_until 60 "r's copy to start" r_copying) || { cat /tmp/replace.out; die "r's copy did not start"; }
+	(wait_until --flat 60 "r's copy to start" r_copying) || { cat /tmp/replace.out; die "r's copy did not start"; }
 	kill -STOP "$replace_pid"
 	r2 > /srv/r/r2
 	sync /srv/r/r2

@@ -220,11 +220,11 @@ slow=$(delay_create slow "$d4" 0 20)
 "$ctl" replace r0 "$slow" > /tmp/bg.out 2>&1 &
 bg=$!
 copying() { dmsetup table r0 | grep -q " mirror "; }
-wait_until 60 "the copy to start" copying
+wait_until --flat 60 "the copy to start" copying
 # A pending block (held on the old disk) in the first part, written once
 # that part is copied: the old set heals it, the replace copies it later.
 first_copied() { dmsetup table r0 | grep -q " nosync "; }
-wait_until 120 "the first part to be copied" first_copied
+wait_until --flat 120 "the first part to be copied" first_copied
 # The rest of the copy held back (a second a write) while the checks run,
 # however slow the machine.
 dmsetup reload slow --table "0 $(blockdev --getsz "$d4") delay $d4 0 0 $d4 0 1000"
