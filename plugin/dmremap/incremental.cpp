@@ -5,6 +5,7 @@
 #include "error.hpp"
 #include "file_io.hpp"
 #include "loop_device.hpp"
+#include "replacer.hpp"
 #include "set_lock.hpp"
 #include "target_status.hpp"
 
@@ -72,7 +73,8 @@ IncrementalStep Incremental::step(const Uuid &set, bool last_resort, bool degrad
     // udev starts a step for every member, and the last-resort timer may
     // fire meanwhile: one at a time per set, each seeing what the one
     // before it did.
-    SetLock lock(set);
+    std::optional<SetLock> held;
+    const std::string replacing = Replacer::lock_unless_replacing(set, held);
 
     IncrementalStep r;
     r.set_uuid = set;
@@ -87,6 +89,14 @@ IncrementalStep Incremental::step(const Uuid &set, bool last_resort, bool degrad
             spares += " " + m.devnode;
     }
     const std::string who = "set '" + r.set_name + "' (" + set.str() + ")";
+    if (!replacing.empty()) {
+        // A spare that comes back meanwhile is not rejoined: the replace
+        // switches tables over the set as it found it.
+        r.outcome = IncrementalStep::Outcome::Active;
+        r.device = replacing;
+        return r;
+    }
+    SetLock &lock = *held;
     if (auto name = Discovery::active_name(set); !name.empty()) {
         lock.mark_started();
         r.outcome = IncrementalStep::Outcome::Active;

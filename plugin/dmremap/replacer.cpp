@@ -480,6 +480,26 @@ ReplaceResult Run::run()
 
 std::string Replacer::source_name(const Uuid &set) { return "dm-remap-old-" + set.str(); }
 
+std::string Replacer::lock_unless_replacing(const Uuid &set, std::optional<SetLock> &lock)
+{
+    // Polled, not waited for: a replace may start while this waits behind
+    // a short holder, and would keep it waiting for the whole copy.
+    DmControl dm;
+    for (auto pause = std::chrono::milliseconds(10);; pause = std::min(pause * 2, std::chrono::milliseconds(200))) {
+        try {
+            lock.emplace(set, false);
+            return "";
+        } catch (const Error &e) {
+            if (e.code() != Error::Code::Busy)
+                throw;
+        }
+        if (dm.info(source_name(set)))
+            if (auto name = Discovery::active_name(set); !name.empty())
+                return name;
+        std::this_thread::sleep_for(pause);
+    }
+}
+
 namespace {
 
 // The kernel loads a target's module when a table names it (as dmsetup

@@ -5,6 +5,7 @@
 #include "error.hpp"
 #include "file_io.hpp"
 #include "loop_device.hpp"
+#include "replacer.hpp"
 #include "replace_disk.hpp"
 #include "safety.hpp"
 #include "set_lock.hpp"
@@ -110,7 +111,14 @@ AssembledSet activate(const Uuid &set, std::vector<FoundMember> given, const Ass
     if (!opts.name.empty() && !validator::valid_name(opts.name))
         throw Error(Error::Code::InvalidArgument,
                     "name '" + opts.name + "' is not a valid device name (" + validator::kNameRules + ")");
-    SetLock lock(set); // udev's assembly steps, an admin's assemble or create
+    // udev's assembly steps, an admin's assemble or create
+    std::optional<SetLock> held;
+    if (auto name = Replacer::lock_unless_replacing(set, held); !name.empty()) {
+        out.name = name;
+        out.already_active = true;
+        return out;
+    }
+    SetLock &lock = *held;
     if (auto name = Discovery::active_name(set); !name.empty()) {
         lock.mark_started();
         out.name = name;

@@ -37,17 +37,6 @@ replace)
 	"$ctl" create --name r --max-remaps 4096 --internal-spare 4M /dev/vda > /dev/null
 	udevadm settle
 	uuid=$(udev_prop /dev/vda DM_REMAP_SET_UUID)
-	# The new member started r's last-resort timer (30 s). A replace holds
-	# r's set lock for its whole copy, and a last resort that fires meanwhile
-	# waits for it: with the replace stopped below, for ever. Known, to be
-	# narrowed (the lock only around metadata changes); until then the
-	# last resort runs first.
-	last_resort_ran() {
-		local svc="dm-remap-last-resort@$uuid.service"
-		[ "$(systemctl show -P InactiveExitTimestampMonotonic "$svc")" != 0 ] &&
-			[ "$(systemctl show -P ActiveState "$svc")" = inactive ]
-	}
-	settled 120 "r's last resort to run" /dev/vda last_resort_ran
 	mkfs.ext4 -q -L rfs /dev/mapper/r
 	mkdir -p /srv/r
 	mount /dev/mapper/r /srv/r
@@ -60,6 +49,16 @@ replace)
 	kill -STOP "$replace_pid"
 	r2 > /srv/r/r2
 	sync /srv/r/r2
+	# The replace holds r's set lock, stopped. r's last resort (its timer
+	# fires 30 s after the first member appeared, maybe now) and an admin's
+	# assemble find r running and return at once, not after the copy.
+	last_resort="dm-remap-last-resort@$uuid.service"
+	timeout 60 systemctl start "$last_resort" ||
+		die "r's last resort did not return during the stopped replace: $(systemctl status --no-pager "$last_resort")"
+	expect_eq "r's last resort during the replace" success "$(systemctl show -P Result "$last_resort")"
+	out=$(timeout 60 "$ctl" assemble --uuid "$uuid") || die "assemble did not return during the stopped replace"
+	expect_eq "assemble during the replace" "r: already active" "$out"
+	expect_eq "the replace, meanwhile" "T (stopped)" "$(sed -n "s/^State:[[:space:]]*//p" "/proc/$replace_pid/status")"
 	udevadm settle
 	expect_eq "the new disk to udev" replacing "$(udev_prop /dev/vdb DM_REMAP_REPLACE)"
 	# The old set's hidden device is no second filesystem to udev.
