@@ -6,6 +6,8 @@
 #include "layout.hpp"
 #include "safety.hpp"
 
+#include <dm-remap-format.h>
+
 #include <cerrno>
 #include <sys/stat.h>
 
@@ -26,7 +28,10 @@ SpareCandidate::SpareCandidate(const std::string &dev, const Superblock &set, de
         mv = Checker::read_superblocks(io, ignore);
     }
     // Our own member is also "in use" (by us): say the more useful thing.
-    if (mv.sb && mv.sb->set_uuid == set.set_uuid)
+    // A member a replace left behind keeps the set's UUID but is no member
+    // now: like another set's, --force takes it.
+    const bool replaced = mv.sb && (mv.sb->compat_flags & DMR_COMPAT_REPLACED);
+    if (mv.sb && mv.sb->set_uuid == set.set_uuid && !replaced)
         throw Error(Error::Code::Exists, dev + ": already " + std::string(role_name(mv.sb->role)) + " member " +
                                              std::to_string(mv.sb->member_index) + " of set '" + set.name + "'");
     if (Safety::stacked_on(st.st_rdev, self))
@@ -46,7 +51,9 @@ SpareCandidate::SpareCandidate(const std::string &dev, const Superblock &set, de
     if (mv.sb && !force)
         throw Error(Error::Code::Exists, dev + ": " + role_name(mv.sb->role) + " member " +
                                              std::to_string(mv.sb->member_index) + " of remap set '" + mv.sb->name +
-                                             "' (" + mv.sb->set_uuid.str() + "); use --force to overwrite");
+                                             "' (" + mv.sb->set_uuid.str() + ")" +
+                                             (replaced ? ", left behind by a replace of its data disk" : "") +
+                                             "; use --force to overwrite");
     old_member_ = mv.sb.has_value();
     const auto sigs = Safety::signatures(dev);
     if (!sigs.empty() && !force)

@@ -93,6 +93,13 @@ case $(refused_with_text "$ctl" assemble "$d0") in
 *"belongs to the old disk of set 'r0', whose data disk was replaced"*) ;;
 *) die "assembling the old disk was not refused as replaced" ;;
 esac
+# It keeps r0's UUID but is no member: a spare of r0 only with --force.
+case $(refused_with_text "$ctl" spare add r0 "$d0") in
+*"data member 0 of remap set 'r0' ("*"), left behind by a replace of its data disk; use --force"*) ;;
+*) die "adding the old disk as a spare was not refused as left behind" ;;
+esac
+"$ctl" spare add --force r0 "$d0" > /dev/null || die "the old disk could not be made r0's spare with --force"
+"$ctl" spare remove r0 "$d0" > /dev/null
 echo "1: replaced under fio: $(jq -r '"\(.data_bytes / 1048576 | floor) MiB in \(.seconds | floor) s, \(.parts) parts"' /tmp/replace.json)"
 
 # 2. LVM on top stays active; blocks the old disk fails during the copy
