@@ -11,7 +11,8 @@
 #     come back at the next assembly;
 #  4. the new disk failing a write: the replace stops, the device runs on
 #     the old disk with its data, the new disk is no set;
-#  5. refusals: too small, mounted, in use, a member of a set, running.
+#  5. refusals: too small, mounted, in use, a member of a set, running;
+#  6. a replace killed mid-copy, overtaken by the next: not resumed.
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 modprobe ext4
 modprobe dm-mirror
@@ -251,3 +252,29 @@ blocks verify /dev/mapper/r0 5000 1 five || die "the held block written during t
 case " $(pending_list)" in *" 5000 "*) die "block 5000, written during the copy, is pending on the new set" ;; esac
 echo "5: refusals name the device and the reason; a replace that runs shows in status"
 
+
+# 6. A replace killed while it copies leaves its new disk unfinished; the
+#    next replace, onto another disk, takes the set back and moves it.
+#    Going on with the first (as dm-remap-replace@ does when that disk
+#    appears at a boot) is refused: it would move the set again.
+nullb_remove d0
+x=$(nullb_create d6 96 4096)
+y=$(nullb_create d7 96 4096)
+xslow=$(delay_create xslow "$x" 0 20)
+"$ctl" replace r0 "$xslow" > /tmp/bg.out 2>&1 &
+bg=$!
+wait_until --flat 60 "the copy onto $x to start" copying
+kill -KILL "$bg"
+wait "$bg" && die "the killed replace succeeded: $(cat /tmp/bg.out)"
+dmsetup reload xslow --table "0 $(blockdev --getsz "$x") linear $x 0"
+dmsetup resume xslow
+sleep 1 # a format's ctime counts seconds
+"$ctl" replace r0 "$y" > /dev/null || die "the replace after a killed one failed"
+expect_eq "data member" "$(majmin "$y")" "$(data_dev)"
+dmsetup remove xslow
+expect_eq "the killed replace's disk" "DM_REMAP_REPLACE=replacing" "$("$ctl" probe "$x" | grep REPLACE)"
+uuid=$("$ctl" probe "$y" | sed -n 's/^DM_REMAP_SET_UUID=//p')
+refused "$x: left unfinished by an earlier replace of set 'r0' ($uuid), which a later replace moved to another disk" \
+	"$ctl" replace --resume "$uuid" --wait 5
+expect_eq "data member after the refused resume" "$(majmin "$y")" "$(data_dev)"
+echo "6: an unfinished disk that a later replace overtook is not resumed onto"
