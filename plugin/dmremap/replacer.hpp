@@ -74,13 +74,13 @@ public:
 
     // The hidden device that runs the old disk's set while the copy runs.
     static std::string source_name(const Uuid &set);
+    static constexpr const char *kSourceUuidPrefix = "REMAPSRC-"; // Discovery skips it
 
     // Takes the set's lock, unless a replace of the set holds it while the
     // set runs: a replace holds it for its whole copy, which may take hours,
     // and an assembly step or an assemble of a running set has nothing to do
     // meanwhile. Then returns the name the set runs as, `lock` left empty.
     static std::string lock_unless_replacing(const Uuid &set, std::optional<SetLock> &lock);
-    static constexpr const char *kSourceUuidPrefix = "REMAPSRC-"; // Discovery skips it
 };
 
 } // namespace dmremap
