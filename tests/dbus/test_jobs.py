@@ -196,6 +196,35 @@ class TestCancel(DBusTest):
         if dm_state(os.path.basename(SLOW)) == "SUSPENDED":
             dmsetup("resume", os.path.basename(SLOW))
 
+    def release_after_cancel(self):
+        """Cancel answers at once and interrupts the job from a thread of
+        its own, which suspends the set. Released before that thread got
+        to its suspend (a guest of one CPU, a busy machine), the
+        evacuation runs on and may end before the cancel takes: wait until
+        a thread of dm-remapd waits inside dm_suspend past the targets'
+        presuspend (which tells the evacuation to stop), then release.
+        There it waits for the message that runs the evacuation
+        (synchronize_srcu), for bios in flight, or for the target's
+        worker (flush_workqueue)."""
+        task = "/proc/%d/task" % E.ENV.daemon.pid
+
+        def waits():
+            out = []
+            for tid in os.listdir(task):
+                try:
+                    with open("%s/%s/wchan" % (task, tid)) as f:
+                        out.append(f.read())
+                except OSError:
+                    pass  # the thread ended
+            return out
+        try:
+            past_presuspend = ("synchronize_srcu", "dm_wait_for", "flush_workqueue")
+            E.wait_for(lambda: any(p in w for w in waits() for p in past_presuspend),
+                       what="dm-remapd's suspend of the set to wait for the held read")
+        except AssertionError as e:
+            raise AssertionError("%s; its threads wait in %s" % (e, waits())) from None
+        self.release()
+
     def test_1_cancel_unknown_job(self):
         name, _ = self.call_error(self.job(ROOT + "/jobs/999999").Cancel, dbus.Dictionary({}, signature="sv"))
         self.assertEqual(name, "org.freedesktop.DBus.Error.UnknownObject")
@@ -229,7 +258,7 @@ class TestCancel(DBusTest):
         progress = self.hold_midway(signals, path)
         t = time.monotonic()
         self.job(path).Cancel(dbus.Dictionary({}, signature="sv"))
-        self.release()
+        self.release_after_cancel()
         print("canceled at Progress %.3f" % progress)
         done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
         success, message = plain(done[2])
@@ -288,9 +317,9 @@ class TestCancel(DBusTest):
         # without asking polkit at all.
         self.set_polkit([])
         r = as_nobody(path, JOB_IF, "Cancel", "a{sv}", [{}])
-        self.release()
-        print("canceled at Progress %.3f" % progress)
         self.assertNotIn("error", r, r)
+        self.release_after_cancel()
+        print("canceled at Progress %.3f" % progress)
         self.assertEqual(self.polkit_calls(), [], "the starter's Cancel asked polkit")
         done = signals.wait(lambda s: s[0] == path and s[1] == "Completed", what="Completed")
         success, message = plain(done[2])
