@@ -69,6 +69,14 @@ ReplaceDisk::ReplaceDisk(const std::string &name, const std::vector<std::string>
         throw Error(E::Exists, path_ + ": is " + role_name(mv.sb->role) + " member " +
                                    std::to_string(mv.sb->member_index) + " of remap set '" + mv.sb->name + "' (" +
                                    mv.sb->set_uuid.str() + "); the new disk must not belong to any set");
+    // Resumed onto a disk that a later replace overtook (the set runs from
+    // a disk formatted after it): that would move the set again, onto a
+    // disk the admin gave up on.
+    if (opts.resuming && mv.sb && mv.sb->ctime < old_sb_.ctime)
+        throw Error(E::Exists, path_ + ": left unfinished by an earlier replace of set '" + old_sb_.name + "' (" +
+                                   old_sb_.set_uuid.str() + "), which a later replace moved to another disk; not "
+                                   "copying onto it. Wipe it (wipefs -a " + path_ + ") to use it elsewhere, or move "
+                                   "the set onto it with 'dmremapctl replace " + name + " " + path_ + "'");
     if (!mv.sb && !opts.force)
         if (const auto sigs = Safety::signatures(path_); !sigs.empty())
             throw Error(E::Exists, path_ + ": contains a " + sigs.front() + "; use --force to overwrite it");

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "replacer.hpp"
 
-#include "checker.hpp"
 #include "discovery.hpp"
 #include "dm_control.hpp"
 #include "error.hpp"
-#include "file_io.hpp"
 #include "remap_device.hpp"
 #include "replace_disk.hpp"
 #include "replace_spares.hpp"
@@ -534,27 +532,6 @@ std::string device_of(const Uuid &set)
     return "";
 }
 
-// A disk left unfinished by a replace that a later replace overtook (the
-// set moved onto another disk meanwhile, formatted after this one): going
-// on would move the set again, onto a disk the admin gave up on.
-void refuse_overtaken(const std::string &name, const std::string &disk, const Uuid &set)
-{
-    auto superblock = [](const std::string &path) {
-        FileIo io(path, FileIo::Mode::ReadOnly);
-        Report ignore;
-        return Checker::read_superblocks(io, ignore).sb;
-    };
-    const auto members = RemapDevice(name).members(); // data member first
-    const auto running = members.empty() ? std::nullopt : superblock(members[0]);
-    const auto sb = superblock(disk);
-    if (running && sb && sb->ctime < running->ctime)
-        throw Error(Error::Code::Exists,
-                    disk + ": left unfinished by an earlier replace of set '" + running->name + "' (" + set.str() +
-                        "), which a later replace moved to another disk; not copying onto it. Wipe it (wipefs -a " +
-                        disk + ") to use it elsewhere, or move the set onto it with 'dmremapctl replace " + name +
-                        " " + disk + "'");
-}
-
 } // namespace
 
 std::optional<ReplaceResult> Replacer::resume(const Uuid &set, std::chrono::seconds wait, const ReplaceOptions &opts,
@@ -592,8 +569,9 @@ std::optional<ReplaceResult> Replacer::resume(const Uuid &set, std::chrono::seco
             const std::string disk = unfinished();
             if (disk.empty())
                 return std::nullopt;
-            refuse_overtaken(name, disk, set);
-            return replace(name, disk, opts, progress, cancel);
+            ReplaceOptions o = opts;
+            o.resuming = true;
+            return replace(name, disk, o, progress, cancel);
         }
         if (Clock::now() >= end)
             throw Error(Error::Code::NotFound, "set " + set.str() + ": not active; its replace goes on once the set "

@@ -29,6 +29,7 @@ struct ReplaceOptions {
     // copy starts. The default, neither: the old set stays whole.
     bool keep_spares = false;
     std::vector<std::string> spares;
+    bool resuming = false; // set by resume(): refuses an unfinished disk that a later replace overtook
 };
 
 struct ReplaceProgress {

@@ -217,8 +217,8 @@ class TestCancel(DBusTest):
                 except OSError:
                     pass  # the thread ended
             return out
+        past_presuspend = ("synchronize_srcu", "dm_wait_for", "flush_workqueue")
         try:
-            past_presuspend = ("synchronize_srcu", "dm_wait_for", "flush_workqueue")
             E.wait_for(lambda: any(p in w for w in waits() for p in past_presuspend),
                        what="dm-remapd's suspend of the set to wait for the held read")
         except AssertionError as e:
