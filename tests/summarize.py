@@ -10,8 +10,9 @@ or one "SKIPPED: <id>: <reason>" line in a test's output (tests/testmain.py,
 the Python test files in and out of the VM). A skip that the allow-list
 does not name fails the run: a run that skipped something did not pass.
 
-Prints every skip with its verdict, the time of each suite and the five
-slowest tests, then the closing line "N passed, M failed, K skipped"
+Prints the last lines of each failed test's output (CI keeps only the tail
+of a run's output, so a failure's reason must be near the end), every skip
+with its verdict, the time of each suite and the five slowest tests, then the closing line "N passed, M failed, K skipped"
 (K: skips inside tests and skipped tests, all allowed when M is 0).
 Exit status 1 when anything failed.
 """
@@ -22,6 +23,11 @@ import re
 import sys
 from collections import defaultdict
 
+# Enough to hold a failing VM test's verdict and the guest's last words,
+# few enough that two failures and the summary stay in CI's tail.
+FAILED_LINES = 40
+FAILED_SHOWN = 3
+KERNEL_LOG_START = "----- guest kernel log"
 SKIPPED_LINE = re.compile(r"^SKIPPED: (.+?): (.*)$", re.M)
 
 
@@ -44,6 +50,23 @@ def allowed(rules, test, skipped_id):
     return any(fnmatch.fnmatchcase(test, t) and fnmatch.fnmatchcase(skipped_id, i) for t, i, _ in rules)
 
 
+def tail_parts(lines):
+    """A failed test's output to show: its last lines, or, when vmtest
+    printed the guest's kernel log after the test's output, the last lines
+    of each (a hang shows in the kernel's hung-task reports)."""
+    start = next((i for i, line in enumerate(lines) if line.startswith(KERNEL_LOG_START)), None)
+    if start is None:
+        return [("the last lines of its output", lines[-FAILED_LINES:])]
+    half = FAILED_LINES // 2
+    kern = lines[start + 1:]
+    parts = [("the last lines of its output", lines[:start][-half:])]
+    hung = next((i for i, line in enumerate(kern) if "blocked for more than" in line), None)
+    if hung is not None:
+        parts.append(("the guest kernel's first hung-task report", kern[hung:hung + half]))
+    parts.append(("the last lines of the guest kernel's log", kern[-(half if hung is None else 5):]))
+    return parts
+
+
 def fmt_time(s):
     return f"{int(s) // 60} min {int(s) % 60:02d} s"
 
@@ -57,6 +80,7 @@ def main():
     rules = load_allow(a.allow) if a.allow else []
 
     passed, failed, skips, bad_skips = [], [], [], []
+    failed_output = {}
     suite_time, suite_count, durations = defaultdict(float), defaultdict(int), []
     for log in a.logs:
         with open(log) as f:
@@ -82,7 +106,13 @@ def main():
                     pass
                 else:
                     failed.append(name)
+                    failed_output[name] = ((r.get("stdout") or "") + (r.get("stderr") or "")).splitlines()
 
+    for name in failed[:FAILED_SHOWN]:
+        for what, lines in tail_parts(failed_output[name]):
+            print(f"--- {name}: {what} ---")
+            for line in lines:
+                print("  " + line[:200])
     if skips:
         print("Skips:")
         for test, sid, why in skips:
