@@ -11,10 +11,13 @@
 
 #include <discovery.hpp>
 #include <error.hpp>
+#include <history.hpp>
 #include <loop_device.hpp>
 #include <remap_device.hpp>
 #include <scan_schedule.hpp>
 #include <scanner.hpp>
+#include <state_store.hpp>
+#include <uuid.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -30,6 +33,7 @@ namespace {
 // (RemapDevice::kMaxRemapsPage, the message reply buffer); one D-Bus call
 // may span several.
 constexpr std::uint32_t kMaxRemapsPerCall = 1000;
+constexpr std::uint32_t kMaxHistoryPerCall = 1000;
 
 std::string node_of(const std::string &majmin)
 {
@@ -309,6 +313,32 @@ void DeviceObject::GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std:
                 break;
             from = page.back().block + 1;
         }
+        return out;
+    });
+}
+
+void DeviceObject::GetHistory(sdbus::Result<std::vector<HistoryRow>> &&result, std::int64_t since,
+                              std::uint32_t count, Dict options)
+{
+    if (!parse_or_reply(result, [&] {
+            const Options o(options, {});
+            if (count > kMaxHistoryPerCall)
+                throw Error(Error::Code::InvalidArgument,
+                            "count: " + std::to_string(count) + " is above " + std::to_string(kMaxHistoryPerCall));
+            return true;
+        }))
+        return;
+    // A file read: the pool, so that a slow /var never holds the bus.
+    dispatch_open(io("GetHistory"), daemon_.authorizer(), std::move(result), Authorizer::caller(getObject()),
+                  [uuid = Uuid::parse(snapshot().set_uuid), since, count] {
+        std::vector<HistoryRow> out;
+        if (!uuid)
+            return out; // made by hand: no state directory
+        // Not StateStore(uuid): that would make the directory of a set
+        // that has none yet.
+        const auto samples = History(StateStore::root() / uuid->str() / "history.jsonl").load();
+        for (const auto &h : History::select(samples, since, count))
+            out.emplace_back(h.time, h.spare_used, h.spare_total, h.remapped, h.pending);
         return out;
     });
 }

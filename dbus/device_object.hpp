@@ -71,6 +71,9 @@ private:
                std::map<std::string, sdbus::Variant> options) override;
     void GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std::uint64_t first, std::uint32_t count,
                    std::map<std::string, sdbus::Variant> options) override;
+    using HistoryRow = sdbus::Struct<std::int64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t>;
+    void GetHistory(sdbus::Result<std::vector<HistoryRow>> &&result, std::int64_t since, std::uint32_t count,
+                    Dict options) override;
     void Refresh(sdbus::Result<> &&result, std::map<std::string, sdbus::Variant> options) override;
     void StartScan(sdbus::Result<sdbus::ObjectPath, Dict> &&result, Dict options) override;
     void SetScanSchedule(sdbus::Result<> &&result, std::string schedule, Dict options) override;

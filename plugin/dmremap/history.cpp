@@ -274,4 +274,22 @@ std::vector<HistorySample> History::compact(const std::vector<HistorySample> &sa
     return out;
 }
 
+std::vector<HistorySample> History::select(const std::vector<HistorySample> &samples, std::int64_t since,
+                                           std::size_t count)
+{
+    const auto first = std::find_if(samples.begin(), samples.end(), [&](const auto &s) { return s.time >= since; });
+    const auto n = static_cast<std::size_t>(samples.end() - first);
+    if (n <= count)
+        return {first, samples.end()};
+    std::vector<HistorySample> out;
+    if (count == 0)
+        return out;
+    out.reserve(count);
+    // Sample i of count stands at (n - 1) * i / (count - 1): the first and
+    // the newest are both kept, the rest evenly between them.
+    for (std::size_t i = 0; i < count; i++)
+        out.push_back(*(first + static_cast<std::ptrdiff_t>(count == 1 ? n - 1 : (n - 1) * i / (count - 1))));
+    return out;
+}
+
 } // namespace dmremap

@@ -65,6 +65,10 @@ public:
     static bool worth_appending(const HistorySample &s, const std::optional<HistorySample> &previous);
     // Older samples thinned to one per day, the newest `keep_whole` kept.
     static std::vector<HistorySample> compact(const std::vector<HistorySample> &samples, std::size_t keep_whole);
+    // For a chart: the samples at or after `since`, at most `count` of
+    // them (0: none) evenly spread over those, the newest always among them.
+    static std::vector<HistorySample> select(const std::vector<HistorySample> &samples, std::int64_t since,
+                                             std::size_t count);
 
     const std::filesystem::path &file() const { return file_; }
 

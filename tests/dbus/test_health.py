@@ -132,6 +132,26 @@ class TestHealth(DBusTest):
         with open(os.path.join(E.ENV.metrics_dir, "dm_remap.prom")) as f:
             return f.read()
 
+    def test_2a_history_for_a_chart(self):
+        """GetHistory gives the history file's samples (the storm's among
+        them) to anyone, thinned to the count asked for."""
+        fields = ("time", "spare_used", "spare_total", "remapped", "pending")
+        want = [tuple(h[f] for f in fields) for h in self.history()]
+        got = [tuple(int(v) for v in row) for row in self.device().GetHistory(dbus.Int64(0), dbus.UInt32(1000), {})]
+        self.assertEqual(got, want)
+        self.assertEqual(got[-1][1], len(STORM))
+        # A user who may change nothing reads it too.
+        self.assertEqual(E.as_nobody(DEV, DEV_IF, "GetHistory", "xua{sv}", [0, 1000, {}]),
+                         {"result": [list(w) for w in want]})
+        # Thinned: the first and the newest kept; since the newest: only it.
+        if len(want) > 2:
+            two = [tuple(int(v) for v in r) for r in self.device().GetHistory(dbus.Int64(0), dbus.UInt32(2), {})]
+            self.assertEqual(two, [want[0], want[-1]])
+        last = self.device().GetHistory(dbus.Int64(want[-1][0]), dbus.UInt32(10), {})
+        self.assertEqual(tuple(int(v) for v in last[-1]), want[-1])
+        name, msg = self.call_error(self.device().GetHistory, dbus.Int64(0), dbus.UInt32(1001), {})
+        self.assertEqual((name, msg), (ERR + "InvalidArgument", "count: 1001 is above 1000"))
+
     def test_3_metrics_textfile(self):
         text = self.metrics()
         r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)

@@ -62,6 +62,10 @@ case $(json_get 'd.get("message")' <<< "$r") in
 esac
 r=$(call_as 65534 /org/dmremap1/devices/vf org.dmremap1.Device GetRemaps 'tua{sv}' '[0, 10, {}]')
 expect_eq "GetRemaps as uid 65534" "[]" "$(json_get 'd.get("result")' <<< "$r")"
+# The installed bus policy lets anyone read the history (the Cockpit page's
+# chart, unprivileged): the daemon's first sample of vf.
+r=$(call_as 65534 /org/dmremap1/devices/vf org.dmremap1.Device GetHistory 'xua{sv}' '[0, 10, {}]')
+[ "$(json_get 'len(d.get("result") or [])' <<< "$r")" -ge 1 ] || die "GetHistory as uid 65534: $r"
 [ -b /dev/mapper/vf ] || die "the refused Stop stopped it"
 
 # A disk whose driver loads after the daemon started (an NVMe-only machine

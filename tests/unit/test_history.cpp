@@ -153,3 +153,29 @@ TEST_F(HistoryTest, CountersCumulativeAcrossTableReload)
 }
 
 } // namespace
+
+TEST(HistorySelect, SinceAndCountEvenlyWithTheNewestKept)
+{
+    std::vector<HistorySample> all;
+    for (std::int64_t t = 0; t < 100; t++) {
+        HistorySample s;
+        s.time = t * 10;
+        s.spare_used = static_cast<std::uint64_t>(t);
+        all.push_back(s);
+    }
+    const auto times = [](const std::vector<HistorySample> &v) {
+        std::vector<std::int64_t> out;
+        for (const auto &s : v)
+            out.push_back(s.time);
+        return out;
+    };
+    // Fewer samples than asked for: all those from `since` on.
+    EXPECT_EQ(times(History::select(all, 955, 10)), (std::vector<std::int64_t>{960, 970, 980, 990}));
+    EXPECT_EQ(History::select(all, 0, 1000).size(), 100u);
+    // Thinned: the oldest after `since`, the newest, and evenly between.
+    EXPECT_EQ(times(History::select(all, 500, 3)), (std::vector<std::int64_t>{500, 740, 990}));
+    EXPECT_EQ(times(History::select(all, 0, 1)), (std::vector<std::int64_t>{990}));
+    EXPECT_TRUE(History::select(all, 0, 0).empty());
+    EXPECT_TRUE(History::select(all, 991, 5).empty());
+    EXPECT_TRUE(History::select({}, 0, 5).empty());
+}
