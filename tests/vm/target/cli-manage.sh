@@ -41,6 +41,11 @@ expect_eq "remap of an unreadable block" pending "$(jq -r .state <<< "$out")"
 rc=0
 out=$("$ctl" remap mg x 2>&1) || rc=$?
 expect_eq "remap bad block number" "2 dmremapctl remap: BLOCK 'x' is not a block number" "$rc $(head -1 <<< "$out")"
+# Past the end, the kernel says only EINVAL: the error names the range.
+blocks_in=$(($(dmsetup table mg | awk '{print $2}') / 8))
+rc=0
+out=$("$ctl" remap mg 99999999 2>&1) || rc=$?
+expect_eq "remap past the end" "1 dmremapctl remap: mg: block 99999999 is past the end: the data area has $blocks_in blocks of 4096 bytes (0 to $((blocks_in - 1)))" "$rc $(head -1 <<< "$out")"
 
 # Many entries page through the kernel's list (pages of 100): 150 more
 # blocks go bad at once and are remapped by one write (6.1's null_blk takes
