@@ -3,7 +3,8 @@
 """Run a test script inside a real Debian kernel under QEMU.
 
   vmtest.py run [--kernel 6.1|6.12] [--mode fast|full] [--bench] [--disk PATH[:SIZE]]...
-                [--smp N] [--timeout S] [--build DIR] [--show-output] SCRIPT [ARGS...]
+                [--smp N] [--forward HOSTPORT:GUESTPORT]... [--timeout S] [--build DIR]
+                [--show-output] SCRIPT [ARGS...]
   vmtest.py run [--kernel ...] [--disk ...] --initrd PATH [--append ARGS]
                                             (boot PATH instead; its root reports)
   vmtest.py shell [--kernel ...] [--mode ...] [--disk ...]   (interactive guest shell)
@@ -271,7 +272,8 @@ def accel(k: Kernel, build: Path, initrd: Path):
     return result
 
 
-def qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks, mem=1024, bench=False, interactive=False, smp=None):
+def qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks, mem=1024, bench=False, interactive=False, smp=None,
+             forward=()):
     cmd = ["qemu-system-x86_64", "-nodefaults", "-no-reboot", "-display", "none", "-m", str(mem),
            "-kernel", str(k.vmlinuz), "-initrd", str(initrd),
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
@@ -296,6 +298,11 @@ def qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks, mem=1024, bench=
     for i, (path, fmt) in enumerate(disks):
         cmd += ["-drive", f"file={path},if=none,id=d{i},format={fmt},cache=none,aio=threads",
                 "-device", f"virtio-blk-pci,drive=d{i},serial=dmr{i}"]
+    if forward:
+        # User-mode networking, reachable from the host's loopback only:
+        # the guest takes 10.0.2.15 (tests/vm/full/lib-guest.sh guest_net).
+        fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forward)
+        cmd += ["-netdev", f"user,id=n0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=n0"]
     cmd += ["-append", f"console=ttyS0 loglevel=7 panic=-1 oops=panic softlockup_panic=1 "
                        f"sysctl.kernel.hung_task_timeout_secs=60 rdinit=/init {cmdline}"]
     return cmd
@@ -434,7 +441,7 @@ def run(args):
     kern_log, out_log = rundir / "kernel.log", rundir / "output.log"
     cmd = qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks,
                    mem=2048 if args.mode == "full" else 1024, bench=args.bench, interactive=args.shell,
-                   smp=args.smp)
+                   smp=args.smp, forward=args.forward)
     name = f"{Path(args.script).name if args.script else 'shell'} on {k.abi} ({args.mode}, {acc}{', bench' if args.bench else ''}{f', {args.smp} CPUs' if args.smp else ''})"
     if args.shell:
         subprocess.run(cmd)
@@ -507,6 +514,16 @@ def watch(args, cmd, name, rundir, kern_log, out_log):
     return status
 
 
+def port_pair(text):
+    try:
+        h, g = (int(p) for p in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HOSTPORT:GUESTPORT") from None
+    if not (0 < h < 65536 and 0 < g < 65536):
+        raise argparse.ArgumentTypeError(f"{text!r}: ports are 1 to 65535")
+    return h, g
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -523,6 +540,8 @@ def main():
         s.add_argument("--install", action="store_true", help="meson install the build into the run directory and use it")
         s.add_argument("--fstab", help="the guest's /etc/fstab (full mode; default: empty)")
         s.add_argument("--timeout", type=int, default=300)
+        s.add_argument("--forward", action="append", default=[], type=port_pair, metavar="HOSTPORT:GUESTPORT",
+                       help="forward 127.0.0.1:HOSTPORT on the host to the guest's GUESTPORT (TCP)")
         s.add_argument("--smp", type=int, choices=range(1, 9), metavar="N",
                        help="guest CPUs (default: 1 under TCG, 2 under KVM); tests of concurrency ask for 2")
         if name == "run":
