@@ -69,10 +69,14 @@ export function addSpare(client, dev) {
 
 export function removeSpare(client, dev, spare, fail) {
     const [check, evacuate] = checkbox(_("Move the blocks living on it to other spares first"), true, "spare-evacuate");
-    openDialog(cockpit.format(_("Remove spare $0 from $1"), spare[1] || spare[2], dev.Name), [check], () => {
+    // A member out of the table (failed, missing) has no node: it goes by
+    // its index (Device.RemoveSpare).
+    const which = spare[1] || "index=" + spare[0];
+    openDialog(cockpit.format(_("Remove spare $0 from $1"), spare[1] || cockpit.format(_("number $0"), spare[0]), dev.Name),
+               [check], () => {
         // An evacuation may take long: it runs as a Job the card shows;
         // the dialog closes once it started.
-        client.device(dev.path, "RemoveSpare", [spare[1] || spare[2], noInteraction({ evacuate: variant("b", evacuate.checked) })],
+        client.device(dev.path, "RemoveSpare", [which, noInteraction({ evacuate: variant("b", evacuate.checked) })],
                       "sa{sv}").catch(fail);
     }, {
         danger: true,

@@ -49,9 +49,24 @@ function render() {
                                         "writes keep succeeding while the disk wears out."),
                                       "no-devices"));
     } else {
+        // The cards are built again on every change (a job's progress, many
+        // times a second): keyboard focus goes back where it was.
+        const focused = document.activeElement;
+        const where = devicesEl.contains(focused) && focused.dataset.test
+            ? [focused.closest("[data-test=device]")?.dataset.name, focused.dataset.test, focused.closest("tr")?.dataset.index]
+            : null;
         replace(devicesEl, h("div.dmr-devices", {}, devices.map(d => view.render(d))));
+        if (where)
+            refocus(...where);
     }
     document.body.dataset.ready = "1";
+}
+
+function refocus(device, test, row) {
+    const card = [...devicesEl.querySelectorAll("[data-test=device]")].find(c => c.dataset.name === device);
+    const candidates = [...(card || devicesEl).querySelectorAll("[data-test]")]
+            .filter(e => e.dataset.test === test && (row === undefined || e.closest("tr")?.dataset.index === row));
+    candidates[0]?.focus();
 }
 
 function emptyState(title, text, test) {

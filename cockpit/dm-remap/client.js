@@ -195,7 +195,7 @@ export class Client {
             // An older bridge without cockpit.Superuser.
             const perm = cockpit.permission({ admin: true });
             const fromPerm = () => {
-                this.admin = perm.allowed !== false;
+                this.admin = perm.allowed === null ? null : perm.allowed === true;
                 this.changed();
             };
             perm.addEventListener("changed", fromPerm);

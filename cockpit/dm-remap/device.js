@@ -69,13 +69,17 @@ export class DeviceView {
                            alert("danger", _("The operation failed"), st.error.message || String(st.error), "card-error"),
                            link(_("Dismiss"), () => { st.error = null; this.client.changed() }))
                        : null,
-                   st.message ? alert("info", st.message, null, "card-message") : null,
+                   st.message
+                       ? h("div.dmr-card-alert", {},
+                           alert("info", st.message, null, "card-message"),
+                           link(_("Dismiss"), () => { st.message = null; this.client.changed() }))
+                       : null,
                    (dev.HealthReasons || []).length
                        ? h("ul.pf-c-list.dmr-reasons", { dataset: { test: "reasons" } },
                            dev.HealthReasons.map(([code, severity, text]) =>
                                h("li", { dataset: { code, severity } }, text)))
                        : null,
-                   jobs.map(j => this.job(j, admin)),
+                   jobs.map(j => this.job(j, admin, fail)),
                    descriptions([
                        [_("Data disk"), this.disk(data), "data-disk"],
                        [_("Remapped blocks"), number(dev.Remapped), "remapped"],
@@ -94,7 +98,7 @@ export class DeviceView {
                    h("h3.pf-c-title.pf-m-md", {}, _("Spares")),
                    this.spareTable(dev, spares, admin, fail),
                    h("h3.pf-c-title.pf-m-md", {}, _("Spare use over time")),
-                   st.history ? spareChart(st.history, forecast.exhaustion || null) : h("p.dmr-muted", {}, _("Loading…")),
+                   this.history(dev, st, forecast),
                    h("h3.pf-c-title.pf-m-md", {}, _("Remapped and pending blocks")),
                    this.remapTable(dev, st)));
     }
@@ -106,14 +110,14 @@ export class DeviceView {
                  text ? h("span.dmr-muted", {}, " " + text) : null);
     }
 
-    job(j, admin) {
+    job(j, admin, fail) {
         const name = OPERATION[j.Operation] || j.Operation;
         const phase = j.Phase ? " (" + j.Phase + ")" : "";
         return h("div.dmr-job", { dataset: { test: "job", operation: j.Operation } },
                  progress(j.ProgressValid ? j.Progress : 0, name + phase,
                           j.ProgressValid ? Math.floor(j.Progress * 100) + " %" : _("Starting…")),
                  admin && j.Cancelable
-                     ? button(_("Cancel"), () => this.client.cancelJob(j.path).catch(() => {}),
+                     ? button(_("Cancel"), () => this.client.cancelJob(j.path).catch(fail),
                               { test: "job-cancel", small: true })
                      : null);
     }
@@ -143,7 +147,8 @@ export class DeviceView {
                               h("td", { "data-label": head[1] }, node ? this.disk(d) : majmin),
                               h("td", { "data-label": head[2] }, label(state, state === "ok" ? "green" : "red")),
                               h("td", { "data-label": head[3] },
-                                progress(total ? used / total : 0, "", cockpit.format(_("$0 of $1"), number(used), number(total)))),
+                                progress(total ? used / total : 0, "", cockpit.format(_("$0 of $1"), number(used), number(total)),
+                                         null, internal ? _("Use of the internal spare") : cockpit.format(_("Use of spare $0"), index))),
                               h("td.pf-c-table__action", {},
                                 admin && !internal
                                     ? button(_("Remove"), () => actions.removeSpare(this.client, dev, sp, fail),
@@ -152,11 +157,20 @@ export class DeviceView {
                  })));
     }
 
+    firstPage(st) {
+        st.starts = [0];
+        st.remapsKey = null;
+        this.client.changed();
+    }
+
     remapTable(dev, st) {
         if (!st.remaps)
             return h("p.dmr-muted", {}, _("Loading…"));
         if (st.remaps.error)
-            return alert("warning", _("The remap table could not be read"), st.remaps.error, "remaps-error");
+            return h("div.dmr-card-alert", {},
+                     alert("warning", _("The remap table could not be read"), st.remaps.error, "remaps-error"),
+                     link(_("Try again"), () => { st.remapsKey = null; this.client.changed() }, "remaps-retry"),
+                     st.starts.length > 1 ? link(_("First page"), () => this.firstPage(st), "remaps-first") : null);
         const first = st.starts[st.starts.length - 1];
         const rows = st.remaps.rows;
         const head = [_("Block"), _("State"), _("Spare member"), _("Spare block")];
@@ -188,24 +202,46 @@ export class DeviceView {
     }
 
     // History and the remap page, fetched again when the metadata moved
-    // (Seq) or another page was asked for.
+    // (Seq) or another page was asked for. The daemon answers from a pool,
+    // so replies may come out of order: one that is no longer the latest
+    // request is dropped.
     fetch(dev, st) {
         const seq = String(dev.Seq) + "/" + dev.Remapped + "/" + dev.Pending;
         const first = st.starts[st.starts.length - 1];
         const remapsKey = seq + "@" + first;
         if (st.remapsKey !== remapsKey) {
+            if (!st.remapsKey || !st.remapsKey.endsWith("@" + first))
+                st.remaps = null; // another page: "Loading", not the old rows under the new position
             st.remapsKey = remapsKey;
             this.client.device(dev.path, "GetRemaps", [first, PAGE, {}], "tua{sv}")
-                    .then(([rows]) => { st.remaps = { rows } }, ex => { st.remaps = { error: ex.message } })
-                    .then(() => this.client.changed());
+                    .then(([rows]) => ({ rows }), ex => ({ error: ex.message || String(ex) }))
+                    .then(r => {
+                        if (st.remapsKey === remapsKey) {
+                            st.remaps = r;
+                            this.client.changed();
+                        }
+                    });
         }
         const historyKey = seq + "/" + dev.SpareUsed;
         if (st.historyKey !== historyKey) {
             st.historyKey = historyKey;
             this.client.device(dev.path, "GetHistory", [0, HISTORY_POINTS, {}], "xua{sv}")
-                    .then(([rows]) => { st.history = rows }, () => { st.history = [] })
-                    .then(() => this.client.changed());
+                    .then(([rows]) => ({ rows }), ex => ({ error: ex.message || String(ex) }))
+                    .then(r => {
+                        if (st.historyKey === historyKey) {
+                            st.history = r;
+                            this.client.changed();
+                        }
+                    });
         }
+    }
+
+    history(dev, st, forecast) {
+        if (!st.history)
+            return h("p.dmr-muted", {}, _("Loading…"));
+        if (st.history.error)
+            return alert("warning", _("The history could not be read"), st.history.error, "history-error");
+        return spareChart(st.history.rows, forecast.exhaustion || null);
     }
 
     forget(paths) {

@@ -75,17 +75,18 @@ export function day(unixSeconds) {
     return new Date(unixSeconds * 1000).toLocaleDateString(cockpit.language, { dateStyle: "medium" });
 }
 
-// A PatternFly progress bar: value 0..1.
-export function progress(value, title, valueText, variant) {
+// A PatternFly progress bar: value 0..1. title "" shows none; the bar is
+// then named by ariaLabel.
+export function progress(value, title, valueText, variant, ariaLabel) {
     const pct = Math.max(0, Math.min(100, value * 100));
     const bar = h("div.pf-c-progress__indicator");
     bar.style.width = pct.toFixed(1) + "%";
     return h("div.pf-c-progress.pf-m-sm", { class: variant ? "pf-m-" + variant : undefined },
-             h("div.pf-c-progress__description", {}, title),
+             title ? h("div.pf-c-progress__description", {}, title) : null,
              h("div.pf-c-progress__status", {}, h("span.pf-c-progress__measure", {}, valueText)),
              h("div.pf-c-progress__bar", {
                  role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100,
-                 "aria-valuenow": pct.toFixed(0), "aria-label": title
+                 "aria-valuenow": pct.toFixed(0), "aria-label": ariaLabel || title
              }, bar));
 }
 

@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cdp import Browser, BrowserError  # noqa: E402
 
 PAGE = "/cockpit/@localhost/dm-remap/index.html"
+VM_PID = 0  # --vm-pid: the guest's vmtest; gone, nothing more to wait for
 CARD = 'document.querySelector(\'[data-test=device][data-name="web"]\')'
 
 
@@ -65,6 +66,8 @@ def serving(base, timeout):
     """Waits until cockpit-ws answers: the guest boots meanwhile."""
     deadline = time.monotonic() + timeout
     while True:
+        if VM_PID and not os.path.exists(f"/proc/{VM_PID}"):
+            raise BrowserError("the guest ended before cockpit-ws answered")
         try:
             with urllib.request.urlopen(base + PAGE, timeout=30) as r:
                 if r.status == 200:
@@ -130,6 +133,7 @@ def admin(b, base, shots):
     majmin = guest(b, ["cat", "/sys/block/vda/dev"]).strip()
     if majmin in guest(b, ["dmsetup", "table", "web"]):
         raise BrowserError("vda is in web's table before it was added")
+    b.wait(q("[data-test=add-spare]"), "the actions of an administrator")
     b.js(q("[data-test=add-spare]") + ".click()")
     b.wait(q("[data-test=spare-dialog]"), "the add-spare dialog")
     b.js("""(() => { const s = %s; s.value = '/dev/vda'; return s.value; })()""" % q("[data-test=spare-disk]"))
@@ -205,10 +209,14 @@ def admin(b, base, shots):
     b.js("(%s).querySelector('[data-test=disk-link]').click()" % doc)
     where = b.wait("location.pathname.startsWith('/storage') && location.pathname + location.hash",
                    "the jump to the Storage page", 60)
+    kernel = node.replace("/dev/", "")
+    if where != "/storage#/" + kernel:
+        raise BrowserError(f"the data disk's link leads to {where}, not /storage#/{kernel}")
     log(f"the data disk's link leads to {where}")
+    # The disk's own page in Storage's frame, not its overview.
     b.wait("[...document.querySelectorAll('iframe')].map(f => f.contentDocument).some(d => d && d.body &&"
-           " d.location.pathname.endsWith('/storage/index.html') && d.body.textContent.includes(%s))"
-           % json.dumps(node.replace("/dev/", "")),
+           " d.location.pathname.endsWith('/storage/index.html') && d.location.hash === %s &&"
+           " d.body.textContent.includes(%s))" % (json.dumps("#/" + kernel), json.dumps(node)),
            "the Storage page of " + node, 180)
     b.screenshot(os.path.join(shots, "storage.png"))
 
@@ -240,7 +248,10 @@ def main():
     p.add_argument("--admin", required=True)
     p.add_argument("--user", required=True)
     p.add_argument("--screenshots", required=True)
+    p.add_argument("--vm-pid", type=int, default=0)
     a = p.parse_args()
+    global VM_PID
+    VM_PID = a.vm_pid
     os.makedirs(a.screenshots, exist_ok=True)
     b = Browser()
     rc = 0
@@ -263,6 +274,8 @@ def main():
     finally:
         # The guest waits for this (else for its timeout).
         try:
+            b.navigate("about:blank")
+            b.wait("location.href === 'about:blank'", "the old page to go", 30)
             open_page(b, a.admin, "the page, to end the guest")
             guest(b, ["sh", "-c", "echo browser > /run/dmremap-cockpit-done"])
         except Exception as e:

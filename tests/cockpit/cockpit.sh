@@ -14,28 +14,31 @@ if [ -z "${DMREMAP_VM_MODE:-}" ]; then
 	here=$(cd "$(dirname "$0")" && pwd)
 	build=${DMREMAP_BUILD:-$here/../../build}
 	work=$(mktemp -d "$build/vm/cockpit-XXXXXX")
-	trap 'rm -rf "$work"' EXIT
+	vm=
+	# The guest runs in a session of its own (setsid, below), which a
+	# failed browser run or meson's timeout ends at once: QEMU would
+	# otherwise run on to its own timeout, or past the test.
+	trap '[ -z "$vm" ] || kill -- -"$vm" 2> /dev/null; rm -rf "$work"' EXIT
+	trap 'exit 143' TERM INT
 	free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 	admin_port=$(free_port)
 	user_port=$(free_port)
 	[ "$admin_port" != "$user_port" ] || user_port=$(free_port)
-	# A process group of its own, so that a failed browser run ends the
-	# guest at once rather than at its timeout.
 	setsid python3 "$here/../vm/vmtest.py" run --kernel "$1" --mode full --install --timeout 900 --build "$build" \
 		--forward "$admin_port:9091" --forward "$user_port:9092" --disk "$work/spare.img:64M" "$0" guest &
 	vm=$!
 	shots=$build/cockpit-screenshots
 	rc=0
 	/usr/bin/python3 "$here/browser.py" --admin "http://127.0.0.1:$admin_port" --user "http://127.0.0.1:$user_port" \
-		--screenshots "$shots" || rc=$?
+		--screenshots "$shots" --vm-pid "$vm" || rc=$?
 	if [ "$rc" != 0 ]; then
-		kill -- -"$vm" 2> /dev/null || :
-		wait "$vm" || :
 		echo "cockpit.sh: the browser test failed (exit status $rc); screenshots in $shots" >&2
 		exit 1
 	fi
-	wait "$vm"
-	exit 0
+	rc=0
+	wait "$vm" || rc=$?
+	vm=
+	exit "$rc"
 fi
 
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
