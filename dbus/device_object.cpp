@@ -35,6 +35,17 @@ namespace {
 constexpr std::uint32_t kMaxRemapsPerCall = 1000;
 constexpr std::uint32_t kMaxHistoryPerCall = 1000;
 
+// A reading method's checks: no options, COUNT within the XML's limit.
+bool no_options_and_count(const std::map<std::string, sdbus::Variant> &options, std::uint32_t count,
+                          std::uint32_t max)
+{
+    const Options o(options, {});
+    if (count > max)
+        throw Error(Error::Code::InvalidArgument,
+                    "count: " + std::to_string(count) + " is above " + std::to_string(max));
+    return true;
+}
+
 std::string node_of(const std::string &majmin)
 {
     unsigned ma = 0, mi = 0;
@@ -288,13 +299,7 @@ void DeviceObject::Remap(sdbus::Result<bool> &&result, std::uint64_t block,
 void DeviceObject::GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std::uint64_t first, std::uint32_t count,
                              std::map<std::string, sdbus::Variant> options)
 {
-    if (!parse_or_reply(result, [&] {
-            const Options o(options, {});
-            if (count > kMaxRemapsPerCall)
-                throw Error(Error::Code::InvalidArgument,
-                            "count: " + std::to_string(count) + " is above " + std::to_string(kMaxRemapsPerCall));
-            return true;
-        }))
+    if (!parse_or_reply(result, [&] { return no_options_and_count(options, count, kMaxRemapsPerCall); }))
         return;
     // A message to the target: no device read, but the kernel answers it
     // under the target's locks, so it gets a deadline like device work.
@@ -320,13 +325,7 @@ void DeviceObject::GetRemaps(sdbus::Result<std::vector<RemapRow>> &&result, std:
 void DeviceObject::GetHistory(sdbus::Result<std::vector<HistoryRow>> &&result, std::int64_t since,
                               std::uint32_t count, Dict options)
 {
-    if (!parse_or_reply(result, [&] {
-            const Options o(options, {});
-            if (count > kMaxHistoryPerCall)
-                throw Error(Error::Code::InvalidArgument,
-                            "count: " + std::to_string(count) + " is above " + std::to_string(kMaxHistoryPerCall));
-            return true;
-        }))
+    if (!parse_or_reply(result, [&] { return no_options_and_count(options, count, kMaxHistoryPerCall); }))
         return;
     // A file read: the pool, so that a slow /var never holds the bus.
     dispatch_open(io("GetHistory"), daemon_.authorizer(), std::move(result), Authorizer::caller(getObject()),

@@ -381,17 +381,23 @@ bool RemapDevice::remap(std::uint64_t block)
         reply = dm_.message(name_, "remap " + std::to_string(block));
     } catch (const Error &) {
         // The kernel says only EINVAL for a block past the end: say which
-        // blocks there are.
-        const auto t = dm_.status(target_);
-        if (t.size() == 1 && t[0].type == "remap") {
-            const std::uint64_t bs = parse_status(t[0].params).block_size;
-            const std::uint64_t blocks = bs ? t[0].length * 512 / bs : 0;
-            if (bs && block >= blocks)
-                throw Error(Error::Code::InvalidArgument,
-                            name_ + ": block " + std::to_string(block) + " is past the end: the data area has " +
-                                std::to_string(blocks) + " blocks of " + std::to_string(bs) + " bytes (0 to " +
-                                std::to_string(blocks - 1) + ")");
+        // blocks there are. Anything else (or a status that fails too,
+        // the device gone meanwhile) keeps the kernel's error.
+        std::optional<std::uint64_t> bs, blocks;
+        try {
+            const auto t = dm_.status(target_);
+            if (t.size() == 1 && t[0].type == "remap") {
+                bs = parse_status(t[0].params).block_size;
+                if (*bs)
+                    blocks = t[0].length * 512 / *bs;
+            }
+        } catch (const Error &) {
         }
+        if (blocks && block >= *blocks)
+            throw Error(Error::Code::InvalidArgument,
+                        name_ + ": block " + std::to_string(block) + " is past the end: the data area has " +
+                            std::to_string(*blocks) + " blocks of " + std::to_string(*bs) + " bytes (0 to " +
+                            std::to_string(*blocks - 1) + ")");
         throw;
     }
     if (reply.find("pending") != std::string::npos)
