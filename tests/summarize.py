@@ -27,6 +27,7 @@ from collections import defaultdict
 # few enough that two failures and the summary stay in CI's tail.
 FAILED_LINES = 40
 FAILED_SHOWN = 3
+STDERR_LINES = 8
 KERNEL_LOG_START = "----- guest kernel log"
 SKIPPED_LINE = re.compile(r"^SKIPPED: (.+?): (.*)$", re.M)
 
@@ -106,10 +107,15 @@ def main():
                     pass
                 else:
                     failed.append(name)
-                    failed_output[name] = ((r.get("stdout") or "") + (r.get("stderr") or "")).splitlines()
+                    failed_output[name] = ((r.get("stdout") or "").splitlines(), (r.get("stderr") or "").splitlines())
 
     for name in failed[:FAILED_SHOWN]:
-        for what, lines in tail_parts(failed_output[name]):
+        stdout, stderr = failed_output[name]
+        parts = tail_parts(stdout)
+        if stderr:
+            # vmtest's verdict and log lines.
+            parts.append(("the last lines of its stderr", stderr[-STDERR_LINES:]))
+        for what, lines in parts:
             print(f"--- {name}: {what} ---")
             for line in lines:
                 print("  " + line[:200])
