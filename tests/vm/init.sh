@@ -105,11 +105,16 @@ EOF
 	: > /newroot/etc/tmpfiles.d/tmp.conf
 	# Units of the host that make no sense in a throwaway guest: among
 	# them the services of basic.target's timers, which could start
-	# mid-test, and LVM mirror and snapshot monitoring (sysinit.target;
-	# 8 s each way under TCG, and no full-mode test has LVM).
+	# mid-test, LVM mirror and snapshot monitoring (sysinit.target;
+	# 8 s each way under TCG, and no full-mode test has LVM), and mdadm's
+	# (cockpit-storaged brings it): mdadm-shutdown runs dracut at every
+	# poweroff to build a shutdown initramfs, which TCG cannot finish
+	# before systemd's 90 s stop timeout, at full CPU the whole time.
 	for u in getty@tty1 serial-getty@ttyS0 serial-getty@ttyS1 systemd-networkd-wait-online \
 		networking ssh cron apt-daily apt-daily-upgrade e2scrub_all e2scrub_reap \
-		lvm2-monitor man-db dpkg-db-backup fstrim prometheus smartmontools smartd postgresql; do
+		lvm2-monitor man-db dpkg-db-backup fstrim prometheus smartmontools smartd postgresql \
+		mdadm-shutdown mdadm-waitidle mdmonitor mdmonitor-oneshot mdcheck_start mdcheck_continue \
+		dracut-shutdown; do
 		ln -sf /dev/null "/newroot/etc/systemd/system/$u.service"
 	done
 	umount /proc /sys
