@@ -33,7 +33,16 @@ for m in $(cat /modules.list); do
 done
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host ||
 	fail "cannot mount the host root over 9p"
-mount -t tmpfs -o mode=0755,size=60% tmpfs /rw
+if [ -n "$DM_persist" ]; then
+	# vmtest.py --persist-root: the root's changes survive a reboot.
+	for m in $(cat /modules-persist.list); do
+		insmod "/modules/$m" || fail "insmod $m failed"
+	done
+	rootdisk=$(findfs LABEL=vmtest-root) || fail "no disk labelled vmtest-root"
+	mount -t ext4 "$rootdisk" /rw || fail "cannot mount $rootdisk"
+else
+	mount -t tmpfs -o mode=0755,size=60% tmpfs /rw
+fi
 mkdir -p /rw/upper /rw/work
 lower=/host
 if [ -n "$DM_destdir" ]; then
@@ -60,7 +69,14 @@ mount -t overlay -o "lowerdir=$lower,upperdir=/rw/upper,workdir=/rw/work" overla
 
 # The guest loads modules from the unpacked kernel, not the host's /lib/modules.
 mkdir -p /newroot/lib/modules
-mount --bind "/host$DM_modroot/lib/modules" /newroot/lib/modules
+if [ -n "$DM_persist" ]; then
+	# Writable, as on a real machine: a package's DKMS build installs there.
+	mkdir -p /rw/modules-upper /rw/modules-work
+	mount -t overlay -o "lowerdir=/host$DM_modroot/lib/modules,upperdir=/rw/modules-upper,workdir=/rw/modules-work" \
+		modules /newroot/lib/modules || fail "cannot mount the modules overlay"
+else
+	mount --bind "/host$DM_modroot/lib/modules" /newroot/lib/modules
+fi
 # Host state that must not leak into the guest.
 if [ -n "$DM_fstab" ]; then
 	cp "/host$DM_fstab" /newroot/etc/fstab || fail "cannot copy $DM_fstab"

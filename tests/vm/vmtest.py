@@ -4,7 +4,7 @@
 
   vmtest.py run [--kernel 6.1|6.12] [--mode fast|full] [--bench] [--disk PATH[:SIZE]]...
                 [--smp N] [--forward HOSTPORT:GUESTPORT]... [--timeout S] [--build DIR]
-                [--show-output] SCRIPT [ARGS...]
+                [--module KO|--no-module] [--persist-root IMAGE] [--show-output] SCRIPT [ARGS...]
   vmtest.py run [--kernel ...] [--disk ...] --initrd PATH [--append ARGS]
                                             (boot PATH instead; its root reports)
   vmtest.py shell [--kernel ...] [--mode ...] [--disk ...]   (interactive guest shell)
@@ -230,16 +230,21 @@ def initramfs(k: Kernel, out: Path):
         os.symlink("busybox", d / "bin/sh")
         shutil.copy(SRC / "tests/vm/init.sh", d / "init")
         os.chmod(d / "init", 0o755)
-        order = []
-        for i, p in enumerate(k.module_chain(["virtio_pci", "9pnet_virtio", "9p", "overlay"])):
-            name = f"{i:02d}-{Path(p).name.removesuffix('.xz')}"
-            if p.endswith(".xz"):
-                with open(d / "modules" / name, "wb") as f:
-                    subprocess.run(["xz", "-dc", p], stdout=f, check=True)
-            else:
-                shutil.copy(p, d / "modules" / name)
-            order.append(name)
-        (d / "modules.list").write_text("\n".join(order) + "\n")
+        # modules-persist.list: loaded only for --persist-root, whose disk
+        # holds an ext4 (most guests never touch a disk in the initramfs).
+        chain = k.module_chain(["virtio_pci", "9pnet_virtio", "9p", "overlay"])
+        extra = [p for p in k.module_chain(["virtio_blk", "ext4"]) if p not in chain]
+        for listing, paths in (("modules.list", chain), ("modules-persist.list", extra)):
+            order = []
+            for p in paths:
+                name = f"{len(list((d / 'modules').iterdir())):02d}-{Path(p).name.removesuffix('.xz')}"
+                if p.endswith(".xz"):
+                    with open(d / "modules" / name, "wb") as f:
+                        subprocess.run(["xz", "-dc", p], stdout=f, check=True)
+                else:
+                    shutil.copy(p, d / "modules" / name)
+                order.append(name)
+            (d / listing).write_text("\n".join(order) + "\n")
         files = sh(["find", ".", "-print0"], cwd=d)
         with open(out, "wb") as f:
             subprocess.run(["cpio", "-o", "-H", "newc", "-0", "--quiet"], input=files.encode(), cwd=d,
@@ -391,10 +396,13 @@ def run(args):
     kmod_src = Path(os.environ.get("DMREMAP_KMOD_SRC") or SRC / "kernel").resolve()
     kmod_dir = vmdir / k.abi / ("kmod" if kmod_src == SRC / "kernel" else
                                 "kmod-mut-" + hashlib.sha1(str(kmod_src).encode()).hexdigest()[:12])
+    if args.module:
+        # A module built elsewhere (a package's DKMS build): used as it is.
+        kmod_dir = Path(args.module).resolve().parent
     # Guests run in parallel: one of them builds what they share, the others wait.
     with open(vmdir / f"prepare-{k.abi}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (kmod_src / "Kbuild").exists():
+        if (kmod_src / "Kbuild").exists() and not args.module and not args.no_module:
             k.build_kbuild(kmod_src, kmod_dir)
         # Test-only modules: the harness's self-test, allocation failures.
         for d in ("selftest", "inject"):
@@ -405,7 +413,7 @@ def run(args):
         # Full mode: dm-remap.ko installed as DKMS would, so that units
         # loading a set at boot find the target type before any test runs.
         modroot = dkms_tree(k, kmod_dir / "dm-remap.ko", vmdir / k.abi / f"dkms-{kmod_dir.name}") \
-            if args.mode == "full" and (kmod_dir / "dm-remap.ko").exists() else k.root
+            if args.mode == "full" and not args.no_module and (kmod_dir / "dm-remap.ko").exists() else k.root
 
     rundir = Path(tempfile.mkdtemp(prefix="run-", dir=vmdir))
     if args.install:
@@ -422,7 +430,7 @@ def run(args):
     env = {"DMREMAP_SRC": SRC, "DMREMAP_BUILD": build, "DMREMAP_KMOD_DIR": kmod_dir,
            "DMREMAP_SELFTEST_DIR": vmdir / k.abi / "selftest",
            "DMREMAP_INJECT_DIR": vmdir / k.abi / "inject", "DMREMAP_ABI": k.abi,
-           "DMREMAP_KERNEL_SERIES": k.series, "DMREMAP_VM_MODE": args.mode, "VMTEST_LIB": SRC / "tests/vm/lib.sh",
+           "DMREMAP_KERNEL_SERIES": k.series, "DMREMAP_KERNEL_ROOT": k.root, "DMREMAP_VM_MODE": args.mode, "VMTEST_LIB": SRC / "tests/vm/lib.sh",
            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
            "TERM": "vt100" if args.shell else "dumb"}
     if args.mode == "fast":
@@ -438,6 +446,15 @@ def run(args):
         cmdline += f" dmremap.destdir={Path(args.destdir).resolve()}"
     if args.fstab:
         cmdline += f" dmremap.fstab={Path(args.fstab).resolve()}"
+    if args.persist_root:
+        # The root's changes (packages installed, modules built) live on
+        # this disk, after the test's own, so they survive a reboot.
+        root_img = Path(args.persist_root).resolve()
+        if not root_img.exists():
+            subprocess.run(["truncate", "-s", "4G", str(root_img)], check=True)
+            subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "vmtest-root", str(root_img)], check=True)
+        disks.append((root_img, "raw"))
+        cmdline += " dmremap.persist=1"
     kern_log, out_log = rundir / "kernel.log", rundir / "output.log"
     cmd = qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks,
                    mem=2048 if args.mode == "full" else 1024, bench=args.bench, interactive=args.shell,
@@ -539,6 +556,12 @@ def main():
         s.add_argument("--destdir", help="meson install --destdir tree to lay over the host root (full mode)")
         s.add_argument("--install", action="store_true", help="meson install the build into the run directory and use it")
         s.add_argument("--fstab", help="the guest's /etc/fstab (full mode; default: empty)")
+        mod = s.add_mutually_exclusive_group()
+        mod.add_argument("--module", help="this dm-remap.ko instead of one built from kernel/")
+        mod.add_argument("--no-module", action="store_true",
+                         help="no dm-remap.ko at all (full mode: the guest installs one itself)")
+        s.add_argument("--persist-root", metavar="IMAGE",
+                       help="keep the root's changes on this ext4 image (made if missing) across boots (full mode)")
         s.add_argument("--timeout", type=int, default=300)
         s.add_argument("--forward", action="append", default=[], type=port_pair, metavar="HOSTPORT:GUESTPORT",
                        help="forward 127.0.0.1:HOSTPORT on the host to the guest's GUESTPORT (TCP)")

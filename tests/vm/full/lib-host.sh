@@ -2,6 +2,7 @@
 # Host side of the full-mode tests (tests/vm/full/*.sh, tests/dbus/vm-full.sh):
 # . this, then
 #   full_boots SCRIPT KERNEL NAME "DISK:SIZE..." "VMTEST OPTIONS" [STEP...]
+# (@WORK@ in the options stands for the work directory below)
 # boots Debian's KERNEL once per STEP (once, without a step, when none is
 # given), running SCRIPT STEP in the guest under systemd. The virtual disks
 # live in one work directory under the build tree, so they carry over from
@@ -17,6 +18,8 @@ full_boots() {
 	mkdir -p "$build/vm"
 	full_work=$(mktemp -d "$build/vm/$name-XXXXXX")
 	trap 'rm -rf "$full_work"' EXIT
+	# @WORK@ in OPTIONS: the work directory (a --persist-root image there).
+	opts=${opts//@WORK@/$full_work}
 	local args=()
 	for d in $disks; do args+=(--disk "$full_work/$d"); done
 	[ $# -gt 0 ] || set -- ""

@@ -90,29 +90,6 @@ ctr_refused() {
 }
 # dm_name NAME: the name dm-remap's log lines give the mapped device.
 dm_name() { dmsetup info -c --noheadings -o major,minor --separator : "$1" | tr -d ' '; }
-# wait_until [--flat] SECONDS WHAT CMD...: polls CMD until it succeeds;
-# dies naming WHAT after SECONDS (of guest time: a poll may itself take
-# long under TCG). The pause doubles from 0.05 s to 0.4 s: under TCG a poll
-# and its sleep fork programs worth 0.2 s of CPU, so a flat 0.05 s loop
-# took most of the guest's one CPU from what it waited for, and from the
-# guests beside it. --flat keeps it at 0.05 s, for a state that lasts
-# only moments and must be caught.
-wait_until() {
-	local flat=""
-	[ "$1" != --flat ] || { flat=1; shift; }
-	local end=$((SECONDS + $1)) what=$2 pause=0.05
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$end" ] || die "timed out waiting for $what"
-		sleep "$pause"
-		[ -z "$flat" ] || continue
-		case $pause in
-		0.05) pause=0.1 ;;
-		0.1) pause=0.2 ;;
-		0.2) pause=0.4 ;;
-		esac
-	done
-}
 # inflight_writes NAME: writes the block layer counts in flight on dm device NAME.
 inflight_writes() { awk '{print $2}' "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')/inflight"; }
 # dm_written NAME: sectors written through dm device NAME so far.
