@@ -64,7 +64,7 @@ diff -u "$work/installed" "$work/packaged" > "$work/layout.diff" ||
 echo "layout: the $(wc -l < "$work/installed") files meson installs are the packages' files"
 
 # rpmlint: no error (warnings are listed, not fatal).
-rpmlint "$spec" "$srpm" "${rpms[@]}" > "$work/rpmlint.log" 2>&1 || :
+rpmlint --config "$here/rpmlint.toml" "$spec" "$srpm" "${rpms[@]}" > "$work/rpmlint.log" 2>&1 || :
 summary=$(grep -E '[0-9]+ packages and [0-9]+ specfiles checked' "$work/rpmlint.log") ||
 	{ cat "$work/rpmlint.log" >&2; die "rpmlint did not run"; }
 grep -E '^[^ ]+: E: ' "$work/rpmlint.log" >&2 && die "rpmlint reports errors: $summary"

@@ -38,7 +38,12 @@ if [ -n "$DM_persist" ]; then
 	for m in $(cat /modules-persist.list); do
 		insmod "/modules/$m" || fail "insmod $m failed"
 	done
-	rootdisk=$(findfs LABEL=vmtest-root) || fail "no disk labelled vmtest-root"
+	tries=0
+	until rootdisk=$(findfs LABEL=vmtest-root 2> /dev/null); do
+		tries=$((tries + 1))
+		[ $tries -lt 100 ] || fail "no disk labelled vmtest-root"
+		sleep 0.1
+	done
 	mount -t ext4 "$rootdisk" /rw || fail "cannot mount $rootdisk"
 else
 	mount -t tmpfs -o mode=0755,size=60% tmpfs /rw
