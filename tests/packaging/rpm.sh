@@ -63,12 +63,11 @@ diff -u "$work/installed" "$work/packaged" > "$work/layout.diff" ||
 	{ cat "$work/layout.diff" >&2; die "installed (-) and packaged (+) files differ"; }
 echo "layout: the $(wc -l < "$work/installed") files meson installs are the packages' files"
 
-# rpmlint: no error (warnings are listed, not fatal).
-rpmlint --config "$here/rpmlint.toml" "$spec" "$srpm" "${rpms[@]}" > "$work/rpmlint.log" 2>&1 || :
-summary=$(grep -E '[0-9]+ packages and [0-9]+ specfiles checked' "$work/rpmlint.log") ||
-	{ cat "$work/rpmlint.log" >&2; die "rpmlint did not run"; }
-grep -E '^[^ ]+: E: ' "$work/rpmlint.log" >&2 && die "rpmlint reports errors: $summary"
-case $summary in *" 0 errors"*) ;; *) cat "$work/rpmlint.log" >&2; die "rpmlint: $summary" ;; esac
+# rpmlint: no error (it exits 64 on one; warnings are listed, not fatal).
+rpmlint --config "$here/rpmlint.toml" "$spec" "$srpm" "${rpms[@]}" > "$work/rpmlint.log" 2>&1 ||
+	{ cat "$work/rpmlint.log" >&2; die "rpmlint reports errors (or did not run)"; }
+summary=$(grep -E '6 packages and 1 specfiles checked; 0 errors' "$work/rpmlint.log") ||
+	{ cat "$work/rpmlint.log" >&2; die "rpmlint did not check the spec and all six packages"; }
 echo "rpmlint: $summary"
 
 # The -dkms package's payload through dkms, in trees of our own (the
