@@ -16,8 +16,7 @@ tar -xJf "$tarball" -C "$work"
 start=$(date +%s)
 (cd "$work/dm-remap-$version" && dpkg-buildpackage -us -uc -b -Jauto) > "$work/build.log" 2>&1 ||
 	{ tail -n 60 "$work/build.log" >&2; die "dpkg-buildpackage failed (log: $work/build.log)"; }
-grep -qE '^Ok: +[1-9][0-9]* *$' "$work/build.log" && grep -qE '^Fail: +0 *$' "$work/build.log" ||
-	die "dh_auto_test did not run the unit suite to success (log: $work/build.log)"
+unit_suite_passed "$work/build.log" dh_auto_test
 mapfile -t debs < <(find "$work" -maxdepth 1 -name '*.deb' ! -name '*-dbgsym_*' | sort)
 expect="dm-remap dm-remap-cockpit dm-remap-dkms libbd-remap-dev libbd-remap1"
 got=$(for d in "${debs[@]}"; do dpkg-deb -f "$d" Package; done | sort | xargs)

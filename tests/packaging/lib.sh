@@ -22,6 +22,12 @@ dist_tarball() {
 	) 9> "$build/meson-dist.lock" || die "meson dist failed"
 	echo "$t"
 }
+# unit_suite_passed LOG WHAT: meson test's summary in a package build's LOG
+# says the unit suite ran (at least one test) and none failed.
+unit_suite_passed() {
+	grep -qE '^Ok: +[1-9][0-9]* *$' "$1" && grep -qE '^Fail: +0 *$' "$1" ||
+		die "$2 did not run the unit suite to success (log: $1)"
+}
 # kernel_abi SERIES: the ABI of the kernel the VM tests boot for SERIES
 # (downloaded and unpacked once, as they do).
 kernel_abi() { python3 "$packaging_src/tests/vm/vmtest.py" prepare --kernel "$1" --build "$build"; }

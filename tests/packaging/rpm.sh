@@ -39,8 +39,7 @@ echo "rpmbuild -bs: $(basename "$srpm")"
 start=$(date +%s)
 rpmbuild "${rpmopts[@]}" -bb --nodeps --noclean "$spec" > "$work/bb.log" 2>&1 ||
 	{ tail -n 60 "$work/bb.log" >&2; die "rpmbuild -bb failed (log: $work/bb.log)"; }
-grep -qE '^Ok: +[1-9][0-9]* *$' "$work/bb.log" && grep -qE '^Fail: +0 *$' "$work/bb.log" ||
-	die "%check did not run the unit suite to success (log: $work/bb.log)"
+unit_suite_passed "$work/bb.log" %check
 mapfile -t rpms < <(find "$work/RPMS" -name '*.rpm' | sort)
 [ "${#rpms[@]}" = 5 ] || die "rpmbuild -bb made ${#rpms[@]} packages, expected 5: ${rpms[*]}"
 echo "rpmbuild -bb: ${#rpms[@]} packages in $(($(date +%s) - start)) s, %check: $(grep -E '^Ok: ' "$work/bb.log" | tr -s ' ') unit tests"

@@ -430,7 +430,8 @@ def run(args):
     env = {"DMREMAP_SRC": SRC, "DMREMAP_BUILD": build, "DMREMAP_KMOD_DIR": kmod_dir,
            "DMREMAP_SELFTEST_DIR": vmdir / k.abi / "selftest",
            "DMREMAP_INJECT_DIR": vmdir / k.abi / "inject", "DMREMAP_ABI": k.abi,
-           "DMREMAP_KERNEL_SERIES": k.series, "DMREMAP_KERNEL_ROOT": k.root, "DMREMAP_VM_MODE": args.mode, "VMTEST_LIB": SRC / "tests/vm/lib.sh",
+           "DMREMAP_KERNEL_SERIES": k.series, "DMREMAP_KERNEL_ROOT": k.root, "DMREMAP_VM_MODE": args.mode,
+           "VMTEST_LIB": SRC / "tests/vm/lib.sh",
            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
            "TERM": "vt100" if args.shell else "dumb"}
     if args.mode == "fast":
