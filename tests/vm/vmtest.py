@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Run a test script inside a real Debian kernel under QEMU.
 
-  vmtest.py run [--kernel 6.1|6.12] [--mode fast|full] [--bench] [--disk PATH[:SIZE]]...
+  vmtest.py run [--kernel 6.1|6.12] [--mode fast|full] [--bench] [--disk PATH[:SIZE[:write=RATE]]]...
                 [--smp N] [--forward HOSTPORT:GUESTPORT]... [--timeout S] [--build DIR]
                 [--module KO|--no-module] [--persist-root IMAGE] [--show-output] SCRIPT [ARGS...]
   vmtest.py run [--kernel ...] [--disk ...] --initrd PATH [--append ARGS]
@@ -300,8 +300,8 @@ def qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks, mem=1024, bench=
         cmd += ["-serial", f"file:{kern_log}", "-serial", "mon:stdio"]
     else:
         cmd += ["-serial", f"file:{kern_log}", "-serial", f"file:{out_log}"]
-    for i, (path, fmt) in enumerate(disks):
-        cmd += ["-drive", f"file={path},if=none,id=d{i},format={fmt},cache=none,aio=threads",
+    for i, (path, fmt, drive) in enumerate(disks):
+        cmd += ["-drive", f"file={path},if=none,id=d{i},format={fmt},cache=none,aio=threads{drive}",
                 "-device", f"virtio-blk-pci,drive=d{i},serial=dmr{i}"]
     if forward:
         # User-mode networking, reachable from the host's loopback only:
@@ -359,10 +359,23 @@ def boot_showing_output(cmd, timeout, tail):
             tail.poll(final=True)
 
 
+UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
 def parse_disks(specs, rundir):
+    """PATH[:SIZE[:write=RATE]] each: (path, format, QEMU -drive options).
+    write=RATE caps the disk's writes at RATE bytes a second (K, M, G):
+    a slow new disk keeps a replace's copy going long enough to catch it."""
     disks = []
     for spec in specs:
-        path, _, size = spec.partition(":")
+        path, _, rest = spec.partition(":")
+        size, _, opts = rest.partition(":")
+        drive = ""
+        for opt in filter(None, opts.split(":")):
+            m = re.fullmatch(r"write=([0-9]+)([KMG]?)", opt)
+            if not m:
+                raise SystemExit(f"vmtest: disk {path}: unknown option {opt!r} (write=RATE, as write=4M)")
+            drive += f",throttling.bps-write={int(m[1]) * UNITS[m[2]]}"
         p = Path(path)
         if not p.is_absolute():
             p = rundir / p
@@ -371,7 +384,7 @@ def parse_disks(specs, rundir):
                 raise SystemExit(f"vmtest: disk {p} does not exist and no size was given (PATH:SIZE)")
             subprocess.run(["truncate", "-s", size, str(p)], check=True)
         fmt = "qcow2" if p.suffix == ".qcow2" else "raw"
-        disks.append((p, fmt))
+        disks.append((p, fmt, drive))
     return disks
 
 
@@ -454,7 +467,7 @@ def run(args):
         if not root_img.exists():
             subprocess.run(["truncate", "-s", "4G", str(root_img)], check=True)
             subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "vmtest-root", str(root_img)], check=True)
-        disks.append((root_img, "raw"))
+        disks.append((root_img, "raw", ""))
         cmdline += " dmremap.persist=1"
     kern_log, out_log = rundir / "kernel.log", rundir / "output.log"
     cmd = qemu_cmd(k, initrd, acc, cmdline, kern_log, out_log, disks,
@@ -553,7 +566,7 @@ def main():
             continue
         s.add_argument("--mode", default="fast", choices=["fast", "full"])
         s.add_argument("--bench", action="store_true", help="instruction-counting TCG for cost comparisons")
-        s.add_argument("--disk", action="append", default=[], help="PATH[:SIZE]; .qcow2 or raw, persists")
+        s.add_argument("--disk", action="append", default=[], help="PATH[:SIZE[:write=RATE]]; .qcow2 or raw, persists")
         s.add_argument("--destdir", help="meson install --destdir tree to lay over the host root (full mode)")
         s.add_argument("--install", action="store_true", help="meson install the build into the run directory and use it")
         s.add_argument("--fstab", help="the guest's /etc/fstab (full mode; default: empty)")

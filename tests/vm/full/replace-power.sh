@@ -21,7 +21,11 @@ if [ -z "${DMREMAP_VM_MODE:-}" ]; then
 		[ "$1" = replace ] ||
 			echo "LABEL=rfs /srv/r ext4 defaults,x-systemd.device-timeout=300 0 2" > "$full_work/fstab"
 	}
-	full_boots "$0" "$1" replace-power "r-old.img:48M r-new.img:48M" "--install --timeout 900" replace after-cut
+	# The new disk takes 4 MiB/s of writes: the copy lasts some 10 s, long
+	# enough to catch it. Unthrottled, a CI machine's copy of r's 44 MiB
+	# ended, and the replace switched, before a poll saw it going.
+	full_boots "$0" "$1" replace-power "r-old.img:48M r-new.img:48M:write=4M" "--install --timeout 900" replace \
+		after-cut
 	exit 0
 fi
 
@@ -63,7 +67,11 @@ replace)
 		kill -CONT "$replace_pid"
 		sleep 0.1
 	done
-	echo "the replace stopped mid-copy (try $try): $(dmsetup table r | grep -c " mirror ") mirror pieces live in r"
+	# dm-mirror's status: START LEN mirror 2 DEV DEV IN_SYNC/REGIONS ...
+	regions=$(dmsetup status r | awk '$3 == "mirror" { print $7; exit }')
+	[ "${regions%/*}" -lt "${regions#*/}" ] || die "r's copy was done before the replace was stopped ($regions in sync)"
+	echo "the replace stopped mid-copy (try $try): $(dmsetup table r | grep -c " mirror ") mirror pieces live in r," \
+		"$regions regions in sync"
 	r2 > /srv/r/r2
 	sync /srv/r/r2
 	# The replace holds r's set lock, stopped. r's last resort (its timer
