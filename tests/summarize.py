@@ -12,7 +12,8 @@ does not name fails the run: a run that skipped something did not pass.
 
 Prints the last lines of each failed test's output (CI keeps only the tail
 of a run's output, so a failure's reason must be near the end), every skip
-with its verdict, the time of each suite and the five slowest tests, then the closing line "N passed, M failed, K skipped"
+with its verdict, the time of each suite and the five slowest tests, each
+failed test's FAIL and error lines again, then the closing line "N passed, M failed, K skipped"
 (K: skips inside tests and skipped tests, all allowed when M is 0).
 Exit status 1 when anything failed.
 """
@@ -66,6 +67,18 @@ def tail_parts(lines):
         parts.append(("the guest kernel's first hung-task report", kern[hung:hung + half]))
     parts.append(("the last lines of the guest kernel's log", kern[-(half if hung is None else 5):]))
     return parts
+
+
+REASON_LINE = re.compile(r"^\s*(FAIL: |\w*Error: |vmtest: FAIL)")
+
+
+def reasons(stdout, stderr, most=3):
+    """A failed test's own words on why, a few lines: repeated at the very
+    end, as CI's excerpt of a long run may cut the tails above."""
+    start = next((i for i, line in enumerate(stdout) if line.startswith(KERNEL_LOG_START)), len(stdout))
+    found = [line.strip() for line in stdout[:start] if REASON_LINE.match(line)][-most:]
+    # vmtest's verdict only when the test said nothing itself.
+    return found or [line.strip() for line in stderr if REASON_LINE.match(line)][-1:]
 
 
 def fmt_time(s):
@@ -131,6 +144,10 @@ def main():
     for d, name in sorted(durations, reverse=True)[:5]:
         print(f"  {name:28} {fmt_time(d)}")
     if failed:
+        print("Why they failed, in their own words:")
+        for name in failed:
+            for line in reasons(*failed_output[name]) or ["(no FAIL or error line in its output)"]:
+                print(f"  {name}: {line[:300]}")
         print("Failed: " + " ".join(failed))
     if a.wall is not None:
         print(f"Wall time: {fmt_time(a.wall)} (budget: 45 min on a 2-core machine, docs/TESTING.md)")
