@@ -13,6 +13,9 @@ work=$build/packaging/deb
 rm -rf "$work"
 mkdir -p "$work"
 tar -xJf "$tarball" -C "$work"
+# debian/rules asks dpkg-buildflags for the main build's flags: ccache
+# serves the compiles.
+export CCACHE_STATSLOG=$work/ccache.log
 start=$(date +%s)
 (cd "$work/dm-remap-$version" && dpkg-buildpackage -us -uc -b -Jauto) > "$work/build.log" 2>&1 ||
 	{ tail -n 60 "$work/build.log" >&2; die "dpkg-buildpackage failed (log: $work/build.log)"; }
@@ -21,7 +24,7 @@ mapfile -t debs < <(find "$work" -maxdepth 1 -name '*.deb' ! -name '*-dbgsym_*' 
 expect="dm-remap dm-remap-cockpit dm-remap-dkms libbd-remap-dev libbd-remap1"
 got=$(for d in "${debs[@]}"; do dpkg-deb -f "$d" Package; done | sort | xargs)
 [ "$got" = "$expect" ] || die "dpkg-buildpackage made '$got', expected '$expect'"
-echo "dpkg-buildpackage: $got in $(($(date +%s) - start)) s"
+echo "dpkg-buildpackage: $got in $(($(date +%s) - start)) s ($(ccache_served "$CCACHE_STATSLOG"))"
 changes=$(find "$work" -maxdepth 1 -name '*.changes')
 lintian --fail-on error --tag-display-limit 0 "$changes" > "$work/lintian.log" 2>&1 ||
 	{ cat "$work/lintian.log" >&2; die "lintian reports errors"; }

@@ -28,6 +28,16 @@ unit_suite_passed() {
 	grep -qE '^Ok: +[1-9][0-9]* *$' "$1" && grep -qE '^Fail: +0 *$' "$1" ||
 		die "$2 did not run the unit suite to success (log: $1)"
 }
+# The package builds compile with the main build's flags, served by ccache.
+. "$packaging_src/scripts/build-env.sh"
+# ccache_served STATSLOG: "N of M compiles from ccache" (CCACHE_STATSLOG's
+# record of a build: a "# FILE" line per compile, then its counters).
+ccache_served() {
+	local all hits
+	all=$(grep -c '^# ' "$1" 2> /dev/null) || all=0
+	hits=$(grep -cE '^(direct|preprocessed)_cache_hit$' "$1" 2> /dev/null) || hits=0
+	echo "$hits of $all compiles from ccache"
+}
 # kernel_abi SERIES: the ABI of the kernel the VM tests boot for SERIES
 # (downloaded and unpacked once, as they do).
 kernel_abi() { python3 "$packaging_src/tests/vm/vmtest.py" prepare --kernel "$1" --build "$build"; }
