@@ -10,7 +10,8 @@
 . "$VMTEST_LIB"
 here=$DMREMAP_SRC/tests/vm/bench
 ctl=$DMREMAP_BUILD/tools/dmremapctl
-rounds=5 runtime=2
+# An even number: report.py takes the ratio per ABBA pair of rounds.
+rounds=6 runtime=2
 workloads=(4k-randread-qd1 4k-randwrite-qd1 4k-randread-qd32 4k-randwrite-qd32 1m-read-qd1 1m-write-qd1)
 if [ "${1:-}" = --smoke ]; then
 	rounds=1 runtime=1 workloads=(4k-randread-qd1 4k-randwrite-qd32)
