@@ -18,7 +18,9 @@ if [ "${1:-}" = --smoke ]; then
 fi
 modprobe dm-mod
 dmremap_load
-echo "BENCH-INFO {\"kernel\": \"$(uname -r)\", \"rounds\": $rounds, \"runtime_s\": $runtime}"
+# figures: what report.py --check expects, one per medium and workload.
+echo "BENCH-INFO {\"kernel\": \"$(uname -r)\", \"rounds\": $rounds, \"runtime_s\": $runtime," \
+	"\"figures\": $((2 * ${#workloads[@]}))}"
 
 # fastpath MEDIUM DEV: dm-linear and dm-remap over the same data area of DEV.
 fastpath() {

@@ -13,7 +13,8 @@ each device's figure (IOPS for 4k, bytes a second for larger blocks) and,
 per ABBA pair of rounds, the device's figure over its baseline's
 (pair_ratios); their median, minimum and maximum. Against --previous, the change of each
 median ratio is printed and written. --check fails (exit 1) when a figure
-is missing or not positive: the smoke run in CI.
+the guest announced (BENCH-INFO's "figures") is missing or one is not
+positive: the smoke run in CI.
 """
 import argparse
 import json
@@ -131,8 +132,8 @@ def main():
         mode, _, path = spec.partition("=")
         info, rows = parse(path)
         figs = figures(rows)
-        if not figs:
-            bad.append(f"{mode}: no figures in {path}")
+        if len(figs) != info.get("figures", -1):
+            bad.append(f"{mode}: {len(figs)} figures in {path}, the guest announced {info.get('figures')}")
         for f in figs:
             if (mode, key(f)) in previous:
                 f["change"] = f["ratio_median"] - previous[(mode, key(f))]
