@@ -3,7 +3,7 @@
 """Guest side of scripts/bench: fio workloads on a baseline device and on
 the devices measured against it, A/B interleaved, in the same guest.
 
-  ab.py GROUP MEDIUM ROUNDS RUNTIME BASE=DEV NAME=DEV... -- WORKLOAD...
+  ab.py GROUP MEDIUM ROUNDS RUNTIME BASE=DEV[@OFFSET] NAME=DEV[@OFFSET]... -- WORKLOAD...
 
 Each round runs every workload on every device, the order of the devices
 reversed from one round to the next (ABBA: drift in the guest, a page
@@ -12,24 +12,30 @@ one line per run, "BENCH " and a JSON object: group, medium, workload,
 device, the baseline's name, round, IOPS and bytes a second. tests/vm/bench/
 report.py makes the ratios.
 
-A WORKLOAD is a name: 4k-randread-qd1, 4k-randwrite-qd32, 1m-read-qd1 ...
+Each device's runs stay within SIZE bytes from OFFSET (fio's --offset,
+such as 256M; default 0). A WORKLOAD is a name: 4k-randread-qd1, 4k-randwrite-qd32, 1m-read-qd1 ...
 (block size, fio's rw, queue depth).
 """
 import json
+import os
 import re
 import subprocess
 import sys
 
-SIZE = "192M"  # of each device: what every run reads or writes within
+# Of each device: what every run reads or writes within ($BENCH_SIZE_MB,
+# default 192; the smoke run takes less).
+SIZE = os.environ.get("BENCH_SIZE_MB", "192") + "M"
 
 
 def fio_args(workload, dev, runtime):
+    dev, _, offset = dev.partition("@")
     m = re.fullmatch(r"(\d+)([km])-(randread|randwrite|read|write)-qd(\d+)", workload)
     if not m:
         raise SystemExit(f"ab.py: bad workload {workload!r}")
     bs = m[1] + m[2]
     return ["fio", "--name=b", f"--filename={dev}", f"--rw={m[3]}", f"--bs={bs}", "--direct=1",
-            "--ioengine=libaio", f"--iodepth={m[4]}", f"--size={SIZE}", f"--runtime={runtime}",
+            "--ioengine=libaio", f"--iodepth={m[4]}", f"--offset={offset or 0}", f"--size={SIZE}",
+            f"--runtime={runtime}",
             "--time_based", "--randrepeat=1", "--norandommap", "--output-format=json"]
 
 
