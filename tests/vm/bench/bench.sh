@@ -10,7 +10,7 @@
 #                dm-linear over the same data area;
 #   remaps-hit   the same, I/O on remapped blocks only, against dm-linear
 #                over the spare blocks they moved to;
-#   load         the table's load (dmsetup create) with those remaps,
+#   load         the table's load (the constructor's time) with those remaps,
 #                against the same set with none; and the kernel memory
 #                it takes per remap (single figures: "BENCH-VALUE");
 #   remap-event  a write onto a block gone bad, against an O_DSYNC write
@@ -44,11 +44,11 @@ section() { echo "bench: $1 at $SECONDS s" >&2; }
 # and hit; per count,
 # the load and two memory figures; the remap event and a commit figure
 # per table but the first; two latency distributions of five figures; the
-# scan's throughput and the foreground reads beside it; the daemon's four
+# scan's throughput and the foreground reads beside it; the daemon's six
 # figures per number of sets.
 echo "BENCH-INFO {\"kernel\": \"$(uname -r)\", \"rounds\": $rounds, \"runtime_s\": $runtime," \
 	"\"figures\": $(((media + 2 * ${#counts[@]}) * ${#workloads[@]} + ${#counts[@]} + ${#tables[@]} + 2))," \
-	"\"values\": $((2 * ${#counts[@]} + 10 + 4 * ${#sets[@]}))}"
+	"\"values\": $((2 * ${#counts[@]} + 10 + 6 * ${#sets[@]}))}"
 
 # fastpath MEDIUM DEV: dm-linear and dm-remap over the same data area of DEV.
 fastpath() {
@@ -89,15 +89,27 @@ label() { case $1 in *000000) echo "$(($1 / 1000000))m" ;; *000) echo "$(($1 / 1
 	*) echo "$(($1 / 1024))k" ;; esac; }
 slab_bytes() { awk '$1 == "radix_tree_node" { print $2 * $4 }' /proc/slabinfo; }
 mem_free_kb() { awk '$1 == "MemFree:" { print $2 }' /proc/meminfo; }
-# create_us NAME TABLE: the microseconds dmsetup create takes.
+# create_us NAME TABLE: dmsetup create, and the microseconds the target's
+# constructor took, as the function_graph tracer times remap_ctr (timing
+# dmsetup itself would time loading it from the host, under instruction
+# counting a matter of host I/O).
+tracing=/sys/kernel/tracing
+ctr_tracing() {
+	mountpoint -q "$tracing" || mount -t tracefs nodev "$tracing"
+	echo function_graph > "$tracing/current_tracer"
+	echo remap_ctr > "$tracing/set_ftrace_filter" || die "cannot trace remap_ctr"
+	echo 1 > "$tracing/tracing_on"
+}
 create_us() {
-	local t0
-	t0=$(date +%s%N)
+	local us
+	echo > "$tracing/trace"
 	dmsetup create "$1" --table "$2" || die "cannot create $1"
-	echo $((($(date +%s%N) - t0) / 1000))
+	us=$(awk '/remap_ctr/ { for (i = 2; i <= NF; i++) if ($i == "us") d = $(i - 1) } END { print d }' "$tracing/trace")
+	[ -n "$us" ] || die "no remap_ctr in the trace of creating $1: $(cat "$tracing/trace")"
+	echo "$us"
 }
 load_line() {
-	echo "BENCH {\"group\": \"load\", \"medium\": \"null_blk-$1\", \"workload\": \"dmsetup-create\"," \
+	echo "BENCH {\"group\": \"load\", \"medium\": \"null_blk-$1\", \"workload\": \"constructor\"," \
 		"\"device\": \"$2\", \"baseline\": \"dm-remap-empty\", \"round\": $3, \"seconds\": $4e-6}"
 }
 
@@ -131,6 +143,7 @@ remaps() {
 	empty=$(set_with rm0 0 "$n")
 	table=$("$ctl" table "$dev") etable=$("$ctl" table "$empty")
 	# The load: each table created and removed in turn, ABBA.
+	ctr_tracing
 	for ((r = 1; r <= rounds; r++)); do
 		if ((r % 2)); then us0=$(create_us bench-empty "$etable") us1=$(create_us bench-remap "$table")
 		else us1=$(create_us bench-remap "$table") us0=$(create_us bench-empty "$etable"); fi
@@ -139,6 +152,7 @@ remaps() {
 		load_line "$lbl" dm-remap-empty "$r" "$us0"
 		load_line "$lbl" dm-remap "$r" "$us1"
 	done
+	echo nop > "$tracing/current_tracer"
 	nullb_remove rm0
 	# The memory the table takes: xarray nodes, and all the kernel's.
 	sync
@@ -246,27 +260,31 @@ dist() {
 }
 for n in "${counts[@]}"; do section "remaps $n"; remaps "$n"; done
 # scan: a full pass of dmremapctl scan against dd iflag=direct bs=1M of the
-# same device (both timed from their start to their exit), and 4k random
+# same device, each rate as it reports it (from the start of its reads to
+# their end: a program's start in a guest under instruction counting
+# costs it time for every file it reads from the host), and 4k random
 # reads at QD1 alone against the same while an idle-priority scan runs,
 # the scan over a device large enough to outlast them. Sparse null_blks:
 # reading what was never written allocates nothing.
 scan_bench() {
-	local r k t0 bytes scanpid rc order=(dd scan) fg=(alone with-idle-scan)
+	local r k rate bytes scanpid rc order=(dd scan) fg=(alone with-idle-scan)
 	export DM_REMAP_STATE_DIR=/tmp/dmr-state
 	scan_set sc "$scan_mb"
 	bytes=$(blockdev --getsize64 /dev/mapper/sc)
 	for ((r = 1; r <= rounds; r++)); do
 		for k in $( ((r % 2)) && echo "${order[@]}" || echo "${order[@]}" | tr ' ' '\n' | tac); do
-			t0=$(date +%s%N)
 			if [ "$k" = dd ]; then
-				dd if=/dev/mapper/sc of=/dev/null bs=1M iflag=direct status=none
+				# dd's own count of its copy: "N bytes (...) copied, S s, R MB/s".
+				rate=$(dd if=/dev/mapper/sc of=/dev/null bs=1M iflag=direct 2>&1 |
+					awk -F', ' '/ copied, / { split($(NF - 1), t, " "); printf "%d", bytes / t[1] }' bytes="$bytes")
 			else
 				"$ctl" scan sc --restart --json > /tmp/scan.json
 				expect_eq "blocks the scan read" $((bytes / 4096)) "$(jq .blocks_read /tmp/scan.json)"
+				rate=$(jq '.rate_mb_s * 1e6 | floor' /tmp/scan.json)
 			fi
+			[ "${rate:-0}" -gt 0 ] || die "no rate for $k"
 			echo "BENCH {\"group\": \"scan\", \"medium\": \"null_blk\", \"workload\": \"full-pass\"," \
-				"\"device\": \"$k\", \"baseline\": \"dd\", \"round\": $r," \
-				"\"bytes_per_s\": $(jq -n "$bytes / (($(date +%s%N) - $t0) / 1e9) | floor")}"
+				"\"device\": \"$k\", \"baseline\": \"dd\", \"round\": $r, \"bytes_per_s\": $rate}"
 		done
 	done
 	scan_set scbig 65536
