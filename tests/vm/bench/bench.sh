@@ -37,6 +37,13 @@ if [ "${1:-}" = --smoke ]; then
 	export BENCH_IDLE_S=1 BENCH_SIZE_MB=16
 fi
 size_mb=$BENCH_SIZE_MB
+# abba ROUND ITEM...: the items in order in odd rounds, reversed in even
+# ones (the order ab.py runs devices in).
+abba() {
+	local r=$1 i
+	shift
+	if ((r % 2)); then printf '%s\n' "$@"; else for ((i = $#; i >= 1; i--)); do printf '%s\n' "${!i}"; done; fi
+}
 # section NAME: where the run is, with the guest time so far.
 section() { echo "bench: $1 at $SECONDS s" >&2; }
 # figures and values: what report.py --check expects. Per workload,
@@ -219,7 +226,7 @@ events() {
 	dd if=/dev/zero of=/dev/mapper/ev0 bs=1M count=16 oflag=direct status=none
 	order=("${!tables[@]}" dsync)
 	for ((r = 1; r <= rounds; r++)); do
-		for k in $( ((r % 2)) && echo "${order[@]}" || printf '%s\n' "${order[@]}" | tac); do
+		for k in $(abba "$r" "${order[@]}"); do
 			if [ "$k" = dsync ]; then
 				read -r mean rest <<< "$(lat_of /dev/mapper/ev0 $(((r - 1) * batch)) "$batch" --sync=dsync)"
 				echo "BENCH {\"group\": \"remap-event\", \"medium\": \"null_blk\", \"workload\": \"4k-write-qd1\"," \
@@ -272,7 +279,7 @@ scan_bench() {
 	scan_set sc "$scan_mb"
 	bytes=$(blockdev --getsize64 /dev/mapper/sc)
 	for ((r = 1; r <= rounds; r++)); do
-		for k in $( ((r % 2)) && echo "${order[@]}" || echo "${order[@]}" | tr ' ' '\n' | tac); do
+		for k in $(abba "$r" "${order[@]}"); do
 			if [ "$k" = dd ]; then
 				# dd's own count of its copy: "N bytes (...) copied, S s, R MB/s".
 				rate=$(dd if=/dev/mapper/sc of=/dev/null bs=1M iflag=direct 2>&1 |
@@ -289,7 +296,7 @@ scan_bench() {
 	done
 	scan_set scbig 65536
 	for ((r = 1; r <= rounds; r++)); do
-		for k in $( ((r % 2)) && echo "${fg[@]}" || echo "${fg[@]}" | tr ' ' '\n' | tac); do
+		for k in $(abba "$r" "${fg[@]}"); do
 			scanpid=""
 			if [ "$k" != alone ]; then
 				"$ctl" scan scbig --restart --json > /tmp/scan-bg.json &

@@ -39,7 +39,6 @@ t=/sys/kernel/tracing
 mountpoint -q "$t" || mount -t tracefs nodev "$t"
 echo function_graph > "$t/current_tracer"
 echo "remap_map remap_end_io linear_map" > "$t/set_ftrace_filter" || die "cannot trace the map functions"
-echo funcgraph-abstime > "$t/trace_options" 2> /dev/null || :
 for d in linear remap; do
 	for rw in randread randwrite; do
 		echo > "$t/trace"
