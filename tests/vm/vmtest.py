@@ -621,6 +621,9 @@ def main():
     if a.cmd == "prepare":
         k = Kernel(a.kernel)
         k.prepare()
+        # Unpacked here, in scripts/test's prefetch, not by the first
+        # guests all at once.
+        k.boot_image()
         print(k.abi)
         return 0
     a.shell = a.cmd == "shell"
