@@ -12,8 +12,8 @@ idle, and how much of it is its own; GetManagedObjects' latency (CALLS
 calls, one after the other, from an open connection: median and 99th
 percentile) and the daemon's own CPU time a call; and its context switches
 in IDLE_S seconds with no call (no polling: zero; $BENCH_IDLE_S, default
-10). Prints "BENCH-VALUE"
-lines; latencies are guest time, instructions under icount.
+10). Prints "BENCH-VALUE" lines; latencies are guest time, instructions
+under icount.
 """
 import json
 import os
