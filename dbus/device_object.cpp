@@ -179,12 +179,6 @@ void DeviceObject::update(const DeviceProps &p)
         emitHealthChanged(p.health_state, HealthReasons());
 }
 
-DeviceProps DeviceObject::snapshot() const
-{
-    std::lock_guard lock(mutex_);
-    return props_;
-}
-
 // Tasks capture the daemon and the name, never `this`: a Stop queued
 // earlier may have removed this object by the time they run.
 
@@ -240,7 +234,7 @@ void DeviceObject::RemoveSpare(sdbus::Result<Dict> &&result, std::string device,
         return;
     Daemon &d = daemon_;
     const bool evacuate = o->flag("evacuate");
-    const std::uint64_t block_size = snapshot().block_size;
+    const std::uint64_t block_size = prop(&DeviceProps::block_size);
     // An evacuation takes as long as the data on the spare: a job the
     // caller can watch and cancel, not a deadline.
     Placement where = io("RemoveSpare " + device);
@@ -329,7 +323,7 @@ void DeviceObject::GetHistory(sdbus::Result<std::vector<HistoryRow>> &&result, s
         return;
     // A file read: the pool, so that a slow /var never holds the bus.
     dispatch_open(io("GetHistory"), daemon_.authorizer(), std::move(result), Authorizer::caller(getObject()),
-                  [uuid = Uuid::parse(snapshot().set_uuid), since, count] {
+                  [uuid = Uuid::parse(prop(&DeviceProps::set_uuid)), since, count] {
         std::vector<HistoryRow> out;
         if (!uuid)
             return out; // made by hand: no state directory
@@ -442,45 +436,45 @@ Placement DeviceObject::io(const std::string &what)
 }
 
 std::string DeviceObject::Name() { return name_; }
-std::string DeviceObject::SetUUID() { return snapshot().set_uuid; }
-std::string DeviceObject::DeviceNode() { return snapshot().device_node; }
-std::string DeviceObject::DataDevice() { return snapshot().data_device; }
+std::string DeviceObject::SetUUID() { return prop(&DeviceProps::set_uuid); }
+std::string DeviceObject::DeviceNode() { return prop(&DeviceProps::device_node); }
+std::string DeviceObject::DataDevice() { return prop(&DeviceProps::data_device); }
 
 std::vector<DeviceObject::SpareRow> DeviceObject::Spares()
 {
     std::vector<SpareRow> out;
-    for (const auto &s : snapshot().spares)
+    for (const auto &s : prop(&DeviceProps::spares))
         out.emplace_back(s);
     return out;
 }
 
-std::uint32_t DeviceObject::BlockSize() { return snapshot().block_size; }
-std::uint64_t DeviceObject::Remapped() { return snapshot().remapped; }
-std::uint64_t DeviceObject::Pending() { return snapshot().pending; }
-std::uint64_t DeviceObject::Unavailable() { return snapshot().unavailable; }
-std::uint64_t DeviceObject::SpareUsed() { return snapshot().spare_used; }
-std::uint64_t DeviceObject::SpareTotal() { return snapshot().spare_total; }
-std::uint64_t DeviceObject::ReadErrors() { return snapshot().read_errors; }
-std::uint64_t DeviceObject::WriteErrors() { return snapshot().write_errors; }
-std::uint64_t DeviceObject::RemapEvents() { return snapshot().remap_events; }
-std::uint64_t DeviceObject::Healed() { return snapshot().healed; }
-std::string DeviceObject::State() { return snapshot().state; }
-std::string DeviceObject::DmUUID() { return snapshot().dm_uuid; }
-bool DeviceObject::MetadataOk() { return snapshot().metadata_ok; }
-std::uint64_t DeviceObject::Seq() { return snapshot().seq; }
-bool DeviceObject::Exhausted() { return snapshot().exhausted; }
-bool DeviceObject::Degraded() { return snapshot().degraded; }
-std::string DeviceObject::HealthState() { return snapshot().health_state; }
+std::uint32_t DeviceObject::BlockSize() { return prop(&DeviceProps::block_size); }
+std::uint64_t DeviceObject::Remapped() { return prop(&DeviceProps::remapped); }
+std::uint64_t DeviceObject::Pending() { return prop(&DeviceProps::pending); }
+std::uint64_t DeviceObject::Unavailable() { return prop(&DeviceProps::unavailable); }
+std::uint64_t DeviceObject::SpareUsed() { return prop(&DeviceProps::spare_used); }
+std::uint64_t DeviceObject::SpareTotal() { return prop(&DeviceProps::spare_total); }
+std::uint64_t DeviceObject::ReadErrors() { return prop(&DeviceProps::read_errors); }
+std::uint64_t DeviceObject::WriteErrors() { return prop(&DeviceProps::write_errors); }
+std::uint64_t DeviceObject::RemapEvents() { return prop(&DeviceProps::remap_events); }
+std::uint64_t DeviceObject::Healed() { return prop(&DeviceProps::healed); }
+std::string DeviceObject::State() { return prop(&DeviceProps::state); }
+std::string DeviceObject::DmUUID() { return prop(&DeviceProps::dm_uuid); }
+bool DeviceObject::MetadataOk() { return prop(&DeviceProps::metadata_ok); }
+std::uint64_t DeviceObject::Seq() { return prop(&DeviceProps::seq); }
+bool DeviceObject::Exhausted() { return prop(&DeviceProps::exhausted); }
+bool DeviceObject::Degraded() { return prop(&DeviceProps::degraded); }
+std::string DeviceObject::HealthState() { return prop(&DeviceProps::health_state); }
 
 std::vector<sdbus::Struct<std::string, std::string, std::string>> DeviceObject::HealthReasons()
 {
     std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
-    for (const auto &r : snapshot().health_reasons)
+    for (const auto &r : prop(&DeviceProps::health_reasons))
         out.emplace_back(r);
     return out;
 }
 
-DeviceObject::Dict DeviceObject::Forecast() { return snapshot().forecast; }
-DeviceObject::Dict DeviceObject::LastScan() { return snapshot().last_scan; }
+DeviceObject::Dict DeviceObject::Forecast() { return prop(&DeviceProps::forecast); }
+DeviceObject::Dict DeviceObject::LastScan() { return prop(&DeviceProps::last_scan); }
 
 } // namespace dmremap::daemon

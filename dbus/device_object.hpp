@@ -107,7 +107,13 @@ private:
     Dict Forecast() override;
     Dict LastScan() override;
 
-    DeviceProps snapshot() const;
+    // One property under the lock: a getter that copied the whole set made
+    // GetManagedObjects copy it once per property (docs/PERFORMANCE.md).
+    template <typename T> T prop(T DeviceProps::*field) const
+    {
+        std::lock_guard lock(mutex_);
+        return props_.*field;
+    }
     // A device call's place: the pool, with the daemon's I/O deadline.
     Placement io(const std::string &what);
 
