@@ -19,6 +19,33 @@ expect_eq "remapped" 4 "$(status_field t remapped)"
 expect_eq "write errors seen" 1 "$([ "$(status_field t write_errors)" -ge 1 ] && echo 1)"
 blocks verify /dev/mapper/t 0 256 two || die "data after remapping does not verify"
 
+# 1b. One I/O across blocks 8-23: the run 10-12 sits on spare blocks in a
+# row, so it goes to the spare as one clone (the block_bio_remap events
+# show each clone); around it, the data device. Every block reads back,
+# and the run's are where list_remaps says on the spare area.
+read -r s10 s11 s12 <<< "$(dmsetup message t 0 list_remaps | awk '$1 >= 10 && $1 <= 12 { sub(/.*:/, "", $3); print $3 }' | paste -sd' ')"
+[ -n "$s12" ] && [ $((s11 - s10)) = 1 ] && [ $((s12 - s11)) = 1 ] || die "blocks 10-12 are not on spare blocks in a row: $s10 $s11 $s12"
+spare_off=$("$ctl" dump --json "$dev" | jq -e .member.spare_offset_sectors)
+tr=/sys/kernel/tracing
+mountpoint -q "$tr" || mount -t tracefs nodev "$tr"
+echo > "$tr/trace"
+echo 1 > "$tr/events/block/block_bio_remap/enable"
+head -c $((16 * 4096)) /dev/urandom > /tmp/run.dat
+dd if=/tmp/run.dat of=/dev/mapper/t bs=64K seek=$((8 * 4096)) oflag=direct,seek_bytes status=none || die "the 64K write failed"
+dd if=/dev/mapper/t of=/tmp/back.dat bs=64K skip=$((8 * 4096)) count=1 iflag=direct,skip_bytes status=none ||
+	die "the 64K read failed"
+echo 0 > "$tr/events/block/block_bio_remap/enable"
+cmp /tmp/back.dat /tmp/run.dat || die "blocks 8-23 do not read back"
+dd if=/tmp/run.dat of=/tmp/run-10.dat bs=4096 skip=2 count=3 status=none
+dd if="$dev" bs=4096 skip=$((spare_off / 8 + s10)) count=3 iflag=direct status=none | cmp - /tmp/run-10.dat ||
+	die "blocks 10-12 are not on spare blocks $s10-$s12"
+# "W|R SECTOR LEN" of the clones of t's bios.
+clones=$(sed -nE "s/.*block_bio_remap: [0-9]+,[0-9]+ ([WR])[A-Z]* ([0-9]+) \+ ([0-9]+) <- \($(dm_name t | tr : ,)\) .*/\1 \2 \3/p" "$tr/trace" | sort | paste -sd,)
+d8=$(data_sector "$dev" 8) d13=$(data_sector "$dev" 13) sp=$((spare_off + s10 * 8))
+want=$(printf '%s\n' "R $d8 16" "R $d13 88" "R $sp 24" "W $d8 16" "W $d13 88" "W $sp 24" | sort | paste -sd,)
+expect_eq "the clones of a 64K write and read over blocks 8-23" "$want" "$clones"
+blocks write /dev/mapper/t 8 16 two || die "rewriting blocks 8-23 failed"
+
 # 2. Unreadable blocks: EIO on exactly those, the rest verify, recorded pending.
 for b in 50 51; do bad_block d0 "$dev" $b; done
 rc=0
