@@ -19,21 +19,23 @@
 #                against one of 1k;
 #   scan         a full pass of dmremapctl scan against dd, and 4k reads
 #                beside an idle-priority scan against the same alone;
+#   storm        10,000 bad blocks hit at once (tests/vm/bench/storm.sh):
+#                remaps per second, commits per remap, and reads of blocks
+#                it does not touch, during it and alone (single figures);
 #   daemon       dm-remapd's resident memory, GetManagedObjects latency and
 #                wakeups while idle with 1, 10 and 100 sets (single figures).
 # Prints "BENCH {...}" lines; --smoke is one short round of one workload,
 # with small sets, so that CI keeps the command working.
-. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
-here=$DMREMAP_SRC/tests/vm/bench
+. "$DMREMAP_SRC/tests/vm/bench/lib-bench.sh"
 # An even number: report.py takes the ratio per ABBA pair of rounds.
 rounds=6 runtime=2
 workloads=(4k-randread-qd1 4k-randwrite-qd1 4k-randread-qd32 4k-randwrite-qd32 1m-read-qd1 1m-write-qd1)
-media=2 counts=(100000 1000000) tables=(1000 100000 1000000) batch=256 dist=1024 scan_mb=1024 sets=(1 10 100)
+media=2 counts=(100000 1000000) tables=(1000 100000 1000000) batch=256 dist=1024 scan_mb=1024 storm=10000 sets=(1 10 100)
 # The region every fio run stays in (tests/vm/bench/ab.py).
 export BENCH_SIZE_MB=192
 if [ "${1:-}" = --smoke ]; then
 	rounds=1 runtime=1 workloads=(4k-randwrite-qd32) media=1 counts=(8192) tables=(1000 8192) batch=16 dist=64
-	scan_mb=64 sets=(1 2)
+	scan_mb=64 storm=512 sets=(1 2)
 	export BENCH_IDLE_S=1 BENCH_SIZE_MB=16
 fi
 size_mb=$BENCH_SIZE_MB
@@ -51,11 +53,11 @@ section() { echo "bench: $1 at $SECONDS s" >&2; }
 # and hit; per count,
 # the load and two memory figures; the remap event and a commit figure
 # per table but the first; two latency distributions of five figures; the
-# scan's throughput and the foreground reads beside it; the daemon's six
-# figures per number of sets.
+# scan's throughput and the foreground reads beside it; the storm's 13
+# values; the daemon's six figures per number of sets.
 echo "BENCH-INFO {\"kernel\": \"$(uname -r)\", \"rounds\": $rounds, \"runtime_s\": $runtime," \
 	"\"figures\": $(((media + 2 * ${#counts[@]}) * ${#workloads[@]} + ${#counts[@]} + ${#tables[@]} + 2))," \
-	"\"values\": $((2 * ${#counts[@]} + 10 + 6 * ${#sets[@]}))}"
+	"\"values\": $((2 * ${#counts[@]} + 10 + 13 + 6 * ${#sets[@]}))}"
 
 # fastpath MEDIUM DEV: dm-linear and dm-remap over the same data area of DEV.
 fastpath() {
@@ -118,26 +120,6 @@ create_us() {
 load_line() {
 	echo "BENCH {\"group\": \"load\", \"medium\": \"null_blk-$1\", \"workload\": \"constructor\"," \
 		"\"device\": \"$2\", \"baseline\": \"dm-remap-empty\", \"round\": $3, \"seconds\": $4e-6}"
-}
-
-# set_with NULLB N [SIZE]: a sparse null_blk (only what is written takes
-# memory) holding a set sized for SIZE remaps (default N) whose data
-# blocks HIT..HIT+N-1 live on spare blocks 0..N-1: one run of bad blocks,
-# the xarray's densest shape, past the region the misses read and write,
-# with room for 8192 more remaps and blocks to hit. Prints the
-# device; its dump without remaps is in /tmp/NULLB.json.
-hit=65536
-set_with() {
-	local n=$2 size=${3:-$2} spare_mb dev
-	spare_mb=$((size * 4 / 1024 + 40))
-	dev=$(nullb_create "$1" $((spare_mb + (hit + size + 8192) * 4 / 1024 + size * 64 / 1048576 + 64)) 4096)
-	"$ctl" format --force --name "$1" --max-remaps $((size + 8192)) --internal-spare "${spare_mb}M" "$dev" \
-		> /dev/null ||
-		die "cannot format $dev"
-	"$ctl" dump --json "$dev" > "/tmp/$1.json"
-	[ "$n" = 0 ] || "$DMREMAP_BUILD/tests/vm/bench-remaps" "/tmp/$1.json" "$hit" "$n" "$dev" > /dev/null ||
-		die "cannot write $n remaps to $dev"
-	echo "$dev"
 }
 
 # remaps N: dm-remap over a set with N remaps against dm-linear, for I/O
@@ -344,6 +326,8 @@ section events
 events
 section scan
 scan_bench
+section storm
+bash "$here/storm.sh" "$storm" || die "the error storm failed"
 section daemon
 # The daemon: its memory, GetManagedObjects and wakeups with sets(...) sets.
 DMREMAPD=$DMREMAP_BUILD/dbus/dm-remapd DMREMAPCTL=$ctl DBUS_SRC=$DMREMAP_SRC/dbus \

@@ -10,10 +10,13 @@ For each COUNT of active sets (small null_blks, made with dmremapctl
 behind the daemon's back, as an admin would): its resident memory once
 idle, and how much of it is its own; GetManagedObjects' latency (CALLS
 calls, one after the other, from an open connection: median and 99th
-percentile) and the daemon's own CPU time a call; and its context switches
+percentile, as tests/vm/bench/gmo.cpp times them, the reply received
+whole and not decoded) and the daemon's own CPU time a call; and its context switches
 in IDLE_S seconds with no call (no polling: zero; $BENCH_IDLE_S, default
 10). Prints "BENCH-VALUE" lines; latencies are guest time, instructions
-under icount.
+under icount. With $BENCH_PERF set, the calls at the largest COUNT run
+under perf record, and where the daemon's time went is printed to stderr
+(scripts/bench --profile).
 """
 import json
 import os
@@ -45,11 +48,12 @@ def value(name, v, unit, count):
 
 
 def memory_kib(pid):
-    """Resident, and of that what is the daemon's alone (not pages of
-    shared libraries that other processes map too)."""
+    """Resident, and of that the daemon's own data (anonymous: heap,
+    stacks). The rest is the code of the program and its libraries, pages
+    of files that the kernel may drop and read again."""
     with open("/proc/%d/smaps_rollup" % pid) as f:
         kib = {line.split(":")[0]: int(line.split()[1]) for line in f if line.rstrip().endswith(" kB")}
-    return kib["Rss"], kib["Private_Clean"] + kib["Private_Dirty"]
+    return kib["Rss"], kib["Anonymous"]
 
 
 def cpu_ns(pid):
@@ -80,26 +84,35 @@ def main():
                                 "--max-remaps", "256", dev], check=True, stdout=subprocess.DEVNULL)
                 made.append(name)
             E.wait_for(lambda: devices() == count, timeout=300, what="%d Device objects" % count)
-            lat = []
+            gmo = [os.path.join(os.environ["DMREMAP_BUILD"], "tests", "vm", "bench-gmo"), str(CALLS)]
+            perf = os.environ.get("BENCH_PERF") and count == counts[-1]
+            if perf:
+                gmo = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-p", str(pid),
+                       "-o", "/tmp/daemon.perf", "--"] + gmo
             cpu0 = cpu_ns(pid)
-            for _ in range(CALLS):
-                t0 = time.monotonic()
-                managed()
-                lat.append(time.monotonic() - t0)
+            out = subprocess.run(gmo, check=True, stdout=subprocess.PIPE, env=E.ENV.env, text=True).stdout
             cpu = (cpu_ns(pid) - cpu0) / CALLS
-            lat.sort()
+            lat = sorted(int(ns) / 1e9 for ns in out.split())
+            if len(lat) != CALLS:
+                raise SystemExit("bench-gmo gave %d latencies, not %d" % (len(lat), CALLS))
+            if perf:
+                report = subprocess.run(["perf", "report", "-q", "-i", "/tmp/daemon.perf", "--no-children",
+                                         "--sort", "dso,sym", "--stdio", "-g", "none", "--percent-limit", "0.7"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+                print("=== dm-remapd during GetManagedObjects with %d sets, by share of samples (self):\n%s"
+                      % (count, report), file=sys.stderr, flush=True)
             value("GetManagedObjects median", round(statistics.median(lat) * 1e3, 2), "ms", count)
             value("GetManagedObjects p99", round(lat[int(len(lat) * 0.99) - 1] * 1e3, 2), "ms", count)
-            # The latency includes dbus-python turning the reply into
-            # Python objects; this is the daemon's own part.
+            # The latency includes dbus-daemon passing the call and the
+            # reply on; this is the daemon's own part.
             value("GetManagedObjects, the daemon's CPU a call", round(cpu / 1e6, 2), "ms", count)
             time.sleep(1)  # the last answer has gone out
             before = E.context_switches(pid)
             time.sleep(IDLE_S)
             value("context switches in %d s idle" % IDLE_S, E.context_switches(pid) - before, "", count)
-            rss, private = memory_kib(pid)
+            rss, anon = memory_kib(pid)
             value("resident memory, idle", round(rss / 1024, 2), "MiB", count)
-            value("of it the daemon's own (private)", round(private / 1024, 2), "MiB", count)
+            value("of it its own data (anonymous)", round(anon / 1024, 2), "MiB", count)
     finally:
         for name in made:
             subprocess.run([E.DMREMAPCTL, "stop", name], stdout=subprocess.DEVNULL)

@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Guest side of scripts/bench --profile: where the fast path's instructions
-# go. 4k random reads and writes at QD1 on null_blk through dm-linear and
-# through dm-remap with no remaps, each under perf record (cpu-clock: TCG
-# has no PMU; under instruction counting, guest time is instructions),
-# then the symbols of each profile and, for dm-remap, what its callers
-# cost. Run with vmtest.py --bench.
-. "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
+# Guest side of scripts/bench --profile: where the instructions go, under
+# perf record (cpu-clock: TCG has no PMU; under instruction counting,
+# guest time is instructions) and the function_graph tracer.
+#   fast path: 4k random reads and writes at QD1 on null_blk through
+#     dm-linear and through dm-remap with no remaps: the symbols of each
+#     profile, what dm-remap's callers cost, and each map call's time;
+#   commits on a table of 1M remaps: a commit's time with and without a
+#     compaction, and where a compaction's goes;
+#   dm-remapd answering GetManagedObjects with 100 sets.
+# Run with vmtest.py --bench.
+. "$DMREMAP_SRC/tests/vm/bench/lib-bench.sh"
 command -v perf > /dev/null || die "no perf on this machine: apt install linux-perf"
 dev=$(nullb_create prof 256 4096)
 "$ctl" format --force --name prof --max-remaps 4096 --internal-spare 4M "$dev" > /dev/null
@@ -57,4 +61,48 @@ done
 echo nop > "$t/current_tracer"
 dmsetup remove prof-remap
 dmsetup remove prof-linear
+nullb_remove prof
+
+# Commits on a table of $n remaps: 2 x 256 writes onto blocks gone bad, one
+# commit each (QD1), the first 256 under the tracer, the rest under perf.
+# The journal holds 256 records, so each 256 include one compaction.
+n=${PROFILE_REMAPS:-1000000}
+dev=$(set_with pc "$n")
+dmsetup create pc --table "$("$ctl" table "$dev")"
+off=$(jq -e .data_offset_sectors /tmp/pc.json)
+first=$((hit + n))
+for ((b = first; b < first + 512; b += 64)); do nullb_bad pc $((off + b * 8)) $((off + (b + 64) * 8 - 1)); done
+cw=(--name=c --filename=/dev/mapper/pc --rw=write --bs=4k --ioengine=psync --direct=1 --size=$((256 * 4096))
+	--output=/dev/null)
+echo function_graph > "$t/current_tracer"
+echo 1 > "$t/options/funcgraph-tail"
+echo "md_commit md_compact md_snapshot flush_members" > "$t/set_ftrace_filter" 2> /dev/null ||
+	echo "md_commit md_compact flush_members" > "$t/set_ftrace_filter" || die "cannot trace md_commit"
+echo > "$t/trace"
+echo 1 > "$t/tracing_on"
+fio "${cw[@]}" --offset=$((first * 4096)) || die "the remapping writes failed"
+echo 0 > "$t/tracing_on"
+echo "=== 256 remapping writes on a table of $n remaps, per call (function_graph, nested calls included):"
+awk '{ d = ""; for (i = 1; i <= NF; i++) if ($i == "us") { d = $(i - 1); break } }
+	d != "" && match($0, /(md_commit|md_compact|md_snapshot|flush_members)(\(\);| \*\/)/) {
+		f = substr($0, RSTART, RLENGTH); sub(/[(); *\/]+$/, "", f); n[f]++; s[f] += d }
+	END { for (f in n) printf "  %-14s %5d calls, %10.1f us a call, %10.1f us in all\n", f, n[f], s[f] / n[f], s[f] }' \
+	"$t/trace" | sort
+echo nop > "$t/current_tracer"
+echo 0 > "$t/options/funcgraph-tail"
+expect_eq "remap events" 256 "$(status_field pc remap_events)"
+perf record -q -e cpu-clock -F 4000 -a -g -o /tmp/commit.data -- fio "${cw[@]}" --offset=$(((first + 256) * 4096)) ||
+	die "perf record of the remapping writes failed"
+expect_eq "remap events" 512 "$(status_field pc remap_events)"
+echo "=== 256 remapping writes on a table of $n remaps: kernel symbols by share of samples (self)"
+perf report -q -i /tmp/commit.data --no-children --sort sym --stdio -g none --percent-limit 0.7 2> /dev/null |
+	sed 's/^ *//' | head -n 40
+echo "=== the same, dm-remap's symbols with children"
+perf report -q -i /tmp/commit.data --children --sort sym --stdio -g none 2> /dev/null |
+	grep -E 'md_|remap_|stream_|flush_|crc32c|dm_io|xa_' | head -n 30
+dmsetup remove pc
+nullb_remove pc
+
+DMREMAPD=$DMREMAP_BUILD/dbus/dm-remapd DMREMAPCTL=$ctl DBUS_SRC=$DMREMAP_SRC/dbus BENCH_PERF=1 BENCH_IDLE_S=1 \
+	/usr/bin/python3 "$here/daemon.py" "${PROFILE_SETS:-100}" > /dev/null || die "the daemon's profile failed"
 echo "profile: done"
