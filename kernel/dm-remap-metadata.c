@@ -876,7 +876,8 @@ static void stream_write(struct snap_stream *st)
 	st->fill = 0;
 }
 
-static void stream_add(struct snap_stream *st, u64 blk, unsigned int state, u16 idx, u32 sblk)
+/* Adds an entry to the chunk; true when the chunk is full and must be written. */
+static bool stream_add(struct snap_stream *st, u64 blk, unsigned int state, u16 idx, u32 sblk)
 {
 	struct dmr_entry_disk *d = (struct dmr_entry_disk *)st->rc->md_chunk + st->fill;
 
@@ -885,8 +886,7 @@ static void stream_add(struct snap_stream *st, u64 blk, unsigned int state, u16 
 	d->spare_index = cpu_to_le16(idx);
 	d->spare_block = cpu_to_le32(sblk);
 	st->n++;
-	if (++st->fill == REMAP_MD_CHUNK / sizeof(*d))
-		stream_write(st);
+	return ++st->fill == REMAP_MD_CHUNK / sizeof(*d);
 }
 
 /* Writes a snapshot of the current state into @m's other slot: body, then header. */
@@ -899,22 +899,44 @@ static int md_snapshot(struct remap_c *rc, struct remap_member *m)
 	u64 mask = BIT_ULL(m - rc->members);
 	struct snap_stream st = { .rc = rc, .mask = mask, .crc = ~0U,
 				  .off = s + (1 + DMR_MEMBER_TABLE_BLOCKS) * DMR_MD_BLOCK_SECTORS };
+	XA_STATE(xas, rc->table, 0);
 	unsigned long key;
+	bool full;
 	void *e;
 
 	if (md_write(rc, mask, s + DMR_MD_BLOCK_SECTORS, rc->member_table, DMR_MEMBER_TABLE_BLOCKS * DMR_MD_BLOCK_SIZE,
 		     REQ_OP_WRITE))
 		return -EIO;
-	xa_for_each(rc->table, key, e) {
+	/*
+	 * One walk of the table: xa_for_each() starts again from the root for
+	 * every entry, which was two thirds of a compaction's time at 1M
+	 * remaps (docs/PERFORMANCE.md). Only this worker changes the table,
+	 * so pausing the walk while a chunk is written misses nothing.
+	 */
+	rcu_read_lock();
+	xas_for_each(&xas, e, ULONG_MAX) {
+		if (xas_retry(&xas, e))
+			continue;
 		if (entry_state(e) == DMR_ENTRY_REMAPPED)
-			stream_add(&st, key, DMR_ENTRY_REMAPPED, entry_index(e), entry_block(e));
+			full = stream_add(&st, xas.xa_index, DMR_ENTRY_REMAPPED, entry_index(e), entry_block(e));
 		else if (entry_state(e) == DMR_ENTRY_PENDING)
-			stream_add(&st, key, DMR_ENTRY_PENDING, DMR_NO_MEMBER, entry_block(e));
+			full = stream_add(&st, xas.xa_index, DMR_ENTRY_PENDING, DMR_NO_MEMBER, entry_block(e));
+		else
+			continue;
+		if (full) {
+			xas_pause(&xas);
+			rcu_read_unlock();
+			stream_write(&st);
+			cond_resched();
+			rcu_read_lock();
+		}
 	}
+	rcu_read_unlock();
 	/* Retired blocks of a member leaving the set leave with it. */
 	xa_for_each(rc->retired, key, e)
-		if (le16_to_cpu(t[key >> 32].role) != DMR_ROLE_NONE)
-			stream_add(&st, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, key >> 32, key & 0xffffffff);
+		if (le16_to_cpu(t[key >> 32].role) != DMR_ROLE_NONE &&
+		    stream_add(&st, DMR_NO_BLOCK, DMR_ENTRY_RETIRED, key >> 32, key & 0xffffffff))
+			stream_write(&st);
 	stream_write(&st);
 	if (st.err)
 		return st.err;
