@@ -35,8 +35,8 @@ media=2 counts=(100000 1000000) tables=(1000 100000 1000000) batch=256 dist=1024
 export BENCH_SIZE_MB=192
 if [ "${1:-}" = --smoke ]; then
 	rounds=1 runtime=1 workloads=(4k-randwrite-qd32) media=1 counts=(8192) tables=(1000 8192) batch=16 dist=64
-	scan_mb=64 storm=512 sets=(1 2)
-	export BENCH_IDLE_S=1 BENCH_SIZE_MB=16
+	scan_mb=64 storm=256 sets=(1 2)
+	export BENCH_IDLE_S=1 BENCH_SIZE_MB=16 STORM_ALONE_S=1
 fi
 size_mb=$BENCH_SIZE_MB
 # abba ROUND ITEM...: the items in order in odd rounds, reversed in even

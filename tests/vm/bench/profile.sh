@@ -73,7 +73,7 @@ off=$(jq -e .data_offset_sectors /tmp/pc.json)
 first=$((hit + n))
 for ((b = first; b < first + 512; b += 64)); do nullb_bad pc $((off + b * 8)) $((off + (b + 64) * 8 - 1)); done
 cw=(--name=c --filename=/dev/mapper/pc --rw=write --bs=4k --ioengine=psync --direct=1 --size=$((256 * 4096))
-	--output=/dev/null)
+	--eta=never --output=/dev/null)
 echo function_graph > "$t/current_tracer"
 echo 1 > "$t/options/funcgraph-tail"
 echo "md_commit md_compact md_snapshot flush_members" > "$t/set_ftrace_filter" 2> /dev/null ||
@@ -84,8 +84,8 @@ fio "${cw[@]}" --offset=$((first * 4096)) || die "the remapping writes failed"
 echo 0 > "$t/tracing_on"
 echo "=== 256 remapping writes on a table of $n remaps, per call (function_graph, nested calls included):"
 awk '{ d = ""; for (i = 1; i <= NF; i++) if ($i == "us") { d = $(i - 1); break } }
-	d != "" && match($0, /(md_commit|md_compact|md_snapshot|flush_members)(\(\);| \*\/)/) {
-		f = substr($0, RSTART, RLENGTH); sub(/[(); *\/]+$/, "", f); n[f]++; s[f] += d }
+	d != "" && match($0, /(md_commit|md_compact|md_snapshot|flush_members)( \[dm_remap\])?(\(\);| \*\/)/) {
+		f = substr($0, RSTART, RLENGTH); match(f, /^[a-z_]+/); f = substr(f, 1, RLENGTH); n[f]++; s[f] += d }
 	END { for (f in n) printf "  %-14s %5d calls, %10.1f us a call, %10.1f us in all\n", f, n[f], s[f] / n[f], s[f] }' \
 	"$t/trace" | sort
 echo nop > "$t/current_tracer"

@@ -9,7 +9,7 @@
 # same boot: "BENCH-VALUE" lines (tests/vm/bench/report.py), 13 of them.
 # Under instruction counting (scripts/bench) guest time is instructions,
 # so the figures mean something against each other.
-# Usage: storm.sh [BLOCKS]
+# Usage: storm.sh [BLOCKS]; $STORM_ALONE_S: seconds of reads alone (default 5)
 . "$DMREMAP_SRC/tests/vm/target/lib-target.sh"
 n=${1:-10000}
 read_mb=8 first=2048 # the unaffected region: blocks 0..2047
@@ -81,7 +81,7 @@ setup
 s0=$(data_sector "$dev" "$first") s1=$(($(data_sector "$dev" $((first + n))) - 1))
 # 6.1's badblocks takes at most 512 sectors at once.
 for ((s = s0; s <= s1; s += 512)); do nullb_bad d0 "$s" $((s + 511 < s1 ? s + 511 : s1)); done
-reader 5 /tmp/base.json
+reader "${STORM_ALONE_S:-5}" /tmp/base.json
 read -r base_mean base_p99 base_max base_ios <<< "$(clat /tmp/base.json)"
 [ "$base_ios" -gt 0 ] || die "no reads alone"
 base="$base_mean $base_p99 $base_max"
