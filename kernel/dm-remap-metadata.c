@@ -594,6 +594,7 @@ static void md_clear(struct remap_c *rc)
 		m->spare_used = 0;
 		m->spare_failing = false;
 		m->alloc_from = 0;
+		m->first_free = 0;
 		m->live = 0;
 	}
 	atomic_set(&rc->nr_remapped, 0);

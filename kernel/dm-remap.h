@@ -76,6 +76,7 @@ struct remap_member {
 	bool draining;			/* worker only: being removed, allocate nothing on it */
 	bool spare_failing;		/* worker only: blocks of its spare area failed (retired ones exist) */
 	u32 alloc_from;			/* worker only: first fit starts here (past a bad zone) */
+	u32 first_free;			/* worker only: every spare block below it is taken */
 	u8 uuid[16];
 	u64 sb_generation;		/* of its superblock */
 	sector_t spare_offset;
