@@ -41,7 +41,7 @@ struct Plugin {
 
 constexpr const char *kPluginLibrary = "libbd_loop.so.2";
 
-template <typename F> void bind(void *lib, F &f, const char *symbol, std::string &missing)
+template <typename F> void bind_symbol(void *lib, F &f, const char *symbol, std::string &missing)
 {
     f = reinterpret_cast<F>(::dlsym(lib, symbol));
     if (!f)
@@ -62,15 +62,15 @@ const Plugin &plugin()
             return;
         }
         std::string missing;
-        bind(lib, p.init, "bd_loop_init", missing);
-        bind(lib, p.get_loop_name, "bd_loop_get_loop_name", missing);
-        bind(lib, p.setup, "bd_loop_setup", missing);
-        bind(lib, p.setup_from_fd, "bd_loop_setup_from_fd", missing);
-        bind(lib, p.teardown, "bd_loop_teardown", missing);
-        bind(lib, p.set_autoclear, "bd_loop_set_autoclear", missing);
-        bind(lib, p.get_backing_file, "bd_loop_get_backing_file", missing);
-        bind(lib, p.free, "g_free", missing);
-        bind(lib, p.error_free, "g_error_free", missing);
+        bind_symbol(lib, p.init, "bd_loop_init", missing);
+        bind_symbol(lib, p.get_loop_name, "bd_loop_get_loop_name", missing);
+        bind_symbol(lib, p.setup, "bd_loop_setup", missing);
+        bind_symbol(lib, p.setup_from_fd, "bd_loop_setup_from_fd", missing);
+        bind_symbol(lib, p.teardown, "bd_loop_teardown", missing);
+        bind_symbol(lib, p.set_autoclear, "bd_loop_set_autoclear", missing);
+        bind_symbol(lib, p.get_backing_file, "bd_loop_get_backing_file", missing);
+        bind_symbol(lib, p.free, "g_free", missing);
+        bind_symbol(lib, p.error_free, "g_error_free", missing);
         if (!missing.empty())
             error = std::string(kPluginLibrary) + " lacks " + missing;
         else if (!p.init())
