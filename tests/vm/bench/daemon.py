@@ -8,12 +8,12 @@ system bus with the real policy, polkit mocked (tests/dbus/dbus_env.py).
 
 For each COUNT of active sets (small null_blks, made with dmremapctl
 behind the daemon's back, as an admin would): its resident memory once
-idle, and how much of it is its own; GetManagedObjects' latency (CALLS
-calls, one after the other, from an open connection: median and 99th
-percentile, as tests/vm/bench/gmo.cpp times them, the reply received
-whole and not decoded) and the daemon's own CPU time a call; and its context switches
-in IDLE_S seconds with no call (no polling: zero; $BENCH_IDLE_S, default
-10). Prints "BENCH-VALUE" lines; latencies are guest time, instructions
+idle, and how much of it is its own data; GetManagedObjects' latency
+(CALLS calls, one after the other, from an open connection: median and
+99th percentile, as tests/vm/bench/gmo.cpp times them, the reply received
+whole and not decoded) and the daemon's own CPU time a call; and its
+context switches in IDLE_S seconds with no call (no polling: zero;
+$BENCH_IDLE_S, default 10). Prints "BENCH-VALUE" lines; latencies are guest time, instructions
 under icount. With $BENCH_PERF set, the calls at the largest COUNT run
 under perf record, and where the daemon's time went is printed to stderr
 (scripts/bench --profile).
