@@ -20,30 +20,38 @@ expect_eq "write errors seen" 1 "$([ "$(status_field t write_errors)" -ge 1 ] &&
 blocks verify /dev/mapper/t 0 256 two || die "data after remapping does not verify"
 
 # 1b. One I/O across blocks 8-23: the run 10-12 sits on spare blocks in a
-# row, so it goes to the spare as one clone (the block_bio_remap events
-# show each clone); around it, the data device. Every block reads back,
-# and the run's are where list_remaps says on the spare area.
-read -r s10 s11 s12 <<< "$(dmsetup message t 0 list_remaps | awk '$1 >= 10 && $1 <= 12 { sub(/.*:/, "", $3); print $3 }' | paste -sd' ')"
+# row, so it goes to the spare as one clone; around it, the data device.
+# Every block reads back, and the run's are where list_remaps says on the
+# spare area.
+# spare_of BLOCK: its spare block, as list_remaps says.
+spare_of() { dmsetup message t 0 list_remaps | awk -v b="$1" '$1 == b { sub(/.*:/, "", $3); print $3 }'; }
+s10=$(spare_of 10) s11=$(spare_of 11) s12=$(spare_of 12)
 [ -n "$s12" ] && [ $((s11 - s10)) = 1 ] && [ $((s12 - s11)) = 1 ] || die "blocks 10-12 are not on spare blocks in a row: $s10 $s11 $s12"
 spare_off=$("$ctl" dump --json "$dev" | jq -e .member.spare_offset_sectors)
 tr=/sys/kernel/tracing
 mountpoint -q "$tr" || mount -t tracefs nodev "$tr"
-echo > "$tr/trace"
-echo 1 > "$tr/events/block/block_bio_remap/enable"
+# clones CMD...: "W|R SECTOR LEN" of each clone of t's bios while CMD runs,
+# sorted, as the block_bio_remap events show them.
+clones() {
+	echo > "$tr/trace"
+	echo 1 > "$tr/events/block/block_bio_remap/enable"
+	"$@" || die "$* failed"
+	echo 0 > "$tr/events/block/block_bio_remap/enable"
+	sed -nE "s/.*block_bio_remap: [0-9]+,[0-9]+ ([WR])[A-Z]* ([0-9]+) \+ ([0-9]+) <- \($(dm_name t | tr : ,)\) .*/\1 \2 \3/p" \
+		"$tr/trace" | sort | paste -sd,
+}
+# sorted_list ITEM...: the items as clones prints them.
+sorted_list() { printf '%s\n' "$@" | sort | paste -sd,; }
 head -c $((16 * 4096)) /dev/urandom > /tmp/run.dat
-dd if=/tmp/run.dat of=/dev/mapper/t bs=64K seek=$((8 * 4096)) oflag=direct,seek_bytes status=none || die "the 64K write failed"
-dd if=/dev/mapper/t of=/tmp/back.dat bs=64K skip=$((8 * 4096)) count=1 iflag=direct,skip_bytes status=none ||
-	die "the 64K read failed"
-echo 0 > "$tr/events/block/block_bio_remap/enable"
+got=$(clones dd if=/tmp/run.dat of=/dev/mapper/t bs=64K seek=$((8 * 4096)) oflag=direct,seek_bytes status=none)
+got=$got,$(clones dd if=/dev/mapper/t of=/tmp/back.dat bs=64K skip=$((8 * 4096)) count=1 iflag=direct,skip_bytes status=none)
 cmp /tmp/back.dat /tmp/run.dat || die "blocks 8-23 do not read back"
 dd if=/tmp/run.dat of=/tmp/run-10.dat bs=4096 skip=2 count=3 status=none
 dd if="$dev" bs=4096 skip=$((spare_off / 8 + s10)) count=3 iflag=direct status=none | cmp - /tmp/run-10.dat ||
 	die "blocks 10-12 are not on spare blocks $s10-$s12"
-# "W|R SECTOR LEN" of the clones of t's bios.
-clones=$(sed -nE "s/.*block_bio_remap: [0-9]+,[0-9]+ ([WR])[A-Z]* ([0-9]+) \+ ([0-9]+) <- \($(dm_name t | tr : ,)\) .*/\1 \2 \3/p" "$tr/trace" | sort | paste -sd,)
 d8=$(data_sector "$dev" 8) d13=$(data_sector "$dev" 13) sp=$((spare_off + s10 * 8))
-want=$(printf '%s\n' "R $d8 16" "R $d13 88" "R $sp 24" "W $d8 16" "W $d13 88" "W $sp 24" | sort | paste -sd,)
-expect_eq "the clones of a 64K write and read over blocks 8-23" "$want" "$clones"
+expect_eq "the clones of a 64K write and read over blocks 8-23" \
+	"$(sorted_list "W $d8 16" "W $sp 24" "W $d13 88"),$(sorted_list "R $d8 16" "R $sp 24" "R $d13 88")" "$got"
 blocks write /dev/mapper/t 8 16 two || die "rewriting blocks 8-23 failed"
 
 # 2. Unreadable blocks: EIO on exactly those, the rest verify, recorded pending.
@@ -96,5 +104,21 @@ dmremap_load
 dmsetup create t --table "$table"
 expect_eq "remapped after module reload" 6 "$(status_field t remapped)"
 blocks verify /dev/mapper/t 52 204 two || die "data after module reload"
+
+# 6. Blocks next to each other whose spare blocks are not in a row (15,
+# 14, 13 remapped in that order: 13 after 12's block, each before the
+# last) go as one clone each: a run is only ever the next spare block.
+for b in 15 14 13; do expect_eq "remap message" "$b remapped" "$(dmsetup message t 0 remap $b)"; done
+s13=$(spare_of 13) s14=$(spare_of 14) s15=$(spare_of 15)
+[ $((s12 + 1)) != "$s13" ] && [ $((s13 + 1)) != "$s14" ] && [ $((s14 + 1)) != "$s15" ] ||
+	die "blocks 12-15 are on spare blocks in a row: $s12 $s13 $s14 $s15"
+got=$(clones dd if=/dev/mapper/t of=/tmp/back.dat bs=64K skip=$((8 * 4096)) count=1 iflag=direct,skip_bytes status=none)
+d16=$(data_sector "$dev" 16)
+expect_eq "the clones of a 64K read over blocks 8-23 with 13-15 remapped apart" \
+	"$(sorted_list "R $d8 16" "R $sp 24" "R $((spare_off + s13 * 8)) 8" "R $((spare_off + s14 * 8)) 8" \
+		"R $((spare_off + s15 * 8)) 8" "R $d16 64")" "$got"
+dd if=/dev/mapper/t of=/tmp/back4k.dat bs=4096 skip=8 count=16 iflag=direct status=none
+cmp /tmp/back.dat /tmp/back4k.dat || die "a 64K read over blocks 8-23 differs from their 4K reads"
+blocks verify /dev/mapper/t 8 16 two || die "blocks 8-23 after remapping 13-15"
 dmsetup remove t
 echo "remap, pending, heal and persistence work"
